@@ -1,0 +1,390 @@
+//! The organisation: units, posts, the people holding them, and 分管
+//! responsibilities (which deputy director is in charge of which units).
+//!
+//! An org is data: the Leishan demo ships as `data/leishan-org.json`; real
+//! deployments import their own file of the same shape. [`Org::from_json`]
+//! checks every reference, so a loaded org is internally consistent.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// A unit's place in the hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitKind {
+    /// 州（市）公安局 — above the county.
+    Prefecture,
+    /// 县公安局 — the bureau.
+    Bureau,
+    /// An internal unit of a bureau (科室 / 大队 / 直属单位) or a
+    /// prefecture's 支队.
+    Internal,
+    /// 派出所.
+    Station,
+}
+
+/// An organisational unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unit {
+    /// Stable 12-digit unit code.
+    pub code: String,
+    pub name: String,
+    pub kind: UnitKind,
+    /// The unit above (a station's and an internal unit's bureau; a bureau's
+    /// prefecture). `None` only at the top.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Stable function tags that workflows refer to, e.g. `household`
+    /// (户政), `patrol110`, `traffic`, `fire`, `command`.
+    #[serde(default)]
+    pub functions: Vec<String>,
+    /// Township (乡镇) code a station covers, for statistics.
+    #[serde(default)]
+    pub township: Option<String>,
+}
+
+/// One post held by a person in a unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostHolding {
+    pub unit: String,
+    /// Post name, e.g. 所长, 股长, 大队长, 局长, 副局长, 户籍民警.
+    pub post: String,
+}
+
+/// A person (police officer or civilian staff) with one or more posts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// Stable id (警号 for officers).
+    pub id: String,
+    pub name: String,
+    pub posts: Vec<PostHolding>,
+}
+
+/// A 分管 responsibility: `person` is the leader in charge of `unit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InCharge {
+    pub person: String,
+    pub unit: String,
+}
+
+/// The serialised form of an org.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgData {
+    pub name: String,
+    pub version: u32,
+    /// The post names in use; every holding must name one of these.
+    pub posts: Vec<String>,
+    pub units: Vec<Unit>,
+    pub people: Vec<Person>,
+    #[serde(default)]
+    pub in_charge: Vec<InCharge>,
+}
+
+/// Why an org file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrgError {
+    #[error("组织机构文件格式错误：{0}")]
+    Json(String),
+    #[error("单位编码重复：{0}")]
+    DuplicateUnit(String),
+    #[error("单位编码应为 12 位数字：{0}")]
+    BadUnitCode(String),
+    #[error("人员编号重复：{0}")]
+    DuplicatePerson(String),
+    #[error("单位 {unit} 的上级单位 {parent} 不存在")]
+    UnknownParent { unit: String, parent: String },
+    #[error("单位 {0} 的上级关系成环")]
+    Cycle(String),
+    #[error("人员 {person} 的任职单位 {unit} 不存在")]
+    UnknownUnit { person: String, unit: String },
+    #[error("人员 {person} 的职务“{post}”不在职务表中")]
+    UnknownPost { person: String, post: String },
+    #[error("人员 {0} 没有任何职务")]
+    NoPost(String),
+    #[error("分管关系引用了不存在的人员或单位：{person} → {unit}")]
+    BadInCharge { person: String, unit: String },
+    #[error("{kind}单位 {unit} 的上级应为{expected}")]
+    BadParentKind {
+        kind: &'static str,
+        unit: String,
+        expected: &'static str,
+    },
+}
+
+/// A checked org with lookup indexes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    data: OrgData,
+    units: BTreeMap<String, usize>,
+    people: BTreeMap<String, usize>,
+}
+
+/// The Leishan County demo org shipped with the code.
+pub const LEISHAN_ORG_JSON: &str = include_str!("../data/leishan-org.json");
+
+impl Org {
+    /// Parses and checks an org file.
+    pub fn from_json(json: &str) -> Result<Org, OrgError> {
+        let data: OrgData =
+            serde_json::from_str(json).map_err(|e| OrgError::Json(e.to_string()))?;
+        Org::new(data)
+    }
+
+    /// The Leishan demo org.
+    pub fn leishan_demo() -> Result<Org, OrgError> {
+        Org::from_json(LEISHAN_ORG_JSON)
+    }
+
+    /// Checks every reference in `data`.
+    pub fn new(data: OrgData) -> Result<Org, OrgError> {
+        let mut units = BTreeMap::new();
+        for (i, u) in data.units.iter().enumerate() {
+            if u.code.len() != 12 || !u.code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(OrgError::BadUnitCode(u.code.clone()));
+            }
+            if units.insert(u.code.clone(), i).is_some() {
+                return Err(OrgError::DuplicateUnit(u.code.clone()));
+            }
+        }
+        for u in &data.units {
+            if let Some(p) = &u.parent {
+                let Some(&pi) = units.get(p) else {
+                    return Err(OrgError::UnknownParent {
+                        unit: u.code.clone(),
+                        parent: p.clone(),
+                    });
+                };
+                let parent_kind = data.units.get(pi).map(|x| x.kind);
+                let ok = match u.kind {
+                    UnitKind::Station => parent_kind == Some(UnitKind::Bureau),
+                    UnitKind::Bureau => parent_kind == Some(UnitKind::Prefecture),
+                    UnitKind::Internal => matches!(
+                        parent_kind,
+                        Some(UnitKind::Bureau) | Some(UnitKind::Prefecture)
+                    ),
+                    UnitKind::Prefecture => false,
+                };
+                if !ok {
+                    let (kind, expected) = match u.kind {
+                        UnitKind::Station => ("派出所", "县公安局"),
+                        UnitKind::Bureau => ("县公安局", "州（市）公安局"),
+                        UnitKind::Internal => ("内设", "公安局"),
+                        UnitKind::Prefecture => ("州（市）公安局", "无"),
+                    };
+                    return Err(OrgError::BadParentKind {
+                        kind,
+                        unit: u.code.clone(),
+                        expected,
+                    });
+                }
+            }
+        }
+        // The kinds above already forbid cycles (each step goes strictly up
+        // Station/Internal → Bureau → Prefecture), but check explicitly.
+        for u in &data.units {
+            let mut seen = BTreeSet::new();
+            let mut cur = Some(u.code.as_str());
+            while let Some(c) = cur {
+                if !seen.insert(c) {
+                    return Err(OrgError::Cycle(u.code.clone()));
+                }
+                cur = units
+                    .get(c)
+                    .and_then(|&i| data.units.get(i))
+                    .and_then(|x| x.parent.as_deref());
+            }
+        }
+        let posts: BTreeSet<&str> = data.posts.iter().map(String::as_str).collect();
+        let mut people = BTreeMap::new();
+        for (i, p) in data.people.iter().enumerate() {
+            if people.insert(p.id.clone(), i).is_some() {
+                return Err(OrgError::DuplicatePerson(p.id.clone()));
+            }
+            if p.posts.is_empty() {
+                return Err(OrgError::NoPost(p.id.clone()));
+            }
+            for h in &p.posts {
+                if !units.contains_key(&h.unit) {
+                    return Err(OrgError::UnknownUnit {
+                        person: p.id.clone(),
+                        unit: h.unit.clone(),
+                    });
+                }
+                if !posts.contains(h.post.as_str()) {
+                    return Err(OrgError::UnknownPost {
+                        person: p.id.clone(),
+                        post: h.post.clone(),
+                    });
+                }
+            }
+        }
+        for r in &data.in_charge {
+            if !people.contains_key(&r.person) || !units.contains_key(&r.unit) {
+                return Err(OrgError::BadInCharge {
+                    person: r.person.clone(),
+                    unit: r.unit.clone(),
+                });
+            }
+        }
+        Ok(Org {
+            data,
+            units,
+            people,
+        })
+    }
+
+    pub fn data(&self) -> &OrgData {
+        &self.data
+    }
+
+    pub fn unit(&self, code: &str) -> Option<&Unit> {
+        self.units.get(code).and_then(|&i| self.data.units.get(i))
+    }
+
+    pub fn person(&self, id: &str) -> Option<&Person> {
+        self.people.get(id).and_then(|&i| self.data.people.get(i))
+    }
+
+    pub fn units(&self) -> impl Iterator<Item = &Unit> {
+        self.data.units.iter()
+    }
+
+    pub fn people(&self) -> impl Iterator<Item = &Person> {
+        self.data.people.iter()
+    }
+
+    /// The nearest ancestor-or-self of `unit` of the given kind.
+    pub fn ancestor_of_kind(&self, unit: &str, kind: UnitKind) -> Option<&Unit> {
+        let mut cur = self.unit(unit);
+        while let Some(u) = cur {
+            if u.kind == kind {
+                return Some(u);
+            }
+            cur = u.parent.as_deref().and_then(|p| self.unit(p));
+        }
+        None
+    }
+
+    /// The units directly under `parent` carrying `function`.
+    pub fn units_with_function<'a>(
+        &'a self,
+        parent: &'a str,
+        function: &'a str,
+    ) -> impl Iterator<Item = &'a Unit> + 'a {
+        self.data.units.iter().filter(move |u| {
+            u.parent.as_deref() == Some(parent) && u.functions.iter().any(|f| f == function)
+        })
+    }
+
+    /// The people holding `post` in `unit`.
+    pub fn holders(&self, unit: &str, post: &str) -> Vec<&Person> {
+        self.data
+            .people
+            .iter()
+            .filter(|p| p.posts.iter().any(|h| h.unit == unit && h.post == post))
+            .collect()
+    }
+
+    /// The leaders in charge (分管) of `unit`.
+    pub fn in_charge_of(&self, unit: &str) -> Vec<&Person> {
+        self.data
+            .in_charge
+            .iter()
+            .filter(|r| r.unit == unit)
+            .filter_map(|r| self.person(&r.person))
+            .collect()
+    }
+
+    /// Whether `person` holds any post in `unit`.
+    pub fn is_member(&self, person: &str, unit: &str) -> bool {
+        self.person(person)
+            .is_some_and(|p| p.posts.iter().any(|h| h.unit == unit))
+    }
+
+    /// The units `person` holds posts in.
+    pub fn units_of(&self, person: &str) -> Vec<&Unit> {
+        self.person(person)
+            .map(|p| p.posts.iter().filter_map(|h| self.unit(&h.unit)).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn leishan_demo_loads_and_has_the_expected_shape() {
+        let org = Org::leishan_demo().unwrap();
+        let bureau = org.unit("522634000000").unwrap();
+        assert_eq!(bureau.kind, UnitKind::Bureau);
+        let internal = org
+            .units()
+            .filter(|u| u.kind == UnitKind::Internal && u.parent.as_deref() == Some("522634000000"))
+            .count();
+        assert_eq!(internal, 19);
+        let stations: Vec<_> = org
+            .units()
+            .filter(|u| u.kind == UnitKind::Station)
+            .collect();
+        assert_eq!(stations.len(), 9);
+        assert!(stations.iter().any(|s| s.name == "方祥派出所"));
+        for f in ["household", "patrol110", "traffic", "fire"] {
+            assert_eq!(org.units_with_function("522634000000", f).count(), 1, "{f}");
+        }
+        // Every station has a chief and a household officer.
+        for s in &stations {
+            assert_eq!(org.holders(&s.code, "所长").len(), 1, "{}", s.name);
+            assert!(!org.holders(&s.code, "户籍民警").is_empty(), "{}", s.name);
+        }
+        // The deputy director in charge of 户政股.
+        let hz = org
+            .units_with_function("522634000000", "household")
+            .next()
+            .unwrap();
+        let leaders = org.in_charge_of(&hz.code);
+        assert_eq!(leaders.len(), 1);
+        assert!(leaders[0].posts.iter().any(|h| h.post == "副局长"));
+    }
+
+    fn tiny() -> OrgData {
+        serde_json::from_str(
+            r#"{"name":"t","version":1,"posts":["所长","局长"],
+            "units":[{"code":"522634000000","name":"局","kind":"bureau"},
+                     {"code":"522634510000","name":"所","kind":"station","parent":"522634000000"}],
+            "people":[{"id":"1","name":"甲","posts":[{"unit":"522634510000","post":"所长"}]}],
+            "in_charge":[]}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn bad_references_are_refused_with_reasons() {
+        assert!(Org::new(tiny()).is_ok());
+        let mut d = tiny();
+        d.units[1].parent = Some("999999999999".into());
+        assert!(matches!(Org::new(d), Err(OrgError::UnknownParent { .. })));
+        let mut d = tiny();
+        d.people[0].posts[0].post = "队长".into();
+        let e = Org::new(d).unwrap_err();
+        assert!(e.to_string().contains("队长"));
+        let mut d = tiny();
+        d.units[1].code = "522634000000".into();
+        assert!(matches!(Org::new(d), Err(OrgError::DuplicateUnit(_))));
+        let mut d = tiny();
+        d.units[1].code = "5226".into();
+        assert!(matches!(Org::new(d), Err(OrgError::BadUnitCode(_))));
+        let mut d = tiny();
+        d.in_charge.push(InCharge {
+            person: "2".into(),
+            unit: "522634000000".into(),
+        });
+        assert!(matches!(Org::new(d), Err(OrgError::BadInCharge { .. })));
+        let mut d = tiny();
+        d.units[0].parent = Some("522634510000".into());
+        assert!(matches!(Org::new(d), Err(OrgError::BadParentKind { .. })));
+        assert!(matches!(Org::from_json("{"), Err(OrgError::Json(_))));
+    }
+}

@@ -1,0 +1,181 @@
+//! Property tests: random action sequences, replay, tampering.
+
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::{hukou_form, World};
+use crate::case::CaseState;
+use crate::event::{verify_chain, Action, Decision, SignedEvent};
+use crate::form::FormValues;
+
+const STATION: &str = "方祥派出所";
+
+/// A pool of (actor index, action) choices covering every hukou action,
+/// right and wrong people alike.
+fn action(choice: u8, opinion: bool) -> Action {
+    let op = if opinion {
+        "意见".to_string()
+    } else {
+        String::new()
+    };
+    match choice % 14 {
+        0 => Action::Submit {},
+        1 => Action::Decide {
+            step: "station_chief".into(),
+            decision: Decision::Agree,
+            opinion: op,
+        },
+        2 => Action::Decide {
+            step: "household_section".into(),
+            decision: Decision::Agree,
+            opinion: op,
+        },
+        3 => Action::Decide {
+            step: "deputy_director".into(),
+            decision: Decision::Agree,
+            opinion: op,
+        },
+        4 => Action::Decide {
+            step: "station_chief".into(),
+            decision: Decision::Return,
+            opinion: op,
+        },
+        5 => Action::Decide {
+            step: "household_section".into(),
+            decision: Decision::Disagree,
+            opinion: op,
+        },
+        6 => Action::Decide {
+            step: "deputy_director".into(),
+            decision: Decision::Return,
+            opinion: op,
+        },
+        7 => Action::Withdraw { reason: op },
+        8 => Action::UpdateForm {
+            changes: FormValues::from([("remarks".to_string(), json!("补正"))]),
+        },
+        9 => Action::UpdateForm {
+            changes: FormValues::from([("subject_id".to_string(), json!("522634198503120117"))]),
+        },
+        10 => Action::Implement { note: op },
+        11 => Action::Cancel { reason: op },
+        12 => Action::UpdateForm {
+            changes: FormValues::from([("investigation_opinion".to_string(), json!(null))]),
+        },
+        _ => Action::Dispatch {
+            unit: "522634510000".into(),
+            opinion: op,
+        },
+    }
+}
+
+fn actors(w: &World) -> Vec<String> {
+    vec![
+        w.holder(STATION, "户籍民警"),
+        w.holder(STATION, "所长"),
+        w.holder("户政股", "股长"),
+        w.deputy(),
+        w.holder("西江派出所", "所长"),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    /// Any sequence of actions either applies or is rejected with a reason;
+    /// a rejection leaves the state as it was; replaying the accepted
+    /// events rebuilds the same state.
+    #[test]
+    fn any_sequence_applies_or_is_rejected(steps in proptest::collection::vec((0usize..5, any::<u8>(), any::<bool>()), 1..40)) {
+        let mut w = World::new();
+        let who = actors(&w);
+        w.create_hukou(STATION, &who[0], hukou_form()).unwrap();
+        for (actor, choice, opinion) in steps {
+            let before = w.state().clone();
+            let se = w.event(&who[actor], action(choice, opinion));
+            match w.submit_signed(se) {
+                Ok(_) => {}
+                Err(e) => {
+                    prop_assert!(!e.to_string().is_empty());
+                    prop_assert_eq!(w.state(), &before);
+                }
+            }
+        }
+        prop_assert_eq!(&w.replay(), w.state());
+    }
+
+    /// Changing any byte of any event (its signed bytes or its signature)
+    /// breaks verification.
+    #[test]
+    fn any_byte_change_breaks_verification(pick in any::<prop::sample::Index>(), byte in any::<prop::sample::Index>(), xor in 1u8..=255, in_sig in any::<bool>()) {
+        let w = agreed_world();
+        let keys: std::collections::BTreeMap<_, _> = w.keys.iter().map(|(k, v)| (k.clone(), crate::crypto::Signer::public_key(v).clone())).collect();
+        let i = pick.index(w.log.len());
+        let victim = &w.log[i];
+        let (mut bytes, mut sig) = (victim.bytes().to_vec(), victim.signature().to_vec());
+        if in_sig { let j = byte.index(sig.len()); sig[j] ^= xor; } else { let j = byte.index(bytes.len()); bytes[j] ^= xor; }
+        let broken = match SignedEvent::from_parts(bytes, sig) {
+            Err(_) => true,
+            Ok(tampered) => {
+                let mut log = w.log.clone();
+                log[i] = tampered;
+                verify_chain(&log, |a, _| keys.get(a)).is_err()
+            }
+        };
+        prop_assert!(broken);
+    }
+}
+
+fn agreed_world() -> World {
+    use std::sync::OnceLock;
+    static LOG: OnceLock<Vec<(Vec<u8>, Vec<u8>)>> = OnceLock::new();
+    let mut w = World::new();
+    let parts = LOG.get_or_init(|| {
+        let mut w = World::new();
+        let who = actors(&w);
+        w.create_hukou(STATION, &who[0], hukou_form()).unwrap();
+        w.act(&who[0], Action::Submit {}).unwrap();
+        w.act(&who[1], action(1, true)).unwrap();
+        w.act(&who[2], action(2, true)).unwrap();
+        w.act(&who[3], action(3, true)).unwrap();
+        w.log
+            .iter()
+            .map(|e| (e.bytes().to_vec(), e.signature().to_vec()))
+            .collect()
+    });
+    w.log = parts
+        .iter()
+        .map(|(b, s)| SignedEvent::from_parts(b.clone(), s.clone()).unwrap())
+        .collect();
+    let hashes: Vec<String> = w.log.iter().map(|e| e.hash_hex()).collect();
+    w.state = Some(
+        CaseState::replay(
+            w.log
+                .iter()
+                .zip(hashes.iter())
+                .map(|(e, h)| (&e.event, h.as_str())),
+            &w.reg,
+        )
+        .unwrap(),
+    );
+    w
+}
+
+#[test]
+fn untouched_log_verifies() {
+    let w = agreed_world();
+    let keys: std::collections::BTreeMap<_, _> = w
+        .keys
+        .iter()
+        .map(|(k, v)| (k.clone(), crate::crypto::Signer::public_key(v).clone()))
+        .collect();
+    verify_chain(&w.log, |a, _| keys.get(a)).unwrap();
+    // Reordering or dropping events breaks the chain too.
+    let mut swapped = w.log.clone();
+    swapped.swap(1, 2);
+    assert!(verify_chain(&swapped, |a, _| keys.get(a)).is_err());
+    let mut dropped = w.log.clone();
+    dropped.remove(2);
+    let e = verify_chain(&dropped, |a, _| keys.get(a)).unwrap_err();
+    assert_eq!(e.index, 2);
+}

@@ -1,0 +1,514 @@
+//! Time limits counted in working days (工作日).
+//!
+//! A [`WorkCalendar`] is Monday–Friday, minus public holidays, plus the
+//! official make-up working days (调休, always a Saturday or Sunday). No
+//! official calendar is built in: the State Council publishes it each year,
+//! so it is imported as data, e.g.
+//!
+//! ```json
+//! {"holidays": ["2026-10-01", "2026-10-02"], "extra_workdays": ["2026-09-27"]}
+//! ```
+//!
+//! (dates `YYYY-MM-DD`; both fields optional; unknown fields rejected).
+//! A holiday may fall on a weekend (official holiday ranges often do); a
+//! date may not be both a holiday and a make-up working day.
+//!
+//! Counting rule: the day a time limit starts is not counted; the deadline
+//! of "n working days" is the n-th working day after it, to the end of that
+//! day in China Standard Time (UTC+08:00, Asia/Shanghai has no DST).
+
+use std::collections::BTreeSet;
+use std::ops::Bound;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::format_description::BorrowedFormatItem;
+use time::{Date, OffsetDateTime, Time, UtcOffset, Weekday};
+
+/// China Standard Time, the offset of Asia/Shanghai (no DST since 1991).
+pub const CHINA_OFFSET: UtcOffset = time::macros::offset!(+8);
+
+/// The last instant of a day.
+const END_OF_DAY: Time = time::macros::time!(23:59:59.999_999_999);
+
+/// `YYYY-MM-DD`.
+const DATE_FORMAT: &[BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+/// Why a calendar is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkCalendarError {
+    /// A date string that is not `YYYY-MM-DD` or not a real date.
+    #[error("日期“{value}”无效，应为 YYYY-MM-DD 格式的有效日期，例如 2026-10-01")]
+    BadDate {
+        /// The offending text.
+        value: String,
+    },
+    /// The same date listed as holiday and as make-up working day.
+    #[error("日期 {date} 同时被列为节假日和调休工作日")]
+    Conflict {
+        /// The date.
+        date: Date,
+    },
+    /// A make-up working day that is a weekday (it would change nothing).
+    #[error("调休工作日 {date} 不是周六或周日")]
+    ExtraWorkdayNotWeekend {
+        /// The date.
+        date: Date,
+    },
+}
+
+/// Which days are working days.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkCalendar {
+    holidays: BTreeSet<Date>,
+    extra_workdays: BTreeSet<Date>,
+}
+
+fn is_weekend(d: Date) -> bool {
+    matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday)
+}
+
+/// Number of Monday–Friday days with Julian day number `< j`, counted from
+/// Julian day 0 (a Monday); negative for `j < 0`. Differences of this
+/// function count weekdays in a half-open range.
+fn weekdays_before(j: i64) -> i64 {
+    5 * j.div_euclid(7) + j.rem_euclid(7).min(5)
+}
+
+impl WorkCalendar {
+    /// Monday–Friday, no holidays.
+    #[must_use]
+    pub fn weekends_only() -> WorkCalendar {
+        WorkCalendar::default()
+    }
+
+    /// A calendar from holiday dates and make-up working days (调休).
+    ///
+    /// # Errors
+    /// [`WorkCalendarError::Conflict`] if a date is in both lists,
+    /// [`WorkCalendarError::ExtraWorkdayNotWeekend`] if a make-up working
+    /// day is not a Saturday or Sunday.
+    pub fn new(
+        holidays: impl IntoIterator<Item = Date>,
+        extra_workdays: impl IntoIterator<Item = Date>,
+    ) -> Result<WorkCalendar, WorkCalendarError> {
+        let holidays: BTreeSet<Date> = holidays.into_iter().collect();
+        let extra_workdays: BTreeSet<Date> = extra_workdays.into_iter().collect();
+        for &date in &extra_workdays {
+            if holidays.contains(&date) {
+                return Err(WorkCalendarError::Conflict { date });
+            }
+            if !is_weekend(date) {
+                return Err(WorkCalendarError::ExtraWorkdayNotWeekend { date });
+            }
+        }
+        Ok(WorkCalendar {
+            holidays,
+            extra_workdays,
+        })
+    }
+
+    /// The public holidays.
+    #[must_use]
+    pub fn holidays(&self) -> &BTreeSet<Date> {
+        &self.holidays
+    }
+
+    /// The make-up working days (调休).
+    #[must_use]
+    pub fn extra_workdays(&self) -> &BTreeSet<Date> {
+        &self.extra_workdays
+    }
+
+    /// Whether `date` is a working day.
+    #[must_use]
+    pub fn is_workday(&self, date: Date) -> bool {
+        if self.extra_workdays.contains(&date) {
+            return true;
+        }
+        !self.holidays.contains(&date) && !is_weekend(date)
+    }
+
+    /// The n-th working day after `start` (`start` itself is not counted;
+    /// `n = 0` gives `start`). For `n ≥ 1` the result is a working day.
+    ///
+    /// Saturates at [`Date::MAX`] (9999-12-31) if the count runs past it.
+    #[must_use]
+    pub fn add_workdays(&self, start: Date, n: u32) -> Date {
+        let mut day = start;
+        let mut left = n;
+        while left > 0 {
+            match day.next_day() {
+                Some(next) => day = next,
+                None => return Date::MAX,
+            }
+            if self.is_workday(day) {
+                left -= 1;
+            }
+        }
+        day
+    }
+
+    /// The number of working days in `(a, b]`; negative (minus the number
+    /// in `(b, a]`) when `b < a`. Runs in time proportional to the number
+    /// of holidays and make-up days in the range, not its length.
+    #[must_use]
+    pub fn workdays_between(&self, a: Date, b: Date) -> i64 {
+        if b < a {
+            return -self.workdays_between(b, a);
+        }
+        let ja = i64::from(a.to_julian_day());
+        let jb = i64::from(b.to_julian_day());
+        let mut count = weekdays_before(jb + 1) - weekdays_before(ja + 1);
+        let range = (Bound::Excluded(a), Bound::Included(b));
+        let correction = |d: &Date| i64::from(self.is_workday(*d)) - i64::from(!is_weekend(*d));
+        count += self.holidays.range(range).map(correction).sum::<i64>();
+        count += self
+            .extra_workdays
+            .range(range)
+            .filter(|d| !self.holidays.contains(d))
+            .map(correction)
+            .sum::<i64>();
+        count
+    }
+}
+
+/// The deadline of a time limit of `n` working days starting at `start`:
+/// the end (23:59:59.999999999) of the n-th working day after the day
+/// `start` falls on in China Standard Time, as a `+08:00` date-time.
+///
+/// Saturates at the end of 9999-12-31 (see [`WorkCalendar::add_workdays`]).
+#[must_use]
+pub fn deadline(start: OffsetDateTime, n: u32, calendar: &WorkCalendar) -> OffsetDateTime {
+    let start_day = start
+        .checked_to_offset(CHINA_OFFSET)
+        .map_or(Date::MAX, OffsetDateTime::date);
+    calendar
+        .add_workdays(start_day, n)
+        .with_time(END_OF_DAY)
+        .assume_offset(CHINA_OFFSET)
+}
+
+/// The JSON form.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalendarWire {
+    #[serde(default)]
+    holidays: Vec<String>,
+    #[serde(default)]
+    extra_workdays: Vec<String>,
+}
+
+fn format_date(d: Date) -> String {
+    // Years 0..=9999 always format; fall back to Display otherwise.
+    d.format(DATE_FORMAT).unwrap_or_else(|_| d.to_string())
+}
+
+fn parse_date(s: &str) -> Result<Date, WorkCalendarError> {
+    Date::parse(s, DATE_FORMAT).map_err(|_| WorkCalendarError::BadDate {
+        value: s.chars().take(40).collect(),
+    })
+}
+
+impl TryFrom<CalendarWire> for WorkCalendar {
+    type Error = WorkCalendarError;
+
+    fn try_from(wire: CalendarWire) -> Result<Self, Self::Error> {
+        let holidays = wire
+            .holidays
+            .iter()
+            .map(|s| parse_date(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let extra = wire
+            .extra_workdays
+            .iter()
+            .map(|s| parse_date(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        WorkCalendar::new(holidays, extra)
+    }
+}
+
+impl Serialize for WorkCalendar {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CalendarWire {
+            holidays: self.holidays.iter().map(|d| format_date(*d)).collect(),
+            extra_workdays: self
+                .extra_workdays
+                .iter()
+                .map(|d| format_date(*d))
+                .collect(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for WorkCalendar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = CalendarWire::deserialize(deserializer)?;
+        WorkCalendar::try_from(wire).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use proptest::prelude::*;
+    use time::macros::{date, datetime};
+
+    /// A made-up calendar for tests — not the official one.
+    fn test_calendar() -> WorkCalendar {
+        serde_json::from_str(
+            r#"{"holidays": ["2026-10-01","2026-10-02","2026-10-03","2026-10-04",
+                             "2026-10-05","2026-10-06","2026-10-07"],
+                "extra_workdays": ["2026-09-27", "2026-10-10"]}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn weekends_only() {
+        let c = WorkCalendar::weekends_only();
+        assert!(c.is_workday(date!(2026 - 05 - 15))); // Friday
+        assert!(!c.is_workday(date!(2026 - 05 - 16))); // Saturday
+        assert!(!c.is_workday(date!(2026 - 05 - 17))); // Sunday
+        assert!(c.is_workday(date!(2026 - 05 - 18))); // Monday
+        assert_eq!(
+            c.add_workdays(date!(2026 - 05 - 15), 0),
+            date!(2026 - 05 - 15)
+        );
+        assert_eq!(
+            c.add_workdays(date!(2026 - 05 - 15), 1),
+            date!(2026 - 05 - 18)
+        );
+        assert_eq!(
+            c.add_workdays(date!(2026 - 05 - 16), 1),
+            date!(2026 - 05 - 18)
+        );
+        assert_eq!(
+            c.add_workdays(date!(2026 - 05 - 18), 5),
+            date!(2026 - 05 - 25)
+        );
+        // 20 working days from a Monday: four weeks later.
+        assert_eq!(
+            c.add_workdays(date!(2026 - 05 - 18), 20),
+            date!(2026 - 06 - 15)
+        );
+        assert_eq!(
+            c.workdays_between(date!(2026 - 05 - 15), date!(2026 - 05 - 18)),
+            1
+        );
+        assert_eq!(
+            c.workdays_between(date!(2026 - 05 - 18), date!(2026 - 05 - 15)),
+            -1
+        );
+        assert_eq!(
+            c.workdays_between(date!(2026 - 05 - 16), date!(2026 - 05 - 17)),
+            0
+        );
+        assert_eq!(
+            c.workdays_between(date!(2026 - 05 - 18), date!(2026 - 05 - 18)),
+            0
+        );
+        assert_eq!(
+            c.workdays_between(date!(2025 - 12 - 31), date!(2026 - 12 - 31)),
+            261
+        );
+    }
+
+    #[test]
+    fn holidays_and_make_up_days() {
+        let c = test_calendar();
+        assert!(c.is_workday(date!(2026 - 09 - 27))); // make-up Sunday
+        assert!(!c.is_workday(date!(2026 - 10 - 01))); // holiday Thursday
+        assert!(!c.is_workday(date!(2026 - 10 - 04))); // holiday Sunday
+        assert!(c.is_workday(date!(2026 - 10 - 10))); // make-up Saturday
+                                                      // From Friday 09-25: Sun 09-27, Mon 28, Tue 29, Wed 30, then Thu 10-08.
+        assert_eq!(
+            c.add_workdays(date!(2026 - 09 - 25), 1),
+            date!(2026 - 09 - 27)
+        );
+        assert_eq!(
+            c.add_workdays(date!(2026 - 09 - 25), 4),
+            date!(2026 - 09 - 30)
+        );
+        assert_eq!(
+            c.add_workdays(date!(2026 - 09 - 25), 5),
+            date!(2026 - 10 - 08)
+        );
+        assert_eq!(
+            c.add_workdays(date!(2026 - 09 - 30), 3),
+            date!(2026 - 10 - 10)
+        );
+        assert_eq!(
+            c.add_workdays(date!(2026 - 09 - 30), 4),
+            date!(2026 - 10 - 12)
+        );
+        assert_eq!(
+            c.workdays_between(date!(2026 - 09 - 25), date!(2026 - 10 - 12)),
+            8
+        );
+        let plain = WorkCalendar::weekends_only();
+        assert_eq!(
+            plain.workdays_between(date!(2026 - 09 - 25), date!(2026 - 10 - 12)),
+            11
+        );
+    }
+
+    #[test]
+    fn deadline_end_of_day_in_china() {
+        let c = WorkCalendar::weekends_only();
+        // Friday 20:00 UTC is Saturday 04:00 in China: the count starts Saturday.
+        let d = deadline(datetime!(2026-05-15 20:00 UTC), 1, &c);
+        assert_eq!(d, datetime!(2026-05-18 23:59:59.999_999_999 +8));
+        assert_eq!(d.offset(), CHINA_OFFSET);
+        // Friday 15:00 UTC is Friday 23:00 in China.
+        let d = deadline(datetime!(2026-05-15 15:00 UTC), 1, &c);
+        assert_eq!(d, datetime!(2026-05-18 23:59:59.999_999_999 +8));
+        let d = deadline(datetime!(2026-05-18 09:30 +8), 0, &c);
+        assert_eq!(d, datetime!(2026-05-18 23:59:59.999_999_999 +8));
+        let d = deadline(datetime!(2026-05-18 09:30 +8), 20, &c);
+        assert_eq!(d, datetime!(2026-06-15 23:59:59.999_999_999 +8));
+        assert!(datetime!(2026-06-16 00:00 +8) > d);
+        // Saturation, no panic.
+        let end = deadline(datetime!(9999-12-31 23:00 UTC), 3, &c);
+        assert_eq!(end.date(), Date::MAX);
+    }
+
+    #[test]
+    fn add_workdays_saturates() {
+        let c = WorkCalendar::weekends_only();
+        assert_eq!(c.add_workdays(date!(9999 - 12 - 20), 100), Date::MAX);
+    }
+
+    #[test]
+    fn serde_json_form() {
+        let c = test_calendar();
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(
+            json,
+            r#"{"holidays":["2026-10-01","2026-10-02","2026-10-03","2026-10-04","2026-10-05","2026-10-06","2026-10-07"],"extra_workdays":["2026-09-27","2026-10-10"]}"#
+        );
+        assert_eq!(serde_json::from_str::<WorkCalendar>(&json).unwrap(), c);
+        let empty: WorkCalendar = serde_json::from_str("{}").unwrap();
+        assert_eq!(empty, WorkCalendar::weekends_only());
+        assert_eq!(
+            serde_json::to_string(&empty).unwrap(),
+            r#"{"holidays":[],"extra_workdays":[]}"#
+        );
+    }
+
+    #[test]
+    fn serde_rejects_bad_data() {
+        let err = |j: &str| {
+            serde_json::from_str::<WorkCalendar>(j)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(r#"{"holiday":["2026-10-01"]}"#).contains("unknown field"));
+        assert!(err(r#"{"holidays":["2026-10-1"]}"#).contains("日期“2026-10-1”无效"));
+        assert!(err(r#"{"holidays":["2026-02-30"]}"#).contains("无效"));
+        assert!(err(r#"{"holidays":["2026/10/01"]}"#).contains("无效"));
+        assert!(err(r#"{"holidays":[20261001]}"#).contains("invalid type"));
+        assert!(
+            err(r#"{"holidays":["2026-09-27"],"extra_workdays":["2026-09-27"]}"#)
+                .contains("日期 2026-09-27 同时被列为节假日和调休工作日")
+        );
+        assert!(err(r#"{"extra_workdays":["2026-09-28"]}"#)
+            .contains("调休工作日 2026-09-28 不是周六或周日"));
+    }
+
+    #[test]
+    fn weekday_counter() {
+        // Julian day 0 is a Monday in `time`'s numbering.
+        assert_eq!(Date::from_julian_day(0).unwrap().weekday(), Weekday::Monday);
+        assert_eq!(weekdays_before(0), 0);
+        assert_eq!(weekdays_before(5), 5);
+        assert_eq!(weekdays_before(7), 5);
+        assert_eq!(weekdays_before(8), 6);
+        assert_eq!(weekdays_before(-1), 0);
+        assert_eq!(weekdays_before(-2), 0);
+        assert_eq!(weekdays_before(-3), -1);
+    }
+
+    fn arb_day() -> impl Strategy<Value = Date> {
+        let lo = date!(1990 - 01 - 01).to_julian_day();
+        let hi = date!(2060 - 12 - 31).to_julian_day();
+        (lo..=hi).prop_map(|j| Date::from_julian_day(j).unwrap())
+    }
+
+    /// Random calendars, holidays and make-up days dense around 2026.
+    fn arb_calendar() -> impl Strategy<Value = WorkCalendar> {
+        let base = date!(2026 - 01 - 01).to_julian_day();
+        let near = move || (0i32..400).prop_map(move |o| Date::from_julian_day(base + o).unwrap());
+        (
+            proptest::collection::vec(near(), 0..60),
+            proptest::collection::vec(near(), 0..20),
+        )
+            .prop_map(|(h, e)| {
+                let holidays: BTreeSet<Date> = h.into_iter().collect();
+                let extra = e
+                    .into_iter()
+                    .filter(|d| is_weekend(*d) && !holidays.contains(d))
+                    .collect::<Vec<_>>();
+                WorkCalendar::new(holidays, extra).unwrap()
+            })
+    }
+
+    fn arb_start() -> impl Strategy<Value = Date> {
+        prop_oneof![
+            arb_day(),
+            (0i32..400)
+                .prop_map(
+                    |o| Date::from_julian_day(date!(2025 - 12 - 01).to_julian_day() + o).unwrap()
+                ),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn add_then_count(c in arb_calendar(), start in arb_start(), n in 0u32..300) {
+            let end = c.add_workdays(start, n);
+            if n >= 1 {
+                prop_assert!(c.is_workday(end));
+                prop_assert!(end > start);
+            } else {
+                prop_assert_eq!(end, start);
+            }
+            prop_assert_eq!(c.workdays_between(start, end), i64::from(n));
+            prop_assert_eq!(c.workdays_between(end, start), -i64::from(n));
+        }
+
+        #[test]
+        fn between_matches_naive_count(c in arb_calendar(), a in arb_start(), len in 0i32..800) {
+            let b = Date::from_julian_day(a.to_julian_day() + len).unwrap();
+            let mut naive = 0i64;
+            let mut d = a;
+            while d < b {
+                d = d.next_day().unwrap();
+                naive += i64::from(c.is_workday(d));
+            }
+            prop_assert_eq!(c.workdays_between(a, b), naive);
+        }
+
+        #[test]
+        fn serde_round_trip(c in arb_calendar()) {
+            let json = serde_json::to_string(&c).unwrap();
+            prop_assert_eq!(serde_json::from_str::<WorkCalendar>(&json).unwrap(), c);
+        }
+
+        #[test]
+        fn deadline_is_end_of_a_workday(c in arb_calendar(), start in arb_start(),
+                                        secs in 0i64..86_400, n in 1u32..40) {
+            let t = start.midnight().assume_utc() + time::Duration::seconds(secs);
+            let d = deadline(t, n, &c);
+            prop_assert_eq!(d.offset(), CHINA_OFFSET);
+            prop_assert!(c.is_workday(d.date()));
+            prop_assert_eq!(d.time(), END_OF_DAY);
+            prop_assert!(d > t);
+            let local_start = t.to_offset(CHINA_OFFSET).date();
+            prop_assert_eq!(c.workdays_between(local_start, d.date()), i64::from(n));
+        }
+    }
+}
