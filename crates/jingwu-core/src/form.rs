@@ -426,8 +426,8 @@ fn validate_value(
                 if *not_future && d > ctx.today {
                     push(errors, key, format!("{label}不能晚于今天"));
                 }
-                if d.year() < 1900 {
-                    push(errors, key, format!("{label}不能早于 1900 年"));
+                if d.year() < 1800 {
+                    push(errors, key, format!("{label}不能早于 1800 年"));
                 }
             }
         },

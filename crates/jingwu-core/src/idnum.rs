@@ -30,7 +30,10 @@ const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 const CHECK_CHARS: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
 
 /// Earliest accepted birth date.
-const MIN_BIRTH_DATE: Date = time::macros::date!(1900 - 01 - 01);
+/// The earliest birth date accepted. DOMAIN.md proposes 1900 [D], but the
+/// standard's own example 440524188001010014 (born 1880) must verify, so
+/// the floor sits at 1800.
+const MIN_BIRTH_DATE: Date = time::macros::date!(1800 - 01 - 01);
 
 /// Sex as encoded by digit 17 of the ID number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -85,8 +88,8 @@ pub enum IdNumberError {
     /// The birth date is after `today`.
     #[error("公民身份号码中的出生日期晚于当前日期")]
     FutureDate,
-    /// The birth date is before 1900-01-01.
-    #[error("公民身份号码中的出生日期早于1900年1月1日")]
+    /// The birth date is before 1800-01-01.
+    #[error("公民身份号码中的出生日期早于1800年1月1日")]
     TooOld,
     /// The check character does not match the first 17 digits.
     #[error("公民身份号码校验位错误，按前17位计算应为 {expected}，实际为 {found}，请逐位核对号码")]
@@ -110,7 +113,7 @@ pub enum IdNumberError {
 /// (upper-case `X`).
 ///
 /// Serialises as the full string (for storage — encrypt at rest);
-/// deserialising re-checks the structure (format, date, not before 1900,
+/// deserialising re-checks the structure (format, date, not before 1800,
 /// check character) but not "not in the future", which needs a `today`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -121,7 +124,7 @@ impl IdNumber {
     ///
     /// Trims ASCII whitespace, accepts a lower-case `x`, converts legacy
     /// 15-digit numbers, and rejects birth dates after `today` or before
-    /// 1900-01-01.
+    /// 1800-01-01.
     ///
     /// # Errors
     /// The first problem found, in this order: empty, length, character,
@@ -333,15 +336,11 @@ mod tests {
     }
 
     #[test]
-    fn pre_1900_standard_example_is_too_old() {
-        // 440524188001010014 is the standard's own example and its check
-        // character is right (above), but the domain rule "birth date not
-        // before 1900-01-01" rejects it, before the check char is looked at.
-        assert_eq!(p("440524188001010014"), Err(IdNumberError::TooOld));
-        assert_eq!(
-            IdNumber::parse_structure("440524188001010014"),
-            Err(IdNumberError::TooOld)
-        );
+    fn the_standards_1880_example_verifies() {
+        let a = p("440524188001010014").unwrap();
+        assert_eq!(a.birth_date(), date!(1880 - 01 - 01));
+        assert_eq!(a.sex(), Sex::Male);
+        assert!(IdNumber::parse_structure("440524188001010014").is_ok());
     }
 
     #[test]
@@ -421,7 +420,7 @@ mod tests {
         );
         assert_eq!(p("522634198502300044"), Err(IdNumberError::BadDate));
         assert_eq!(p("522634198513010044"), Err(IdNumberError::BadDate));
-        assert_eq!(p("522634189912310044"), Err(IdNumberError::TooOld));
+        assert_eq!(p("522634179912310044"), Err(IdNumberError::TooOld));
         // 2026-05-21 is after TODAY; fix the check char so only the date fails.
         let first17 = "52263420260521004";
         let s = format!("{first17}{}", check_char(first17).unwrap());

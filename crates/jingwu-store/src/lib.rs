@@ -1,0 +1,576 @@
+//! The station's local store (rusqlite): cases, their signed events, the
+//! outbox that drains to the county hub, attachments content-addressed by
+//! SM3, and users' encrypted signing keys.
+//!
+//! Durability: WAL with `synchronous=FULL`. Every write is one
+//! transaction, committed before the call returns, so an event the caller
+//! was told about survives a crash or a power cut. Nothing is half-saved:
+//! an event, its case projection and its outbox entry commit together or
+//! not at all.
+
+mod schema;
+
+use std::path::Path;
+
+use jingwu_core::case::{CaseState, Rejection, Status};
+use jingwu_core::caseno::CaseNo;
+use jingwu_core::crypto::{self, EncryptedKey, PublicKey, Signer};
+use jingwu_core::event::{Action, Event, EventError, SignedEvent};
+use jingwu_core::form::{AttachmentRef, CaseType};
+use jingwu_core::registry::Registry;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use schema::SCHEMA_VERSION;
+
+/// Largest attachment the store accepts (the hub enforces its own limit).
+pub const MAX_ATTACHMENT_BYTES: usize = 64 * 1024 * 1024;
+
+/// Errors of the store. Messages are shown to users.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("本地数据库错误：{0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("本地数据库版本 {found} 比本程序支持的 {supported} 新，请升级程序")]
+    TooNew { found: i64, supported: i64 },
+    #[error("操作未被允许：{0}")]
+    Rejected(#[from] Rejection),
+    #[error("事件无效：{0}")]
+    Event(#[from] EventError),
+    #[error("签名无效：{0}")]
+    Crypto(#[from] crypto::CryptoError),
+    #[error("本地数据损坏：{0}")]
+    Corrupt(String),
+    #[error("案件不存在")]
+    NoSuchCase,
+    #[error("附件为空")]
+    EmptyAttachment,
+    #[error("附件过大（{size} 字节，上限 {max} 字节）")]
+    AttachmentTooLarge { size: usize, max: usize },
+    #[error("无法取得随机数")]
+    Rng,
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Where an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Made on this device: queued in the outbox for the hub.
+    Local,
+    /// Received from the hub: already accepted there, not queued.
+    Remote,
+}
+
+/// A row of the case list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CaseSummary {
+    pub id: Uuid,
+    pub case_type: CaseType,
+    pub case_no: String,
+    pub unit: String,
+    pub status: Status,
+    pub initiator: String,
+    pub updated_at: String,
+}
+
+/// An outbox entry waiting for the hub.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub event: SignedEvent,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// The station store. One per data directory; not shared across threads
+/// (open one per thread: SQLite serialises writers).
+pub struct Store {
+    conn: Connection,
+}
+
+fn now_text() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        Self::setup(conn)
+    }
+
+    /// An in-memory store, for tests and tools.
+    pub fn open_in_memory() -> Result<Store> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Store> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // WAL returns the mode it set; in-memory databases answer "memory".
+        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        conn.execute_batch(
+            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;",
+        )?;
+        schema::migrate(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    pub fn integrity_check(&self) -> Result<String> {
+        let rows: Vec<String> = self
+            .conn
+            .prepare("PRAGMA integrity_check")?
+            .query_map([], |r| r.get(0))?
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(rows.join("\n"))
+    }
+
+    /// The schema version in the file.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// This installation's device id, made on first use.
+    pub fn device_id(&mut self) -> Result<String> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key='device_id'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let id = uuid::Builder::from_random_bytes(random_bytes()?)
+                    .into_uuid()
+                    .to_string();
+                tx.execute(
+                    "INSERT INTO meta(key, value) VALUES('device_id', ?1)",
+                    params![id],
+                )?;
+                id
+            }
+        };
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Allocates the next 受理编号 of `unit` for `date`; unique by
+    /// construction (the unit's own counter), no hub needed.
+    pub fn next_case_no(&mut self, unit: &str, date: time::Date) -> Result<String> {
+        let day = format!(
+            "{:04}{:02}{:02}",
+            date.year(),
+            u8::from(date.month()),
+            date.day()
+        );
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seq: u32 = tx.query_row(
+            "INSERT INTO case_no_seq(unit, day, last) VALUES(?1, ?2, 1)
+             ON CONFLICT(unit, day) DO UPDATE SET last = last + 1
+             RETURNING last",
+            params![unit, day],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        Ok(CaseNo::format(unit, date, seq))
+    }
+
+    /// Checks, then durably records an event: signature against `key`,
+    /// the rules against the case's current state, then event + case
+    /// projection (+ outbox entry for local events) in one transaction.
+    /// Returns the case's new state. Re-recording an event already stored
+    /// is a no-op that returns the current state.
+    pub fn append(
+        &mut self,
+        reg: &Registry,
+        ev: &SignedEvent,
+        key: &PublicKey,
+        origin: Origin,
+    ) -> Result<CaseState> {
+        ev.verify(key)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = ev.event.id.to_string();
+        let exists: Option<String> = tx
+            .query_row("SELECT hash FROM events WHERE id=?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(h) = exists {
+            if h != ev.hash_hex() {
+                return Err(StoreError::Corrupt(format!("事件 {id} 已存在但内容不同")));
+            }
+            let state = load_state(&tx, &ev.event.case_id)?.ok_or(StoreError::NoSuchCase)?;
+            return Ok(state);
+        }
+        let hash = ev.hash_hex();
+        let current = load_state(&tx, &ev.event.case_id)?;
+        let next = match &current {
+            None => CaseState::create(&ev.event, &hash, reg)?,
+            Some(s) => s.apply(&ev.event, &hash, reg)?,
+        };
+        let now = now_text();
+        tx.execute(
+            "INSERT INTO events(id, case_id, seq, bytes, signature, hash, author, kind, recorded_at, origin)
+             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                id,
+                ev.event.case_id.to_string(),
+                ev.event.seq as i64,
+                ev.bytes(),
+                ev.signature(),
+                hash,
+                ev.event.author,
+                ev.event.action.kind(),
+                now,
+                match origin {
+                    Origin::Local => "local",
+                    Origin::Remote => "remote",
+                }
+            ],
+        )?;
+        let state_json =
+            serde_json::to_string(&next).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO cases(id, case_type, case_no, unit, status, initiator, head, next_seq, state_json, updated_at)
+             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT(id) DO UPDATE SET status=excluded.status, head=excluded.head,
+               next_seq=excluded.next_seq, state_json=excluded.state_json, updated_at=excluded.updated_at",
+            params![
+                next.case_id.to_string(),
+                enum_text(&next.case_type)?,
+                next.case_no,
+                next.unit,
+                enum_text(&next.status)?,
+                next.initiator,
+                next.head,
+                next.next_seq as i64,
+                state_json,
+                next.updated_at.format(&Rfc3339).unwrap_or_default(),
+            ],
+        )?;
+        if origin == Origin::Local {
+            tx.execute(
+                "INSERT INTO outbox(event_id, case_id, seq, enqueued_at, attempts) VALUES(?1, ?2, ?3, ?4, 0)",
+                params![id, ev.event.case_id.to_string(), ev.event.seq as i64, now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(next)
+    }
+
+    /// Builds, signs and records the next event of a case made on this
+    /// device. `case_id` is `None` to open a new case (the action must be
+    /// a `Create`).
+    pub fn record(
+        &mut self,
+        reg: &Registry,
+        signer: &dyn Signer,
+        author: &str,
+        case_id: Option<Uuid>,
+        action: Action,
+        time: OffsetDateTime,
+    ) -> Result<CaseState> {
+        let device = self.device_id()?;
+        let (case_id, seq, prev) = match case_id {
+            None => (Uuid::now_v7(), 0, None),
+            Some(id) => {
+                let s = self.case(&id)?.ok_or(StoreError::NoSuchCase)?;
+                (id, s.next_seq, Some(s.head))
+            }
+        };
+        let rnd = random_bytes()?;
+        let mut random = [0u8; 10];
+        random.copy_from_slice(&rnd[..10]);
+        let ev = Event::new(
+            case_id,
+            seq,
+            prev,
+            author,
+            &device,
+            &signer.public_key().fingerprint(),
+            time,
+            random,
+            action,
+        );
+        let se = SignedEvent::sign(ev, signer)?;
+        self.append(reg, &se, signer.public_key(), Origin::Local)
+    }
+
+    /// The current state of a case.
+    pub fn case(&self, id: &Uuid) -> Result<Option<CaseState>> {
+        load_state(&self.conn, id)
+    }
+
+    /// Every event of a case, in order.
+    pub fn events(&self, case_id: &Uuid) -> Result<Vec<SignedEvent>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT bytes, signature FROM events WHERE case_id=?1 ORDER BY seq")?;
+        let rows = stmt.query_map(params![case_id.to_string()], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (b, s) = row?;
+            out.push(SignedEvent::from_parts(b, s)?);
+        }
+        Ok(out)
+    }
+
+    /// Whether an event id is stored.
+    pub fn has_event(&self, id: &Uuid) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM events WHERE id=?1",
+                params![id.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Case summaries, newest first.
+    pub fn list_cases(&self, limit: u32) -> Result<Vec<CaseSummary>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, case_type, case_no, unit, status, initiator, updated_at
+             FROM cases ORDER BY updated_at DESC, id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, ct, no, unit, st, ini, up) = row?;
+            out.push(CaseSummary {
+                id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                case_type: text_enum(&ct)?,
+                case_no: no,
+                unit,
+                status: text_enum(&st)?,
+                initiator: ini,
+                updated_at: up,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Outbox entries in the order they were made (per case, by seq).
+    pub fn outbox(&self, limit: u32) -> Result<Vec<Pending>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT e.bytes, e.signature, o.attempts, o.last_error
+             FROM outbox o JOIN events e ON e.id = o.event_id
+             ORDER BY o.rowid LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, u32>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (b, s, attempts, last_error) = row?;
+            out.push(Pending {
+                event: SignedEvent::from_parts(b, s)?,
+                attempts,
+                last_error,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Number of events waiting for the hub.
+    pub fn outbox_len(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// The hub acknowledged the event: drop it from the outbox.
+    pub fn mark_sent(&mut self, event_id: &Uuid) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM outbox WHERE event_id=?1",
+            params![event_id.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// A push failed: count it and remember why (the entry stays, in place).
+    pub fn mark_failed(&mut self, event_id: &Uuid, error: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error=?2 WHERE event_id=?1",
+            params![event_id.to_string(), error],
+        )?;
+        Ok(())
+    }
+
+    /// Stores an attachment, content-addressed by SM3; storing the same
+    /// bytes twice keeps one copy.
+    pub fn put_attachment(
+        &mut self,
+        bytes: &[u8],
+        name: &str,
+        mime: &str,
+    ) -> Result<AttachmentRef> {
+        if bytes.is_empty() {
+            return Err(StoreError::EmptyAttachment);
+        }
+        if bytes.len() > MAX_ATTACHMENT_BYTES {
+            return Err(StoreError::AttachmentTooLarge {
+                size: bytes.len(),
+                max: MAX_ATTACHMENT_BYTES,
+            });
+        }
+        let sm3 = crypto::sm3_hex(bytes);
+        self.conn.execute(
+            "INSERT INTO attachments(sm3, size, mime, data, created_at) VALUES(?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(sm3) DO NOTHING",
+            params![sm3, bytes.len() as i64, mime, bytes, now_text()],
+        )?;
+        Ok(AttachmentRef {
+            sm3,
+            name: name.to_string(),
+            mime: mime.to_string(),
+            size: bytes.len() as u64,
+            pages: None,
+        })
+    }
+
+    /// An attachment's bytes, checked against its SM3 on the way out.
+    pub fn attachment(&self, sm3: &str) -> Result<Option<Vec<u8>>> {
+        let data: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT data FROM attachments WHERE sm3=?1",
+                params![sm3],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match data {
+            Some(d) if crypto::sm3_hex(&d) != sm3 => {
+                Err(StoreError::Corrupt(format!("附件 {sm3} 内容与摘要不符")))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Saves a user's encrypted signing key (a new key does not replace old
+    /// ones: old events must stay verifiable).
+    pub fn save_key(&mut self, person: &str, key: &EncryptedKey) -> Result<()> {
+        let json = serde_json::to_string(key).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.conn.execute(
+            "INSERT INTO keys(person, fingerprint, encrypted, created_at) VALUES(?1, ?2, ?3, ?4)
+             ON CONFLICT(person, fingerprint) DO NOTHING",
+            params![person, key.public_key.fingerprint(), json, now_text()],
+        )?;
+        Ok(())
+    }
+
+    /// The newest signing key of `person` on this device.
+    pub fn key(&self, person: &str) -> Result<Option<EncryptedKey>> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT encrypted FROM keys WHERE person=?1 ORDER BY rowid DESC LIMIT 1",
+                params![person],
+                |r| r.get(0),
+            )
+            .optional()?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    /// Remembers another person's public key (from the hub), for verifying.
+    pub fn save_public_key(&mut self, person: &str, key: &PublicKey) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO public_keys(person, fingerprint, pem) VALUES(?1, ?2, ?3)
+             ON CONFLICT(person, fingerprint) DO NOTHING",
+            params![person, key.fingerprint(), key.to_pem()],
+        )?;
+        Ok(())
+    }
+
+    /// A known public key by person and fingerprint (own keys included).
+    pub fn public_key(&self, person: &str, fingerprint: &str) -> Result<Option<PublicKey>> {
+        let pem: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT pem FROM public_keys WHERE person=?1 AND fingerprint=?2",
+                params![person, fingerprint],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(p) = pem {
+            return Ok(Some(PublicKey::from_pem(&p)?));
+        }
+        let own: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT encrypted FROM keys WHERE person=?1 AND fingerprint=?2",
+                params![person, fingerprint],
+                |r| r.get(0),
+            )
+            .optional()?;
+        own.map(|j| {
+            serde_json::from_str::<EncryptedKey>(&j)
+                .map(|k| k.public_key)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .transpose()
+    }
+}
+
+fn load_state(conn: &Connection, id: &Uuid) -> Result<Option<CaseState>> {
+    let json: Option<String> = conn
+        .query_row(
+            "SELECT state_json FROM cases WHERE id=?1",
+            params![id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()
+}
+
+fn enum_text<T: serde::Serialize>(v: &T) -> Result<String> {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        _ => Err(StoreError::Corrupt("无法编码枚举值".into())),
+    }
+}
+
+fn text_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn random_bytes() -> Result<[u8; 16]> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|_| StoreError::Rng)?;
+    Ok(b)
+}

@@ -1,0 +1,94 @@
+//! Schema migrations, applied in order by `PRAGMA user_version`, each in
+//! its own transaction. Never edit a released migration: add a new one.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+     ) STRICT;
+     CREATE TABLE cases (
+        id         TEXT PRIMARY KEY,
+        case_type  TEXT NOT NULL,
+        case_no    TEXT NOT NULL UNIQUE,
+        unit       TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        initiator  TEXT NOT NULL,
+        head       TEXT NOT NULL,
+        next_seq   INTEGER NOT NULL,
+        state_json TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+     ) STRICT;
+     CREATE INDEX cases_updated ON cases(updated_at);
+     CREATE TABLE events (
+        id          TEXT PRIMARY KEY,
+        case_id     TEXT NOT NULL REFERENCES cases(id) DEFERRABLE INITIALLY DEFERRED,
+        seq         INTEGER NOT NULL,
+        bytes       BLOB NOT NULL,
+        signature   BLOB NOT NULL,
+        hash        TEXT NOT NULL,
+        author      TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        origin      TEXT NOT NULL CHECK (origin IN ('local', 'remote')),
+        UNIQUE (case_id, seq)
+     ) STRICT;
+     CREATE TABLE outbox (
+        event_id    TEXT PRIMARY KEY REFERENCES events(id),
+        case_id     TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        enqueued_at TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT
+     ) STRICT;
+     CREATE TABLE attachments (
+        sm3        TEXT PRIMARY KEY,
+        size       INTEGER NOT NULL,
+        mime       TEXT NOT NULL,
+        data       BLOB NOT NULL,
+        created_at TEXT NOT NULL
+     ) STRICT;
+     CREATE TABLE keys (
+        person      TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        encrypted   TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (person, fingerprint)
+     ) STRICT;
+     CREATE TABLE public_keys (
+        person      TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        pem         TEXT NOT NULL,
+        PRIMARY KEY (person, fingerprint)
+     ) STRICT;
+     CREATE TABLE case_no_seq (
+        unit TEXT NOT NULL,
+        day  TEXT NOT NULL,
+        last INTEGER NOT NULL,
+        PRIMARY KEY (unit, day)
+     ) STRICT;",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
