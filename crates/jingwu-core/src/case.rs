@@ -319,6 +319,24 @@ impl CaseState {
         route.steps.get(self.step_index?)
     }
 
+    /// When the current step's time limit runs out (end of that working
+    /// day, Asia/Shanghai), while in review.
+    pub fn step_deadline(
+        &self,
+        reg: &Registry,
+        calendar: &crate::workdays::WorkCalendar,
+    ) -> Option<OffsetDateTime> {
+        if self.status != Status::InReview {
+            return None;
+        }
+        let step = self.current_step(reg)?;
+        Some(crate::workdays::deadline(
+            self.step_since,
+            step.time_limit_working_days,
+            calendar,
+        ))
+    }
+
     /// Who may decide now (empty unless in review).
     pub fn assignees(&self, reg: &Registry) -> Vec<String> {
         match (self.status, self.current_step(reg)) {

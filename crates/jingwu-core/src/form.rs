@@ -641,3 +641,208 @@ pub fn check_phone(s: &str) -> Result<(), &'static str> {
         Err("格式不正确：手机号应为 11 位，固定电话应带区号，如 0855-3331234")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::registry::Registry;
+    use serde_json::json;
+
+    fn ctx(reg: &Registry) -> Context<'_> {
+        Context {
+            today: time::macros::date!(2026 - 11 - 27),
+            dictionaries: &reg.dicts,
+            org: Some(&reg.org),
+        }
+    }
+
+    fn errors(t: &Template, v: serde_json::Value, mode: Mode, step: &str) -> Vec<FieldError> {
+        let reg = Registry::builtin_demo().unwrap();
+        let values: FormValues = serde_json::from_value(v).unwrap();
+        t.validate(&values, mode, step, &ctx(&reg))
+    }
+
+    fn hukou() -> Template {
+        Registry::builtin_demo()
+            .unwrap()
+            .template_latest("hukou_change")
+            .unwrap()
+            .clone()
+    }
+
+    fn incident() -> Template {
+        Registry::builtin_demo()
+            .unwrap()
+            .template_latest("incident")
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn phones() {
+        for ok in [
+            "13985500123",
+            "139 8550 0123",
+            "0855-3331234",
+            "08553331234",
+            "110",
+            "12345",
+        ] {
+            assert!(check_phone(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "1398550012",
+            "23985500123",
+            "139855001234",
+            "12",
+            "phone",
+            "0055-3331234",
+        ] {
+            assert!(check_phone(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn drafts_only_check_what_is_there_and_submits_check_everything() {
+        let t = hukou();
+        assert!(errors(&t, json!({}), Mode::Draft, DRAFT_STEP).is_empty());
+        let e = errors(&t, json!({}), Mode::Submit, DRAFT_STEP);
+        assert!(e
+            .iter()
+            .any(|x| x.field == "applicant_name" && x.message == "请填写申报人姓名"));
+        assert!(e.iter().any(|x| x.field == "scans"));
+        // Approver steps do not re-require the initiator's fields.
+        assert!(errors(&t, json!({}), Mode::Submit, "station_chief").is_empty());
+    }
+
+    #[test]
+    fn field_level_messages() {
+        let t = hukou();
+        let e = errors(
+            &t,
+            json!({
+                "applicant_name": "张\n三",
+                "applicant_id": "110105194912310021",
+                "applicant_phone": "12345678",
+                "applicant_relation": "77",
+                "subject_birth": "2027-01-01",
+                "evidence": [{"name": "证明", "copies": 0, "original": "1", "extra": 1}, "x"],
+                "scans": [{"sm3": "abc", "name": "a.jpg", "mime": "image/jpeg", "size": 1}]
+            }),
+            Mode::Submit,
+            DRAFT_STEP,
+        );
+        let of = |k: &str| -> Vec<&str> {
+            e.iter()
+                .filter(|x| x.field == k)
+                .map(|x| x.message.as_str())
+                .collect()
+        };
+        assert!(of("applicant_name")[0].contains("换行"));
+        assert!(of("applicant_id")[0].contains("校验位"));
+        assert!(of("applicant_phone")[0].contains("格式不正确"));
+        assert!(of("applicant_relation")[0].contains("不在"));
+        assert!(of("subject_birth")[0].contains("晚于今天"));
+        assert!(of("evidence[0].copies")[0].contains("不能小于 1"));
+        assert!(of("evidence[0].extra")[0].contains("没有"));
+        assert!(of("evidence")[0].contains("第 2 行格式错误"));
+        assert!(of("scans")[0].contains("不完整"));
+    }
+
+    #[test]
+    fn money_and_times_in_the_incident_form() {
+        let t = incident();
+        let e = errors(
+            &t,
+            json!({"loss_amount": 12.5, "report_time": "2026-11-27 08:00", "injured": -1}),
+            Mode::Draft,
+            DRAFT_STEP,
+        );
+        assert!(e
+            .iter()
+            .any(|x| x.field == "loss_amount" && x.message.contains("金额")));
+        assert!(e
+            .iter()
+            .any(|x| x.field == "report_time" && x.message.contains("格式")));
+        assert!(e
+            .iter()
+            .any(|x| x.field == "injured" && x.message.contains("不能小于 0")));
+        let e = errors(
+            &t,
+            json!({"loss_amount": "12.345"}),
+            Mode::Draft,
+            DRAFT_STEP,
+        );
+        assert_eq!(e.len(), 1);
+        assert!(errors(
+            &t,
+            json!({"loss_amount": "1,234.50"}),
+            Mode::Draft,
+            DRAFT_STEP
+        )
+        .is_empty());
+        // Feedback requires its own fields only at the feedback step.
+        let e = errors(&t, json!({}), Mode::Submit, "feedback");
+        let keys: Vec<_> = e.iter().map(|x| x.field.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["verified_category", "handling", "result", "loss_amount"]
+        );
+    }
+
+    #[test]
+    fn permissions_per_step() {
+        let t = incident();
+        assert_eq!(t.permission(DRAFT_STEP, "summary"), Permission::Editable);
+        assert_eq!(
+            t.permission(DRAFT_STEP, "loss_amount"),
+            Permission::ReadOnly
+        );
+        assert_eq!(
+            t.permission("feedback", "loss_amount"),
+            Permission::Editable
+        );
+        assert_eq!(
+            t.permission("unknown_step", "summary"),
+            Permission::ReadOnly
+        );
+        let changes: FormValues = [("summary".to_string(), json!("x"))].into();
+        assert_eq!(t.check_edit("feedback", &changes).len(), 1);
+        let mut t2 = t.clone();
+        t2.permissions.insert(
+            "viewer".into(),
+            StepPermissions {
+                default: Permission::ReadOnly,
+                fields: [("caller_id".to_string(), Permission::Hidden)].into(),
+            },
+        );
+        let v: FormValues = [
+            ("caller_id".to_string(), json!("522634198503120116")),
+            ("summary".to_string(), json!("x")),
+        ]
+        .into();
+        assert_eq!(t2.visible("viewer", &v).len(), 1);
+    }
+
+    #[test]
+    fn template_check_catches_bad_definitions() {
+        let reg = Registry::builtin_demo().unwrap();
+        let mut t = hukou();
+        t.fields.push(t.fields[0].clone());
+        assert!(t.check(&reg.dicts).unwrap_err().contains("重复"));
+        let mut t = hukou();
+        t.fields[2].ty = FieldType::Dict {
+            dict: "nope".into(),
+        };
+        assert!(t.check(&reg.dicts).unwrap_err().contains("nope"));
+        let mut t = hukou();
+        t.permissions
+            .get_mut(DRAFT_STEP)
+            .unwrap()
+            .fields
+            .insert("ghost".into(), Permission::Hidden);
+        assert!(t.check(&reg.dicts).unwrap_err().contains("ghost"));
+    }
+}

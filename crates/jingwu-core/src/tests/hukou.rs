@@ -298,6 +298,27 @@ fn withdrawn_while_next_step_untouched() {
 }
 
 #[test]
+fn each_step_has_a_working_day_deadline() {
+    let (mut w, p) = submitted();
+    let cal = crate::workdays::WorkCalendar::weekends_only();
+    // Submitted on Friday 2026-11-20: the chief has 20 working days.
+    let d = w.state().step_deadline(&w.reg, &cal).unwrap();
+    assert_eq!(d.date(), time::macros::date!(2026 - 12 - 18));
+    assert_eq!(d.offset(), crate::SHANGHAI);
+    w.act(&p.chief, decide("station_chief", Decision::Agree, "同意"))
+        .unwrap();
+    // The section has 10 working days from the chief's decision.
+    let d = w.state().step_deadline(&w.reg, &cal).unwrap();
+    assert_eq!(d.date(), time::macros::date!(2026 - 12 - 04));
+    w.act(
+        &p.section,
+        decide("household_section", Decision::Disagree, "不符合条件"),
+    )
+    .unwrap();
+    assert!(w.state().step_deadline(&w.reg, &cal).is_none());
+}
+
+#[test]
 fn non_main_change_ends_at_the_station_chief() {
     let mut w = World::new();
     let p = people(&w);

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs everything Jingwu needs on a Debian 12 machine, as root.
+# Idempotent: packages already present are not reinstalled.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages, one list for building, running and testing:
+#  - build: C toolchain, pkg-config, OpenSSL headers
+#  - desktop (Tauri 2 on WebKitGTK): webkit2gtk 4.1, appindicator, rsvg, xdo
+#  - tests: OpenSSL 3 CLI (signature interop), Xvfb + xdotool + ImageMagick
+#    (the real desktop window), a CJK font (Chinese glyphs)
+PACKAGES=(
+  build-essential pkg-config libssl-dev openssl ca-certificates
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
+  xvfb xauth xdotool x11-utils imagemagick fonts-noto-cjk
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "需要以 root 身份安装系统软件包：${missing[*]}" >&2
+    exit 1
+  fi
+  echo "==> 安装系统软件包：${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Rust: the machine's rustup toolchain (Debian's own rustc is too old).
+if ! command -v cargo >/dev/null 2>&1; then
+  for d in "$HOME/.cargo/bin" /usr/local/cargo/bin; do
+    [ -x "$d/cargo" ] && export PATH="$d:$PATH"
+  done
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "找不到 Rust 工具链（cargo）。请先用 rustup 安装 Rust 1.90 或更新版本。" >&2
+  exit 1
+fi
+need=90
+have=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+if [ "$have" -lt "$need" ]; then
+  echo "Rust 版本过旧（$(rustc --version)），需要 1.$need 或更新。" >&2
+  exit 1
+fi
+echo "==> 环境就绪：$(rustc --version)，$(openssl version)"

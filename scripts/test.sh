@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets up the machine and runs every test: formatting, lints, the Rust
+# test suite (unit, property, store crash, OpenSSL interop, CLI) and the
+# real desktop window under Xvfb.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+ARTIFACTS="${JINGWU_ARTIFACTS:-$PWD/test-artifacts}"
+mkdir -p "$ARTIFACTS"
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+echo "==> tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --locked --workspace --no-fail-fast
+else
+  cargo test --locked --workspace --no-fail-fast
+fi
+echo "==> desktop window under Xvfb"
+cargo build --locked -p jingwu-desktop
+bash src-tauri/smoke.sh target/debug/jingwu "$ARTIFACTS/desktop-start.png"
+echo "==> all tests passed; artefacts in $ARTIFACTS"
