@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential pkg-config libssl-dev openssl ca-certificates
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
-  xvfb xauth xdotool x11-utils imagemagick fonts-noto-cjk
+  xvfb xdotool imagemagick fonts-noto-cjk
 )
 
 missing=()

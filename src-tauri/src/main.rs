@@ -1,0 +1,211 @@
+//! Jingwu 协同警务 — station desktop app (Tauri 2 shell).
+//!
+//! For now the shell only resolves and creates its data directory and serves
+//! the static UI in `../ui` with one command, `app_info`. Later work opens the
+//! station store inside the data directory.
+
+// Release builds on Windows must not open a console window next to the app.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use serde::Serialize;
+use tauri::Manager as _;
+
+/// Environment variable naming the data directory.
+const DATA_DIR_ENV: &str = "JINGWU_DATA_DIR";
+/// Command-line flag naming the data directory; wins over [`DATA_DIR_ENV`].
+const DATA_DIR_FLAG: &str = "--data-dir";
+
+/// What `app_info` returns to the UI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct AppInfo {
+    name: String,
+    version: String,
+}
+
+/// Returns the application's name and version.
+#[tauri::command]
+fn app_info(app: tauri::AppHandle) -> AppInfo {
+    let package = app.package_info();
+    AppInfo {
+        name: package.name.clone(),
+        version: package.version.to_string(),
+    }
+}
+
+/// Errors in the command line.
+#[derive(Debug, PartialEq, Eq)]
+enum ArgsError {
+    MissingValue,
+    EmptyValue,
+}
+
+impl std::fmt::Display for ArgsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::MissingValue => write!(f, "{DATA_DIR_FLAG} needs a directory"),
+            Self::EmptyValue => write!(f, "{DATA_DIR_FLAG} must not be empty"),
+        }
+    }
+}
+
+impl std::error::Error for ArgsError {}
+
+/// The data directory asked for on the command line (`--data-dir DIR` or
+/// `--data-dir=DIR`, the last one wins) or else in the environment variable
+/// `JINGWU_DATA_DIR` (ignored when empty). `None` means "use the platform
+/// default". Other arguments are left alone (a WebDriver may pass its own).
+fn data_dir_override(
+    args: impl IntoIterator<Item = OsString>,
+    env_value: Option<OsString>,
+) -> Result<Option<PathBuf>, ArgsError> {
+    let mut from_args = None;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == DATA_DIR_FLAG {
+            let value = args.next().ok_or(ArgsError::MissingValue)?;
+            from_args = Some(value);
+        } else if let Some(value) = arg
+            .to_str()
+            .and_then(|text| text.strip_prefix(DATA_DIR_FLAG))
+            .and_then(|rest| rest.strip_prefix('='))
+        {
+            from_args = Some(OsString::from(value));
+        }
+    }
+    match from_args {
+        Some(value) if value.is_empty() => Err(ArgsError::EmptyValue),
+        Some(value) => Ok(Some(PathBuf::from(value))),
+        None => Ok(env_value
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)),
+    }
+}
+
+/// Creates the data directory (and its parents) if it does not exist yet.
+fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))
+}
+
+/// Builds the app, prepares its data directory, then runs the event loop.
+/// Returns the app's exit code.
+///
+/// The data directory is prepared here, between `build` and `run_return`,
+/// rather than in a `setup` hook: Tauri panics when a setup hook fails, and a
+/// missing or unwritable data directory deserves a clean error and exit code.
+fn run() -> anyhow::Result<i32> {
+    let requested = data_dir_override(std::env::args_os().skip(1), std::env::var_os(DATA_DIR_ENV))?;
+
+    let app = tauri::Builder::default()
+        .invoke_handler(tauri::generate_handler![app_info])
+        .build(tauri::generate_context!())
+        .context("cannot build the desktop app")?;
+
+    let dir = match requested {
+        Some(dir) => dir,
+        None => app
+            .path()
+            .app_data_dir()
+            .context("cannot determine the platform data directory")?,
+    };
+    ensure_data_dir(&dir)?;
+    // The station store will be opened here by later work.
+    eprintln!("jingwu: data directory {}", dir.display());
+
+    Ok(app.run_return(|_app, _event| {}))
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(error) => {
+            eprintln!("jingwu: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn no_flag_and_no_env_means_platform_default() {
+        assert_eq!(data_dir_override(args(&[]), None), Ok(None));
+        assert_eq!(
+            data_dir_override(args(&[]), Some(OsString::new())),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn env_is_used_without_flag() {
+        assert_eq!(
+            data_dir_override(args(&["--other"]), Some("/srv/jingwu".into())),
+            Ok(Some(PathBuf::from("/srv/jingwu")))
+        );
+    }
+
+    #[test]
+    fn flag_wins_over_env_in_both_spellings() {
+        let env = Some(OsString::from("/from/env"));
+        assert_eq!(
+            data_dir_override(args(&["--data-dir", "/a"]), env.clone()),
+            Ok(Some(PathBuf::from("/a")))
+        );
+        assert_eq!(
+            data_dir_override(args(&["--data-dir=/b"]), env.clone()),
+            Ok(Some(PathBuf::from("/b")))
+        );
+        assert_eq!(
+            data_dir_override(args(&["--data-dir=/b", "--data-dir", "/c"]), env),
+            Ok(Some(PathBuf::from("/c")))
+        );
+    }
+
+    #[test]
+    fn bad_flags_are_errors() {
+        assert_eq!(
+            data_dir_override(args(&["--data-dir"]), None),
+            Err(ArgsError::MissingValue)
+        );
+        assert_eq!(
+            data_dir_override(args(&["--data-dir="]), None),
+            Err(ArgsError::EmptyValue)
+        );
+    }
+
+    #[test]
+    fn data_dir_is_created_with_parents() -> anyhow::Result<()> {
+        let base = std::env::temp_dir().join(format!("jingwu-desktop-test-{}", std::process::id()));
+        let dir = base.join("nested").join("data");
+        ensure_data_dir(&dir)?;
+        assert!(dir.is_dir());
+        ensure_data_dir(&dir)?; // idempotent
+        std::fs::remove_dir_all(&base)?;
+        Ok(())
+    }
+
+    #[test]
+    fn app_info_serialises_to_name_and_version() -> anyhow::Result<()> {
+        let info = AppInfo {
+            name: "jingwu-desktop".into(),
+            version: "0.1.0".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&info)?,
+            serde_json::json!({"name": "jingwu-desktop", "version": "0.1.0"})
+        );
+        Ok(())
+    }
+}
