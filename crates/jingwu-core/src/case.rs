@@ -337,6 +337,54 @@ impl CaseState {
         ))
     }
 
+    /// The one-line summary of a 户口变更 an approver signs with a decision:
+    /// `变动人（masked ID）变更项目：变更前 → 变更后`.
+    pub fn summary(&self) -> String {
+        let f = |k: &str| {
+            self.form
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
+        let id = f("subject_id");
+        let masked = crate::idnum::IdNumber::parse_structure(&id)
+            .map(|i| i.masked())
+            .unwrap_or_default();
+        format!(
+            "{}（{}）{}：{} → {}",
+            f("subject_name"),
+            masked,
+            f("change_item"),
+            f("before"),
+            f("after")
+        )
+    }
+
+    /// The decision action for the current step, with the case number and
+    /// summary filled in.
+    pub fn decision_action(
+        &self,
+        reg: &Registry,
+        decision: Decision,
+        opinion: &str,
+    ) -> Result<Action, Rejection> {
+        if self.status != Status::InReview {
+            return deny(format!("案件当前状态为“{}”，不能审批", self.status.label()));
+        }
+        let step = self
+            .current_step(reg)
+            .ok_or_else(|| Rejection::NotAllowed("审批环节不存在".into()))?;
+        Ok(Action::Decide {
+            step: step.id.clone(),
+            decision,
+            opinion: opinion.to_string(),
+            case_no: self.case_no.clone(),
+            summary: self.summary(),
+        })
+    }
+
     /// Who may decide now (empty unless in review).
     pub fn assignees(&self, reg: &Registry) -> Vec<String> {
         match (self.status, self.current_step(reg)) {
@@ -513,9 +561,17 @@ impl CaseState {
                 step,
                 decision,
                 opinion,
+                case_no,
+                summary,
             } => {
                 if self.status != Status::InReview {
                     return deny(format!("案件当前状态为“{}”，不能审批", self.status.label()));
+                }
+                if case_no != &self.case_no {
+                    return deny("审批所签的受理编号与案件不符");
+                }
+                if summary != &self.summary() {
+                    return deny("审批所见的变更摘要与案件当前内容不符，请刷新后再审批");
                 }
                 let (idx, sdef, total) = {
                     let wf = self

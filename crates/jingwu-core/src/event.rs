@@ -67,11 +67,15 @@ pub enum Action {
     /// Sends the case into its approval chain (also after a return or a
     /// withdrawal).
     Submit {},
-    /// A decision at the current step.
+    /// A decision at the current step. The approver signs the case number
+    /// and a summary of the change they saw (see
+    /// [`crate::case::CaseState::summary`]), so a printed slip binds them.
     Decide {
         step: String,
         decision: Decision,
         opinion: String,
+        case_no: String,
+        summary: String,
     },
     /// 撤回: the sender takes back the last send while the next step is
     /// untouched.

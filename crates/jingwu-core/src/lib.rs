@@ -4,6 +4,7 @@
 //! randomness are parameters. Both the station desktop and the county hub
 //! link this crate, so every rule is decided the same way on both sides.
 
+pub mod attest;
 pub mod case;
 pub mod caseno;
 pub mod crypto;

@@ -191,18 +191,8 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
             .into_iter()
             .next()
             .with_context(|| format!("{} 无人任职", step.name))?;
-        s = store.record(
-            reg,
-            key(&who)?,
-            &who,
-            Some(id),
-            Action::Decide {
-                step: step.id.clone(),
-                decision: Decision::Agree,
-                opinion: "同意".into(),
-            },
-            now(),
-        )?;
+        let decision = s.decision_action(reg, Decision::Agree, "同意")?;
+        s = store.record(reg, key(&who)?, &who, Some(id), decision, now())?;
         println!(
             "  {}（{}）同意 → {}",
             step.role,

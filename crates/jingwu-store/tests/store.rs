@@ -165,11 +165,12 @@ fn a_case_runs_through_the_store_and_replays() {
             &kit.keys[&chief],
             &chief,
             Some(id),
-            Action::Decide {
-                step: "station_chief".into(),
-                decision: Decision::Agree,
-                opinion: "同意".into(),
-            },
+            store
+                .case(&id)
+                .unwrap()
+                .unwrap()
+                .decision_action(&kit.reg, Decision::Agree, "同意")
+                .unwrap(),
             now(),
         )
         .unwrap();
@@ -226,6 +227,8 @@ fn a_refused_event_changes_nothing() {
                 step: "station_chief".into(),
                 decision: Decision::Agree,
                 opinion: String::new(),
+                case_no: String::new(),
+                summary: String::new(),
             },
             now(),
         )

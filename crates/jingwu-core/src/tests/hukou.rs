@@ -32,7 +32,13 @@ fn decide(step: &str, d: Decision, opinion: &str) -> Action {
         step: step.into(),
         decision: d,
         opinion: opinion.into(),
+        case_no: String::new(),
+        summary: String::new(),
     }
+}
+
+fn p_chief(w: &World) -> String {
+    w.holder(STATION, "所长")
 }
 
 fn submitted() -> (World, People) {
@@ -364,6 +370,24 @@ fn wrong_people_and_wrong_steps_are_refused_with_reasons() {
         not_allowed(w.act(&xj_chief, decide("station_chief", Decision::Agree, "")))
             .contains("审批人")
     );
+    // A decision must sign this case's number and the summary as it stands.
+    let chief = p_chief(&w);
+    let mut d = w
+        .state()
+        .decision_action(&w.reg, Decision::Agree, "同意")
+        .unwrap();
+    if let Action::Decide { summary, .. } = &mut d {
+        *summary = summary.replace("王德勇", "王德用");
+    }
+    assert!(not_allowed(w.act(&chief, d)).contains("摘要"));
+    let mut d = w
+        .state()
+        .decision_action(&w.reg, Decision::Agree, "同意")
+        .unwrap();
+    if let Action::Decide { case_no, .. } = &mut d {
+        *case_no = "522634510000-20261120-0009".into();
+    }
+    assert!(not_allowed(w.act(&chief, d)).contains("受理编号"));
     // Nothing was recorded by the refusals.
     assert_eq!(w.log.len(), 2);
     assert_eq!(&w.replay(), w.state());

@@ -3,6 +3,7 @@
 //! tampered bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod attest;
 mod hukou;
 mod incident;
 mod props;
@@ -101,7 +102,21 @@ impl World {
     }
 
     /// Builds and signs the next event of the case by `author`.
-    pub fn event(&mut self, author: &str, action: Action) -> SignedEvent {
+    /// A `Decide` whose `case_no` is left empty gets the case's number and
+    /// summary filled in (tests name only step, decision and opinion).
+    pub fn event(&mut self, author: &str, mut action: Action) -> SignedEvent {
+        if let (
+            Action::Decide {
+                case_no, summary, ..
+            },
+            Some(s),
+        ) = (&mut action, &self.state)
+        {
+            if case_no.is_empty() {
+                *case_no = s.case_no.clone();
+                *summary = s.summary();
+            }
+        }
         self.clock += time::Duration::minutes(7);
         let (seq, prev) = match &self.state {
             None => (0, None),
