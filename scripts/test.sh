@@ -20,6 +20,7 @@ else
   cargo test --locked --workspace --no-fail-fast
 fi
 echo "==> desktop window under Xvfb"
-cargo build --locked -p jingwu-desktop
+# Same feature set as the workspace test build, so nothing recompiles.
+cargo build --locked --workspace --bins
 bash src-tauri/smoke.sh target/debug/jingwu "$ARTIFACTS/desktop-start.png"
 echo "==> all tests passed; artefacts in $ARTIFACTS"

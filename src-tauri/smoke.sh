@@ -66,6 +66,8 @@ trap 'exit 130' INT TERM
 deadline=$((SECONDS + TIMEOUT))
 
 # Xvfb picks a free display itself and writes its number to the given fd.
+# Create the file first: the background job opens it asynchronously.
+: >"$work/display"
 Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$work/display" \
     >"$work/xvfb.log" 2>&1 &
 xvfb_pid=$!
@@ -73,7 +75,10 @@ display=""
 while [[ -z "$display" ]]; do
     kill -0 "$xvfb_pid" 2>/dev/null || die "Xvfb exited during start-up"
     ((SECONDS < deadline)) || die "Xvfb did not report a display within ${TIMEOUT}s"
-    display="$(tr -dc '0-9' <"$work/display")"
+    # Read the number only once Xvfb has written the whole line.
+    if [[ "$(wc -l <"$work/display")" -ge 1 ]]; then
+        display="$(tr -dc '0-9' <"$work/display")"
+    fi
     [[ -n "$display" ]] || sleep 0.1
 done
 export DISPLAY=":$display"
