@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 # System packages, one list for building, running and testing:
 #  - build: C toolchain, pkg-config, OpenSSL headers
 #  - desktop (Tauri 2 on WebKitGTK): webkit2gtk 4.1, appindicator, rsvg, xdo
+#  - slips: a CJK font (Noto Sans CJK SC, embedded as a subset), CUPS
 #  - tests: OpenSSL 3 CLI (signature interop), Xvfb + xdotool + ImageMagick
-#    (the real desktop window), a CJK font (Chinese glyphs)
+#    (the real desktop window), cups-pdf (a real print queue), poppler-utils,
+#    qpdf, zbar-tools, qrencode (checking slips with third-party tools)
 PACKAGES=(
   build-essential pkg-config libssl-dev openssl ca-certificates
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   xvfb xdotool imagemagick fonts-noto-cjk
+  cups cups-client cups-pdf poppler-utils qpdf zbar-tools qrencode
 )
 
 missing=()

@@ -9,6 +9,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 ARTIFACTS="${JINGWU_ARTIFACTS:-$PWD/test-artifacts}"
 mkdir -p "$ARTIFACTS"
 
+bash scripts/cups-queue.sh
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"

@@ -45,6 +45,31 @@ enum Cmd {
     Verify,
     /// List the cases in the store.
     List,
+    /// Write the result slip (审批结果通知单) of a decided case as PDF.
+    Slip {
+        /// Case id or 受理编号.
+        case: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a slip offline: a PDF, or a photo or scan of the printed page.
+    VerifySlip { file: PathBuf },
+    /// Print a PDF on the default or a named CUPS printer.
+    Print {
+        file: PathBuf,
+        #[arg(long)]
+        printer: Option<String>,
+    },
+    /// Write a blank 户口变更登记表 with a QR-coded form id.
+    BlankForm {
+        /// Station unit code.
+        #[arg(long)]
+        station: String,
+        #[arg(long)]
+        form_id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() {
@@ -66,11 +91,108 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Verify => verify_all(&store, &reg).map(|n| println!("已校验 {n} 个案件，全部通过。")),
         Cmd::List => {
             for c in store.list_cases(1000)? {
-                println!("{}  {:<10}  {}", c.case_no, c.status.label(), c.updated_at);
+                println!(
+                    "{}  {}  {:<10}  {}",
+                    c.id,
+                    c.case_no,
+                    c.status.label(),
+                    c.updated_at
+                );
             }
             Ok(())
         }
+        Cmd::Slip { case, out } => {
+            let summary = store
+                .list_cases(u32::MAX)?
+                .into_iter()
+                .find(|c| c.id.to_string() == case || c.case_no == case)
+                .with_context(|| format!("本地库中没有案件 {case}"))?;
+            let state = store.case(&summary.id)?.context("案件状态缺失")?;
+            let events = store.events(&summary.id)?;
+            let font = jingwu_slip::font::CjkFont::locate()?;
+            let fonts = jingwu_slip::pdf::FontSet::new(&font)?;
+            let pdf = jingwu_slip::slip::hukou_slip_pdf(&state, &events, &reg, &font, &fonts)?;
+            write_atomically(&out, &pdf)?;
+            println!("已生成结果通知单 {}（{} 字节）", out.display(), pdf.len());
+            Ok(())
+        }
+        Cmd::VerifySlip { file } => verify_slip(&store, &reg, &file),
+        Cmd::Print { file, printer } => {
+            let job = jingwu_slip::print::print_pdf(&file, printer.as_deref())?;
+            println!("已送打印，任务号 {job}");
+            Ok(())
+        }
+        Cmd::BlankForm {
+            station,
+            form_id,
+            out,
+        } => {
+            let font = jingwu_slip::font::CjkFont::locate()?;
+            let fonts = jingwu_slip::pdf::FontSet::new(&font)?;
+            let doc = jingwu_slip::slip::blank_form(&reg, &station, &form_id)?;
+            let pdf = jingwu_slip::pdf::render(&doc, &fonts)?;
+            write_atomically(&out, &pdf)?;
+            println!("已生成空白登记表 {}", out.display());
+            Ok(())
+        }
     }
+}
+
+/// Writes a file completely or not at all.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("part");
+    std::fs::write(&tmp, bytes).with_context(|| format!("无法写入 {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("无法写入 {}", path.display()))?;
+    Ok(())
+}
+
+/// Checks a slip file offline against the approvers' keys in this store,
+/// and, when this store holds the case, that the slip matches the record.
+fn verify_slip(store: &Store, reg: &Registry, file: &std::path::Path) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("无法读取 {}", file.display()))?;
+    let texts = if bytes.starts_with(b"%PDF") {
+        jingwu_slip::qr::decode_pdf(&bytes)?
+    } else {
+        jingwu_slip::qr::decode_file_image(&bytes)?
+    };
+    let key_of = |author: &str, fp: &str| store.public_key(author, fp).ok().flatten();
+    let verdict = jingwu_slip::slip::verify_texts(&texts, reg, key_of)
+        .map_err(|e| anyhow::anyhow!("无效：{e}"))?;
+    let p = &verdict.payload;
+    // When the case is here too, the slip must match the record, and the
+    // record must still verify.
+    if let Some(state) = store.case(&p.case_id)? {
+        let events = store.events(&p.case_id)?;
+        let final_hex = hex::encode(p.final_hash);
+        if !events.iter().any(|e| e.hash_hex() == final_hex) {
+            bail!("无效：本机案件记录中没有通知单所载的审批事件，记录或通知单已被改动");
+        }
+        let mut keys: BTreeMap<(String, String), PublicKey> = BTreeMap::new();
+        for e in &events {
+            let k = (e.event.author.clone(), e.event.key.clone());
+            if let Some(pk) = store.public_key(&k.0, &k.1)? {
+                keys.insert(k, pk);
+            }
+        }
+        verify_chain(&events, |a, f| keys.get(&(a.to_string(), f.to_string())))
+            .map_err(|e| anyhow::anyhow!("无效：本机案件记录已被改动：{e}"))?;
+        if state.case_no != p.case_no {
+            bail!("无效：通知单编号与案件记录不符");
+        }
+    }
+    println!("有效：受理编号 {}", p.case_no);
+    println!("  审批事项：{}", p.summary);
+    println!(
+        "  审批结果：{}",
+        match p.result {
+            jingwu_core::attest::SlipResult::Approved => "同意",
+            jingwu_core::attest::SlipResult::Rejected => "不同意",
+        }
+    );
+    for (name, step, decision) in &verdict.decisions {
+        println!("  {step}：{name} {decision}（SM2 签名有效）");
+    }
+    Ok(())
 }
 
 /// The PIN the demo users' keys are sealed under. Demo data only.

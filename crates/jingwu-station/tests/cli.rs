@@ -109,3 +109,340 @@ fn tamper_first_decision(db: &std::path::Path) -> bool {
     .unwrap()
         == 1
 }
+
+fn station(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_jingwu-station"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn run_tool(tool: &str, args: &[&str]) -> String {
+    let out = Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} must be installed (scripts/setup.sh): {e}"));
+    assert!(
+        out.status.success(),
+        "{tool} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The id of the first 户口变更 case (its 受理编号 has the station's code).
+fn hukou_case(dir: &std::path::Path) -> String {
+    let out = station(dir, &["list"]);
+    let list = String::from_utf8_lossy(&out.stdout).into_owned();
+    list.lines()
+        .find(|l| l.contains("522634580000-"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string()
+}
+
+/// The slip PDF of an approved case: Chinese text extractable, the CJK
+/// font embedded as a subset, structurally valid, small; its QR verifies
+/// from the PDF and from a 150-dpi, slightly rotated raster of the page.
+#[test]
+fn slip_pdf_prints_verifies_and_detects_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(station(d, &["demo"]).status.success());
+    let case = hukou_case(d);
+    let pdf = d.join("slip.pdf");
+    let out = station(d, &["slip", &case, "--out", pdf.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let size = std::fs::metadata(&pdf).unwrap().len();
+    assert!(size < 300 * 1024, "slip is {size} bytes");
+
+    let text = run_tool("pdftotext", &["-layout", pdf.to_str().unwrap(), "-"]);
+    for needle in [
+        "户口变更审批结果通知单",
+        "受理编号",
+        "变更前内容",
+        "王德永",
+        "王德勇",
+        "派出所所长",
+        "分管局长",
+        "审批结果：同意",
+        "5226**********0116",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+    // Full ID numbers never appear on the slip.
+    assert!(!text.contains("522634198503120116"));
+    let fonts = run_tool("pdffonts", &[pdf.to_str().unwrap()]);
+    let cjk = fonts
+        .lines()
+        .find(|l| l.contains("NotoSansCJK"))
+        .unwrap_or_else(|| panic!("{fonts}"));
+    assert!(cjk.contains("yes yes"), "not an embedded subset: {fonts}");
+    run_tool("qpdf", &["--check", pdf.to_str().unwrap()]);
+
+    // The QR in the PDF verifies offline.
+    let out = station(d, &["verify-slip", pdf.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.starts_with("有效"), "{said}");
+    assert!(said.contains("王德永 → 王德勇"), "{said}");
+
+    // Print it, scan it back at 150 dpi, slightly rotated: still verifies.
+    let prefix = d.join("page");
+    run_tool(
+        "pdftoppm",
+        &[
+            "-r",
+            "150",
+            "-gray",
+            "-png",
+            "-singlefile",
+            pdf.to_str().unwrap(),
+            prefix.to_str().unwrap(),
+        ],
+    );
+    let page = d.join("page.png");
+    let rotated = d.join("rotated.png");
+    run_tool(
+        "convert",
+        &[
+            page.to_str().unwrap(),
+            "-background",
+            "white",
+            "-rotate",
+            "2.5",
+            rotated.to_str().unwrap(),
+        ],
+    );
+    let out = station(d, &["verify-slip", rotated.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // zbar, a third party, reads the same code.
+    let z = run_tool("zbarimg", &["--raw", "-q", rotated.to_str().unwrap()]);
+    assert!(z.trim().starts_with("JW1:"), "{z}");
+    let artefacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts");
+    let _ = std::fs::create_dir_all(&artefacts);
+    let _ = std::fs::copy(&pdf, artefacts.join("slip.pdf"));
+    let _ = std::fs::copy(&page, artefacts.join("slip-page.png"));
+
+    // A forged QR (one character changed) is refused with a reason.
+    let mut forged = z.trim().to_string().into_bytes();
+    let i = forged.len() / 2;
+    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    let fq = d.join("forged.png");
+    run_tool(
+        "qrencode",
+        &["-o", fq.to_str().unwrap(), "-s", "6", &forged],
+    );
+    let out = station(d, &["verify-slip", fq.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("无效"));
+
+    // The case record tampered with after printing: the same slip now fails.
+    let conn = rusqlite::Connection::open(d.join("station.db")).unwrap();
+    let (id, bytes): (String, Vec<u8>) = conn
+        .query_row(
+            "SELECT id, bytes FROM events WHERE kind='update_form' OR kind='attach' OR kind='create' ORDER BY rowid LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let changed = String::from_utf8(bytes)
+        .unwrap()
+        .replacen("张秀英", "张秀华", 1);
+    conn.execute(
+        "UPDATE events SET bytes=?1 WHERE id=?2",
+        rusqlite::params![changed.into_bytes(), id],
+    )
+    .unwrap();
+    drop(conn);
+    let out = station(d, &["verify-slip", pdf.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("无效") && err.contains("改动"), "{err}");
+}
+
+/// A case still under review has no slip; the message says why.
+#[test]
+fn undecided_or_unknown_cases_have_no_slip() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = station(d, &["slip", "nonexistent", "--out", "x.pdf"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("没有案件"));
+    // Not a slip at all.
+    let junk = d.join("junk.png");
+    std::fs::write(&junk, b"not an image").unwrap();
+    let out = station(d, &["verify-slip", junk.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("错误"));
+}
+
+/// A blank form carries its form id in a QR code that zbar reads.
+#[test]
+fn blank_form_carries_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pdf = d.join("blank.pdf");
+    let out = station(
+        d,
+        &[
+            "blank-form",
+            "--station",
+            "522634580000",
+            "--form-id",
+            "FX-20261127-0007",
+            "--out",
+            pdf.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = run_tool("pdftotext", &[pdf.to_str().unwrap(), "-"]);
+    assert!(
+        text.contains("户口变更登记表") && text.contains("申报人公民身份号码"),
+        "{text}"
+    );
+    let prefix = d.join("blank");
+    run_tool(
+        "pdftoppm",
+        &[
+            "-r",
+            "150",
+            "-png",
+            "-singlefile",
+            pdf.to_str().unwrap(),
+            prefix.to_str().unwrap(),
+        ],
+    );
+    let z = run_tool(
+        "zbarimg",
+        &["--raw", "-q", d.join("blank.png").to_str().unwrap()],
+    );
+    assert_eq!(z.trim(), "JWF1:FX-20261127-0007");
+    let out = station(
+        d,
+        &[
+            "blank-form",
+            "--station",
+            "522634580000",
+            "--form-id",
+            "bad id!",
+            "--out",
+            pdf.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+}
+
+/// Printing to the CUPS `cups-pdf` queue set up by scripts/test.sh puts the
+/// PDF in the queue's output folder.
+#[test]
+fn printing_to_cups_pdf_produces_the_pdf() {
+    let queue = std::env::var("JINGWU_TEST_PRINTER").unwrap_or_else(|_| "JingwuPDF".into());
+    let outdir = std::path::PathBuf::from(
+        std::env::var("JINGWU_TEST_PRINTER_OUT")
+            .unwrap_or_else(|_| "/var/spool/cups-pdf/jingwu".into()),
+    );
+    let status = Command::new("lpstat")
+        .args(["-p", &queue])
+        .output()
+        .unwrap_or_else(|e| panic!("lpstat: {e}"));
+    assert!(
+        status.status.success(),
+        "CUPS queue {queue} is not set up (scripts/test.sh starts cupsd and creates it): {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pdf = d.join("blank.pdf");
+    let form_id = format!("PRINT-{}", std::process::id());
+    assert!(station(
+        d,
+        &[
+            "blank-form",
+            "--station",
+            "522634580000",
+            "--form-id",
+            &form_id,
+            "--out",
+            pdf.to_str().unwrap()
+        ]
+    )
+    .status
+    .success());
+    let before: std::collections::BTreeSet<_> = std::fs::read_dir(&outdir)
+        .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let out = station(d, &["print", pdf.to_str().unwrap(), "--printer", &queue]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&queue), "{said}");
+    // Wait (bounded) for cups-pdf to write the file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let new_pdf = loop {
+        let now: Vec<_> = std::fs::read_dir(&outdir)
+            .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if let Some(p) = now
+            .into_iter()
+            .find(|p| !before.contains(p) && p.extension().is_some_and(|e| e == "pdf"))
+        {
+            // Done once cups-pdf has written the whole file.
+            let done = std::fs::read(&p)
+                .map(|b| b.trim_ascii_end().ends_with(b"%%EOF"))
+                .unwrap_or(false);
+            if done {
+                break p;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no PDF appeared in {}",
+            outdir.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    // cups-pdf re-renders the job through Ghostscript, so compare what is
+    // on the page: a sound PDF whose QR code carries our form id.
+    run_tool("qpdf", &["--check", new_pdf.to_str().unwrap()]);
+    let prefix = d.join("printed");
+    run_tool(
+        "pdftoppm",
+        &[
+            "-r",
+            "150",
+            "-png",
+            "-singlefile",
+            new_pdf.to_str().unwrap(),
+            prefix.to_str().unwrap(),
+        ],
+    );
+    let z = run_tool(
+        "zbarimg",
+        &["--raw", "-q", d.join("printed.png").to_str().unwrap()],
+    );
+    assert_eq!(z.trim(), format!("JWF1:{form_id}"));
+}

@@ -1,0 +1,542 @@
+//! From a decided 户口变更 case to the printed slip, and back: checking a
+//! slip's QR code offline.
+
+use jingwu_core::attest::{AttestError, SlipPayload, SlipResult};
+use jingwu_core::case::{CaseState, Status};
+use jingwu_core::crypto::PublicKey;
+use jingwu_core::event::{Action, SignedEvent};
+use jingwu_core::form::CaseType;
+use jingwu_core::idnum::IdNumber;
+use jingwu_core::org::UnitKind;
+use jingwu_core::registry::Registry;
+use jingwu_core::SHANGHAI;
+use serde_json::Value;
+
+use crate::font::CjkFont;
+use crate::pdf::{FontSet, Row, SlipDoc, TrailRow};
+
+/// Errors of slip making and checking. Shown to users.
+#[derive(Debug, thiserror::Error)]
+pub enum SlipError {
+    #[error("只有户口变更案件有审批结果通知单")]
+    NotHukou,
+    #[error("案件尚未审批结束（当前：{0}），不能打印结果通知单")]
+    NotDecided(&'static str),
+    #[error(transparent)]
+    Attest(#[from] AttestError),
+    #[error(transparent)]
+    Qr(#[from] crate::qr::QrError),
+    #[error(transparent)]
+    Pdf(#[from] crate::pdf::PdfError),
+    #[error(transparent)]
+    Seal(#[from] crate::seal::SealError),
+    #[error(transparent)]
+    Font(#[from] crate::font::FontError),
+}
+
+/// The decisions standing at the end of a case: those after the last
+/// submission, less any an approver withdrew.
+pub fn standing_decisions(events: &[SignedEvent]) -> Vec<&SignedEvent> {
+    let mut out: Vec<&SignedEvent> = Vec::new();
+    for e in events {
+        match &e.event.action {
+            Action::Submit {} => out.clear(),
+            Action::Decide { .. } => out.push(e),
+            // An approver withdrawing takes back their own last decision.
+            Action::Withdraw { .. }
+                if out.last().is_some_and(|d| d.event.author == e.event.author) =>
+            {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn text(state: &CaseState, key: &str) -> String {
+    state
+        .form
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn dict_label(reg: &Registry, dict: &str, state: &CaseState, key: &str) -> String {
+    let code = text(state, key);
+    reg.dicts
+        .get(dict)
+        .and_then(|d| d.label(&code))
+        .map(str::to_string)
+        .unwrap_or(code)
+}
+
+fn masked_id(state: &CaseState, key: &str) -> String {
+    IdNumber::parse_structure(&text(state, key))
+        .map(|i| i.masked())
+        .unwrap_or_default()
+}
+
+fn masked_phone(p: &str) -> String {
+    let digits: Vec<char> = p.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 7 {
+        return p.to_string();
+    }
+    let head: String = digits[..3].iter().collect();
+    let tail: String = digits[digits.len() - 4..].iter().collect();
+    format!("{head}****{tail}")
+}
+
+fn person_name(reg: &Registry, id: &str) -> String {
+    reg.org
+        .person(id)
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|| id.to_string())
+}
+
+/// Builds the printable slip of a decided 户口变更 case.
+pub fn hukou_slip(
+    state: &CaseState,
+    events: &[SignedEvent],
+    reg: &Registry,
+    font: &CjkFont,
+) -> Result<SlipDoc, SlipError> {
+    if state.case_type != CaseType::HukouChange {
+        return Err(SlipError::NotHukou);
+    }
+    if !matches!(state.status, Status::Approved | Status::Rejected) {
+        return Err(SlipError::NotDecided(state.status.label()));
+    }
+    let decisions = standing_decisions(events);
+    let payload = SlipPayload::from_decisions(&decisions)?;
+    let (qr, _) = crate::qr::encode(&payload.encode())?;
+
+    let org = &reg.org;
+    let station = org.unit(&state.unit);
+    let bureau = org.ancestor_of_kind(&state.unit, UnitKind::Bureau);
+    let issuer = bureau.map(|b| b.name.clone()).unwrap_or_default();
+    let station_name = station.map(|s| s.name.clone()).unwrap_or_default();
+
+    let address = [
+        dict_label(reg, "township", state, "address_township"),
+        text(state, "address_committee"),
+        text(state, "address_street"),
+        text(state, "address_number"),
+    ]
+    .join("");
+    let rows = vec![
+        Row {
+            label: "申报人".into(),
+            value: format!(
+                "{}（{}）　联系电话 {}",
+                text(state, "applicant_name"),
+                masked_id(state, "applicant_id"),
+                masked_phone(&text(state, "applicant_phone"))
+            ),
+        },
+        Row {
+            label: "变动人".into(),
+            value: format!(
+                "{}　{}　{}　公民身份号码 {}",
+                text(state, "subject_name"),
+                dict_label(reg, "sex", state, "subject_sex"),
+                dict_label(reg, "ethnicity", state, "subject_ethnicity"),
+                masked_id(state, "subject_id")
+            ),
+        },
+        Row {
+            label: "住址".into(),
+            value: address,
+        },
+        Row {
+            label: "业务类别".into(),
+            value: dict_label(reg, "hukou_business", state, "business_category"),
+        },
+        Row {
+            label: "变更更正项目".into(),
+            value: format!(
+                "{}（{}）",
+                text(state, "change_item"),
+                dict_label(reg, "change_category", state, "change_category")
+            ),
+        },
+        Row {
+            label: "变更前内容".into(),
+            value: text(state, "before"),
+        },
+        Row {
+            label: "变更后内容".into(),
+            value: text(state, "after"),
+        },
+        Row {
+            label: "变更原因".into(),
+            value: text(state, "reason"),
+        },
+    ];
+
+    let route = state
+        .workflow
+        .as_ref()
+        .and_then(|w| reg.workflow(w))
+        .and_then(|wf| state.route.as_deref().and_then(|r| wf.route(r)));
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    let mut trail = Vec::new();
+    for d in &decisions {
+        let Action::Decide {
+            step,
+            decision,
+            opinion,
+            ..
+        } = &d.event.action
+        else {
+            continue;
+        };
+        let sdef = route.and_then(|r| r.steps.iter().find(|s| &s.id == step));
+        let name = person_name(reg, &d.event.author);
+        let seal = crate::seal::render_personal_seal(&name, font, 240).ok();
+        trail.push(TrailRow {
+            step: sdef.map(|s| s.name.clone()).unwrap_or_else(|| step.clone()),
+            who: format!(
+                "{} {}",
+                sdef.map(|s| s.role.as_str()).unwrap_or_default(),
+                name
+            ),
+            decision: decision.label().to_string(),
+            opinion: opinion.clone(),
+            time: d
+                .event
+                .time
+                .to_offset(SHANGHAI)
+                .format(&fmt)
+                .unwrap_or_default(),
+            seal,
+        });
+    }
+    // The seal of the unit that made the final decision.
+    let final_unit = decisions
+        .last()
+        .and_then(|d| org.units_of(&d.event.author).into_iter().next().cloned());
+    let seal_name = match final_unit.as_ref().map(|u| u.kind) {
+        Some(UnitKind::Station) => format!("{issuer}{station_name}"),
+        _ => issuer.clone(),
+    };
+    let unit_seal = crate::seal::render_unit_seal(&seal_name, Some("户口专用章"), font, 480).ok();
+    let result = match payload.result {
+        SlipResult::Approved => "同意",
+        SlipResult::Rejected => "不同意",
+    };
+    Ok(SlipDoc {
+        issuer,
+        title: match payload.result {
+            SlipResult::Approved => "户口变更审批结果通知单".into(),
+            SlipResult::Rejected => "户口变更审批结果通知单（不予批准）".into(),
+        },
+        case_no: state.case_no.clone(),
+        station: station_name,
+        rows,
+        result: Some(result.into()),
+        trail,
+        unit_seal,
+        qr: Some(qr),
+        qr_caption: vec![
+            "本通知单的审批记录均经审批人 SM2 电子签名。".into(),
+            "核验真伪：用“警务协同”扫描右侧二维码，".into(),
+            "或运行 jingwu-station verify-slip 文件，无需联网。".into(),
+        ],
+        footer: format!(
+            "核验码 {} · 案件 {}",
+            &hex::encode(payload.final_hash)[..16],
+            state.case_id
+        ),
+    })
+}
+
+/// Makes the slip PDF of a decided case.
+pub fn hukou_slip_pdf(
+    state: &CaseState,
+    events: &[SignedEvent],
+    reg: &Registry,
+    font: &CjkFont,
+    fonts: &FontSet,
+) -> Result<Vec<u8>, SlipError> {
+    let doc = hukou_slip(state, events, reg, font)?;
+    Ok(crate::pdf::render(&doc, fonts)?)
+}
+
+/// What checking a slip found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub payload: SlipPayload,
+    /// Each decision: (approver name, step, decision label).
+    pub decisions: Vec<(String, String, String)>,
+}
+
+/// Checks QR texts read from a slip against the approvers' keys the
+/// verifier holds. Returns the first payload that verifies, or the reason
+/// the slip is not genuine.
+pub fn verify_texts(
+    texts: &[String],
+    reg: &Registry,
+    key_of: impl Fn(&str, &str) -> Option<PublicKey>,
+) -> Result<Verdict, AttestError> {
+    let mut last_err = AttestError::NotASlip;
+    for t in texts {
+        match SlipPayload::decode(t).and_then(|p| p.verify(&key_of).map(|_| p)) {
+            Ok(p) => {
+                let step_name = |id: &str| {
+                    reg.workflow_latest("hukou_change")
+                        .and_then(|w| {
+                            w.routes
+                                .iter()
+                                .flat_map(|r| r.steps.iter())
+                                .find(|s| s.id == id)
+                        })
+                        .map(|s| s.name.clone())
+                        .unwrap_or_else(|| id.to_string())
+                };
+                let decisions = p
+                    .decisions
+                    .iter()
+                    .map(|d| {
+                        (
+                            person_name(reg, &d.author),
+                            step_name(&d.step),
+                            d.decision.label().to_string(),
+                        )
+                    })
+                    .collect();
+                return Ok(Verdict {
+                    payload: p,
+                    decisions,
+                });
+            }
+            Err(e) => last_err = e,
+        }
+    }
+    Err(last_err)
+}
+
+/// The QR prefix of a blank form's id (the scan pipeline matches it).
+pub const BLANK_FORM_PREFIX: &str = "JWF1:";
+
+/// A blank 户口变更登记表 carrying a QR code with `form_id`, to be filled
+/// by hand, stamped by the village committee and scanned back.
+pub fn blank_form(reg: &Registry, station: &str, form_id: &str) -> Result<SlipDoc, SlipError> {
+    let bad = |m: &str| SlipError::Attest(AttestError::Malformed(m.into()));
+    if form_id.is_empty()
+        || form_id.len() > 40
+        || !form_id
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase() || c == '-')
+    {
+        return Err(bad(
+            "空白表编号只能由大写字母、数字和短横线组成，最长 40 位",
+        ));
+    }
+    let unit = reg.org.unit(station).ok_or_else(|| bad("受理单位不存在"))?;
+    let issuer = reg
+        .org
+        .ancestor_of_kind(station, UnitKind::Bureau)
+        .map(|b| b.name.clone())
+        .unwrap_or_default();
+    let template = reg
+        .template_latest("hukou_change")
+        .ok_or_else(|| bad("缺少户口变更登记表模板"))?;
+    let rows = template
+        .fields
+        .iter()
+        .filter(|f| {
+            !matches!(
+                f.ty,
+                jingwu_core::form::FieldType::Attachments { .. }
+                    | jingwu_core::form::FieldType::Table { .. }
+            )
+        })
+        .map(|f| Row {
+            label: f.label.clone(),
+            value: String::new(),
+        })
+        .collect();
+    let (qr, _) = crate::qr::encode(&format!("{BLANK_FORM_PREFIX}{form_id}"))?;
+    Ok(SlipDoc {
+        issuer,
+        title: template.name.clone(),
+        case_no: String::new(),
+        station: unit.name.clone(),
+        rows,
+        result: None,
+        trail: Vec::new(),
+        unit_seal: None,
+        qr: Some(qr),
+        qr_caption: vec![
+            format!("空白表编号 {form_id}"),
+            "填写后请村（居）委会盖章，扫描时系统".into(),
+            "按二维码自动归入对应的草稿。".into(),
+        ],
+        footer: "村（居）委会意见及盖章：".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use std::collections::BTreeMap;
+
+    use jingwu_core::crypto::{Signer, SoftwareKey};
+    use jingwu_core::event::Decision;
+    use jingwu_core::form::FormValues;
+    use jingwu_store::Store;
+    use serde_json::json;
+
+    use super::*;
+
+    fn form() -> FormValues {
+        serde_json::from_value(json!({
+            "applicant_name": "张秀英", "applicant_id": "522634198503120044",
+            "applicant_relation": "10", "applicant_phone": "13985500123",
+            "subject_name": "王德勇", "subject_id": "522634198503120116", "subject_sex": "1",
+            "subject_ethnicity": "06", "subject_birth": "1985-03-12",
+            "address_township": "522634204", "address_committee": "方祥村村民委员会",
+            "business_category": "107", "change_item": "姓名", "change_category": "21",
+            "before": "王德永", "after": "王德勇", "reason": "姓名用字错误",
+            "evidence": [{"name": "出生医学证明", "copies": 1, "original": "1"}],
+            "scans": [{"sm3": "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0",
+                       "name": "scan.jpg", "mime": "image/jpeg", "size": 10}],
+            "investigation_opinion": "属实"
+        }))
+        .unwrap()
+    }
+
+    /// A case refused by the 户政股 chief, in a fresh store.
+    fn rejected() -> (Store, Registry, BTreeMap<String, SoftwareKey>, uuid::Uuid) {
+        let reg = Registry::builtin_demo().unwrap();
+        let keys: BTreeMap<String, SoftwareKey> = reg
+            .org
+            .people()
+            .map(|p| {
+                (
+                    p.id.clone(),
+                    SoftwareKey::generate(&mut getrandom::SysRng).unwrap(),
+                )
+            })
+            .collect();
+        let mut store = Store::open_in_memory().unwrap();
+        let station = reg
+            .org
+            .units()
+            .find(|u| u.name == "方祥派出所")
+            .unwrap()
+            .code
+            .clone();
+        let officer = reg.org.holders(&station, "户籍民警")[0].id.clone();
+        let now = time::OffsetDateTime::now_utc().to_offset(SHANGHAI);
+        let case_no = store.next_case_no(&station, now.date()).unwrap();
+        let s = store
+            .record(
+                &reg,
+                &keys[&officer],
+                &officer,
+                None,
+                Action::Create {
+                    case_type: CaseType::HukouChange,
+                    template: reg.template_latest("hukou_change").unwrap().reference(),
+                    workflow: Some(reg.workflow_latest("hukou_change").unwrap().reference()),
+                    case_no,
+                    unit: station,
+                    form: form(),
+                },
+                now,
+            )
+            .unwrap();
+        let id = s.case_id;
+        let mut s = store
+            .record(
+                &reg,
+                &keys[&officer],
+                &officer,
+                Some(id),
+                Action::Submit {},
+                now,
+            )
+            .unwrap();
+        for (decision, opinion) in [
+            (Decision::Agree, "同意"),
+            (Decision::Disagree, "证明材料不足"),
+        ] {
+            let who = s.assignees(&reg)[0].clone();
+            let a = s.decision_action(&reg, decision, opinion).unwrap();
+            s = store
+                .record(&reg, &keys[&who], &who, Some(id), a, now)
+                .unwrap();
+        }
+        assert_eq!(s.status, Status::Rejected);
+        (store, reg, keys, id)
+    }
+
+    #[test]
+    fn a_rejected_case_gets_a_verifiable_refusal_slip() {
+        let (store, reg, keys, id) = rejected();
+        let state = store.case(&id).unwrap().unwrap();
+        let events = store.events(&id).unwrap();
+        let font = CjkFont::locate().unwrap();
+        let fonts = FontSet::new(&font).unwrap();
+        let doc = hukou_slip(&state, &events, &reg, &font).unwrap();
+        assert!(doc.title.contains("不予批准"));
+        assert_eq!(doc.result.as_deref(), Some("不同意"));
+        assert_eq!(doc.trail.len(), 2);
+        assert!(doc.trail.iter().all(|t| t.seal.is_some()));
+        assert!(doc.unit_seal.is_some());
+        let pdf = crate::pdf::render(&doc, &fonts).unwrap();
+        let texts = crate::qr::decode_pdf(&pdf).unwrap();
+        let key_of = |a: &str, fp: &str| {
+            keys.get(a)
+                .map(|k| k.public_key().clone())
+                .filter(|k| k.fingerprint() == fp)
+        };
+        let v = verify_texts(&texts, &reg, key_of).unwrap();
+        assert_eq!(v.payload.result, SlipResult::Rejected);
+        assert_eq!(v.decisions[1].2, "不同意");
+        // Someone else's keys do not verify it.
+        let other = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
+        let wrong = |_: &str, _: &str| Some(other.public_key().clone());
+        assert!(verify_texts(&texts, &reg, wrong).is_err());
+    }
+
+    #[test]
+    fn undecided_cases_have_no_slip() {
+        let (mut store, reg, keys, _) = rejected();
+        let station = reg
+            .org
+            .units()
+            .find(|u| u.name == "方祥派出所")
+            .unwrap()
+            .code
+            .clone();
+        let officer = reg.org.holders(&station, "户籍民警")[0].id.clone();
+        let now = time::OffsetDateTime::now_utc().to_offset(SHANGHAI);
+        let case_no = store.next_case_no(&station, now.date()).unwrap();
+        let s = store
+            .record(
+                &reg,
+                &keys[&officer],
+                &officer,
+                None,
+                Action::Create {
+                    case_type: CaseType::HukouChange,
+                    template: reg.template_latest("hukou_change").unwrap().reference(),
+                    workflow: Some(reg.workflow_latest("hukou_change").unwrap().reference()),
+                    case_no,
+                    unit: station,
+                    form: form(),
+                },
+                now,
+            )
+            .unwrap();
+        let font = CjkFont::locate().unwrap();
+        let events = store.events(&s.case_id).unwrap();
+        let err = hukou_slip(&s, &events, &reg, &font).unwrap_err();
+        assert!(err.to_string().contains("尚未审批结束"), "{err}");
+    }
+}
