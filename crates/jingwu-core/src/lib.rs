@@ -8,6 +8,7 @@ pub mod attest;
 pub mod case;
 pub mod caseno;
 pub mod crypto;
+pub mod demo;
 pub mod dict;
 pub mod event;
 pub mod form;

@@ -393,20 +393,36 @@ mod tests {
     use super::*;
 
     fn form() -> FormValues {
-        serde_json::from_value(json!({
-            "applicant_name": "张秀英", "applicant_id": "522634198503120044",
-            "applicant_relation": "10", "applicant_phone": "13985500123",
-            "subject_name": "王德勇", "subject_id": "522634198503120116", "subject_sex": "1",
-            "subject_ethnicity": "06", "subject_birth": "1985-03-12",
-            "address_township": "522634204", "address_committee": "方祥村村民委员会",
-            "business_category": "107", "change_item": "姓名", "change_category": "21",
-            "before": "王德永", "after": "王德勇", "reason": "姓名用字错误",
-            "evidence": [{"name": "出生医学证明", "copies": 1, "original": "1"}],
-            "scans": [{"sm3": "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0",
-                       "name": "scan.jpg", "mime": "image/jpeg", "size": 10}],
-            "investigation_opinion": "属实"
-        }))
-        .unwrap()
+        let mut f = jingwu_core::demo::name_change_form();
+        f.insert(
+            "scans".into(),
+            json!([{"sm3": "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0",
+                    "name": "scan.jpg", "mime": "image/jpeg", "size": 10}]),
+        );
+        f
+    }
+
+    /// Opens a 户口变更 draft at 方祥派出所.
+    fn new_case(
+        store: &mut Store,
+        reg: &Registry,
+        keys: &BTreeMap<String, SoftwareKey>,
+    ) -> CaseState {
+        let station = reg.org.units().find(|u| u.name == "方祥派出所").unwrap();
+        let officer = reg.org.holders(&station.code, "户籍民警")[0].id.clone();
+        let now = time::OffsetDateTime::now_utc().to_offset(SHANGHAI);
+        let case_no = store.next_case_no(&station.code, now.date()).unwrap();
+        let create = Action::Create {
+            case_type: CaseType::HukouChange,
+            template: reg.template_latest("hukou_change").unwrap().reference(),
+            workflow: Some(reg.workflow_latest("hukou_change").unwrap().reference()),
+            case_no,
+            unit: station.code.clone(),
+            form: form(),
+        };
+        store
+            .record(reg, &keys[&officer], &officer, None, create, now)
+            .unwrap()
     }
 
     /// A case refused by the 户政股 chief, in a fresh store.
@@ -423,35 +439,10 @@ mod tests {
             })
             .collect();
         let mut store = Store::open_in_memory().unwrap();
-        let station = reg
-            .org
-            .units()
-            .find(|u| u.name == "方祥派出所")
-            .unwrap()
-            .code
-            .clone();
-        let officer = reg.org.holders(&station, "户籍民警")[0].id.clone();
+        let mut s = new_case(&mut store, &reg, &keys);
+        let (id, officer) = (s.case_id, s.initiator.clone());
         let now = time::OffsetDateTime::now_utc().to_offset(SHANGHAI);
-        let case_no = store.next_case_no(&station, now.date()).unwrap();
-        let s = store
-            .record(
-                &reg,
-                &keys[&officer],
-                &officer,
-                None,
-                Action::Create {
-                    case_type: CaseType::HukouChange,
-                    template: reg.template_latest("hukou_change").unwrap().reference(),
-                    workflow: Some(reg.workflow_latest("hukou_change").unwrap().reference()),
-                    case_no,
-                    unit: station,
-                    form: form(),
-                },
-                now,
-            )
-            .unwrap();
-        let id = s.case_id;
-        let mut s = store
+        s = store
             .record(
                 &reg,
                 &keys[&officer],
@@ -507,33 +498,7 @@ mod tests {
     #[test]
     fn undecided_cases_have_no_slip() {
         let (mut store, reg, keys, _) = rejected();
-        let station = reg
-            .org
-            .units()
-            .find(|u| u.name == "方祥派出所")
-            .unwrap()
-            .code
-            .clone();
-        let officer = reg.org.holders(&station, "户籍民警")[0].id.clone();
-        let now = time::OffsetDateTime::now_utc().to_offset(SHANGHAI);
-        let case_no = store.next_case_no(&station, now.date()).unwrap();
-        let s = store
-            .record(
-                &reg,
-                &keys[&officer],
-                &officer,
-                None,
-                Action::Create {
-                    case_type: CaseType::HukouChange,
-                    template: reg.template_latest("hukou_change").unwrap().reference(),
-                    workflow: Some(reg.workflow_latest("hukou_change").unwrap().reference()),
-                    case_no,
-                    unit: station,
-                    form: form(),
-                },
-                now,
-            )
-            .unwrap();
+        let s = new_case(&mut store, &reg, &keys);
         let font = CjkFont::locate().unwrap();
         let events = store.events(&s.case_id).unwrap();
         let err = hukou_slip(&s, &events, &reg, &font).unwrap_err();

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use jingwu_core::case::CaseState;
-use jingwu_core::crypto::{KdfParams, PublicKey, SoftwareKey};
-use jingwu_core::event::{verify_chain, Action, Decision};
+use jingwu_core::crypto::{KdfParams, SoftwareKey};
+use jingwu_core::event::{Action, Decision};
 use jingwu_core::form::{CaseType, FormValues};
 use jingwu_core::registry::Registry;
 use jingwu_core::SHANGHAI;
@@ -162,20 +162,13 @@ fn verify_slip(store: &Store, reg: &Registry, file: &std::path::Path) -> Result<
     // When the case is here too, the slip must match the record, and the
     // record must still verify.
     if let Some(state) = store.case(&p.case_id)? {
-        let events = store.events(&p.case_id)?;
+        let events = store
+            .verified_events(&p.case_id)
+            .map_err(|e| anyhow::anyhow!("无效：本机案件记录已被改动：{e}"))?;
         let final_hex = hex::encode(p.final_hash);
         if !events.iter().any(|e| e.hash_hex() == final_hex) {
             bail!("无效：本机案件记录中没有通知单所载的审批事件，记录或通知单已被改动");
         }
-        let mut keys: BTreeMap<(String, String), PublicKey> = BTreeMap::new();
-        for e in &events {
-            let k = (e.event.author.clone(), e.event.key.clone());
-            if let Some(pk) = store.public_key(&k.0, &k.1)? {
-                keys.insert(k, pk);
-            }
-        }
-        verify_chain(&events, |a, f| keys.get(&(a.to_string(), f.to_string())))
-            .map_err(|e| anyhow::anyhow!("无效：本机案件记录已被改动：{e}"))?;
         if state.case_no != p.case_no {
             bail!("无效：通知单编号与案件记录不符");
         }
@@ -251,19 +244,7 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
         "image/svg+xml",
     )?;
     let case_no = store.next_case_no(&station, now().date())?;
-    let mut form: FormValues = serde_json::from_value(json!({
-        "applicant_name": "张秀英", "applicant_id": "522634198503120044",
-        "applicant_relation": "10", "applicant_phone": "13985500123",
-        "subject_name": "王德勇", "subject_id": "522634198503120116", "subject_sex": "1",
-        "subject_ethnicity": "06", "subject_birth": "1985-03-12",
-        "address_township": "522634204", "address_committee": "方祥村村民委员会",
-        "business_category": "107", "change_item": "姓名", "change_category": "21",
-        "before": "王德永", "after": "王德勇",
-        "reason": "户口登记时姓名用字错误，有出生医学证明为证",
-        "evidence": [{"name": "出生医学证明", "copies": 1, "original": "1"}],
-        "committee_stamp": "1",
-        "investigation_opinion": "经调查，情况属实，建议同意。"
-    }))?;
+    let mut form = jingwu_core::demo::name_change_form();
     form.insert("scans".into(), json!([scan]));
     let s = store.record(
         reg,
@@ -442,15 +423,8 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
 fn verify_all(store: &Store, reg: &Registry) -> Result<usize> {
     let cases = store.list_cases(u32::MAX)?;
     for c in &cases {
-        let events = store.events(&c.id)?;
-        let mut keys: BTreeMap<(String, String), PublicKey> = BTreeMap::new();
-        for e in &events {
-            let k = (e.event.author.clone(), e.event.key.clone());
-            if let Some(pk) = store.public_key(&k.0, &k.1)? {
-                keys.insert(k, pk);
-            }
-        }
-        verify_chain(&events, |a, f| keys.get(&(a.to_string(), f.to_string())))
+        let events = store
+            .verified_events(&c.id)
             .with_context(|| format!("案件 {} 校验失败", c.case_no))?;
         let hashes: Vec<String> = events.iter().map(|e| e.hash_hex()).collect();
         let replayed = CaseState::replay(

@@ -45,6 +45,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("案件不存在")]
     NoSuchCase,
+    #[error("案件记录校验失败：{0}")]
+    Chain(#[from] jingwu_core::event::ChainError),
     #[error("附件为空")]
     EmptyAttachment,
     #[error("附件过大（{size} 字节，上限 {max} 字节）")]
@@ -328,6 +330,26 @@ impl Store {
             out.push(SignedEvent::from_parts(b, s)?);
         }
         Ok(out)
+    }
+
+    /// A case's events, after checking every signature against the keys
+    /// this store holds and the hash chain from the first event on.
+    pub fn verified_events(&self, case_id: &Uuid) -> Result<Vec<SignedEvent>> {
+        let events = self.events(case_id)?;
+        let mut keys: std::collections::BTreeMap<(String, String), PublicKey> =
+            std::collections::BTreeMap::new();
+        for e in &events {
+            let k = (e.event.author.clone(), e.event.key.clone());
+            if let std::collections::btree_map::Entry::Vacant(slot) = keys.entry(k) {
+                if let Some(pk) = self.public_key(&e.event.author, &e.event.key)? {
+                    slot.insert(pk);
+                }
+            }
+        }
+        jingwu_core::event::verify_chain(&events, |a, f| {
+            keys.get(&(a.to_string(), f.to_string()))
+        })?;
+        Ok(events)
     }
 
     /// Whether an event id is stored.

@@ -211,31 +211,16 @@ impl World {
     }
 }
 
-/// A complete, valid 户口变更 form: a name change (主项).
+/// A complete, valid 户口变更 form: the demo name change (主项) with the
+/// optional household fields and a scan.
 pub(crate) fn hukou_form() -> FormValues {
-    let v = json!({
-        "applicant_name": "张秀英",
-        "applicant_id": "522634198503120044",
-        "applicant_relation": "10",
-        "applicant_phone": "13985500123",
-        "subject_name": "王德勇",
-        "subject_id": "522634198503120116",
-        "subject_sex": "1",
-        "subject_ethnicity": "06",
-        "subject_birth": "1985-03-12",
+    let mut f = crate::demo::name_change_form();
+    let extra = json!({
         "household_no": "522634001234",
         "householder_name": "王德勇",
         "relation_to_householder": "02",
-        "address_township": "522634204",
-        "address_committee": "方祥村村民委员会",
         "address_street": "方祥村一组",
         "address_number": "12号",
-        "business_category": "107",
-        "change_item": "姓名",
-        "change_category": "21",
-        "before": "王德永",
-        "after": "王德勇",
-        "reason": "户口登记时姓名用字错误，有出生医学证明为证",
         "evidence": [
             {"name": "出生医学证明", "copies": 1, "original": "1"},
             {"name": "村委会证明", "copies": 1, "original": "1"}
@@ -243,9 +228,10 @@ pub(crate) fn hukou_form() -> FormValues {
         "scans": [
             {"sm3": "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0",
              "name": "登记表扫描件.jpg", "mime": "image/jpeg", "size": 183422, "pages": 1}
-        ],
-        "committee_stamp": "1",
-        "investigation_opinion": "经调查，情况属实，建议同意。"
+        ]
     });
-    serde_json::from_value(v).unwrap()
+    if let serde_json::Value::Object(m) = extra {
+        f.extend(m);
+    }
+    f
 }
