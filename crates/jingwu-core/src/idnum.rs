@@ -618,7 +618,8 @@ mod tests {
         }
 
         #[test]
-        fn legacy_numbers_convert(area in 0u32..1_000_000, j in 0i32..36525, seq in 0u32..1000) {
+        // Legacy 15-digit numbers are births 1900-01-01..=1999-12-31 (36524 days).
+        fn legacy_numbers_convert(area in 0u32..1_000_000, j in 0i32..36524, seq in 0u32..1000) {
             let birth = Date::from_julian_day(date!(1900 - 01 - 01).to_julian_day() + j).unwrap();
             let s15 = format!(
                 "{area:06}{:02}{:02}{:02}{seq:03}",
