@@ -9,14 +9,8 @@ use std::process::Command;
 #[test]
 fn station_demo_runs_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_jingwu-station");
     for _ in 0..2 {
-        let out = Command::new(bin)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .arg("demo")
-            .output()
-            .unwrap();
+        let out = station(dir.path(), &["demo"]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -27,20 +21,10 @@ fn station_demo_runs_and_verifies() {
         assert!(text.contains("已归档"), "{text}");
         assert!(text.contains("全部校验通过"), "{text}");
     }
-    let out = Command::new(bin)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("verify")
-        .output()
-        .unwrap();
+    let out = station(dir.path(), &["verify"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("已校验 4 个案件"));
-    let out = Command::new(bin)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("list")
-        .output()
-        .unwrap();
+    let out = station(dir.path(), &["list"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 4);
 }
 
@@ -49,23 +33,12 @@ fn station_demo_runs_and_verifies() {
 #[test]
 fn verify_names_a_tampered_case() {
     let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_jingwu-station");
-    let out = Command::new(bin)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("demo")
-        .output()
-        .unwrap();
+    let out = station(dir.path(), &["demo"]);
     assert!(out.status.success());
     // Change one opinion inside a stored signed event.
     let conn = tamper_first_decision(&dir.path().join("station.db"));
     assert!(conn, "could not tamper");
-    let out = Command::new(bin)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("verify")
-        .output()
-        .unwrap();
+    let out = station(dir.path(), &["verify"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -77,11 +50,7 @@ fn verify_names_a_tampered_case() {
 /// Bad input: an unusable data dir gives a plain Chinese error, not a panic.
 #[test]
 fn unusable_data_dir_is_explained() {
-    let bin = env!("CARGO_BIN_EXE_jingwu-station");
-    let out = Command::new(bin)
-        .args(["--data-dir", "/proc/jingwu", "demo"])
-        .output()
-        .unwrap();
+    let out = station(std::path::Path::new("/proc/jingwu"), &["demo"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("错误：无法创建数据目录"), "{err}");

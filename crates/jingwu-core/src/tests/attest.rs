@@ -2,20 +2,10 @@
 
 use proptest::prelude::*;
 
-use super::{hukou_form, World};
+use super::{decide, hukou_form, World};
 use crate::attest::{AttestError, SlipPayload, SlipResult, PREFIX};
 use crate::crypto::{PublicKey, Signer};
 use crate::event::{Action, Decision, SignedEvent};
-
-fn decide(step: &str, d: Decision, opinion: &str) -> Action {
-    Action::Decide {
-        step: step.into(),
-        decision: d,
-        opinion: opinion.into(),
-        case_no: String::new(),
-        summary: String::new(),
-    }
-}
 
 /// A case agreed at every step, with a withdrawal in the middle (so one
 /// decision's prev is not the previous decision).

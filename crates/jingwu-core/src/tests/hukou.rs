@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{hukou_form, World};
+use super::{decide, hukou_form, World};
 use crate::case::{Rejection, Status};
 use crate::event::{Action, Decision};
 use crate::form::{AttachmentRef, FormValues};
@@ -24,16 +24,6 @@ fn people(w: &World) -> People {
         section: w.holder("户政股", "股长"),
         deputy: w.deputy(),
         other_officer: w.holder("西江派出所", "户籍民警"),
-    }
-}
-
-fn decide(step: &str, d: Decision, opinion: &str) -> Action {
-    Action::Decide {
-        step: step.into(),
-        decision: d,
-        opinion: opinion.into(),
-        case_no: String::new(),
-        summary: String::new(),
     }
 }
 

@@ -211,6 +211,18 @@ impl World {
     }
 }
 
+/// A decision naming only step, decision and opinion; [`World::event`]
+/// fills in the case number and summary.
+pub(crate) fn decide(step: &str, d: crate::event::Decision, opinion: &str) -> Action {
+    Action::Decide {
+        step: step.into(),
+        decision: d,
+        opinion: opinion.into(),
+        case_no: String::new(),
+        summary: String::new(),
+    }
+}
+
 /// A complete, valid 户口变更 form: the demo name change (主项) with the
 /// optional household fields and a scan.
 pub(crate) fn hukou_form() -> FormValues {
