@@ -10,12 +10,13 @@ cd "$(dirname "$0")/.."
 #  - slips: a CJK font (Noto Sans CJK SC, embedded as a subset), CUPS
 #  - tests: OpenSSL 3 CLI (signature interop), Xvfb + xdotool + ImageMagick
 #    (the real desktop window), cups-pdf (a real print queue), poppler-utils,
-#    qpdf, zbar-tools, qrencode (checking slips with third-party tools)
+#    qpdf, zbar-tools, qrencode (checking slips with third-party tools),
+#    jq (unpacks evidence bundles for scripts/verify-bundle-openssl.sh)
 PACKAGES=(
   build-essential pkg-config libssl-dev openssl ca-certificates
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   xvfb xdotool imagemagick fonts-noto-cjk
-  cups cups-client cups-pdf poppler-utils qpdf zbar-tools qrencode
+  cups cups-client cups-pdf poppler-utils qpdf zbar-tools qrencode jq
 )
 
 missing=()

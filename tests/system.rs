@@ -175,3 +175,149 @@ fn sm4_matches_openssl() {
     );
     assert_eq!(ours.to_vec(), c);
 }
+
+/// Signs a small 户口变更 log (create, submit, one decision) with two
+/// software keys and exports its evidence bundle.
+fn small_bundle() -> jingwu_core::bundle::Bundle {
+    use jingwu_core::event::Decision;
+    use jingwu_core::form::CaseType;
+    use jingwu_core::registry::Registry;
+
+    let reg = Registry::builtin_demo().unwrap();
+    let officer = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
+    let chief = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
+    let case_id = Uuid::now_v7();
+    let case_no = "522634-20261127-0001".to_string();
+    let actions: Vec<(&str, &SoftwareKey, Action)> = vec![
+        (
+            "052601",
+            &officer,
+            Action::Create {
+                case_type: CaseType::HukouChange,
+                template: reg.template_latest("hukou_change").unwrap().reference(),
+                workflow: Some(reg.workflow_latest("hukou_change").unwrap().reference()),
+                case_no: case_no.clone(),
+                unit: "522634010000".into(),
+                form: jingwu_core::demo::name_change_form(),
+            },
+        ),
+        ("052601", &officer, Action::Submit {}),
+        (
+            "052602",
+            &chief,
+            Action::Decide {
+                step: "station_chief".into(),
+                decision: Decision::Agree,
+                opinion: "同意上报".into(),
+                case_no,
+                summary: "姓名：王德永 → 王德勇".into(),
+            },
+        ),
+    ];
+    let mut log: Vec<SignedEvent> = Vec::new();
+    let mut time = datetime!(2026-11-27 09:00 +8);
+    for (seq, (author, key, action)) in actions.into_iter().enumerate() {
+        time += time::Duration::minutes(9);
+        let ev = Event::new(
+            case_id,
+            seq as u64,
+            log.last().map(SignedEvent::hash_hex),
+            author,
+            "device-1",
+            &key.public_key().fingerprint(),
+            time,
+            [seq as u8; 10],
+            action,
+        );
+        log.push(SignedEvent::sign(ev, key).unwrap());
+    }
+    let key_of = |author: &str, _: &str| match author {
+        "052601" => Some(officer.public_key().clone()),
+        "052602" => Some(chief.public_key().clone()),
+        _ => None,
+    };
+    jingwu_core::bundle::Bundle::build(&log, key_of, "2026-11-27T10:00:00+08:00").unwrap()
+}
+
+/// Runs `scripts/verify-bundle-openssl.sh` on `bundle`; (success, stdout
+/// and stderr).
+fn run_bundle_script(dir: &Path, bundle: &jingwu_core::bundle::Bundle) -> (bool, String) {
+    let path = dir.join("bundle.json");
+    std::fs::write(&path, bundle.to_json_pretty().unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/verify-bundle-openssl.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(&path)
+        .output()
+        .expect("bash must be installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// An evidence bundle checks with OpenSSL alone (through the shell
+/// script), and a changed signature byte is caught and the event named.
+#[test]
+fn evidence_bundle_verifies_with_openssl_alone() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = small_bundle();
+    bundle.verify(None).unwrap();
+    let (ok, text) = run_bundle_script(dir.path(), &bundle);
+    assert!(ok, "the script refused a good bundle:\n{text}");
+    for (i, e) in bundle.events.iter().enumerate() {
+        assert!(
+            text.contains(&format!("第 {i} 个事件（{}）通过", e.id)),
+            "{text}"
+        );
+    }
+    assert!(text.contains("证据包校验通过"), "{text}");
+    assert!(text.contains(&bundle.events[2].sm3_hex), "{text}");
+
+    // One signature byte changed: OpenSSL refuses event 1, and so does our
+    // code, at the same event.
+    let mut bad = bundle.clone();
+    let mut sig = b64.decode(&bad.events[1].signature_b64).unwrap();
+    let n = sig.len();
+    sig[n - 5] ^= 0x01;
+    bad.events[1].signature_b64 = b64.encode(&sig);
+    let (ok, text) = run_bundle_script(dir.path(), &bad);
+    assert!(!ok, "the script accepted a changed signature:\n{text}");
+    let named = format!("第 1 个事件（{}）校验失败", bundle.events[1].id);
+    assert!(text.contains(&named), "{text}");
+    assert!(text.contains("签名无效"), "{text}");
+    assert!(text.contains("第 0 个事件"), "{text}");
+    assert!(!text.contains("第 2 个事件"), "{text}");
+    assert_eq!(bad.verify(None).unwrap_err().index, Some(1));
+
+    // The middle event dropped: the chain breaks at its place.
+    let mut short = bundle.clone();
+    short.events.remove(1);
+    let (ok, text) = run_bundle_script(dir.path(), &short);
+    assert!(!ok, "{text}");
+    let named = format!("第 1 个事件（{}）校验失败：序号应为 1", bundle.events[2].id);
+    assert!(text.contains(&named), "{text}");
+
+    // A signed byte changed (hash recomputed to match): the signature fails.
+    let mut forged = bundle.clone();
+    let msg = b64.decode(&forged.events[2].bytes_b64).unwrap();
+    let msg = String::from_utf8(msg)
+        .unwrap()
+        .replace("同意上报", "不予上报");
+    forged.events[2].bytes_b64 = b64.encode(msg.as_bytes());
+    forged.events[2].sm3_hex = sm3_hex(msg.as_bytes());
+    let (ok, text) = run_bundle_script(dir.path(), &forged);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains(&format!(
+            "第 2 个事件（{}）校验失败：签名无效",
+            bundle.events[2].id
+        )),
+        "{text}"
+    );
+}

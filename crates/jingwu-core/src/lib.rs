@@ -5,6 +5,7 @@
 //! link this crate, so every rule is decided the same way on both sides.
 
 pub mod attest;
+pub mod bundle;
 pub mod case;
 pub mod caseno;
 pub mod crypto;

@@ -204,73 +204,97 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id = ev.event.id.to_string();
-        let exists: Option<String> = tx
-            .query_row("SELECT hash FROM events WHERE id=?1", params![id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if let Some(h) = exists {
-            if h != ev.hash_hex() {
-                return Err(StoreError::Corrupt(format!("事件 {id} 已存在但内容不同")));
+        let state = append_in(&tx, reg, ev, origin)?;
+        tx.commit()?;
+        Ok(state)
+    }
+
+    /// Replaces a case's local log with the hub's after the hub refused a
+    /// local event for good (someone else decided first, or the rules
+    /// said no): local events the hub does not have are moved to the
+    /// `conflicts` table with `reason`, their outbox entries dropped, and
+    /// the hub's events recorded, all in one transaction. `remote` must
+    /// be the hub's whole log of the case, each with its author's key.
+    pub fn rebase_case(
+        &mut self,
+        reg: &Registry,
+        case_id: &Uuid,
+        remote: &[(SignedEvent, PublicKey)],
+        reason: &str,
+    ) -> Result<Option<CaseState>> {
+        for (ev, key) in remote {
+            if ev.event.case_id != *case_id {
+                return Err(StoreError::Corrupt("县局返回的事件不属于该案件".into()));
             }
-            let state = load_state(&tx, &ev.event.case_id)?.ok_or(StoreError::NoSuchCase)?;
-            return Ok(state);
+            ev.verify(key)?;
         }
-        let hash = ev.hash_hex();
-        let current = load_state(&tx, &ev.event.case_id)?;
-        let next = match &current {
-            None => CaseState::create(&ev.event, &hash, reg)?,
-            Some(s) => s.apply(&ev.event, &hash, reg)?,
+        let remote_ids: std::collections::HashSet<String> =
+            remote.iter().map(|(e, _)| e.event.id.to_string()).collect();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let cid = case_id.to_string();
+        let local: Vec<(String, i64, Vec<u8>, Vec<u8>)> = {
+            let mut st =
+                tx.prepare("SELECT id, seq, bytes, signature FROM events WHERE case_id=?1")?;
+            let rows = st.query_map(params![cid], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            rows.collect::<std::result::Result<_, _>>()?
         };
         let now = now_text();
-        tx.execute(
-            "INSERT INTO events(id, case_id, seq, bytes, signature, hash, author, kind, recorded_at, origin)
-             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                id,
-                ev.event.case_id.to_string(),
-                ev.event.seq as i64,
-                ev.bytes(),
-                ev.signature(),
-                hash,
-                ev.event.author,
-                ev.event.action.kind(),
-                now,
-                match origin {
-                    Origin::Local => "local",
-                    Origin::Remote => "remote",
-                }
-            ],
-        )?;
-        let state_json =
-            serde_json::to_string(&next).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        tx.execute(
-            "INSERT INTO cases(id, case_type, case_no, unit, status, initiator, head, next_seq, state_json, updated_at)
-             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT(id) DO UPDATE SET status=excluded.status, head=excluded.head,
-               next_seq=excluded.next_seq, state_json=excluded.state_json, updated_at=excluded.updated_at",
-            params![
-                next.case_id.to_string(),
-                enum_text(&next.case_type)?,
-                next.case_no,
-                next.unit,
-                enum_text(&next.status)?,
-                next.initiator,
-                next.head,
-                next.next_seq as i64,
-                state_json,
-                next.updated_at.format(&Rfc3339).unwrap_or_default(),
-            ],
-        )?;
-        if origin == Origin::Local {
-            tx.execute(
-                "INSERT INTO outbox(event_id, case_id, seq, enqueued_at, attempts) VALUES(?1, ?2, ?3, ?4, 0)",
-                params![id, ev.event.case_id.to_string(), ev.event.seq as i64, now],
-            )?;
+        for (id, seq, bytes, sig) in &local {
+            if !remote_ids.contains(id) {
+                tx.execute(
+                    "INSERT INTO conflicts(event_id, case_id, seq, bytes, signature, reason, at)
+                     VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(event_id) DO NOTHING",
+                    params![id, cid, seq, bytes, sig, reason, now],
+                )?;
+            }
+        }
+        tx.execute("DELETE FROM outbox WHERE case_id=?1", params![cid])?;
+        tx.execute("DELETE FROM events WHERE case_id=?1", params![cid])?;
+        tx.execute("DELETE FROM cases WHERE id=?1", params![cid])?;
+        let mut state = None;
+        for (ev, _) in remote {
+            state = Some(append_in(&tx, reg, ev, Origin::Remote)?);
         }
         tx.commit()?;
-        Ok(next)
+        Ok(state)
+    }
+
+    /// Local events the hub refused, with why: (event id, case id, reason).
+    pub fn conflicts(&self) -> Result<Vec<(String, String, String)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT event_id, case_id, reason FROM conflicts ORDER BY at, seq")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// A value of the station's settings (hub address, cursor, …).
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key=?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Sets (or with `None` removes) a setting.
+    pub fn set_meta(&mut self, key: &str, value: Option<&str>) -> Result<()> {
+        match value {
+            Some(v) => self.conn.execute(
+                "INSERT INTO meta(key, value) VALUES(?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                params![key, v],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM meta WHERE key=?1", params![key])?,
+        };
+        Ok(())
     }
 
     /// Builds, signs and records the next event of a case made on this
@@ -565,6 +589,82 @@ impl Store {
         })
         .transpose()
     }
+}
+
+/// Checks and records one event inside `tx` (the signature is checked by
+/// the caller).
+fn append_in(
+    tx: &rusqlite::Transaction<'_>,
+    reg: &Registry,
+    ev: &SignedEvent,
+    origin: Origin,
+) -> Result<CaseState> {
+    let id = ev.event.id.to_string();
+    let exists: Option<String> = tx
+        .query_row("SELECT hash FROM events WHERE id=?1", params![id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if let Some(h) = exists {
+        if h != ev.hash_hex() {
+            return Err(StoreError::Corrupt(format!("事件 {id} 已存在但内容不同")));
+        }
+        let state = load_state(tx, &ev.event.case_id)?.ok_or(StoreError::NoSuchCase)?;
+        return Ok(state);
+    }
+    let hash = ev.hash_hex();
+    let current = load_state(tx, &ev.event.case_id)?;
+    let next = match &current {
+        None => CaseState::create(&ev.event, &hash, reg)?,
+        Some(s) => s.apply(&ev.event, &hash, reg)?,
+    };
+    let now = now_text();
+    tx.execute(
+            "INSERT INTO events(id, case_id, seq, bytes, signature, hash, author, kind, recorded_at, origin)
+             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                id,
+                ev.event.case_id.to_string(),
+                ev.event.seq as i64,
+                ev.bytes(),
+                ev.signature(),
+                hash,
+                ev.event.author,
+                ev.event.action.kind(),
+                now,
+                match origin {
+                    Origin::Local => "local",
+                    Origin::Remote => "remote",
+                }
+            ],
+        )?;
+    let state_json =
+        serde_json::to_string(&next).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.execute(
+            "INSERT INTO cases(id, case_type, case_no, unit, status, initiator, head, next_seq, state_json, updated_at)
+             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT(id) DO UPDATE SET status=excluded.status, head=excluded.head,
+               next_seq=excluded.next_seq, state_json=excluded.state_json, updated_at=excluded.updated_at",
+            params![
+                next.case_id.to_string(),
+                enum_text(&next.case_type)?,
+                next.case_no,
+                next.unit,
+                enum_text(&next.status)?,
+                next.initiator,
+                next.head,
+                next.next_seq as i64,
+                state_json,
+                next.updated_at.format(&Rfc3339).unwrap_or_default(),
+            ],
+        )?;
+    if origin == Origin::Local {
+        tx.execute(
+                "INSERT INTO outbox(event_id, case_id, seq, enqueued_at, attempts) VALUES(?1, ?2, ?3, ?4, 0)",
+                params![id, ev.event.case_id.to_string(), ev.event.seq as i64, now],
+            )?;
+    }
+    Ok(next)
 }
 
 fn load_state(conn: &Connection, id: &Uuid) -> Result<Option<CaseState>> {

@@ -71,6 +71,17 @@ const MIGRATIONS: &[&str] = &[
         last INTEGER NOT NULL,
         PRIMARY KEY (unit, day)
      ) STRICT;",
+    // 2: local events the hub refused for good (kept as evidence of what
+    // was attempted), replaced by the hub's version of the case.
+    "CREATE TABLE conflicts (
+        event_id  TEXT PRIMARY KEY,
+        case_id   TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        bytes     BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        reason    TEXT NOT NULL,
+        at        TEXT NOT NULL
+     ) STRICT;",
 ];
 
 /// The schema version this build writes.

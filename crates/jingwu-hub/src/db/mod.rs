@@ -1,0 +1,333 @@
+//! The hub's storage interface and its two backends: SQLite (rusqlite,
+//! WAL + `synchronous=FULL`, the default) and PostgreSQL (to scale, and to
+//! run several hub processes on one database).
+//!
+//! The rules live above this layer ([`crate::hub`]); a backend only keeps
+//! rows. Every method is blocking: the HTTP layer calls them on tokio's
+//! blocking pool.
+//!
+//! Ordering: every event gets a global sequence number `gseq` when it is
+//! committed. Writers are serialised (SQLite: one writer; PostgreSQL: a
+//! transaction-scoped advisory lock), so `gseq` grows in commit order and a
+//! reader that has seen `gseq = n` has seen every event committed before
+//! it. Pull cursors and the live channel rely on this.
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::path::Path;
+
+use jingwu_core::case::CaseState;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A storage failure. Shown to operators, not to citizens.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("数据库错误：{0}")]
+    Backend(String),
+    #[error("数据库中的数据损坏：{0}")]
+    Corrupt(String),
+    #[error("数据库版本 {found} 比本程序支持的 {supported} 新，请升级程序")]
+    TooNew { found: i64, supported: i64 },
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// A hub user (an account bound to an org person id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub person: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub created_at: String,
+}
+
+/// A server-side session. Only the SM3 of the token is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub person: String,
+    pub device: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last request.
+    pub last_seen: i64,
+    pub revoked: bool,
+}
+
+/// A device enrolment: one user's SM2 public key on one device, waiting
+/// for or carrying an administrator's decision.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct EnrolmentRow {
+    pub id: String,
+    pub device: String,
+    pub device_name: String,
+    pub person: String,
+    pub fingerprint: String,
+    pub pem: String,
+    /// `pending`, `approved`, `rejected` or `revoked`.
+    pub status: String,
+    pub created_at: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+}
+
+/// A stored event with its global sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub gseq: i64,
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub seq: i64,
+    pub bytes: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+/// An event to insert.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvent<'a> {
+    pub id: &'a Uuid,
+    pub case_id: &'a Uuid,
+    pub seq: i64,
+    pub bytes: &'a [u8],
+    pub signature: &'a [u8],
+    pub hash: &'a str,
+    pub author: &'a str,
+    pub kind: &'a str,
+    pub received_at: &'a str,
+}
+
+/// An attachment upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRow {
+    pub sm3: String,
+    pub size: i64,
+    pub mime: String,
+    pub received: i64,
+}
+
+/// The operations of one push transaction. Everything done through it
+/// commits together or not at all.
+pub trait EventTx {
+    /// The hash of a stored event, by id.
+    fn event_hash(&mut self, id: &Uuid) -> DbResult<Option<String>>;
+    /// The current state of a case.
+    fn case_state(&mut self, case_id: &Uuid) -> DbResult<Option<CaseState>>;
+    /// Whether `person` may see the case.
+    fn can_see(&mut self, person: &str, case_id: &Uuid) -> DbResult<bool>;
+    /// Inserts an event; returns its `gseq`.
+    fn insert_event(&mut self, ev: &NewEvent<'_>) -> DbResult<i64>;
+    /// Inserts or replaces the case projection.
+    fn put_case(&mut self, state: &CaseState) -> DbResult<()>;
+    /// Lets `persons` see the case (already granted ones are kept).
+    fn grant(&mut self, case_id: &Uuid, persons: &[String]) -> DbResult<()>;
+    /// Whether an attachment is stored.
+    fn attachment_exists(&mut self, sm3: &str) -> DbResult<bool>;
+}
+
+/// The closure run inside a push transaction.
+pub type PushFn<'a> = dyn FnMut(&mut dyn EventTx) -> Result<(), ApiError> + 'a;
+
+/// The hub's storage.
+pub trait HubDb: Send + Sync + 'static {
+    /// `sqlite` or `postgresql`.
+    fn backend(&self) -> &'static str;
+
+    fn meta_get(&self, key: &str) -> DbResult<Option<String>>;
+    fn meta_set(&self, key: &str, value: &str) -> DbResult<()>;
+
+    /// Inserts a user; `false` when the person already has an account.
+    fn insert_user(&self, u: &UserRow) -> DbResult<bool>;
+    fn user(&self, person: &str) -> DbResult<Option<UserRow>>;
+    fn users(&self) -> DbResult<Vec<UserRow>>;
+
+    fn insert_session(&self, s: &SessionRow) -> DbResult<()>;
+    fn session(&self, token_hash: &str) -> DbResult<Option<SessionRow>>;
+    fn touch_session(&self, token_hash: &str, now: i64) -> DbResult<()>;
+    fn revoke_session(&self, token_hash: &str) -> DbResult<()>;
+    /// Revokes every session of `person`; returns how many.
+    fn revoke_sessions_of(&self, person: &str) -> DbResult<u64>;
+
+    fn insert_enrolment(&self, e: &EnrolmentRow) -> DbResult<()>;
+    fn enrolment(&self, id: &str) -> DbResult<Option<EnrolmentRow>>;
+    /// Enrolments, newest first; `status` filters.
+    fn enrolments(&self, status: Option<&str>) -> DbResult<Vec<EnrolmentRow>>;
+    /// Records a decision on an enrolment whose status is `from`; `false`
+    /// when it was not in that status.
+    fn decide_enrolment(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        by: &str,
+        at: &str,
+    ) -> DbResult<bool>;
+    /// The PEM of an approved key.
+    fn approved_key(&self, person: &str, fingerprint: &str) -> DbResult<Option<String>>;
+    /// Every approved key: (person, fingerprint, pem).
+    fn approved_keys(&self) -> DbResult<Vec<(String, String, String)>>;
+
+    /// Runs `f` in one serialised write transaction; commits when it
+    /// returns `Ok`, rolls back otherwise.
+    fn push(&self, f: &mut PushFn<'_>) -> Result<(), ApiError>;
+    /// Events after `after` of the cases `person` may see, by `gseq`.
+    fn events_after(&self, person: &str, after: i64, limit: i64) -> DbResult<Vec<EventRow>>;
+    /// Every event after `after` with the persons who may see it (the
+    /// live channel's feed).
+    fn feed_after(&self, after: i64, limit: i64) -> DbResult<Vec<(EventRow, Vec<String>)>>;
+    /// A case's whole log, by `seq`.
+    fn case_events(&self, case_id: &Uuid) -> DbResult<Vec<EventRow>>;
+    fn can_see(&self, person: &str, case_id: &Uuid) -> DbResult<bool>;
+    fn case_state(&self, case_id: &Uuid) -> DbResult<Option<CaseState>>;
+    /// The cases `person` may see with the given status, newest first.
+    fn visible_cases(&self, person: &str, status: &str, limit: i64) -> DbResult<Vec<CaseState>>;
+    /// The highest `gseq` committed.
+    fn max_gseq(&self) -> DbResult<i64>;
+    /// Number of events and cases stored.
+    fn counts(&self) -> DbResult<(i64, i64)>;
+
+    /// Starts (or finds) the upload of `sm3`. An existing upload with a
+    /// different size or type is replaced.
+    fn upload_begin(&self, sm3: &str, size: i64, mime: &str) -> DbResult<UploadRow>;
+    fn upload(&self, sm3: &str) -> DbResult<Option<UploadRow>>;
+    /// Appends a chunk at `offset`; `false` (and nothing written) when the
+    /// upload has not received exactly `offset` bytes.
+    fn upload_append(&self, sm3: &str, offset: i64, data: &[u8]) -> DbResult<bool>;
+    /// The received chunks, in order.
+    fn upload_data(&self, sm3: &str) -> DbResult<Vec<u8>>;
+    /// Moves a complete upload into the attachment store.
+    fn upload_finish(&self, sm3: &str, mime: &str, data: &[u8]) -> DbResult<()>;
+    fn upload_abort(&self, sm3: &str) -> DbResult<()>;
+    /// (mime, size) of a stored attachment.
+    fn attachment_meta(&self, sm3: &str) -> DbResult<Option<(String, i64)>>;
+    fn attachment(&self, sm3: &str) -> DbResult<Option<(String, Vec<u8>)>>;
+
+    /// Writes a consistent copy of the live database to `dest`.
+    fn backup(&self, dest: &Path) -> DbResult<()>;
+    /// Calls `wake` whenever another process commits events (PostgreSQL
+    /// LISTEN/NOTIFY). SQLite has one hub process: a no-op.
+    fn listen(&self, wake: Box<dyn Fn() + Send + Sync>) -> DbResult<()>;
+}
+
+/// Parses a stored case projection.
+pub(crate) fn parse_state(json: &str) -> DbResult<CaseState> {
+    serde_json::from_str(json).map_err(|e| DbError::Corrupt(format!("案件状态无法解析：{e}")))
+}
+
+/// Serialises a case projection.
+pub(crate) fn state_json(state: &CaseState) -> DbResult<String> {
+    serde_json::to_string(state).map_err(|e| DbError::Corrupt(e.to_string()))
+}
+
+/// The text form of a serde unit enum (`"in_review"` → `in_review`).
+pub(crate) fn enum_text<T: serde::Serialize>(v: &T) -> DbResult<String> {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        _ => Err(DbError::Corrupt("枚举值无法编码".into())),
+    }
+}
+
+pub(crate) fn parse_uuid(s: &str) -> DbResult<Uuid> {
+    Uuid::parse_str(s).map_err(|e| DbError::Corrupt(format!("编号 {s}：{e}")))
+}
+
+/// Opens the database named by `url`: `postgres://…` → PostgreSQL,
+/// anything else is a SQLite file path.
+pub fn open(url_or_path: &str) -> DbResult<std::sync::Arc<dyn HubDb>> {
+    if url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://") {
+        let db = off_runtime(|| postgres::PgDb::open(url_or_path))?;
+        Ok(std::sync::Arc::new(OffRuntime::new(db)))
+    } else {
+        Ok(std::sync::Arc::new(sqlite::SqliteDb::open(Path::new(
+            url_or_path,
+        ))?))
+    }
+}
+
+/// Runs blocking database work. On a tokio worker thread of a
+/// multi-threaded runtime it first moves the thread out of the async
+/// scheduler (`block_in_place`): the PostgreSQL client blocks on its own
+/// runtime and must not run on an async worker.
+pub fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+/// A backend whose every call (and whose drop, which closes
+/// connections) is made safe from async code with [`off_runtime`].
+pub struct OffRuntime<D: HubDb>(Option<D>);
+
+impl<D: HubDb> OffRuntime<D> {
+    pub fn new(d: D) -> Self {
+        OffRuntime(Some(d))
+    }
+}
+
+impl<D: HubDb> Drop for OffRuntime<D> {
+    fn drop(&mut self) {
+        let inner = self.0.take();
+        off_runtime(move || drop(inner));
+    }
+}
+
+macro_rules! forward {
+    ($( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*) => {
+        $( fn $name(&self $(, $arg: $ty)*) -> $ret {
+            match &self.0 {
+                Some(d) => off_runtime(|| d.$name($($arg),*)),
+                None => Err(DbError::Backend("数据库连接已关闭".into()).into()),
+            }
+        } )*
+    };
+}
+
+impl<D: HubDb> HubDb for OffRuntime<D> {
+    fn backend(&self) -> &'static str {
+        self.0.as_ref().map(|d| d.backend()).unwrap_or("closed")
+    }
+    forward! {
+        fn meta_get(&self, key: &str) -> DbResult<Option<String>>;
+        fn meta_set(&self, key: &str, value: &str) -> DbResult<()>;
+        fn insert_user(&self, u: &UserRow) -> DbResult<bool>;
+        fn user(&self, person: &str) -> DbResult<Option<UserRow>>;
+        fn users(&self) -> DbResult<Vec<UserRow>>;
+        fn insert_session(&self, s: &SessionRow) -> DbResult<()>;
+        fn session(&self, token_hash: &str) -> DbResult<Option<SessionRow>>;
+        fn touch_session(&self, token_hash: &str, now: i64) -> DbResult<()>;
+        fn revoke_session(&self, token_hash: &str) -> DbResult<()>;
+        fn revoke_sessions_of(&self, person: &str) -> DbResult<u64>;
+        fn insert_enrolment(&self, e: &EnrolmentRow) -> DbResult<()>;
+        fn enrolment(&self, id: &str) -> DbResult<Option<EnrolmentRow>>;
+        fn enrolments(&self, status: Option<&str>) -> DbResult<Vec<EnrolmentRow>>;
+        fn decide_enrolment(&self, id: &str, from: &str, to: &str, by: &str, at: &str) -> DbResult<bool>;
+        fn approved_key(&self, person: &str, fingerprint: &str) -> DbResult<Option<String>>;
+        fn approved_keys(&self) -> DbResult<Vec<(String, String, String)>>;
+        fn push(&self, f: &mut PushFn<'_>) -> Result<(), ApiError>;
+        fn events_after(&self, person: &str, after: i64, limit: i64) -> DbResult<Vec<EventRow>>;
+        fn feed_after(&self, after: i64, limit: i64) -> DbResult<Vec<(EventRow, Vec<String>)>>;
+        fn case_events(&self, case_id: &Uuid) -> DbResult<Vec<EventRow>>;
+        fn can_see(&self, person: &str, case_id: &Uuid) -> DbResult<bool>;
+        fn case_state(&self, case_id: &Uuid) -> DbResult<Option<CaseState>>;
+        fn visible_cases(&self, person: &str, status: &str, limit: i64) -> DbResult<Vec<CaseState>>;
+        fn max_gseq(&self) -> DbResult<i64>;
+        fn counts(&self) -> DbResult<(i64, i64)>;
+        fn upload_begin(&self, sm3: &str, size: i64, mime: &str) -> DbResult<UploadRow>;
+        fn upload(&self, sm3: &str) -> DbResult<Option<UploadRow>>;
+        fn upload_append(&self, sm3: &str, offset: i64, data: &[u8]) -> DbResult<bool>;
+        fn upload_data(&self, sm3: &str) -> DbResult<Vec<u8>>;
+        fn upload_finish(&self, sm3: &str, mime: &str, data: &[u8]) -> DbResult<()>;
+        fn upload_abort(&self, sm3: &str) -> DbResult<()>;
+        fn attachment_meta(&self, sm3: &str) -> DbResult<Option<(String, i64)>>;
+        fn attachment(&self, sm3: &str) -> DbResult<Option<(String, Vec<u8>)>>;
+        fn backup(&self, dest: &Path) -> DbResult<()>;
+        fn listen(&self, wake: Box<dyn Fn() + Send + Sync>) -> DbResult<()>;
+    }
+}

@@ -1,0 +1,2232 @@
+//! PostgreSQL backend (sync `postgres` client, `r2d2` pool). Several hub
+//! processes may share one database: writers of events are serialised by
+//! a transaction-scoped advisory lock, so `gseq` grows in commit order
+//! across processes, and every commit that wrote something sends a
+//! `NOTIFY` that [`PgDb::listen`] turns into a wake-up of the live channel.
+//!
+//! A URL may name a schema (`postgres://…/db?schema=name`): the hub's
+//! tables then live in that schema (created on first use) and every pooled
+//! connection sets its `search_path` to it, so several hubs (or tests) can
+//! share one database without seeing each other. Without it the tables
+//! live in `public`.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jingwu_core::case::CaseState;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, Config, GenericClient, NoTls, Statement, Transaction};
+use r2d2_postgres::PostgresConnectionManager;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{
+    enum_text, parse_state, parse_uuid, state_json, DbError, DbResult, EnrolmentRow, EventRow,
+    EventTx, HubDb, NewEvent, PushFn, SessionRow, UploadRow, UserRow,
+};
+use crate::error::ApiError;
+
+/// The schema migrations, applied in order; `schema_version` holds how
+/// many have been applied. Never edit one that has shipped: append.
+///
+/// Text columns that are sorted on use the "C" collation, so ordering is
+/// by bytes as in SQLite whatever the database's locale.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
+     CREATE TABLE users (
+        person        text COLLATE "C" PRIMARY KEY,
+        password_hash text NOT NULL,
+        is_admin      boolean NOT NULL,
+        disabled      boolean NOT NULL DEFAULT false,
+        created_at    text NOT NULL
+     );
+     CREATE TABLE sessions (
+        token_hash text PRIMARY KEY,
+        person     text NOT NULL,
+        device     text,
+        created_at bigint NOT NULL,
+        last_seen  bigint NOT NULL,
+        revoked    boolean NOT NULL DEFAULT false
+     );
+     CREATE INDEX sessions_person ON sessions(person);
+     CREATE TABLE enrolments (
+        id          text COLLATE "C" PRIMARY KEY,
+        device      text NOT NULL,
+        device_name text NOT NULL,
+        person      text COLLATE "C" NOT NULL,
+        fingerprint text COLLATE "C" NOT NULL,
+        pem         text COLLATE "C" NOT NULL,
+        status      text NOT NULL CHECK (status IN ('pending','approved','rejected','revoked')),
+        created_at  text COLLATE "C" NOT NULL,
+        decided_by  text,
+        decided_at  text
+     );
+     CREATE INDEX enrolments_key ON enrolments(person, fingerprint, status);
+     CREATE TABLE events (
+        gseq        BIGSERIAL PRIMARY KEY,
+        id          text NOT NULL UNIQUE,
+        case_id     text NOT NULL,
+        seq         bigint NOT NULL,
+        bytes       bytea NOT NULL,
+        signature   bytea NOT NULL,
+        hash        text NOT NULL,
+        author      text NOT NULL,
+        kind        text NOT NULL,
+        received_at text NOT NULL,
+        UNIQUE (case_id, seq)
+     );
+     CREATE TABLE cases (
+        id         text PRIMARY KEY,
+        case_type  text NOT NULL,
+        case_no    text NOT NULL UNIQUE,
+        unit       text NOT NULL,
+        status     text NOT NULL,
+        head       text NOT NULL,
+        next_seq   bigint NOT NULL,
+        state_json text NOT NULL,
+        updated_at text COLLATE "C" NOT NULL
+     );
+     CREATE TABLE case_access (
+        case_id text NOT NULL,
+        person  text COLLATE "C" NOT NULL,
+        PRIMARY KEY (person, case_id)
+     );
+     CREATE INDEX case_access_case ON case_access(case_id);
+     CREATE TABLE uploads (
+        sm3      text PRIMARY KEY,
+        size     bigint NOT NULL,
+        mime     text NOT NULL,
+        received bigint NOT NULL
+     );
+     CREATE TABLE upload_chunks (
+        sm3      text NOT NULL,
+        "offset" bigint NOT NULL,
+        data     bytea NOT NULL,
+        PRIMARY KEY (sm3, "offset")
+     );
+     CREATE TABLE attachments (
+        sm3        text PRIMARY KEY,
+        mime       text NOT NULL,
+        size       bigint NOT NULL,
+        data       bytea NOT NULL,
+        created_at text NOT NULL
+     );"#,
+];
+
+/// Most pooled connections per process.
+const POOL_SIZE: u32 = 16;
+/// Connections kept open while idle.
+const POOL_MIN_IDLE: u32 = 2;
+/// How long a request waits for a pooled connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the listener wakes to check for shutdown.
+const LISTEN_POLL: Duration = Duration::from_secs(1);
+/// How often the listener checks that its idle connection still works.
+const LISTEN_CHECK: Duration = Duration::from_secs(30);
+/// Reconnect backoff of the listener.
+const BACKOFF_START: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// Prepared statements of one connection, by SQL text.
+type Stmts = HashMap<&'static str, Statement>;
+
+/// A pooled connection with its prepared statements (the sync client has
+/// no statement cache, and preparing on every call doubles the round
+/// trips of a push).
+pub struct PgConn {
+    client: Client,
+    stmts: Stmts,
+}
+
+/// The pool's connection manager: [`PostgresConnectionManager`] plus the
+/// `search_path` of the hub's schema on every new connection.
+#[derive(Debug)]
+pub struct PgManager {
+    inner: PostgresConnectionManager<NoTls>,
+    schema: String,
+}
+
+impl r2d2::ManageConnection for PgManager {
+    type Connection = PgConn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgConn, postgres::Error> {
+        let mut client = self.inner.connect()?;
+        client.batch_execute(&format!("SET search_path TO {}", ident(&self.schema)))?;
+        Ok(PgConn {
+            client,
+            stmts: Stmts::new(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), postgres::Error> {
+        self.inner.is_valid(&mut conn.client)
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        self.inner.has_broken(&mut conn.client)
+    }
+}
+
+/// The PostgreSQL hub database.
+pub struct PgDb {
+    pool: r2d2::Pool<PgManager>,
+    config: Config,
+    /// The URL without our own parameters, for `pg_dump`.
+    url: String,
+    schema: String,
+    /// The NOTIFY channel of this schema.
+    channel: String,
+    /// The advisory lock that serialises event writers of this schema.
+    lock_key: i64,
+    /// Tells the listener thread to stop when the database is dropped.
+    stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for PgDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgDb")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
+fn db(e: postgres::Error) -> DbError {
+    if let Some(d) = e.as_db_error() {
+        return DbError::Backend(format!("{d}（{}）", d.code().code()));
+    }
+    match std::error::Error::source(&e) {
+        Some(s) => DbError::Backend(format!("{e}：{s}")),
+        None => DbError::Backend(e.to_string()),
+    }
+}
+
+fn pool_err(e: r2d2::Error) -> DbError {
+    DbError::Backend(format!("无法取得数据库连接：{e}"))
+}
+
+/// A validated identifier, double-quoted.
+fn ident(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
+/// Whether `name` is an acceptable schema name: `[a-z_][a-z0-9_]{0,62}`,
+/// not one of PostgreSQL's reserved `pg_` names.
+fn valid_schema(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+        && !name.starts_with("pg_")
+}
+
+/// A 64-bit key for `pg_advisory_lock`, stable across processes.
+fn lock_key(purpose: &str, schema: &str) -> i64 {
+    let d = Sha256::digest(format!("{purpose}:{schema}").as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    i64::from_be_bytes(b)
+}
+
+/// The NOTIFY channel of a schema (an identifier: at most 63 bytes).
+fn channel_name(schema: &str) -> String {
+    let c = format!("jingwu_events_{schema}");
+    if c.len() <= 63 {
+        c
+    } else {
+        let d = Sha256::digest(schema.as_bytes());
+        format!("jingwu_events_{}", &hex::encode(d)[..32])
+    }
+}
+
+/// A parsed database URL.
+struct Target {
+    config: Config,
+    /// The URL without `schema=`.
+    url: String,
+    schema: String,
+    /// Whether the URL named the schema (then it is created if missing).
+    explicit: bool,
+}
+
+fn parse_url(url: &str) -> DbResult<Target> {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, q),
+        None => (url, ""),
+    };
+    let mut rest = Vec::new();
+    let mut schema = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.strip_prefix("schema=") {
+            Some(v) => {
+                if schema.is_some() {
+                    return Err(DbError::Backend("数据库地址中 schema 参数重复".into()));
+                }
+                if !valid_schema(v) {
+                    return Err(DbError::Backend(format!(
+                        "模式名 {v:?} 无效：只能用小写字母、数字和下划线，不以数字或 pg_ 开头，最长 63 个字符"
+                    )));
+                }
+                schema = Some(v.to_string());
+            }
+            None => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    // The error text may contain the URL (and its password): not shown.
+    let mut config = Config::from_str(&url)
+        .map_err(|e| DbError::Backend(format!("PostgreSQL 连接地址无效：{e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("jingwu-hub");
+    }
+    let explicit = schema.as_deref().is_some_and(|s| s != "public");
+    Ok(Target {
+        config,
+        url,
+        schema: schema.unwrap_or_else(|| "public".into()),
+        explicit,
+    })
+}
+
+/// Creates the schema if asked to and applies the missing migrations, on
+/// a connection of its own under a session advisory lock, so that hubs
+/// starting together migrate once.
+fn migrate(t: &Target) -> DbResult<()> {
+    let mut c = t.config.connect(NoTls).map_err(db)?;
+    let key = lock_key("jingwu-migrate", &t.schema);
+    c.execute("SELECT pg_advisory_lock($1)", &[&key])
+        .map_err(db)?;
+    let out = migrate_locked(&mut c, t);
+    if let Err(e) = c.execute("SELECT pg_advisory_unlock($1)", &[&key]) {
+        // Closing the connection releases it anyway.
+        tracing::warn!(error = %db(e), "释放迁移锁失败");
+    }
+    out
+}
+
+fn migrate_locked(c: &mut Client, t: &Target) -> DbResult<()> {
+    if t.explicit {
+        c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", ident(&t.schema)))
+            .map_err(db)?;
+    }
+    c.batch_execute(&format!(
+        "SET search_path TO {};
+         CREATE TABLE IF NOT EXISTS schema_version (
+            one     boolean PRIMARY KEY DEFAULT true CHECK (one),
+            version bigint NOT NULL
+         );
+         INSERT INTO schema_version(version) VALUES(0) ON CONFLICT DO NOTHING;",
+        ident(&t.schema)
+    ))
+    .map_err(db)?;
+    let found: i64 = c
+        .query_one("SELECT version FROM schema_version", &[])
+        .and_then(|r| r.try_get(0))
+        .map_err(db)?;
+    let supported = MIGRATIONS.len() as i64;
+    if found > supported {
+        return Err(DbError::TooNew { found, supported });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        let mut tx = c.transaction().map_err(db)?;
+        tx.batch_execute(sql).map_err(db)?;
+        tx.execute("UPDATE schema_version SET version=$1", &[&((i + 1) as i64)])
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+        tracing::info!(schema = %t.schema, version = i + 1, "数据库已迁移");
+    }
+    Ok(())
+}
+
+/// The prepared statement for `sql` on this connection.
+fn stmt<C: GenericClient>(
+    c: &mut C,
+    stmts: &mut Stmts,
+    sql: &'static str,
+) -> Result<Statement, postgres::Error> {
+    if let Some(s) = stmts.get(sql) {
+        return Ok(s.clone());
+    }
+    let s = c.prepare(sql)?;
+    stmts.insert(sql, s.clone());
+    Ok(s)
+}
+
+/// Finds a PostgreSQL client program: on `PATH`, else the newest
+/// `/usr/lib/postgresql/*/bin` (Debian installs them there).
+fn pg_tool(name: &str) -> DbResult<PathBuf> {
+    if let Some(paths) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&paths) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+    }
+    let mut best: Option<(u32, PathBuf)> = None;
+    if let Ok(dirs) = std::fs::read_dir("/usr/lib/postgresql") {
+        for d in dirs.flatten() {
+            let Some(v) = d.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            let p = d.path().join("bin").join(name);
+            if p.is_file() && best.as_ref().is_none_or(|(bv, _)| v > *bv) {
+                best = Some((v, p));
+            }
+        }
+    }
+    best.map(|(_, p)| p).ok_or_else(|| {
+        DbError::Backend(format!(
+            "找不到 {name}：请安装 PostgreSQL 客户端程序（Debian：postgresql-client）"
+        ))
+    })
+}
+
+/// Runs a client program; its stderr becomes the error.
+fn run_tool(what: &str, cmd: &mut Command) -> DbResult<std::process::Output> {
+    let out = cmd
+        .output()
+        .map_err(|e| DbError::Backend(format!("无法运行 {what}：{e}")))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(DbError::Backend(format!(
+            "{what} 执行失败（{}）：{}",
+            out.status,
+            stderr.trim()
+        )));
+    }
+    Ok(out)
+}
+
+fn arg(prefix: &str, value: impl AsRef<std::ffi::OsStr>) -> OsString {
+    let mut a = OsString::from(prefix);
+    a.push(value);
+    a
+}
+
+impl PgDb {
+    /// Connects to (and migrates) the database named by `url`, e.g.
+    /// `postgres://hub@127.0.0.1:5432/jingwu?schema=county1`.
+    pub fn open(url: &str) -> DbResult<PgDb> {
+        let t = parse_url(url)?;
+        migrate(&t)?;
+        let manager = PgManager {
+            inner: PostgresConnectionManager::new(t.config.clone(), NoTls),
+            schema: t.schema.clone(),
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(POOL_MIN_IDLE))
+            .connection_timeout(CONNECT_TIMEOUT)
+            .build(manager)
+            .map_err(pool_err)?;
+        Ok(PgDb {
+            pool,
+            config: t.config,
+            url: t.url,
+            channel: channel_name(&t.schema),
+            lock_key: lock_key("jingwu-events", &t.schema),
+            schema: t.schema,
+            stop: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// The schema holding the hub's tables (`public` by default).
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// Restores a `pg_dump` archive made by [`HubDb::backup`] into the
+    /// database (and schema) named by `url`, replacing the objects it
+    /// contains, then migrates. The hub must not be running on it. The
+    /// archive must be of the same schema: `pg_restore` cannot rename one.
+    pub fn restore(url: &str, backup: &Path) -> DbResult<()> {
+        let t = parse_url(url)?;
+        if !backup.is_file() {
+            return Err(DbError::Backend(format!(
+                "备份文件 {} 不存在",
+                backup.display()
+            )));
+        }
+        let pg_restore = pg_tool("pg_restore")?;
+        let list = run_tool(
+            "pg_restore",
+            Command::new(&pg_restore).arg("--list").arg(backup),
+        )?;
+        let list = String::from_utf8_lossy(&list.stdout);
+        let has_events = list.lines().any(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.windows(3)
+                .any(|x| x[0] == "TABLE" && x[1] == t.schema && x[2] == "events")
+        });
+        if !has_events {
+            return Err(DbError::Backend(format!(
+                "备份文件 {} 中没有模式 {} 的数据（备份只能恢复到原来的模式）",
+                backup.display(),
+                t.schema
+            )));
+        }
+        if t.explicit {
+            let mut c = t.config.connect(NoTls).map_err(db)?;
+            c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", ident(&t.schema)))
+                .map_err(db)?;
+        }
+        run_tool(
+            "pg_restore",
+            Command::new(&pg_restore)
+                .arg("--clean")
+                .arg("--if-exists")
+                .arg("--no-owner")
+                .arg("--single-transaction")
+                .arg(arg("--dbname=", &t.url))
+                .arg(backup),
+        )?;
+        migrate(&t)
+    }
+
+    fn conn(&self) -> DbResult<r2d2::PooledConnection<PgManager>> {
+        self.pool.get().map_err(pool_err)
+    }
+
+    /// Runs `f` on a pooled connection (autocommit).
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Client, &mut Stmts) -> Result<T, postgres::Error>,
+    ) -> DbResult<T> {
+        let mut conn = self.conn()?;
+        let PgConn { client, stmts } = &mut *conn;
+        f(client, stmts).map_err(db)
+    }
+
+    /// Runs `f` in a transaction; commits when it returns `Ok`.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>, &mut Stmts) -> Result<T, postgres::Error>,
+    ) -> DbResult<T> {
+        let mut conn = self.conn()?;
+        let PgConn { client, stmts } = &mut *conn;
+        let mut tx = client.transaction().map_err(db)?;
+        let out = f(&mut tx, stmts).map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(out)
+    }
+}
+
+fn user_row(r: &postgres::Row) -> Result<UserRow, postgres::Error> {
+    Ok(UserRow {
+        person: r.try_get(0)?,
+        password_hash: r.try_get(1)?,
+        is_admin: r.try_get(2)?,
+        disabled: r.try_get(3)?,
+        created_at: r.try_get(4)?,
+    })
+}
+
+fn enrolment_row(r: &postgres::Row) -> Result<EnrolmentRow, postgres::Error> {
+    Ok(EnrolmentRow {
+        id: r.try_get(0)?,
+        device: r.try_get(1)?,
+        device_name: r.try_get(2)?,
+        person: r.try_get(3)?,
+        fingerprint: r.try_get(4)?,
+        pem: r.try_get(5)?,
+        status: r.try_get(6)?,
+        created_at: r.try_get(7)?,
+        decided_by: r.try_get(8)?,
+        decided_at: r.try_get(9)?,
+    })
+}
+
+type RawEvent = (i64, String, String, i64, Vec<u8>, Vec<u8>);
+
+fn raw_event(r: &postgres::Row) -> Result<RawEvent, postgres::Error> {
+    Ok((
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+        r.try_get(5)?,
+    ))
+}
+
+fn to_event(raw: RawEvent) -> DbResult<EventRow> {
+    let (gseq, id, case_id, seq, bytes, signature) = raw;
+    Ok(EventRow {
+        gseq,
+        id: parse_uuid(&id)?,
+        case_id: parse_uuid(&case_id)?,
+        seq,
+        bytes,
+        signature,
+    })
+}
+
+const SQL_EVENT_HASH: &str = "SELECT hash FROM events WHERE id=$1";
+const SQL_CASE_STATE: &str = "SELECT state_json FROM cases WHERE id=$1";
+const SQL_CAN_SEE: &str = "SELECT 1 FROM case_access WHERE person=$1 AND case_id=$2";
+const SQL_ATTACHMENT_EXISTS: &str = "SELECT 1 FROM attachments WHERE sm3=$1";
+
+/// The operations of one push transaction.
+///
+/// Case projections and grants are kept in memory and written at the end
+/// of the transaction in one statement each (`unnest` of arrays), which
+/// saves two round trips per event; reads inside the transaction see them
+/// (only push transactions write these tables, and they are serialised,
+/// so what the transaction itself wrote is all that can differ from the
+/// database). A failing write (say a duplicate `case_no`) is reported when
+/// the transaction ends instead of at `put_case`; either way the push
+/// fails and nothing is stored.
+struct PgTx<'a, 't> {
+    tx: &'a mut Transaction<'t>,
+    stmts: &'a mut Stmts,
+    /// Whether anything was written (then the commit is announced).
+    dirty: bool,
+    /// The latest projection of each case written.
+    cases: HashMap<Uuid, CaseState>,
+    /// Grants made: (case, person).
+    grants: HashSet<(Uuid, String)>,
+}
+
+impl<'a, 't> PgTx<'a, 't> {
+    fn new(tx: &'a mut Transaction<'t>, stmts: &'a mut Stmts) -> PgTx<'a, 't> {
+        PgTx {
+            tx,
+            stmts,
+            dirty: false,
+            cases: HashMap::new(),
+            grants: HashSet::new(),
+        }
+    }
+
+    fn stmt(&mut self, sql: &'static str) -> DbResult<Statement> {
+        stmt(self.tx, self.stmts, sql).map_err(db)
+    }
+
+    /// Writes the pending projections and grants.
+    fn flush(&mut self) -> DbResult<()> {
+        let cases = std::mem::take(&mut self.cases);
+        if !cases.is_empty() {
+            let n = cases.len();
+            let mut ids = Vec::with_capacity(n);
+            let mut types = Vec::with_capacity(n);
+            let mut nos = Vec::with_capacity(n);
+            let mut units = Vec::with_capacity(n);
+            let mut statuses = Vec::with_capacity(n);
+            let mut heads = Vec::with_capacity(n);
+            let mut next_seqs = Vec::with_capacity(n);
+            let mut jsons = Vec::with_capacity(n);
+            let mut updated = Vec::with_capacity(n);
+            for st in cases.values() {
+                ids.push(st.case_id.to_string());
+                types.push(enum_text(&st.case_type)?);
+                nos.push(st.case_no.as_str());
+                units.push(st.unit.as_str());
+                statuses.push(enum_text(&st.status)?);
+                heads.push(st.head.as_str());
+                next_seqs.push(
+                    i64::try_from(st.next_seq)
+                        .map_err(|_| DbError::Corrupt(format!("案件序号 {} 过大", st.next_seq)))?,
+                );
+                jsons.push(state_json(st)?);
+                updated.push(crate::rfc3339(st.updated_at));
+            }
+            let s = self.stmt(
+                "INSERT INTO cases(id, case_type, case_no, unit, status, head, next_seq, state_json,
+                   updated_at)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                   $6::text[], $7::bigint[], $8::text[], $9::text[])
+                 ON CONFLICT(id) DO UPDATE SET status=excluded.status, head=excluded.head,
+                   next_seq=excluded.next_seq, state_json=excluded.state_json,
+                   updated_at=excluded.updated_at",
+            )?;
+            self.tx
+                .execute(
+                    &s,
+                    &[
+                        &ids, &types, &nos, &units, &statuses, &heads, &next_seqs, &jsons, &updated,
+                    ],
+                )
+                .map_err(db)?;
+        }
+        let grants = std::mem::take(&mut self.grants);
+        if !grants.is_empty() {
+            let (case_ids, persons): (Vec<String>, Vec<String>) =
+                grants.into_iter().map(|(c, p)| (c.to_string(), p)).unzip();
+            let s = self.stmt(
+                "INSERT INTO case_access(case_id, person)
+                 SELECT * FROM unnest($1::text[], $2::text[])
+                 ON CONFLICT DO NOTHING",
+            )?;
+            self.tx.execute(&s, &[&case_ids, &persons]).map_err(db)?;
+        }
+        Ok(())
+    }
+}
+
+impl EventTx for PgTx<'_, '_> {
+    fn event_hash(&mut self, id: &Uuid) -> DbResult<Option<String>> {
+        let s = self.stmt(SQL_EVENT_HASH)?;
+        let row = self.tx.query_opt(&s, &[&id.to_string()]).map_err(db)?;
+        row.map(|r| r.try_get(0)).transpose().map_err(db)
+    }
+
+    fn case_state(&mut self, case_id: &Uuid) -> DbResult<Option<CaseState>> {
+        if let Some(st) = self.cases.get(case_id) {
+            return Ok(Some(st.clone()));
+        }
+        let s = self.stmt(SQL_CASE_STATE)?;
+        let row = self.tx.query_opt(&s, &[&case_id.to_string()]).map_err(db)?;
+        let json: Option<String> = row.map(|r| r.try_get(0)).transpose().map_err(db)?;
+        json.map(|j| parse_state(&j)).transpose()
+    }
+
+    fn can_see(&mut self, person: &str, case_id: &Uuid) -> DbResult<bool> {
+        if self.grants.contains(&(*case_id, person.to_string())) {
+            return Ok(true);
+        }
+        let s = self.stmt(SQL_CAN_SEE)?;
+        Ok(self
+            .tx
+            .query_opt(&s, &[&person, &case_id.to_string()])
+            .map_err(db)?
+            .is_some())
+    }
+
+    fn insert_event(&mut self, ev: &NewEvent<'_>) -> DbResult<i64> {
+        let s = self.stmt(
+            "INSERT INTO events(id, case_id, seq, bytes, signature, hash, author, kind, received_at)
+             VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING gseq",
+        )?;
+        let row = self
+            .tx
+            .query_one(
+                &s,
+                &[
+                    &ev.id.to_string(),
+                    &ev.case_id.to_string(),
+                    &ev.seq,
+                    &ev.bytes,
+                    &ev.signature,
+                    &ev.hash,
+                    &ev.author,
+                    &ev.kind,
+                    &ev.received_at,
+                ],
+            )
+            .map_err(db)?;
+        self.dirty = true;
+        row.try_get(0).map_err(db)
+    }
+
+    fn put_case(&mut self, st: &CaseState) -> DbResult<()> {
+        self.cases.insert(st.case_id, st.clone());
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn grant(&mut self, case_id: &Uuid, persons: &[String]) -> DbResult<()> {
+        for p in persons {
+            if self.grants.insert((*case_id, p.clone())) {
+                self.dirty = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn attachment_exists(&mut self, sm3: &str) -> DbResult<bool> {
+        let s = self.stmt(SQL_ATTACHMENT_EXISTS)?;
+        Ok(self.tx.query_opt(&s, &[&sm3]).map_err(db)?.is_some())
+    }
+}
+
+/// Connects the listener and subscribes to the channel.
+fn listen_connect(config: &Config, channel: &str) -> Result<Client, postgres::Error> {
+    let mut c = config.connect(NoTls)?;
+    c.batch_execute(&format!("LISTEN {}", ident(channel)))?;
+    Ok(c)
+}
+
+/// Waits up to [`LISTEN_POLL`] for notifications: `Ok(true)` when some
+/// came (all already buffered ones are taken too).
+fn wait_notifications(client: &mut Client) -> Result<bool, postgres::Error> {
+    let mut n = client.notifications();
+    let first = n.timeout_iter(LISTEN_POLL).next()?;
+    if first.is_none() {
+        return Ok(false);
+    }
+    while n.iter().next()?.is_some() {}
+    Ok(true)
+}
+
+/// Reconnects the listener with backoff; `None` when told to stop.
+fn listen_reconnect(config: &Config, channel: &str, stop: &AtomicBool) -> Option<Client> {
+    let mut delay = BACKOFF_START;
+    loop {
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            if stop.load(Ordering::Acquire) {
+                return None;
+            }
+            std::thread::sleep(LISTEN_POLL.min(until.saturating_duration_since(Instant::now())));
+        }
+        match listen_connect(config, channel) {
+            Ok(c) => {
+                tracing::info!(channel, "已重新连接 PostgreSQL 通知");
+                return Some(c);
+            }
+            Err(e) => {
+                tracing::warn!(channel, error = %db(e), retry_in = ?delay, "重新连接 PostgreSQL 通知失败");
+                delay = (delay * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+fn listen_loop(
+    mut client: Client,
+    config: Config,
+    channel: String,
+    stop: Arc<AtomicBool>,
+    wake: Box<dyn Fn() + Send + Sync>,
+) {
+    let mut checked = Instant::now();
+    while !stop.load(Ordering::Acquire) {
+        let broken = match wait_notifications(&mut client) {
+            Ok(true) => {
+                wake();
+                None
+            }
+            Ok(false) if client.is_closed() => Some("连接已关闭".to_string()),
+            Ok(false) if checked.elapsed() >= LISTEN_CHECK => {
+                checked = Instant::now();
+                client
+                    .is_valid(CONNECT_TIMEOUT)
+                    .err()
+                    .map(|e| db(e).to_string())
+            }
+            Ok(false) => None,
+            Err(e) => Some(db(e).to_string()),
+        };
+        if let Some(why) = broken {
+            tracing::warn!(channel = %channel, error = %why, "PostgreSQL 通知连接中断，正在重连");
+            match listen_reconnect(&config, &channel, &stop) {
+                Some(c) => {
+                    client = c;
+                    checked = Instant::now();
+                    // Commits made while disconnected were not announced.
+                    wake();
+                }
+                None => break,
+            }
+        }
+    }
+    tracing::debug!(channel = %channel, "PostgreSQL 通知监听结束");
+}
+
+impl HubDb for PgDb {
+    fn backend(&self) -> &'static str {
+        "postgresql"
+    }
+
+    fn meta_get(&self, key: &str) -> DbResult<Option<String>> {
+        self.with(|c, st| {
+            let s = stmt(c, st, "SELECT value FROM meta WHERE key=$1")?;
+            c.query_opt(&s, &[&key])?.map(|r| r.try_get(0)).transpose()
+        })
+    }
+
+    fn meta_set(&self, key: &str, value: &str) -> DbResult<()> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "INSERT INTO meta(key, value) VALUES($1, $2)
+                 ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            )?;
+            c.execute(&s, &[&key, &value])?;
+            Ok(())
+        })
+    }
+
+    fn insert_user(&self, u: &UserRow) -> DbResult<bool> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "INSERT INTO users(person, password_hash, is_admin, disabled, created_at)
+                 VALUES($1, $2, $3, $4, $5) ON CONFLICT(person) DO NOTHING",
+            )?;
+            let n = c.execute(
+                &s,
+                &[
+                    &u.person,
+                    &u.password_hash,
+                    &u.is_admin,
+                    &u.disabled,
+                    &u.created_at,
+                ],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn user(&self, person: &str) -> DbResult<Option<UserRow>> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT person, password_hash, is_admin, disabled, created_at FROM users WHERE person=$1",
+            )?;
+            c.query_opt(&s, &[&person])?
+                .map(|r| user_row(&r))
+                .transpose()
+        })
+    }
+
+    fn users(&self) -> DbResult<Vec<UserRow>> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT person, password_hash, is_admin, disabled, created_at FROM users ORDER BY person",
+            )?;
+            c.query(&s, &[])?.iter().map(user_row).collect()
+        })
+    }
+
+    fn insert_session(&self, s: &SessionRow) -> DbResult<()> {
+        self.with(|c, st| {
+            let q = stmt(
+                c,
+                st,
+                "INSERT INTO sessions(token_hash, person, device, created_at, last_seen, revoked)
+                 VALUES($1, $2, $3, $4, $5, $6)",
+            )?;
+            c.execute(
+                &q,
+                &[
+                    &s.token_hash,
+                    &s.person,
+                    &s.device,
+                    &s.created_at,
+                    &s.last_seen,
+                    &s.revoked,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, token_hash: &str) -> DbResult<Option<SessionRow>> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT token_hash, person, device, created_at, last_seen, revoked FROM sessions
+                 WHERE token_hash=$1",
+            )?;
+            c.query_opt(&s, &[&token_hash])?
+                .map(|r| {
+                    Ok(SessionRow {
+                        token_hash: r.try_get(0)?,
+                        person: r.try_get(1)?,
+                        device: r.try_get(2)?,
+                        created_at: r.try_get(3)?,
+                        last_seen: r.try_get(4)?,
+                        revoked: r.try_get(5)?,
+                    })
+                })
+                .transpose()
+        })
+    }
+
+    fn touch_session(&self, token_hash: &str, now: i64) -> DbResult<()> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "UPDATE sessions SET last_seen=$2 WHERE token_hash=$1 AND last_seen < $2",
+            )?;
+            c.execute(&s, &[&token_hash, &now])?;
+            Ok(())
+        })
+    }
+
+    fn revoke_session(&self, token_hash: &str) -> DbResult<()> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "UPDATE sessions SET revoked=true WHERE token_hash=$1",
+            )?;
+            c.execute(&s, &[&token_hash])?;
+            Ok(())
+        })
+    }
+
+    fn revoke_sessions_of(&self, person: &str) -> DbResult<u64> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "UPDATE sessions SET revoked=true WHERE person=$1 AND NOT revoked",
+            )?;
+            c.execute(&s, &[&person])
+        })
+    }
+
+    fn insert_enrolment(&self, e: &EnrolmentRow) -> DbResult<()> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "INSERT INTO enrolments(id, device, device_name, person, fingerprint, pem, status,
+                   created_at, decided_by, decided_at)
+                 VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )?;
+            c.execute(
+                &s,
+                &[
+                    &e.id,
+                    &e.device,
+                    &e.device_name,
+                    &e.person,
+                    &e.fingerprint,
+                    &e.pem,
+                    &e.status,
+                    &e.created_at,
+                    &e.decided_by,
+                    &e.decided_at,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn enrolment(&self, id: &str) -> DbResult<Option<EnrolmentRow>> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT id, device, device_name, person, fingerprint, pem, status, created_at, decided_by, decided_at
+                 FROM enrolments WHERE id=$1",
+            )?;
+            c.query_opt(&s, &[&id])?
+                .map(|r| enrolment_row(&r))
+                .transpose()
+        })
+    }
+
+    fn enrolments(&self, status: Option<&str>) -> DbResult<Vec<EnrolmentRow>> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT id, device, device_name, person, fingerprint, pem, status, created_at, decided_by, decided_at
+                 FROM enrolments WHERE $1::text IS NULL OR status=$1::text
+                 ORDER BY created_at DESC, id DESC",
+            )?;
+            c.query(&s, &[&status])?
+                .iter()
+                .map(enrolment_row)
+                .collect()
+        })
+    }
+
+    fn decide_enrolment(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        by: &str,
+        at: &str,
+    ) -> DbResult<bool> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "UPDATE enrolments SET status=$3, decided_by=$4, decided_at=$5
+                 WHERE id=$1 AND status=$2",
+            )?;
+            Ok(c.execute(&s, &[&id, &from, &to, &by, &at])? == 1)
+        })
+    }
+
+    fn approved_key(&self, person: &str, fingerprint: &str) -> DbResult<Option<String>> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT pem FROM enrolments WHERE person=$1 AND fingerprint=$2 AND status='approved'
+                 LIMIT 1",
+            )?;
+            c.query_opt(&s, &[&person, &fingerprint])?
+                .map(|r| r.try_get(0))
+                .transpose()
+        })
+    }
+
+    fn approved_keys(&self) -> DbResult<Vec<(String, String, String)>> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT DISTINCT person, fingerprint, pem FROM enrolments WHERE status='approved'
+                 ORDER BY person, fingerprint, pem",
+            )?;
+            c.query(&s, &[])?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect()
+        })
+    }
+
+    fn push(&self, f: &mut PushFn<'_>) -> Result<(), ApiError> {
+        let mut conn = self.conn()?;
+        let PgConn { client, stmts } = &mut *conn;
+        let mut tx = client.transaction().map_err(db)?;
+        // Serialise writers: gseq values are drawn, and become visible, in
+        // lock order, so a reader at gseq n has seen all below it.
+        let lock = stmt(&mut tx, stmts, "SELECT pg_advisory_xact_lock($1)").map_err(db)?;
+        tx.execute(&lock, &[&self.lock_key]).map_err(db)?;
+        let mut t = PgTx::new(&mut tx, stmts);
+        let res = match f(&mut t) {
+            Ok(()) => t.flush().map_err(ApiError::from),
+            Err(e) => Err(e),
+        };
+        let dirty = t.dirty;
+        drop(t);
+        match res {
+            Ok(()) => {
+                if dirty {
+                    let n = stmt(&mut tx, stmts, "SELECT pg_notify($1, '')").map_err(db)?;
+                    tx.execute(&n, &[&self.channel]).map_err(db)?;
+                }
+                tx.commit().map_err(db)?;
+                Ok(())
+            }
+            Err(e) => {
+                if let Err(re) = tx.rollback() {
+                    tracing::warn!(error = %db(re), "回滚失败");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn events_after(&self, person: &str, after: i64, limit: i64) -> DbResult<Vec<EventRow>> {
+        let raw = self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT e.gseq, e.id, e.case_id, e.seq, e.bytes, e.signature
+                 FROM events e JOIN case_access a ON a.case_id = e.case_id AND a.person = $1
+                 WHERE e.gseq > $2 ORDER BY e.gseq LIMIT $3",
+            )?;
+            c.query(&s, &[&person, &after, &limit])?
+                .iter()
+                .map(raw_event)
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        raw.into_iter().map(to_event).collect()
+    }
+
+    fn feed_after(&self, after: i64, limit: i64) -> DbResult<Vec<(EventRow, Vec<String>)>> {
+        // One statement, one snapshot: the viewers are those at the time
+        // the events are read.
+        let raw = self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT e.gseq, e.id, e.case_id, e.seq, e.bytes, e.signature,
+                   ARRAY(SELECT a.person FROM case_access a WHERE a.case_id = e.case_id
+                         ORDER BY a.person)
+                 FROM events e WHERE e.gseq > $1 ORDER BY e.gseq LIMIT $2",
+            )?;
+            c.query(&s, &[&after, &limit])?
+                .iter()
+                .map(|r| Ok((raw_event(r)?, r.try_get::<_, Vec<String>>(6)?)))
+                .collect::<Result<Vec<_>, postgres::Error>>()
+        })?;
+        raw.into_iter()
+            .map(|(e, v)| Ok((to_event(e)?, v)))
+            .collect()
+    }
+
+    fn case_events(&self, case_id: &Uuid) -> DbResult<Vec<EventRow>> {
+        let raw = self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT gseq, id, case_id, seq, bytes, signature FROM events WHERE case_id=$1
+                 ORDER BY seq",
+            )?;
+            c.query(&s, &[&case_id.to_string()])?
+                .iter()
+                .map(raw_event)
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        raw.into_iter().map(to_event).collect()
+    }
+
+    fn can_see(&self, person: &str, case_id: &Uuid) -> DbResult<bool> {
+        self.with(|c, st| {
+            let s = stmt(c, st, SQL_CAN_SEE)?;
+            Ok(c.query_opt(&s, &[&person, &case_id.to_string()])?.is_some())
+        })
+    }
+
+    fn case_state(&self, case_id: &Uuid) -> DbResult<Option<CaseState>> {
+        let json: Option<String> = self.with(|c, st| {
+            let s = stmt(c, st, SQL_CASE_STATE)?;
+            c.query_opt(&s, &[&case_id.to_string()])?
+                .map(|r| r.try_get(0))
+                .transpose()
+        })?;
+        json.map(|j| parse_state(&j)).transpose()
+    }
+
+    fn visible_cases(&self, person: &str, status: &str, limit: i64) -> DbResult<Vec<CaseState>> {
+        let rows: Vec<String> = self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT c.state_json FROM cases c
+                   JOIN case_access a ON a.case_id = c.id AND a.person = $1
+                 WHERE c.status = $2 ORDER BY c.updated_at DESC LIMIT $3",
+            )?;
+            c.query(&s, &[&person, &status, &limit])?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect()
+        })?;
+        rows.iter().map(|j| parse_state(j)).collect()
+    }
+
+    fn max_gseq(&self) -> DbResult<i64> {
+        self.with(|c, st| {
+            let s = stmt(c, st, "SELECT coalesce(max(gseq), 0)::bigint FROM events")?;
+            c.query_one(&s, &[])?.try_get(0)
+        })
+    }
+
+    fn counts(&self) -> DbResult<(i64, i64)> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM cases)",
+            )?;
+            let r = c.query_one(&s, &[])?;
+            Ok((r.try_get(0)?, r.try_get(1)?))
+        })
+    }
+
+    fn upload_begin(&self, sm3: &str, size: i64, mime: &str) -> DbResult<UploadRow> {
+        self.write(|tx, st| {
+            let row = |received| UploadRow {
+                sm3: sm3.into(),
+                size,
+                mime: mime.into(),
+                received,
+            };
+            // Insert first, so that concurrent begins of one file do not
+            // both find nothing and collide.
+            let ins = stmt(
+                tx,
+                st,
+                "INSERT INTO uploads(sm3, size, mime, received) VALUES($1, $2, $3, 0)
+                 ON CONFLICT(sm3) DO NOTHING",
+            )?;
+            if tx.execute(&ins, &[&sm3, &size, &mime])? == 1 {
+                return Ok(row(0));
+            }
+            let sel = stmt(
+                tx,
+                st,
+                "SELECT size, mime, received FROM uploads WHERE sm3=$1 FOR UPDATE",
+            )?;
+            let existing = tx.query_opt(&sel, &[&sm3])?;
+            let Some(existing) = existing else {
+                // Finished or aborted meanwhile: start afresh.
+                tx.execute(&ins, &[&sm3, &size, &mime])?;
+                return Ok(row(0));
+            };
+            let (s, m, received): (i64, String, i64) = (
+                existing.try_get(0)?,
+                existing.try_get(1)?,
+                existing.try_get(2)?,
+            );
+            if s == size && m == mime {
+                return Ok(row(received));
+            }
+            let del = stmt(tx, st, "DELETE FROM upload_chunks WHERE sm3=$1")?;
+            tx.execute(&del, &[&sm3])?;
+            let upd = stmt(
+                tx,
+                st,
+                "UPDATE uploads SET size=$2, mime=$3, received=0 WHERE sm3=$1",
+            )?;
+            tx.execute(&upd, &[&sm3, &size, &mime])?;
+            Ok(row(0))
+        })
+    }
+
+    fn upload(&self, sm3: &str) -> DbResult<Option<UploadRow>> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT sm3, size, mime, received FROM uploads WHERE sm3=$1",
+            )?;
+            c.query_opt(&s, &[&sm3])?
+                .map(|r| {
+                    Ok(UploadRow {
+                        sm3: r.try_get(0)?,
+                        size: r.try_get(1)?,
+                        mime: r.try_get(2)?,
+                        received: r.try_get(3)?,
+                    })
+                })
+                .transpose()
+        })
+    }
+
+    fn upload_append(&self, sm3: &str, offset: i64, data: &[u8]) -> DbResult<bool> {
+        let len = i64::try_from(data.len()).map_err(|_| DbError::Backend("上传分块过大".into()))?;
+        self.write(|tx, st| {
+            let upd = stmt(
+                tx,
+                st,
+                "UPDATE uploads SET received = received + $3 WHERE sm3=$1 AND received=$2",
+            )?;
+            if tx.execute(&upd, &[&sm3, &offset, &len])? != 1 {
+                return Ok(false);
+            }
+            let ins = stmt(
+                tx,
+                st,
+                r#"INSERT INTO upload_chunks(sm3, "offset", data) VALUES($1, $2, $3)"#,
+            )?;
+            tx.execute(&ins, &[&sm3, &offset, &data])?;
+            Ok(true)
+        })
+    }
+
+    fn upload_data(&self, sm3: &str) -> DbResult<Vec<u8>> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                r#"SELECT data FROM upload_chunks WHERE sm3=$1 ORDER BY "offset""#,
+            )?;
+            let mut out = Vec::new();
+            for r in c.query(&s, &[&sm3])? {
+                let chunk: &[u8] = r.try_get(0)?;
+                out.extend_from_slice(chunk);
+            }
+            Ok(out)
+        })
+    }
+
+    fn upload_finish(&self, sm3: &str, mime: &str, data: &[u8]) -> DbResult<()> {
+        let size = i64::try_from(data.len()).map_err(|_| DbError::Backend("附件过大".into()))?;
+        let now = crate::now_rfc3339();
+        self.write(|tx, st| {
+            let ins = stmt(
+                tx,
+                st,
+                "INSERT INTO attachments(sm3, mime, size, data, created_at) VALUES($1, $2, $3, $4, $5)
+                 ON CONFLICT(sm3) DO NOTHING",
+            )?;
+            tx.execute(&ins, &[&sm3, &mime, &size, &data, &now])?;
+            let dc = stmt(tx, st, "DELETE FROM upload_chunks WHERE sm3=$1")?;
+            tx.execute(&dc, &[&sm3])?;
+            let du = stmt(tx, st, "DELETE FROM uploads WHERE sm3=$1")?;
+            tx.execute(&du, &[&sm3])?;
+            Ok(())
+        })
+    }
+
+    fn upload_abort(&self, sm3: &str) -> DbResult<()> {
+        self.write(|tx, st| {
+            let dc = stmt(tx, st, "DELETE FROM upload_chunks WHERE sm3=$1")?;
+            tx.execute(&dc, &[&sm3])?;
+            let du = stmt(tx, st, "DELETE FROM uploads WHERE sm3=$1")?;
+            tx.execute(&du, &[&sm3])?;
+            Ok(())
+        })
+    }
+
+    fn attachment_meta(&self, sm3: &str) -> DbResult<Option<(String, i64)>> {
+        self.with(|c, st| {
+            let s = stmt(c, st, "SELECT mime, size FROM attachments WHERE sm3=$1")?;
+            c.query_opt(&s, &[&sm3])?
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()
+        })
+    }
+
+    fn attachment(&self, sm3: &str) -> DbResult<Option<(String, Vec<u8>)>> {
+        self.with(|c, st| {
+            let s = stmt(c, st, "SELECT mime, data FROM attachments WHERE sm3=$1")?;
+            c.query_opt(&s, &[&sm3])?
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()
+        })
+    }
+
+    /// A `pg_dump` archive (custom format) of the hub's schema: one
+    /// snapshot, taken while the hub keeps serving. Restore it with
+    /// [`PgDb::restore`].
+    fn backup(&self, dest: &Path) -> DbResult<()> {
+        if dest.exists() {
+            return Err(DbError::Backend(format!(
+                "备份目标 {} 已存在，不会覆盖",
+                dest.display()
+            )));
+        }
+        let pg_dump = pg_tool("pg_dump")?;
+        let out = run_tool(
+            "pg_dump",
+            Command::new(pg_dump)
+                .arg("--format=custom")
+                .arg(arg("--file=", dest))
+                .arg(arg("--schema=", &self.schema))
+                .arg("--no-owner")
+                .arg(&self.url),
+        );
+        if out.is_err() {
+            // Do not leave a partial archive that looks like a backup.
+            let _ = std::fs::remove_file(dest);
+        }
+        out?;
+        if !dest.is_file() {
+            return Err(DbError::Backend(format!(
+                "pg_dump 没有写出备份文件 {}",
+                dest.display()
+            )));
+        }
+        Ok(())
+    }
+
+    fn listen(&self, wake: Box<dyn Fn() + Send + Sync>) -> DbResult<()> {
+        // Subscribe before returning, so no commit after this call is
+        // missed.
+        let client = listen_connect(&self.config, &self.channel).map_err(db)?;
+        let config = self.config.clone();
+        let channel = self.channel.clone();
+        let stop = self.stop.clone();
+        std::thread::Builder::new()
+            .name("jingwu-pg-listen".into())
+            .spawn(move || listen_loop(client, config, channel, stop, wake))
+            .map_err(|e| DbError::Backend(format!("无法启动通知监听线程：{e}")))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    // `ApiError` is what `HubDb::push` closures return.
+    #![allow(clippy::result_large_err)]
+
+    use std::collections::BTreeSet;
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// The test server; `JINGWU_TEST_PG` overrides it.
+    fn base_url() -> String {
+        std::env::var("JINGWU_TEST_PG")
+            .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into())
+    }
+
+    /// A fresh schema, dropped (with everything in it) at the end.
+    struct Scratch {
+        schema: String,
+    }
+
+    impl Scratch {
+        fn new() -> Scratch {
+            let mut b = [0u8; 6];
+            getrandom::fill(&mut b).unwrap();
+            Scratch {
+                schema: format!("t_{}", hex::encode(b)),
+            }
+        }
+
+        fn url(&self) -> String {
+            format!("{}?schema={}", base_url(), self.schema)
+        }
+
+        fn open(&self) -> PgDb {
+            PgDb::open(&self.url()).unwrap()
+        }
+
+        fn client(&self) -> Client {
+            let mut c = Config::from_str(&base_url())
+                .unwrap()
+                .connect(NoTls)
+                .unwrap();
+            c.batch_execute(&format!("SET search_path TO {}", ident(&self.schema)))
+                .unwrap();
+            c
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            if let Ok(mut c) = Config::from_str(&base_url()).unwrap().connect(NoTls) {
+                let _ = c.batch_execute(&format!(
+                    "DROP SCHEMA IF EXISTS {} CASCADE",
+                    ident(&self.schema)
+                ));
+            }
+        }
+    }
+
+    struct Ev {
+        id: Uuid,
+        case_id: Uuid,
+        seq: i64,
+        bytes: Vec<u8>,
+    }
+
+    impl Ev {
+        fn new(case_id: Uuid, seq: i64) -> Ev {
+            let id = Uuid::now_v7();
+            Ev {
+                id,
+                case_id,
+                seq,
+                bytes: format!("event {id}").into_bytes(),
+            }
+        }
+
+        fn new_event(&self) -> NewEvent<'_> {
+            NewEvent {
+                id: &self.id,
+                case_id: &self.case_id,
+                seq: self.seq,
+                bytes: &self.bytes,
+                signature: b"sig",
+                hash: "hash",
+                author: "p1",
+                kind: "create",
+                received_at: "2026-01-01T00:00:00Z",
+            }
+        }
+    }
+
+    /// Pushes one event of `case_id` visible to `persons`; its gseq.
+    fn push_one(db: &PgDb, ev: &Ev, persons: &[&str]) -> i64 {
+        let persons: Vec<String> = persons.iter().map(|p| p.to_string()).collect();
+        let mut gseq = 0;
+        db.push(&mut |tx| {
+            gseq = tx.insert_event(&ev.new_event())?;
+            tx.grant(&ev.case_id, &persons)?;
+            Ok(())
+        })
+        .unwrap();
+        gseq
+    }
+
+    fn case_state(case_id: Uuid, no: &str, status: &str, updated: &str) -> CaseState {
+        serde_json::from_value(serde_json::json!({
+            "case_id": case_id,
+            "case_type": "incident",
+            "template": {"id": "incident", "version": 1},
+            "workflow": null,
+            "case_no": no,
+            "unit": "u1",
+            "initiator": "p1",
+            "created_at": "2026-01-01T00:00:00Z",
+            "form": {},
+            "status": status,
+            "route": null,
+            "step_index": null,
+            "step_since": "2026-01-01T00:00:00Z",
+            "trail": [],
+            "implemented": null,
+            "informed": null,
+            "dispatch": null,
+            "dispatch_history": [],
+            "next_seq": 1,
+            "head": "abc",
+            "updated_at": updated,
+            "last_send": null
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn urls_and_schema_names() {
+        let t = parse_url("postgres://root@127.0.0.1:5432/test?schema=a_1").unwrap();
+        assert_eq!(t.schema, "a_1");
+        assert!(t.explicit);
+        assert_eq!(t.url, "postgres://root@127.0.0.1:5432/test");
+        let t = parse_url("postgres://root@h/test?connect_timeout=5&schema=_x&sslmode=disable")
+            .unwrap();
+        assert_eq!(t.schema, "_x");
+        assert_eq!(
+            t.url,
+            "postgres://root@h/test?connect_timeout=5&sslmode=disable"
+        );
+        let t = parse_url("postgres://root@h/test").unwrap();
+        assert_eq!(t.schema, "public");
+        assert!(!t.explicit);
+        for bad in [
+            "",
+            "A",
+            "1a",
+            "a-b",
+            "a;drop",
+            "a\"b",
+            "pg_x",
+            &"a".repeat(64),
+        ] {
+            assert!(
+                parse_url(&format!("postgres://root@h/test?schema={bad}")).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(valid_schema(&"a".repeat(63)));
+        assert!(parse_url("postgres://h/test?schema=a&schema=b").is_err());
+        assert!(channel_name(&"a".repeat(63)).len() <= 63);
+        assert_ne!(
+            lock_key("jingwu-events", "a"),
+            lock_key("jingwu-events", "b")
+        );
+    }
+
+    #[test]
+    fn migrations_are_idempotent() {
+        let s = Scratch::new();
+        let db = s.open();
+        assert_eq!(db.schema(), s.schema);
+        assert_eq!(db.backend(), "postgresql");
+        db.meta_set("k", "v1").unwrap();
+        drop(db);
+        let db = s.open();
+        assert_eq!(db.meta_get("k").unwrap().as_deref(), Some("v1"));
+        db.meta_set("k", "v2").unwrap();
+        assert_eq!(db.meta_get("k").unwrap().as_deref(), Some("v2"));
+        assert_eq!(db.meta_get("nope").unwrap(), None);
+        let mut c = s.client();
+        let v: i64 = c
+            .query_one("SELECT version FROM schema_version", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM schema_version", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 1);
+        // A newer database is refused.
+        c.execute("UPDATE schema_version SET version = 99", &[])
+            .unwrap();
+        drop(db);
+        match PgDb::open(&s.url()) {
+            Err(DbError::TooNew {
+                found: 99,
+                supported,
+            }) => {
+                assert_eq!(supported, MIGRATIONS.len() as i64)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn concurrent_opens_migrate_once() {
+        let s = Scratch::new();
+        let url = s.url();
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || PgDb::open(&url).map(|_| ()))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+    }
+
+    #[test]
+    fn users_sessions_enrolments() {
+        let s = Scratch::new();
+        let db = s.open();
+        let u = UserRow {
+            person: "p2".into(),
+            password_hash: "$argon2id$x".into(),
+            is_admin: true,
+            disabled: false,
+            created_at: "2026-01-01T00:00:00Z".into(),
+        };
+        assert!(db.insert_user(&u).unwrap());
+        assert!(!db.insert_user(&u).unwrap());
+        let u1 = UserRow {
+            person: "p1".into(),
+            is_admin: false,
+            disabled: true,
+            ..u.clone()
+        };
+        assert!(db.insert_user(&u1).unwrap());
+        assert_eq!(db.user("p2").unwrap(), Some(u.clone()));
+        assert_eq!(db.user("p3").unwrap(), None);
+        assert_eq!(db.users().unwrap(), vec![u1, u]);
+
+        let sess = SessionRow {
+            token_hash: "t1".into(),
+            person: "p1".into(),
+            device: Some("d1".into()),
+            created_at: 100,
+            last_seen: 100,
+            revoked: false,
+        };
+        db.insert_session(&sess).unwrap();
+        db.insert_session(&SessionRow {
+            token_hash: "t2".into(),
+            device: None,
+            ..sess.clone()
+        })
+        .unwrap();
+        assert!(db.insert_session(&sess).is_err());
+        assert_eq!(db.session("t1").unwrap(), Some(sess.clone()));
+        db.touch_session("t1", 150).unwrap();
+        db.touch_session("t1", 120).unwrap();
+        assert_eq!(db.session("t1").unwrap().unwrap().last_seen, 150);
+        db.revoke_session("t1").unwrap();
+        assert!(db.session("t1").unwrap().unwrap().revoked);
+        assert_eq!(db.session("t2").unwrap().unwrap().device, None);
+        assert_eq!(db.revoke_sessions_of("p1").unwrap(), 1);
+        assert_eq!(db.revoke_sessions_of("p1").unwrap(), 0);
+        assert_eq!(db.session("nope").unwrap(), None);
+
+        let e1 = EnrolmentRow {
+            id: "e1".into(),
+            device: "d1".into(),
+            device_name: "前台电脑".into(),
+            person: "p1".into(),
+            fingerprint: "fp1".into(),
+            pem: "PEM1".into(),
+            status: "pending".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            decided_by: None,
+            decided_at: None,
+        };
+        let e2 = EnrolmentRow {
+            id: "e2".into(),
+            fingerprint: "fp2".into(),
+            pem: "PEM2".into(),
+            created_at: "2026-01-02T00:00:00Z".into(),
+            ..e1.clone()
+        };
+        db.insert_enrolment(&e1).unwrap();
+        db.insert_enrolment(&e2).unwrap();
+        assert!(db
+            .insert_enrolment(&EnrolmentRow {
+                id: "e3".into(),
+                status: "bogus".into(),
+                ..e1.clone()
+            })
+            .is_err());
+        assert_eq!(db.enrolment("e1").unwrap(), Some(e1.clone()));
+        assert_eq!(db.enrolment("e9").unwrap(), None);
+        assert_eq!(db.enrolments(None).unwrap(), vec![e2.clone(), e1.clone()]);
+        assert_eq!(db.enrolments(Some("pending")).unwrap().len(), 2);
+        assert!(db.enrolments(Some("approved")).unwrap().is_empty());
+        assert!(db
+            .decide_enrolment("e1", "pending", "approved", "admin", "2026-01-03T00:00:00Z")
+            .unwrap());
+        assert!(!db
+            .decide_enrolment("e1", "pending", "rejected", "admin", "2026-01-03T00:00:00Z")
+            .unwrap());
+        let d = db.enrolment("e1").unwrap().unwrap();
+        assert_eq!(d.status, "approved");
+        assert_eq!(d.decided_by.as_deref(), Some("admin"));
+        assert_eq!(d.decided_at.as_deref(), Some("2026-01-03T00:00:00Z"));
+        assert_eq!(
+            db.approved_key("p1", "fp1").unwrap().as_deref(),
+            Some("PEM1")
+        );
+        assert_eq!(db.approved_key("p1", "fp2").unwrap(), None);
+        assert_eq!(
+            db.approved_keys().unwrap(),
+            vec![("p1".into(), "fp1".into(), "PEM1".into())]
+        );
+        assert_eq!(db.enrolments(Some("approved")).unwrap(), vec![d]);
+    }
+
+    #[test]
+    fn push_commits_or_rolls_back() {
+        let s = Scratch::new();
+        let db = s.open();
+        let case = Uuid::now_v7();
+        let ev0 = Ev::new(case, 0);
+        let state = case_state(case, "NO-1", "received", "2026-01-01T00:00:00Z");
+        let mut gseq = 0;
+        db.push(&mut |tx| {
+            assert_eq!(tx.case_state(&case)?, None);
+            assert!(!tx.can_see("p1", &case)?);
+            gseq = tx.insert_event(&ev0.new_event())?;
+            tx.put_case(&state)?;
+            tx.grant(&case, &["p1".into(), "p2".into(), "p1".into()])?;
+            tx.grant(&case, &["p1".into()])?;
+            tx.grant(&case, &[])?;
+            // Writes are visible inside the transaction.
+            assert_eq!(tx.event_hash(&ev0.id)?.as_deref(), Some("hash"));
+            assert!(tx.can_see("p2", &case)?);
+            assert_eq!(tx.case_state(&case)?, Some(state.clone()));
+            assert!(!tx.attachment_exists("x")?);
+            Ok(())
+        })
+        .unwrap();
+        assert!(gseq > 0);
+        assert_eq!(db.counts().unwrap(), (1, 1));
+        assert_eq!(db.max_gseq().unwrap(), gseq);
+        assert!(db.can_see("p2", &case).unwrap());
+        assert!(!db.can_see("p3", &case).unwrap());
+        assert_eq!(db.case_state(&case).unwrap(), Some(state.clone()));
+        assert_eq!(db.case_state(&Uuid::now_v7()).unwrap(), None);
+
+        // An error rolls everything back and comes out unchanged.
+        let ev1 = Ev::new(case, 1);
+        let refused = ApiError::conflict("stale_head", "测试");
+        let err = db
+            .push(&mut |tx| {
+                tx.insert_event(&ev1.new_event())?;
+                tx.grant(&case, &["p3".into()])?;
+                tx.put_case(&case_state(
+                    case,
+                    "NO-1",
+                    "archived",
+                    "2026-01-02T00:00:00Z",
+                ))?;
+                Err(refused.clone())
+            })
+            .unwrap_err();
+        assert_eq!(err, refused);
+        assert_eq!(db.counts().unwrap(), (1, 1));
+        assert!(!db.can_see("p3", &case).unwrap());
+        assert_eq!(db.case_state(&case).unwrap(), Some(state.clone()));
+
+        // A database error (duplicate seq) also rolls back.
+        let dup = Ev::new(case, 0);
+        let err = db
+            .push(&mut |tx| {
+                tx.grant(&case, &["p4".into()])?;
+                tx.insert_event(&dup.new_event())?;
+                Ok(())
+            })
+            .unwrap_err();
+        assert_eq!(err.status.as_u16(), 500);
+        assert!(!db.can_see("p4", &case).unwrap());
+        // So does a failing deferred write (a duplicate case number).
+        let case3 = Uuid::now_v7();
+        let ev3 = Ev::new(case3, 0);
+        let err = db
+            .push(&mut |tx| {
+                tx.insert_event(&ev3.new_event())?;
+                tx.put_case(&case_state(
+                    case3,
+                    "NO-1",
+                    "received",
+                    "2026-01-01T00:00:00Z",
+                ))?;
+                tx.grant(&case3, &["p1".into()])?;
+                Ok(())
+            })
+            .unwrap_err();
+        assert_eq!(err.status.as_u16(), 500);
+        assert_eq!(db.case_state(&case3).unwrap(), None);
+        assert!(!db.can_see("p1", &case3).unwrap());
+        // The pooled connection is still usable afterwards.
+        for _ in 0..20 {
+            assert_eq!(db.counts().unwrap(), (1, 1));
+        }
+
+        // Update of the projection, and visible_cases.
+        let ev1b = Ev::new(case, 1);
+        let later = case_state(case, "NO-1", "archived", "2026-01-02T00:00:00Z");
+        db.push(&mut |tx| {
+            tx.insert_event(&ev1b.new_event())?;
+            tx.put_case(&later)?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(db.counts().unwrap(), (2, 1));
+        assert_eq!(db.case_state(&case).unwrap(), Some(later.clone()));
+        let case2 = Uuid::now_v7();
+        let other = case_state(case2, "NO-2", "archived", "2026-01-03T00:00:00Z");
+        let ev2 = Ev::new(case2, 0);
+        db.push(&mut |tx| {
+            tx.insert_event(&ev2.new_event())?;
+            tx.put_case(&other)?;
+            tx.grant(&case2, &["p1".into()])?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            db.visible_cases("p1", "archived", 10).unwrap(),
+            vec![other.clone(), later.clone()]
+        );
+        assert_eq!(db.visible_cases("p1", "archived", 1).unwrap(), vec![other]);
+        assert_eq!(db.visible_cases("p2", "archived", 10).unwrap(), vec![later]);
+        assert!(db.visible_cases("p1", "received", 10).unwrap().is_empty());
+        let log = db.case_events(&case).unwrap();
+        assert_eq!(
+            log.iter().map(|e| (e.seq, e.id)).collect::<Vec<_>>(),
+            vec![(0, ev0.id), (1, ev1b.id)]
+        );
+        assert_eq!(log[0].bytes, ev0.bytes);
+        assert_eq!(log[0].signature, b"sig");
+    }
+
+    #[test]
+    fn events_after_respects_access_and_cursor() {
+        let s = Scratch::new();
+        let db = s.open();
+        let a = Uuid::now_v7();
+        let b = Uuid::now_v7();
+        let a0 = Ev::new(a, 0);
+        let b0 = Ev::new(b, 0);
+        let a1 = Ev::new(a, 1);
+        let g_a0 = push_one(&db, &a0, &["p1", "p2"]);
+        let g_b0 = push_one(&db, &b0, &["p2"]);
+        let g_a1 = push_one(&db, &a1, &[]);
+        assert!(g_a0 < g_b0 && g_b0 < g_a1);
+
+        let ids = |rows: Vec<EventRow>| rows.into_iter().map(|e| e.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(db.events_after("p1", 0, 100).unwrap()),
+            vec![a0.id, a1.id]
+        );
+        assert_eq!(
+            ids(db.events_after("p2", 0, 100).unwrap()),
+            vec![a0.id, b0.id, a1.id]
+        );
+        assert_eq!(
+            ids(db.events_after("p2", g_a0, 100).unwrap()),
+            vec![b0.id, a1.id]
+        );
+        assert_eq!(ids(db.events_after("p2", 0, 1).unwrap()), vec![a0.id]);
+        assert!(db.events_after("p1", g_a1, 100).unwrap().is_empty());
+        assert!(db.events_after("p3", 0, 100).unwrap().is_empty());
+        let row = &db.events_after("p1", 0, 1).unwrap()[0];
+        assert_eq!(
+            (row.gseq, row.case_id, row.seq, &row.bytes[..]),
+            (g_a0, a, 0, &a0.bytes[..])
+        );
+
+        let feed = db.feed_after(0, 100).unwrap();
+        let got: Vec<(i64, Vec<String>)> = feed.into_iter().map(|(e, v)| (e.gseq, v)).collect();
+        let p12 = vec!["p1".to_string(), "p2".to_string()];
+        assert_eq!(
+            got,
+            vec![
+                (g_a0, p12.clone()),
+                (g_b0, vec!["p2".to_string()]),
+                (g_a1, p12)
+            ]
+        );
+        assert_eq!(db.feed_after(g_b0, 1).unwrap()[0].0.id, a1.id);
+        assert!(db.feed_after(g_a1, 100).unwrap().is_empty());
+        assert_eq!(db.max_gseq().unwrap(), g_a1);
+    }
+
+    #[test]
+    fn uploads() {
+        let s = Scratch::new();
+        let db = s.open();
+        assert_eq!(db.upload("f").unwrap(), None);
+        let u = db.upload_begin("f", 6, "image/png").unwrap();
+        assert_eq!(u.received, 0);
+        assert!(db.upload_append("f", 0, b"abc").unwrap());
+        assert!(!db.upload_append("f", 0, b"abc").unwrap());
+        assert!(!db.upload_append("f", 5, b"x").unwrap());
+        assert!(!db.upload_append("nope", 0, b"x").unwrap());
+        // Beginning again resumes.
+        let u = db.upload_begin("f", 6, "image/png").unwrap();
+        assert_eq!(u.received, 3);
+        assert_eq!(db.upload("f").unwrap(), Some(u));
+        assert!(db.upload_append("f", 3, b"def").unwrap());
+        assert_eq!(db.upload_data("f").unwrap(), b"abcdef");
+        assert_eq!(db.attachment("f").unwrap(), None);
+        db.upload_finish("f", "image/png", b"abcdef").unwrap();
+        assert_eq!(db.upload("f").unwrap(), None);
+        assert!(db.upload_data("f").unwrap().is_empty());
+        assert_eq!(
+            db.attachment_meta("f").unwrap(),
+            Some(("image/png".into(), 6))
+        );
+        assert_eq!(
+            db.attachment("f").unwrap(),
+            Some(("image/png".into(), b"abcdef".to_vec()))
+        );
+        db.push(&mut |tx| {
+            assert!(tx.attachment_exists("f")?);
+            Ok(())
+        })
+        .unwrap();
+
+        // A different size or type replaces the upload.
+        db.upload_begin("g", 4, "image/png").unwrap();
+        assert!(db.upload_append("g", 0, b"ab").unwrap());
+        let u = db.upload_begin("g", 5, "image/png").unwrap();
+        assert_eq!(u.received, 0);
+        assert!(db.upload_data("g").unwrap().is_empty());
+        assert!(db.upload_append("g", 0, b"xy").unwrap());
+        let u = db.upload_begin("g", 5, "application/pdf").unwrap();
+        assert_eq!((u.received, u.mime.as_str()), (0, "application/pdf"));
+        assert!(db.upload_append("g", 0, b"12").unwrap());
+        db.upload_abort("g").unwrap();
+        assert_eq!(db.upload("g").unwrap(), None);
+        assert!(db.upload_data("g").unwrap().is_empty());
+    }
+
+    #[test]
+    fn listen_wakes_on_a_push_from_another_process() {
+        let s = Scratch::new();
+        let listener = s.open();
+        let writer = s.open();
+        let (tx, rx) = mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        listener
+            .listen(Box::new(move || {
+                let _ = tx.lock().unwrap().send(());
+            }))
+            .unwrap();
+        // Another schema's commits do not wake it.
+        let other = Scratch::new();
+        let odb = other.open();
+        push_one(&odb, &Ev::new(Uuid::now_v7(), 0), &["p1"]);
+        assert!(rx.recv_timeout(Duration::from_millis(500)).is_err());
+        // A push that writes nothing is not announced either.
+        writer.push(&mut |_| Ok(())).unwrap();
+        assert!(rx.recv_timeout(Duration::from_millis(500)).is_err());
+        push_one(&writer, &Ev::new(Uuid::now_v7(), 0), &["p1"]);
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("no wake-up within 5 s");
+        push_one(&writer, &Ev::new(Uuid::now_v7(), 0), &["p1"]);
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("no second wake-up within 5 s");
+    }
+
+    #[test]
+    fn listen_reconnects_and_wakes() {
+        let s = Scratch::new();
+        let db = s.open();
+        let (tx, rx) = mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        db.listen(Box::new(move || {
+            let _ = tx.lock().unwrap().send(());
+        }))
+        .unwrap();
+        // Kill the listener's connection.
+        let mut c = s.client();
+        let channel = db.channel.clone();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let n: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE query = $1) t",
+                    &[&format!("LISTEN {}", ident(&channel))],
+                )
+                .unwrap()
+                .get(0);
+            if n > 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "listener connection not found");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // After reconnecting it wakes (events may have been missed)…
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("no wake-up after reconnecting");
+        // …and listens again.
+        push_one(&db, &Ev::new(Uuid::now_v7(), 0), &["p1"]);
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("no wake-up after reconnect");
+    }
+
+    #[test]
+    fn concurrent_pushes_are_ordered_without_gaps() {
+        const THREADS: usize = 8;
+        const PUSHES: usize = 25;
+        const PER_PUSH: usize = 4;
+        let s = Scratch::new();
+        let db = Arc::new(s.open());
+        let done = Arc::new(AtomicBool::new(false));
+
+        // A reader that follows the feed with a cursor, as the live
+        // channel does: it must never skip an event committed later with
+        // a smaller gseq.
+        let reader = {
+            let db = db.clone();
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut cursor = 0;
+                let mut seen = Vec::new();
+                loop {
+                    let finished = done.load(Ordering::Acquire);
+                    let batch = db.feed_after(cursor, 1000).unwrap();
+                    for (e, viewers) in batch {
+                        assert_eq!(viewers, vec!["p1".to_string()]);
+                        assert!(e.gseq > cursor);
+                        cursor = e.gseq;
+                        seen.push(e.gseq);
+                    }
+                    if finished {
+                        return seen;
+                    }
+                }
+            })
+        };
+
+        let writers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let case = Uuid::now_v7();
+                    let mut mine = Vec::new();
+                    for p in 0..PUSHES {
+                        let evs: Vec<Ev> = (0..PER_PUSH)
+                            .map(|i| Ev::new(case, (p * PER_PUSH + i) as i64))
+                            .collect();
+                        db.push(&mut |tx| {
+                            for e in &evs {
+                                mine.push(tx.insert_event(&e.new_event())?);
+                            }
+                            tx.grant(&case, &["p1".into()])?;
+                            Ok(())
+                        })
+                        .unwrap();
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let mut all = BTreeSet::new();
+        for w in writers {
+            let mine = w.join().unwrap();
+            assert!(mine.windows(2).all(|w| w[0] < w[1]), "{mine:?}");
+            all.extend(mine);
+        }
+        done.store(true, Ordering::Release);
+        let seen = reader.join().unwrap();
+        let total = THREADS * PUSHES * PER_PUSH;
+        assert_eq!(all.len(), total);
+        let expected: Vec<i64> = (1..=total as i64).collect();
+        assert_eq!(all.into_iter().collect::<Vec<_>>(), expected);
+        assert_eq!(seen, expected);
+        assert_eq!(db.max_gseq().unwrap(), total as i64);
+    }
+
+    #[test]
+    fn backup_and_restore() {
+        let s = Scratch::new();
+        let db = s.open();
+        let case = Uuid::now_v7();
+        push_one(&db, &Ev::new(case, 0), &["p1"]);
+        db.meta_set("k", "before").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("hub.dump");
+        db.backup(&dest).unwrap();
+        assert!(dest.is_file());
+        assert!(db.backup(&dest).is_err(), "overwrote a backup");
+
+        push_one(&db, &Ev::new(case, 1), &["p1"]);
+        db.meta_set("k", "after").unwrap();
+        assert_eq!(db.counts().unwrap().0, 2);
+        drop(db);
+
+        PgDb::restore(&s.url(), &dest).unwrap();
+        let db = s.open();
+        assert_eq!(db.counts().unwrap().0, 1);
+        assert_eq!(db.meta_get("k").unwrap().as_deref(), Some("before"));
+        assert!(db.can_see("p1", &case).unwrap());
+        // The sequence was restored too: new events continue after it.
+        let g = push_one(&db, &Ev::new(case, 1), &["p1"]);
+        assert!(g > 1);
+
+        // A backup cannot be restored over another schema.
+        let other = Scratch::new();
+        drop(other.open());
+        let err = PgDb::restore(&other.url(), &dest).unwrap_err();
+        assert!(err.to_string().contains("没有模式"), "{err}");
+        assert!(PgDb::restore(&s.url(), &dir.path().join("missing")).is_err());
+    }
+
+    /// The default schema (`public`), in a scratch database of its own
+    /// (skipped when the test role may not create databases).
+    #[test]
+    fn public_schema_backup_and_restore() {
+        let mut b = [0u8; 6];
+        getrandom::fill(&mut b).unwrap();
+        let name = format!("t_{}", hex::encode(b));
+        let mut admin = Config::from_str(&base_url())
+            .unwrap()
+            .connect(NoTls)
+            .unwrap();
+        if let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {}", ident(&name))) {
+            eprintln!("skipped: cannot create a database: {e}");
+            return;
+        }
+        let url = {
+            let t = parse_url(&base_url()).unwrap();
+            match t.url.rsplit_once('/') {
+                Some((host, _)) => format!("{host}/{name}"),
+                None => panic!("{}", t.url),
+            }
+        };
+        let result = std::panic::catch_unwind(|| {
+            let db = PgDb::open(&url).unwrap();
+            assert_eq!(db.schema(), "public");
+            let case = Uuid::now_v7();
+            push_one(&db, &Ev::new(case, 0), &["p1"]);
+            let dir = tempfile::tempdir().unwrap();
+            let dest = dir.path().join("hub.dump");
+            db.backup(&dest).unwrap();
+            push_one(&db, &Ev::new(case, 1), &["p1"]);
+            drop(db);
+            PgDb::restore(&url, &dest).unwrap();
+            let db = PgDb::open(&url).unwrap();
+            assert_eq!(db.counts().unwrap(), (1, 0));
+            assert_eq!(db.events_after("p1", 0, 10).unwrap().len(), 1);
+        });
+        let _ = admin.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            ident(&name)
+        ));
+        if let Err(e) = result {
+            std::panic::resume_unwind(e);
+        }
+    }
+}

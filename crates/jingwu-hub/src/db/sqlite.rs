@@ -1,0 +1,914 @@
+//! SQLite backend (rusqlite, WAL, `synchronous=FULL`). One writer
+//! connection (SQLite serialises writers anyway) and a small pool of
+//! readers, which WAL lets run beside the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use jingwu_core::case::CaseState;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use uuid::Uuid;
+
+use super::{
+    enum_text, parse_state, parse_uuid, state_json, DbError, DbResult, EnrolmentRow, EventRow,
+    EventTx, HubDb, NewEvent, PushFn, SessionRow, UploadRow, UserRow,
+};
+use crate::error::ApiError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+     CREATE TABLE users (
+        person        TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        is_admin      INTEGER NOT NULL,
+        disabled      INTEGER NOT NULL DEFAULT 0,
+        created_at    TEXT NOT NULL
+     ) STRICT;
+     CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        person     TEXT NOT NULL,
+        device     TEXT,
+        created_at INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        revoked    INTEGER NOT NULL DEFAULT 0
+     ) STRICT;
+     CREATE INDEX sessions_person ON sessions(person);
+     CREATE TABLE enrolments (
+        id          TEXT PRIMARY KEY,
+        device      TEXT NOT NULL,
+        device_name TEXT NOT NULL,
+        person      TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        pem         TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('pending','approved','rejected','revoked')),
+        created_at  TEXT NOT NULL,
+        decided_by  TEXT,
+        decided_at  TEXT
+     ) STRICT;
+     CREATE INDEX enrolments_key ON enrolments(person, fingerprint, status);
+     CREATE TABLE events (
+        gseq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT NOT NULL UNIQUE,
+        case_id     TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        bytes       BLOB NOT NULL,
+        signature   BLOB NOT NULL,
+        hash        TEXT NOT NULL,
+        author      TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        UNIQUE (case_id, seq)
+     ) STRICT;
+     CREATE TABLE cases (
+        id         TEXT PRIMARY KEY,
+        case_type  TEXT NOT NULL,
+        case_no    TEXT NOT NULL UNIQUE,
+        unit       TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        head       TEXT NOT NULL,
+        next_seq   INTEGER NOT NULL,
+        state_json TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+     ) STRICT;
+     CREATE TABLE case_access (
+        case_id TEXT NOT NULL,
+        person  TEXT NOT NULL,
+        PRIMARY KEY (person, case_id)
+     ) STRICT, WITHOUT ROWID;
+     CREATE INDEX case_access_case ON case_access(case_id);
+     CREATE TABLE uploads (
+        sm3      TEXT PRIMARY KEY,
+        size     INTEGER NOT NULL,
+        mime     TEXT NOT NULL,
+        received INTEGER NOT NULL
+     ) STRICT;
+     CREATE TABLE upload_chunks (
+        sm3    TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        data   BLOB NOT NULL,
+        PRIMARY KEY (sm3, offset)
+     ) STRICT;
+     CREATE TABLE attachments (
+        sm3        TEXT PRIMARY KEY,
+        mime       TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        data       BLOB NOT NULL,
+        created_at TEXT NOT NULL
+     ) STRICT;",
+];
+
+const READERS: usize = 4;
+
+/// The SQLite hub database.
+pub struct SqliteDb {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn db(e: rusqlite::Error) -> DbError {
+    DbError::Backend(e.to_string())
+}
+
+fn connect(path: &Path) -> DbResult<Connection> {
+    let conn = Connection::open(path).map_err(db)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(db)?;
+    let _mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(db)?;
+    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA trusted_schema=OFF;")
+        .map_err(db)?;
+    Ok(conn)
+}
+
+fn now_text() -> String {
+    crate::now_rfc3339()
+}
+
+impl SqliteDb {
+    /// Opens (creating and migrating) the database file.
+    pub fn open(path: &Path) -> DbResult<SqliteDb> {
+        let mut writer = connect(path)?;
+        migrate(&mut writer)?;
+        let mut readers = Vec::new();
+        for _ in 0..READERS {
+            readers.push(connect(path)?);
+        }
+        Ok(SqliteDb {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(readers),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Restores a backup file into `path` (the hub must not be running on
+    /// it). Uses SQLite's online backup API, page by page.
+    pub fn restore(backup: &Path, path: &Path) -> DbResult<()> {
+        let src = Connection::open_with_flags(backup, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(db)?;
+        let check: String = src
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(db)?;
+        if check != "ok" {
+            return Err(DbError::Corrupt(format!("备份文件校验失败：{check}")));
+        }
+        let mut dst = connect(path)?;
+        {
+            let b = rusqlite::backup::Backup::new(&src, &mut dst).map_err(db)?;
+            b.run_to_completion(256, std::time::Duration::from_millis(0), None)
+                .map_err(db)?;
+        }
+        migrate(&mut dst)?;
+        Ok(())
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> DbResult<T> {
+        let conn = {
+            let mut pool = self
+                .readers
+                .lock()
+                .map_err(|_| DbError::Backend("连接池锁已损坏".into()))?;
+            pool.pop()
+        };
+        let conn = match conn {
+            Some(c) => c,
+            None => connect(&self.path)?,
+        };
+        let out = f(&conn).map_err(db);
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < READERS {
+                pool.push(conn);
+            }
+        }
+        out
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> DbResult<T>) -> DbResult<T> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| DbError::Backend("写连接锁已损坏".into()))?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(db)?;
+        Ok(out)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> DbResult<()> {
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db)?;
+    let supported = MIGRATIONS.len() as i64;
+    if found > supported {
+        return Err(DbError::TooNew { found, supported });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        tx.execute_batch(sql).map_err(db)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+    }
+    Ok(())
+}
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        person: r.get(0)?,
+        password_hash: r.get(1)?,
+        is_admin: r.get::<_, i64>(2)? != 0,
+        disabled: r.get::<_, i64>(3)? != 0,
+        created_at: r.get(4)?,
+    })
+}
+
+fn enrolment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EnrolmentRow> {
+    Ok(EnrolmentRow {
+        id: r.get(0)?,
+        device: r.get(1)?,
+        device_name: r.get(2)?,
+        person: r.get(3)?,
+        fingerprint: r.get(4)?,
+        pem: r.get(5)?,
+        status: r.get(6)?,
+        created_at: r.get(7)?,
+        decided_by: r.get(8)?,
+        decided_at: r.get(9)?,
+    })
+}
+
+const ENROLMENT_COLS: &str =
+    "id, device, device_name, person, fingerprint, pem, status, created_at, decided_by, decided_at";
+
+type RawEvent = (i64, String, String, i64, Vec<u8>, Vec<u8>);
+
+fn raw_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEvent> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn to_event(raw: RawEvent) -> DbResult<EventRow> {
+    let (gseq, id, case_id, seq, bytes, signature) = raw;
+    Ok(EventRow {
+        gseq,
+        id: parse_uuid(&id)?,
+        case_id: parse_uuid(&case_id)?,
+        seq,
+        bytes,
+        signature,
+    })
+}
+
+struct Tx<'a, 'c> {
+    tx: &'a rusqlite::Transaction<'c>,
+}
+
+impl EventTx for Tx<'_, '_> {
+    fn event_hash(&mut self, id: &Uuid) -> DbResult<Option<String>> {
+        self.tx
+            .query_row(
+                "SELECT hash FROM events WHERE id=?1",
+                params![id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    fn case_state(&mut self, case_id: &Uuid) -> DbResult<Option<CaseState>> {
+        let json: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT state_json FROM cases WHERE id=?1",
+                params![case_id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        json.map(|j| parse_state(&j)).transpose()
+    }
+
+    fn can_see(&mut self, person: &str, case_id: &Uuid) -> DbResult<bool> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT 1 FROM case_access WHERE person=?1 AND case_id=?2",
+                params![person, case_id.to_string()],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(db)?
+            .is_some())
+    }
+
+    fn insert_event(&mut self, ev: &NewEvent<'_>) -> DbResult<i64> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO events(id, case_id, seq, bytes, signature, hash, author, kind, received_at)
+                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING gseq",
+            )
+            .map_err(db)?;
+        stmt.query_row(
+            params![
+                ev.id.to_string(),
+                ev.case_id.to_string(),
+                ev.seq,
+                ev.bytes,
+                ev.signature,
+                ev.hash,
+                ev.author,
+                ev.kind,
+                ev.received_at
+            ],
+            |r| r.get(0),
+        )
+        .map_err(db)
+    }
+
+    fn put_case(&mut self, s: &CaseState) -> DbResult<()> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO cases(id, case_type, case_no, unit, status, head, next_seq, state_json, updated_at)
+                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT(id) DO UPDATE SET status=excluded.status, head=excluded.head,
+                   next_seq=excluded.next_seq, state_json=excluded.state_json,
+                   updated_at=excluded.updated_at",
+            )
+            .map_err(db)?;
+        stmt.execute(params![
+            s.case_id.to_string(),
+            enum_text(&s.case_type)?,
+            s.case_no,
+            s.unit,
+            enum_text(&s.status)?,
+            s.head,
+            s.next_seq as i64,
+            state_json(s)?,
+            crate::rfc3339(s.updated_at),
+        ])
+        .map_err(db)?;
+        Ok(())
+    }
+
+    fn grant(&mut self, case_id: &Uuid, persons: &[String]) -> DbResult<()> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO case_access(case_id, person) VALUES(?1, ?2) ON CONFLICT DO NOTHING",
+            )
+            .map_err(db)?;
+        let id = case_id.to_string();
+        for p in persons {
+            stmt.execute(params![id, p]).map_err(db)?;
+        }
+        Ok(())
+    }
+
+    fn attachment_exists(&mut self, sm3: &str) -> DbResult<bool> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT 1 FROM attachments WHERE sm3=?1",
+                params![sm3],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(db)?
+            .is_some())
+    }
+}
+
+impl HubDb for SqliteDb {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn meta_get(&self, key: &str) -> DbResult<Option<String>> {
+        self.read(|c| {
+            c.query_row("SELECT value FROM meta WHERE key=?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+
+    fn meta_set(&self, key: &str, value: &str) -> DbResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES(?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                params![key, value],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn insert_user(&self, u: &UserRow) -> DbResult<bool> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "INSERT INTO users(person, password_hash, is_admin, disabled, created_at)
+                     VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(person) DO NOTHING",
+                    params![
+                        u.person,
+                        u.password_hash,
+                        u.is_admin as i64,
+                        u.disabled as i64,
+                        u.created_at
+                    ],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn user(&self, person: &str) -> DbResult<Option<UserRow>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT person, password_hash, is_admin, disabled, created_at FROM users WHERE person=?1",
+                params![person],
+                user_row,
+            )
+            .optional()
+        })
+    }
+
+    fn users(&self) -> DbResult<Vec<UserRow>> {
+        self.read(|c| {
+            let mut s = c.prepare(
+                "SELECT person, password_hash, is_admin, disabled, created_at FROM users ORDER BY person",
+            )?;
+            let rows = s.query_map([], user_row)?;
+            rows.collect()
+        })
+    }
+
+    fn insert_session(&self, s: &SessionRow) -> DbResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO sessions(token_hash, person, device, created_at, last_seen, revoked)
+                 VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    s.token_hash,
+                    s.person,
+                    s.device,
+                    s.created_at,
+                    s.last_seen,
+                    s.revoked as i64
+                ],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, token_hash: &str) -> DbResult<Option<SessionRow>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT token_hash, person, device, created_at, last_seen, revoked FROM sessions WHERE token_hash=?1",
+                params![token_hash],
+                |r| {
+                    Ok(SessionRow {
+                        token_hash: r.get(0)?,
+                        person: r.get(1)?,
+                        device: r.get(2)?,
+                        created_at: r.get(3)?,
+                        last_seen: r.get(4)?,
+                        revoked: r.get::<_, i64>(5)? != 0,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    fn touch_session(&self, token_hash: &str, now: i64) -> DbResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE sessions SET last_seen=?2 WHERE token_hash=?1 AND last_seen < ?2",
+                params![token_hash, now],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn revoke_session(&self, token_hash: &str) -> DbResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE sessions SET revoked=1 WHERE token_hash=?1",
+                params![token_hash],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn revoke_sessions_of(&self, person: &str) -> DbResult<u64> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE sessions SET revoked=1 WHERE person=?1 AND revoked=0",
+                    params![person],
+                )
+                .map_err(db)?;
+            Ok(n as u64)
+        })
+    }
+
+    fn insert_enrolment(&self, e: &EnrolmentRow) -> DbResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                &format!("INSERT INTO enrolments({ENROLMENT_COLS}) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    e.id,
+                    e.device,
+                    e.device_name,
+                    e.person,
+                    e.fingerprint,
+                    e.pem,
+                    e.status,
+                    e.created_at,
+                    e.decided_by,
+                    e.decided_at
+                ],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn enrolment(&self, id: &str) -> DbResult<Option<EnrolmentRow>> {
+        self.read(|c| {
+            c.query_row(
+                &format!("SELECT {ENROLMENT_COLS} FROM enrolments WHERE id=?1"),
+                params![id],
+                enrolment_row,
+            )
+            .optional()
+        })
+    }
+
+    fn enrolments(&self, status: Option<&str>) -> DbResult<Vec<EnrolmentRow>> {
+        self.read(|c| {
+            let mut s = c.prepare(&format!(
+                "SELECT {ENROLMENT_COLS} FROM enrolments WHERE ?1 IS NULL OR status=?1
+                 ORDER BY created_at DESC, id DESC"
+            ))?;
+            let rows = s.query_map(params![status], enrolment_row)?;
+            rows.collect()
+        })
+    }
+
+    fn decide_enrolment(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        by: &str,
+        at: &str,
+    ) -> DbResult<bool> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE enrolments SET status=?3, decided_by=?4, decided_at=?5 WHERE id=?1 AND status=?2",
+                    params![id, from, to, by, at],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn approved_key(&self, person: &str, fingerprint: &str) -> DbResult<Option<String>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT pem FROM enrolments WHERE person=?1 AND fingerprint=?2 AND status='approved' LIMIT 1",
+                params![person, fingerprint],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    fn approved_keys(&self) -> DbResult<Vec<(String, String, String)>> {
+        self.read(|c| {
+            let mut s = c.prepare(
+                "SELECT DISTINCT person, fingerprint, pem FROM enrolments WHERE status='approved'
+                 ORDER BY person, fingerprint",
+            )?;
+            let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        })
+    }
+
+    fn push(&self, f: &mut PushFn<'_>) -> Result<(), ApiError> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| ApiError::internal("写连接锁已损坏"))?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        f(&mut Tx { tx: &tx })?;
+        tx.commit().map_err(db)?;
+        Ok(())
+    }
+
+    fn events_after(&self, person: &str, after: i64, limit: i64) -> DbResult<Vec<EventRow>> {
+        let raw = self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT e.gseq, e.id, e.case_id, e.seq, e.bytes, e.signature
+                 FROM events e JOIN case_access a ON a.case_id = e.case_id AND a.person = ?1
+                 WHERE e.gseq > ?2 ORDER BY e.gseq LIMIT ?3",
+            )?;
+            let rows = s.query_map(params![person, after, limit], raw_event)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        raw.into_iter().map(to_event).collect()
+    }
+
+    fn feed_after(&self, after: i64, limit: i64) -> DbResult<Vec<(EventRow, Vec<String>)>> {
+        let raw = self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT gseq, id, case_id, seq, bytes, signature FROM events
+                 WHERE gseq > ?1 ORDER BY gseq LIMIT ?2",
+            )?;
+            let events = s
+                .query_map(params![after, limit], raw_event)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut a = c.prepare_cached("SELECT person FROM case_access WHERE case_id=?1")?;
+            let mut out = Vec::with_capacity(events.len());
+            let mut cache: std::collections::HashMap<String, Vec<String>> =
+                std::collections::HashMap::new();
+            for e in events {
+                let viewers = match cache.get(&e.2) {
+                    Some(v) => v.clone(),
+                    None => {
+                        let v = a
+                            .query_map(params![e.2], |r| r.get::<_, String>(0))?
+                            .collect::<rusqlite::Result<Vec<_>>>()?;
+                        cache.insert(e.2.clone(), v.clone());
+                        v
+                    }
+                };
+                out.push((e, viewers));
+            }
+            Ok(out)
+        })?;
+        raw.into_iter()
+            .map(|(e, v)| Ok((to_event(e)?, v)))
+            .collect()
+    }
+
+    fn case_events(&self, case_id: &Uuid) -> DbResult<Vec<EventRow>> {
+        let raw = self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT gseq, id, case_id, seq, bytes, signature FROM events WHERE case_id=?1 ORDER BY seq",
+            )?;
+            let rows = s.query_map(params![case_id.to_string()], raw_event)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        raw.into_iter().map(to_event).collect()
+    }
+
+    fn can_see(&self, person: &str, case_id: &Uuid) -> DbResult<bool> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT 1 FROM case_access WHERE person=?1 AND case_id=?2",
+                params![person, case_id.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+        })
+    }
+
+    fn case_state(&self, case_id: &Uuid) -> DbResult<Option<CaseState>> {
+        let json: Option<String> = self.read(|c| {
+            c.query_row(
+                "SELECT state_json FROM cases WHERE id=?1",
+                params![case_id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        json.map(|j| parse_state(&j)).transpose()
+    }
+
+    fn visible_cases(&self, person: &str, status: &str, limit: i64) -> DbResult<Vec<CaseState>> {
+        let rows: Vec<String> = self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT c.state_json FROM cases c JOIN case_access a ON a.case_id = c.id AND a.person=?1
+                 WHERE c.status=?2 ORDER BY c.updated_at DESC LIMIT ?3",
+            )?;
+            let rows = s.query_map(params![person, status, limit], |r| r.get(0))?;
+            rows.collect()
+        })?;
+        rows.iter().map(|j| parse_state(j)).collect()
+    }
+
+    fn max_gseq(&self) -> DbResult<i64> {
+        self.read(|c| {
+            c.query_row("SELECT coalesce(max(gseq), 0) FROM events", [], |r| {
+                r.get(0)
+            })
+        })
+    }
+
+    fn counts(&self) -> DbResult<(i64, i64)> {
+        self.read(|c| {
+            Ok((
+                c.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?,
+                c.query_row("SELECT count(*) FROM cases", [], |r| r.get(0))?,
+            ))
+        })
+    }
+
+    fn upload_begin(&self, sm3: &str, size: i64, mime: &str) -> DbResult<UploadRow> {
+        self.write(|tx| {
+            let existing: Option<(i64, String, i64)> = tx
+                .query_row(
+                    "SELECT size, mime, received FROM uploads WHERE sm3=?1",
+                    params![sm3],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            if let Some((s, m, received)) = existing {
+                if s == size && m == mime {
+                    return Ok(UploadRow {
+                        sm3: sm3.into(),
+                        size,
+                        mime: mime.into(),
+                        received,
+                    });
+                }
+                tx.execute("DELETE FROM upload_chunks WHERE sm3=?1", params![sm3])
+                    .map_err(db)?;
+                tx.execute("DELETE FROM uploads WHERE sm3=?1", params![sm3])
+                    .map_err(db)?;
+            }
+            tx.execute(
+                "INSERT INTO uploads(sm3, size, mime, received) VALUES(?1, ?2, ?3, 0)",
+                params![sm3, size, mime],
+            )
+            .map_err(db)?;
+            Ok(UploadRow {
+                sm3: sm3.into(),
+                size,
+                mime: mime.into(),
+                received: 0,
+            })
+        })
+    }
+
+    fn upload(&self, sm3: &str) -> DbResult<Option<UploadRow>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT sm3, size, mime, received FROM uploads WHERE sm3=?1",
+                params![sm3],
+                |r| {
+                    Ok(UploadRow {
+                        sm3: r.get(0)?,
+                        size: r.get(1)?,
+                        mime: r.get(2)?,
+                        received: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    fn upload_append(&self, sm3: &str, offset: i64, data: &[u8]) -> DbResult<bool> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE uploads SET received = received + ?3 WHERE sm3=?1 AND received=?2",
+                    params![sm3, offset, data.len() as i64],
+                )
+                .map_err(db)?;
+            if n != 1 {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO upload_chunks(sm3, offset, data) VALUES(?1, ?2, ?3)",
+                params![sm3, offset, data],
+            )
+            .map_err(db)?;
+            Ok(true)
+        })
+    }
+
+    fn upload_data(&self, sm3: &str) -> DbResult<Vec<u8>> {
+        self.read(|c| {
+            let mut s = c.prepare("SELECT data FROM upload_chunks WHERE sm3=?1 ORDER BY offset")?;
+            let mut out = Vec::new();
+            let rows = s.query_map(params![sm3], |r| r.get::<_, Vec<u8>>(0))?;
+            for r in rows {
+                out.extend_from_slice(&r?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn upload_finish(&self, sm3: &str, mime: &str, data: &[u8]) -> DbResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO attachments(sm3, mime, size, data, created_at) VALUES(?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(sm3) DO NOTHING",
+                params![sm3, mime, data.len() as i64, data, now_text()],
+            )
+            .map_err(db)?;
+            tx.execute("DELETE FROM upload_chunks WHERE sm3=?1", params![sm3])
+                .map_err(db)?;
+            tx.execute("DELETE FROM uploads WHERE sm3=?1", params![sm3])
+                .map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn upload_abort(&self, sm3: &str) -> DbResult<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM upload_chunks WHERE sm3=?1", params![sm3])
+                .map_err(db)?;
+            tx.execute("DELETE FROM uploads WHERE sm3=?1", params![sm3])
+                .map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn attachment_meta(&self, sm3: &str) -> DbResult<Option<(String, i64)>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT mime, size FROM attachments WHERE sm3=?1",
+                params![sm3],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })
+    }
+
+    fn attachment(&self, sm3: &str) -> DbResult<Option<(String, Vec<u8>)>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT mime, data FROM attachments WHERE sm3=?1",
+                params![sm3],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })
+    }
+
+    fn backup(&self, dest: &Path) -> DbResult<()> {
+        if dest.exists() {
+            return Err(DbError::Backend(format!(
+                "备份目标 {} 已存在，不会覆盖",
+                dest.display()
+            )));
+        }
+        // Online backup from a reader connection: consistent (one
+        // snapshot per step, restarted if the writer changes pages) and
+        // the hub keeps serving.
+        self.read(|c| {
+            c.backup(
+                rusqlite::MAIN_DB,
+                dest,
+                None::<fn(rusqlite::backup::Progress)>,
+            )?;
+            Ok(())
+        })?;
+        let check = Connection::open(dest)
+            .and_then(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)))
+            .map_err(db)?;
+        if check != "ok" {
+            return Err(DbError::Corrupt(format!("备份校验失败：{check}")));
+        }
+        Ok(())
+    }
+
+    fn listen(&self, _wake: Box<dyn Fn() + Send + Sync>) -> DbResult<()> {
+        Ok(())
+    }
+}

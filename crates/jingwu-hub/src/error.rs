@@ -1,0 +1,108 @@
+//! The one error type of the HTTP API: a status, a stable machine code and
+//! a plain Chinese message, plus details where the client can act on them
+//! (a stale event gets the case's current head).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use crate::db::DbError;
+
+/// The JSON body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable code for programs, e.g. `stale_head`.
+    pub code: String,
+    /// What went wrong, in plain Chinese, for people.
+    pub error: String,
+    /// Index of the offending event in a pushed batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<String>,
+    /// The case's current head (SM3 hex of its last event), on 409.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// The seq the next event of the case must carry, on 409.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_seq: Option<u64>,
+    /// For uploads: the bytes received so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<i64>,
+}
+
+/// An API error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// Boxed: keeps `Result<_, ApiError>` small.
+    pub body: Box<ErrorBody>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, msg: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            body: Box::new(ErrorBody {
+                code: code.to_string(),
+                error: msg.into(),
+                index: None,
+                event_id: None,
+                case_id: None,
+                head: None,
+                next_seq: None,
+                received: None,
+            }),
+        }
+    }
+    pub fn bad_request(code: &str, msg: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::BAD_REQUEST, code, msg)
+    }
+    pub fn unauthorized(msg: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", msg)
+    }
+    pub fn forbidden(code: &str, msg: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::FORBIDDEN, code, msg)
+    }
+    pub fn not_found(msg: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::NOT_FOUND, "not_found", msg)
+    }
+    pub fn conflict(code: &str, msg: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::CONFLICT, code, msg)
+    }
+    pub fn internal(msg: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", msg)
+    }
+    /// Names the event of a batch the error is about.
+    pub fn at(mut self, index: usize, event_id: Option<String>) -> ApiError {
+        self.body.index = Some(index);
+        if event_id.is_some() {
+            self.body.event_id = event_id;
+        }
+        self
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}（{}）", self.body.error, self.status.as_u16())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> ApiError {
+        tracing::error!(error = %e, "database");
+        ApiError::internal(format!("县局服务器存储出错，请稍后重试（{e}）"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(*self.body)).into_response()
+    }
+}

@@ -1,0 +1,770 @@
+//! The HTTP API (axum). Handlers are thin: they authenticate, parse, call
+//! [`Hub`] on the blocking pool and map errors. The OpenAPI document at
+//! `/api/openapi.json` is generated from these handlers' annotations.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_stream::wrappers::ReceiverStream;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::hub::{Caller, Hub, LoginResult, PushResult, StoredEvent, WireEvent};
+
+/// Shared state of the handlers.
+pub type AppState = Arc<Hub>;
+
+/// Runs blocking hub work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("内部任务失败：{e}")))?
+}
+
+/// A JSON body whose parse errors come back as our JSON errors.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(e) => Err(json_rejection(e)),
+        }
+    }
+}
+
+fn json_rejection(e: JsonRejection) -> ApiError {
+    match e {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_json",
+            "请求内容须为 JSON（Content-Type: application/json）",
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+            "malformed_json",
+            format!("JSON 格式错误：{}", e.body_text()),
+        ),
+        JsonRejection::JsonDataError(e) => ApiError::bad_request(
+            "malformed_json",
+            format!("JSON 内容不符合要求：{}", e.body_text()),
+        ),
+        JsonRejection::BytesRejection(e) => ApiError::new(
+            e.status(),
+            "body",
+            format!("请求内容无法读取（可能超过大小上限）：{}", e.body_text()),
+        ),
+        other => ApiError::bad_request("malformed_json", other.body_text()),
+    }
+}
+
+/// The authenticated caller of a request (`Authorization: Bearer …`).
+pub struct Auth(pub Caller);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, hub: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() < 200)
+            .ok_or_else(|| ApiError::unauthorized("未登录：请求缺少登录凭据"))?
+            .to_string();
+        let hub = hub.clone();
+        Ok(Auth(blocking(move || hub.authenticate(&token)).await?))
+    }
+}
+
+// ----- request and response bodies --------------------------------------
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct LoginRequest {
+    pub person: String,
+    pub password: String,
+    /// The device the session is used from.
+    #[serde(default)]
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct MeResponse {
+    pub person: String,
+    pub name: Option<String>,
+    pub is_admin: bool,
+    pub device: Option<String>,
+    /// Units the person holds posts in.
+    pub units: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct EnrolRequest {
+    /// The installation's device id.
+    pub device: String,
+    /// A human name for the device, e.g. 方祥派出所户籍室 1 号机.
+    #[serde(default)]
+    pub device_name: String,
+    /// The user's SM2 public key, SubjectPublicKeyInfo PEM.
+    pub public_key_pem: String,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct CreateUserRequest {
+    pub person: String,
+    pub password: String,
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct RevokeRequest {
+    pub person: String,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct RevokeResponse {
+    pub revoked: u64,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct KeyInfo {
+    pub person: String,
+    pub fingerprint: String,
+    pub pem: String,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct PushRequest {
+    pub events: Vec<WireEvent>,
+}
+
+#[derive(Debug, Deserialize, Serialize, IntoParams)]
+pub struct PullQuery {
+    /// Return events with `gseq` greater than this.
+    #[serde(default)]
+    pub after: i64,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct PullResponse {
+    pub events: Vec<StoredEvent>,
+    /// The cursor for the next pull.
+    pub next: i64,
+    /// Whether more events are waiting.
+    pub more: bool,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct InboxItem {
+    pub case_id: Uuid,
+    pub case_no: String,
+    pub unit: String,
+    pub status: String,
+    pub step: Option<String>,
+    pub summary: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct UploadRequest {
+    /// SM3 of the whole file, lower-case hex.
+    pub sm3: String,
+    pub size: i64,
+    pub mime: String,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct UploadStatus {
+    pub sm3: String,
+    /// Bytes the hub holds; resume from here.
+    pub received: i64,
+    pub complete: bool,
+}
+
+#[derive(Debug, Deserialize, Serialize, IntoParams)]
+pub struct ChunkQuery {
+    /// Where this chunk starts; must equal the bytes received so far.
+    pub offset: i64,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub backend: String,
+    pub events: i64,
+    pub cases: i64,
+}
+
+// ----- handlers -----------------------------------------------------------
+
+/// Liveness and the database it serves.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
+async fn healthz(State(hub): State<AppState>) -> Result<Json<Health>, ApiError> {
+    blocking(move || {
+        let (events, cases) = hub.db.counts()?;
+        Ok(Json(Health {
+            status: "ok".into(),
+            backend: hub.db.backend().into(),
+            events,
+            cases,
+        }))
+    })
+    .await
+}
+
+/// Logs in; returns a bearer token.
+#[utoipa::path(post, path = "/api/login", request_body = LoginRequest,
+    responses((status = 200, body = LoginResult), (status = 401, body = ErrorBody)))]
+async fn login(
+    State(hub): State<AppState>,
+    JsonBody(req): JsonBody<LoginRequest>,
+) -> Result<Json<LoginResult>, ApiError> {
+    blocking(move || {
+        hub.login(&req.person, &req.password, req.device.as_deref())
+            .map(Json)
+    })
+    .await
+}
+
+/// Ends the caller's session.
+#[utoipa::path(post, path = "/api/logout", responses((status = 204)), security(("bearer" = [])))]
+async fn logout(State(hub): State<AppState>, Auth(c): Auth) -> Result<StatusCode, ApiError> {
+    blocking(move || hub.logout(&c)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who the caller is.
+#[utoipa::path(get, path = "/api/me", responses((status = 200, body = MeResponse)), security(("bearer" = [])))]
+async fn me(State(hub): State<AppState>, Auth(c): Auth) -> Json<MeResponse> {
+    let org = &hub.reg.org;
+    Json(MeResponse {
+        name: org.person(&c.person).map(|p| p.name.clone()),
+        units: org
+            .units_of(&c.person)
+            .iter()
+            .map(|u| u.code.clone())
+            .collect(),
+        person: c.person,
+        is_admin: c.is_admin,
+        device: c.device,
+    })
+}
+
+/// Registers this device and the caller's public key (pending approval).
+#[utoipa::path(post, path = "/api/enrolments", request_body = EnrolRequest,
+    responses((status = 200, body = crate::db::EnrolmentRow), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+async fn enrol(
+    State(hub): State<AppState>,
+    Auth(c): Auth,
+    JsonBody(req): JsonBody<EnrolRequest>,
+) -> Result<Json<crate::db::EnrolmentRow>, ApiError> {
+    blocking(move || {
+        hub.enrol(&c, &req.device, &req.device_name, &req.public_key_pem)
+            .map(Json)
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct EnrolmentQuery {
+    pub status: Option<String>,
+}
+
+/// Enrolments: all for administrators, one's own otherwise.
+#[utoipa::path(get, path = "/api/enrolments", params(EnrolmentQuery),
+    responses((status = 200, body = Vec<crate::db::EnrolmentRow>)), security(("bearer" = [])))]
+async fn enrolments(
+    State(hub): State<AppState>,
+    Auth(c): Auth,
+    Query(q): Query<EnrolmentQuery>,
+) -> Result<Json<Vec<crate::db::EnrolmentRow>>, ApiError> {
+    blocking(move || {
+        let all = hub.db.enrolments(q.status.as_deref())?;
+        Ok(Json(
+            all.into_iter()
+                .filter(|e| c.is_admin || e.person == c.person)
+                .collect(),
+        ))
+    })
+    .await
+}
+
+/// An administrator approves, rejects or revokes an enrolment.
+#[utoipa::path(post, path = "/api/admin/enrolments/{id}/{decision}",
+    params(("id" = String, Path), ("decision" = String, Path, description = "approve, reject or revoke")),
+    responses((status = 200, body = crate::db::EnrolmentRow), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+async fn decide_enrolment(
+    State(hub): State<AppState>,
+    Auth(c): Auth,
+    Path((id, decision)): Path<(String, String)>,
+) -> Result<Json<crate::db::EnrolmentRow>, ApiError> {
+    blocking(move || hub.decide_enrolment(&c, &id, &decision).map(Json)).await
+}
+
+/// An administrator creates an account.
+#[utoipa::path(post, path = "/api/admin/users", request_body = CreateUserRequest,
+    responses((status = 201), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+async fn create_user(
+    State(hub): State<AppState>,
+    Auth(c): Auth,
+    JsonBody(req): JsonBody<CreateUserRequest>,
+) -> Result<StatusCode, ApiError> {
+    if !c.is_admin {
+        return Err(ApiError::forbidden(
+            "not_admin",
+            "只有系统管理员可以创建账号",
+        ));
+    }
+    blocking(move || hub.create_user(&req.person, &req.password, req.is_admin)).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// An administrator ends every session of a person.
+#[utoipa::path(post, path = "/api/admin/sessions/revoke", request_body = RevokeRequest,
+    responses((status = 200, body = RevokeResponse)), security(("bearer" = [])))]
+async fn revoke_sessions(
+    State(hub): State<AppState>,
+    Auth(c): Auth,
+    JsonBody(req): JsonBody<RevokeRequest>,
+) -> Result<Json<RevokeResponse>, ApiError> {
+    if !c.is_admin {
+        return Err(ApiError::forbidden(
+            "not_admin",
+            "只有系统管理员可以注销他人登录",
+        ));
+    }
+    blocking(move || {
+        Ok(Json(RevokeResponse {
+            revoked: hub.db.revoke_sessions_of(&req.person)?,
+        }))
+    })
+    .await
+}
+
+/// Every approved signing key (for verifying events offline).
+#[utoipa::path(get, path = "/api/keys", responses((status = 200, body = Vec<KeyInfo>)), security(("bearer" = [])))]
+async fn keys(State(hub): State<AppState>, Auth(_c): Auth) -> Result<Json<Vec<KeyInfo>>, ApiError> {
+    blocking(move || {
+        Ok(Json(
+            hub.db
+                .approved_keys()?
+                .into_iter()
+                .map(|(person, fingerprint, pem)| KeyInfo {
+                    person,
+                    fingerprint,
+                    pem,
+                })
+                .collect(),
+        ))
+    })
+    .await
+}
+
+/// Pushes a batch of signed events, all or nothing.
+#[utoipa::path(post, path = "/api/events", request_body = PushRequest,
+    responses((status = 200, body = PushResult),
+        (status = 400, description = "malformed event or bad signature", body = ErrorBody),
+        (status = 403, description = "not the author's enrolled key, out of scope, or not allowed at this step", body = ErrorBody),
+        (status = 409, description = "stale: the case moved on; carries the current head", body = ErrorBody),
+        (status = 422, description = "invalid form or missing attachment", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn push(
+    State(hub): State<AppState>,
+    Auth(c): Auth,
+    JsonBody(req): JsonBody<PushRequest>,
+) -> Result<Json<PushResult>, ApiError> {
+    blocking(move || hub.push(&c, &req.events).map(Json)).await
+}
+
+/// Events after a cursor that the caller may see.
+#[utoipa::path(get, path = "/api/events", params(PullQuery),
+    responses((status = 200, body = PullResponse)), security(("bearer" = [])))]
+async fn pull(
+    State(hub): State<AppState>,
+    Auth(c): Auth,
+    Query(q): Query<PullQuery>,
+) -> Result<Json<PullResponse>, ApiError> {
+    blocking(move || {
+        let limit = q
+            .limit
+            .unwrap_or(hub.limits.max_pull)
+            .clamp(1, hub.limits.max_pull);
+        let events = hub.pull(&c, q.after, limit)?;
+        let next = events.last().map(|e| e.gseq).unwrap_or(q.after);
+        let more = events.len() as i64 == limit;
+        Ok(Json(PullResponse { events, next, more }))
+    })
+    .await
+}
+
+/// A case's whole log.
+#[utoipa::path(get, path = "/api/cases/{id}/events", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<StoredEvent>), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn case_events(
+    State(hub): State<AppState>,
+    Auth(c): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<StoredEvent>>, ApiError> {
+    let id =
+        Uuid::parse_str(&id).map_err(|_| ApiError::bad_request("bad_id", "案件编号格式错误"))?;
+    blocking(move || hub.case_events(&c, &id).map(Json)).await
+}
+
+/// Cases waiting for the caller's decision.
+#[utoipa::path(get, path = "/api/inbox", responses((status = 200, body = Vec<InboxItem>)), security(("bearer" = [])))]
+async fn inbox(
+    State(hub): State<AppState>,
+    Auth(c): Auth,
+) -> Result<Json<Vec<InboxItem>>, ApiError> {
+    blocking(move || {
+        let cases = hub.inbox(&c)?;
+        Ok(Json(
+            cases
+                .iter()
+                .map(|s| InboxItem {
+                    case_id: s.case_id,
+                    case_no: s.case_no.clone(),
+                    unit: s.unit.clone(),
+                    status: s.status.label().to_string(),
+                    step: s.current_step(&hub.reg).map(|st| st.name.clone()),
+                    summary: s.summary(),
+                    updated_at: crate::rfc3339(s.updated_at),
+                })
+                .collect(),
+        ))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LiveQuery {
+    /// Replay events after this cursor first (also `Last-Event-ID`).
+    pub after: Option<i64>,
+}
+
+/// The live channel (Server-Sent Events): every event the caller may see,
+/// as `event: event`, `id: gseq`, data = [`StoredEvent`] JSON.
+#[utoipa::path(get, path = "/api/live", params(LiveQuery),
+    responses((status = 200, description = "text/event-stream of StoredEvent")), security(("bearer" = [])))]
+async fn live(
+    State(hub): State<AppState>,
+    Auth(c): Auth,
+    headers: HeaderMap,
+    Query(q): Query<LiveQuery>,
+) -> Result<Response, ApiError> {
+    let after = q.after.or_else(|| {
+        headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+    });
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<SseEvent, Infallible>>(256);
+    let mut sub = hub.subscribe();
+    let person = c.person.clone();
+    tokio::spawn(async move {
+        let send = |e: &StoredEvent| {
+            SseEvent::default()
+                .event("event")
+                .id(e.gseq.to_string())
+                .json_data(e)
+                .unwrap_or_else(|_| SseEvent::default().comment("encode error"))
+        };
+        let mut seen = match after {
+            Some(a) => a,
+            None => {
+                let h = hub.clone();
+                match blocking(move || Ok(h.db.max_gseq()?)).await {
+                    Ok(m) => m,
+                    Err(_) => return,
+                }
+            }
+        };
+        let mut catch_up = true;
+        let mut catch_up_first = true;
+        loop {
+            if catch_up {
+                loop {
+                    let h = hub.clone();
+                    let caller = c.clone();
+                    let batch = match blocking(move || h.pull(&caller, seen, 500)).await {
+                        Ok(b) => b,
+                        Err(_) => return,
+                    };
+                    if batch.is_empty() {
+                        break;
+                    }
+                    for e in &batch {
+                        seen = seen.max(e.gseq);
+                        if tx.send(Ok(send(e))).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                if catch_up_first {
+                    // Tells the client it is now live: everything after
+                    // `seen` will be pushed as it happens.
+                    catch_up_first = false;
+                    let ready = SseEvent::default().event("ready").data(seen.to_string());
+                    if tx.send(Ok(ready)).await.is_err() {
+                        return;
+                    }
+                }
+                catch_up = false;
+            }
+            match sub.recv().await {
+                Ok(ev) => {
+                    if ev.event.gseq <= seen || !ev.viewers.contains(&person) {
+                        continue;
+                    }
+                    seen = ev.event.gseq;
+                    if tx.send(Ok(send(&ev.event))).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => catch_up = true,
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+    Ok(Sse::new(ReceiverStream::new(rx))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+/// Starts or resumes a content-addressed upload.
+#[utoipa::path(post, path = "/api/uploads", request_body = UploadRequest,
+    responses((status = 200, body = UploadStatus), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)), security(("bearer" = [])))]
+async fn upload_begin(
+    State(hub): State<AppState>,
+    Auth(_c): Auth,
+    JsonBody(req): JsonBody<UploadRequest>,
+) -> Result<Json<UploadStatus>, ApiError> {
+    blocking(move || {
+        let (received, complete) = hub.upload_begin(&req.sm3, req.size, &req.mime)?;
+        Ok(Json(UploadStatus {
+            sm3: req.sm3,
+            received,
+            complete,
+        }))
+    })
+    .await
+}
+
+/// Where an upload stands.
+#[utoipa::path(get, path = "/api/uploads/{sm3}", params(("sm3" = String, Path)),
+    responses((status = 200, body = UploadStatus), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn upload_status(
+    State(hub): State<AppState>,
+    Auth(_c): Auth,
+    Path(sm3): Path<String>,
+) -> Result<Json<UploadStatus>, ApiError> {
+    blocking(move || {
+        crate::hub::check_sm3(&sm3)?;
+        if let Some((_, size)) = hub.db.attachment_meta(&sm3)? {
+            return Ok(Json(UploadStatus {
+                sm3,
+                received: size,
+                complete: true,
+            }));
+        }
+        let u = hub
+            .db
+            .upload(&sm3)?
+            .ok_or_else(|| ApiError::not_found("没有该附件的上传"))?;
+        Ok(Json(UploadStatus {
+            sm3,
+            received: u.received,
+            complete: false,
+        }))
+    })
+    .await
+}
+
+/// Sends the next chunk (raw bytes) of an upload.
+#[utoipa::path(put, path = "/api/uploads/{sm3}", params(("sm3" = String, Path), ChunkQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = UploadStatus), (status = 409, description = "wrong offset; carries `received`", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, description = "digest mismatch", body = ErrorBody)), security(("bearer" = [])))]
+async fn upload_chunk(
+    State(hub): State<AppState>,
+    Auth(_c): Auth,
+    Path(sm3): Path<String>,
+    Query(q): Query<ChunkQuery>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<UploadStatus>, ApiError> {
+    let body = body.map_err(|e| {
+        ApiError::new(
+            e.status(),
+            "too_large",
+            format!(
+                "分块过大或无法读取（每块上限 {} 字节）",
+                hub.limits.max_chunk_bytes
+            ),
+        )
+    })?;
+    blocking(move || {
+        let (received, complete) = hub.upload_chunk(&sm3, q.offset, &body)?;
+        Ok(Json(UploadStatus {
+            sm3,
+            received,
+            complete,
+        }))
+    })
+    .await
+}
+
+/// Downloads an attachment; `Range: bytes=N-` resumes.
+#[utoipa::path(get, path = "/api/attachments/{sm3}", params(("sm3" = String, Path)),
+    responses((status = 200, description = "the file"), (status = 206, description = "a range"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn attachment(
+    State(hub): State<AppState>,
+    Auth(_c): Auth,
+    Path(sm3): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (mime, data) = blocking(move || {
+        crate::hub::check_sm3(&sm3)?;
+        hub.db
+            .attachment(&sm3)?
+            .ok_or_else(|| ApiError::not_found("没有该附件"))
+    })
+    .await?;
+    let len = data.len();
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| {
+            let (a, b) = v.split_once('-')?;
+            let start: usize = a.parse().ok()?;
+            let end: usize = if b.is_empty() {
+                len.checked_sub(1)?
+            } else {
+                b.parse().ok()?
+            };
+            (start <= end && end < len).then_some((start, end))
+        });
+    Ok(match range {
+        Some((s, e)) => (
+            StatusCode::PARTIAL_CONTENT,
+            [
+                (header::CONTENT_TYPE, mime),
+                (header::CONTENT_RANGE, format!("bytes {s}-{e}/{len}")),
+                (header::ACCEPT_RANGES, "bytes".to_string()),
+            ],
+            data[s..=e].to_vec(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, mime),
+                (header::ACCEPT_RANGES, "bytes".to_string()),
+            ],
+            data,
+        )
+            .into_response(),
+    })
+}
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let c = api.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The OpenAPI document, generated from the handlers above.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Jingwu county hub API", description = "Sync protocol of Jingwu: see docs/sync-protocol.md"),
+    paths(healthz, login, logout, me, enrol, enrolments, decide_enrolment, create_user, revoke_sessions,
+        keys, push, pull, case_events, inbox, live, upload_begin, upload_status, upload_chunk, attachment,
+        bundle),
+    modifiers(&BearerScheme)
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// The evidence bundle of a case.
+#[utoipa::path(get, path = "/api/cases/{id}/bundle", params(("id" = Uuid, Path)),
+    responses((status = 200, description = "evidence bundle JSON"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn bundle(
+    State(hub): State<AppState>,
+    Auth(c): Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id =
+        Uuid::parse_str(&id).map_err(|_| ApiError::bad_request("bad_id", "案件编号格式错误"))?;
+    let b = blocking(move || {
+        if !hub.db.can_see(&c.person, &id)? {
+            return Err(ApiError::not_found("没有该案件，或无权查看"));
+        }
+        crate::evidence::bundle_of(&hub, &id)
+    })
+    .await?;
+    Ok(Json(b).into_response())
+}
+
+/// The router.
+pub fn router(hub: AppState) -> Router {
+    let chunk_limit = hub.limits.max_chunk_bytes + 64 * 1024;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/login", post(login))
+        .route("/api/logout", post(logout))
+        .route("/api/me", get(me))
+        .route("/api/enrolments", post(enrol).get(enrolments))
+        .route(
+            "/api/admin/enrolments/{id}/{decision}",
+            post(decide_enrolment),
+        )
+        .route("/api/admin/users", post(create_user))
+        .route("/api/admin/sessions/revoke", post(revoke_sessions))
+        .route("/api/keys", get(keys))
+        .route("/api/events", post(push).get(pull))
+        .route("/api/cases/{id}/events", get(case_events))
+        .route("/api/cases/{id}/bundle", get(bundle))
+        .route("/api/inbox", get(inbox))
+        .route("/api/live", get(live))
+        .route("/api/uploads", post(upload_begin))
+        .route(
+            "/api/uploads/{sm3}",
+            put(upload_chunk)
+                .get(upload_status)
+                .layer(DefaultBodyLimit::max(chunk_limit)),
+        )
+        .route("/api/attachments/{sm3}", get(attachment))
+        .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
+        .fallback(|| async { ApiError::not_found("没有这个接口") })
+        .with_state(hub)
+}

@@ -1,0 +1,899 @@
+//! The hub's rules above storage: accounts and sessions, device
+//! enrolment, accepting pushed events, what each person may see, the live
+//! feed, and attachment uploads. Independent of HTTP so tests and tools
+//! can drive it directly.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{phc::PasswordHash, PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+use axum::http::StatusCode;
+use base64::Engine as _;
+use jingwu_core::case::{CaseState, Rejection};
+use jingwu_core::crypto::{sm3_hex, PublicKey};
+use jingwu_core::event::{Action, SignedEvent};
+use jingwu_core::registry::Registry;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, Notify};
+use uuid::Uuid;
+
+use crate::db::{EnrolmentRow, EventRow, HubDb, NewEvent, SessionRow, UserRow};
+use crate::error::ApiError;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// Limits and timeouts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// A session ends after this many seconds without a request.
+    pub session_idle_secs: i64,
+    /// A session ends this many seconds after login, whatever happens.
+    pub session_absolute_secs: i64,
+    /// Largest attachment accepted.
+    pub max_upload_bytes: i64,
+    /// Largest upload chunk.
+    pub max_chunk_bytes: usize,
+    /// Most events in one push.
+    pub max_batch: usize,
+    /// Most events returned by one pull.
+    pub max_pull: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            session_idle_secs: 30 * 60,
+            session_absolute_secs: 12 * 3600,
+            max_upload_bytes: 20 * 1024 * 1024,
+            max_chunk_bytes: 1024 * 1024,
+            max_batch: 500,
+            max_pull: 1000,
+        }
+    }
+}
+
+/// Attachment types the hub accepts, with their leading bytes.
+pub const ALLOWED_TYPES: &[(&str, &[&[u8]])] = &[
+    ("image/jpeg", &[b"\xFF\xD8\xFF"]),
+    ("image/png", &[b"\x89PNG\r\n\x1a\n"]),
+    ("image/tiff", &[b"II*\0", b"MM\0*"]),
+    ("application/pdf", &[b"%PDF-"]),
+];
+
+/// A signed event on the wire: its exact signed bytes and DER signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WireEvent {
+    /// The signed bytes (RFC 8785 JSON of the event), base64.
+    pub bytes: String,
+    /// The SM2 signature (DER), base64.
+    pub signature: String,
+}
+
+/// A stored event as served by pull, case logs and the live channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StoredEvent {
+    /// Global order on the hub; the pull cursor.
+    pub gseq: i64,
+    pub case_id: Uuid,
+    pub seq: i64,
+    pub bytes: String,
+    pub signature: String,
+}
+
+impl StoredEvent {
+    fn from_row(r: &EventRow) -> StoredEvent {
+        StoredEvent {
+            gseq: r.gseq,
+            case_id: r.case_id,
+            seq: r.seq,
+            bytes: B64.encode(&r.bytes),
+            signature: B64.encode(&r.signature),
+        }
+    }
+}
+
+/// The result of a push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PushResult {
+    /// Per pushed event, in order.
+    pub results: Vec<PushedEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PushedEvent {
+    pub id: Uuid,
+    pub gseq: Option<i64>,
+    /// Already stored before this push (idempotent resend).
+    pub duplicate: bool,
+}
+
+/// One event for the live channel.
+#[derive(Debug, Clone)]
+pub struct LiveEvent {
+    pub event: StoredEvent,
+    pub viewers: HashSet<String>,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub person: String,
+    pub is_admin: bool,
+    pub device: Option<String>,
+    pub token_hash: String,
+}
+
+/// A login's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LoginResult {
+    pub token: String,
+    pub person: String,
+    pub name: Option<String>,
+    pub is_admin: bool,
+    /// Unix seconds when the session ends at the latest.
+    pub expires_at: i64,
+    pub idle_timeout_secs: i64,
+}
+
+/// The hub.
+pub struct Hub {
+    pub db: Arc<dyn HubDb>,
+    pub reg: Arc<Registry>,
+    pub limits: Limits,
+    keys: RwLock<HashMap<(String, String), (PublicKey, Instant)>>,
+    live: broadcast::Sender<Arc<LiveEvent>>,
+    wake: Arc<Notify>,
+    published: Mutex<i64>,
+}
+
+/// How long an approved key stays cached (bounds how long another hub
+/// process keeps accepting a key revoked elsewhere).
+const KEY_TTL: Duration = Duration::from_secs(60);
+
+fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn random_token() -> Result<String, ApiError> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|_| ApiError::internal("无法取得随机数"))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+}
+
+/// Hashes a password with Argon2id (default parameters, random salt).
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::internal(format!("密码处理失败：{e}")))
+}
+
+/// Checks a password against a stored PHC string.
+pub fn check_password(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(h) => Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The password rule for hub accounts.
+pub fn check_password_strength(password: &str) -> Result<(), ApiError> {
+    let n = password.chars().count();
+    if n < 10 {
+        return Err(ApiError::bad_request("weak_password", "密码至少 10 个字符"));
+    }
+    let classes = [
+        password.chars().any(|c| c.is_ascii_lowercase()),
+        password.chars().any(|c| c.is_ascii_uppercase()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if classes < 3 {
+        return Err(ApiError::bad_request(
+            "weak_password",
+            "密码须包含大写字母、小写字母、数字、符号中的至少三类",
+        ));
+    }
+    Ok(())
+}
+
+fn rejection(e: Rejection, state: Option<&CaseState>) -> ApiError {
+    match e {
+        Rejection::StaleHead { .. } | Rejection::WrongSeq { .. } => {
+            let mut err = ApiError::conflict(
+                "stale_head",
+                "案件已有新的处理（本次操作基于旧的案件状态），请刷新后再操作",
+            );
+            if let Some(s) = state {
+                err.body.head = Some(s.head.clone());
+                err.body.next_seq = Some(s.next_seq);
+                err.body.case_id = Some(s.case_id.to_string());
+            }
+            err
+        }
+        Rejection::AlreadyCreated => ApiError::conflict("already_created", e.to_string()),
+        Rejection::NotCreated => {
+            ApiError::conflict("unknown_case", "县局没有该案件，请先上传该案件之前的记录")
+        }
+        Rejection::WrongCase => ApiError::bad_request("wrong_case", e.to_string()),
+        Rejection::NotAllowed(_) => ApiError::forbidden("not_allowed", e.to_string()),
+        Rejection::Invalid(_) | Rejection::UnknownTemplate(_) | Rejection::UnknownWorkflow(_) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string())
+        }
+    }
+}
+
+/// The persons who may see a case after an event: the author, the
+/// registering unit's members (from creation on), everyone the case is
+/// now waiting for, and for incidents the members of the unit it is
+/// dispatched to.
+pub fn viewers_after(
+    reg: &Registry,
+    created: bool,
+    state: &CaseState,
+    author: &str,
+) -> Vec<String> {
+    let mut v = BTreeSet::new();
+    v.insert(author.to_string());
+    let org = &reg.org;
+    let mut units = Vec::new();
+    if created {
+        units.push(state.unit.clone());
+    }
+    if let Some(d) = &state.dispatch {
+        units.push(d.unit.clone());
+    }
+    for u in units {
+        for p in org.people() {
+            if org.is_member(&p.id, &u) {
+                v.insert(p.id.clone());
+            }
+        }
+    }
+    v.extend(state.assignees(reg));
+    v.into_iter().collect()
+}
+
+fn decode_event(index: usize, w: &WireEvent) -> Result<SignedEvent, ApiError> {
+    let bytes = B64.decode(w.bytes.as_bytes()).map_err(|_| {
+        ApiError::bad_request("malformed_event", "事件内容不是有效的 base64").at(index, None)
+    })?;
+    let sig = B64.decode(w.signature.as_bytes()).map_err(|_| {
+        ApiError::bad_request("malformed_event", "签名不是有效的 base64").at(index, None)
+    })?;
+    SignedEvent::from_parts(bytes, sig)
+        .map_err(|e| ApiError::bad_request("malformed_event", e.to_string()).at(index, None))
+}
+
+impl Hub {
+    /// A hub over `db` with the rules of `reg`.
+    pub fn new(
+        db: Arc<dyn HubDb>,
+        reg: Arc<Registry>,
+        limits: Limits,
+    ) -> Result<Arc<Hub>, ApiError> {
+        let (live, _) = broadcast::channel(8192);
+        let start = db.max_gseq()?;
+        let hub = Arc::new(Hub {
+            db,
+            reg,
+            limits,
+            keys: RwLock::new(HashMap::new()),
+            live,
+            wake: Arc::new(Notify::new()),
+            published: Mutex::new(start),
+        });
+        Ok(hub)
+    }
+
+    /// Starts the live publisher (needs a tokio runtime): it follows the
+    /// event log and broadcasts each new event once. Other hub processes'
+    /// commits wake it through the database (PostgreSQL NOTIFY).
+    pub fn start_live(self: &Arc<Self>) -> Result<(), ApiError> {
+        let wake = self.wake.clone();
+        self.db.listen(Box::new(move || wake.notify_one()))?;
+        let hub = self.clone();
+        tokio::spawn(async move {
+            loop {
+                // A periodic check covers a lost notification.
+                let _ = tokio::time::timeout(Duration::from_secs(2), hub.wake.notified()).await;
+                let h = hub.clone();
+                match tokio::task::spawn_blocking(move || h.publish_new()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "live publish"),
+                    Err(e) => tracing::warn!(error = %e, "live publish task"),
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Broadcasts committed events not yet published.
+    fn publish_new(&self) -> Result<(), ApiError> {
+        let mut last = self
+            .published
+            .lock()
+            .map_err(|_| ApiError::internal("发布锁已损坏"))?;
+        loop {
+            let rows = self.db.feed_after(*last, 1000)?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            for (row, viewers) in rows {
+                *last = row.gseq;
+                let _ = self.live.send(Arc::new(LiveEvent {
+                    event: StoredEvent::from_row(&row),
+                    viewers: viewers.into_iter().collect(),
+                }));
+            }
+        }
+    }
+
+    /// Subscribes to the live feed (every event; filter by viewers).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
+        self.live.subscribe()
+    }
+
+    // ----- accounts and sessions -------------------------------------
+
+    /// Creates an account. `person` need not be in the org (an IT
+    /// administrator), but only org people can sign case events.
+    pub fn create_user(
+        &self,
+        person: &str,
+        password: &str,
+        is_admin: bool,
+    ) -> Result<(), ApiError> {
+        let person = person.trim();
+        if person.is_empty()
+            || person.len() > 64
+            || person.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(ApiError::bad_request(
+                "bad_person",
+                "账号须为 1–64 个非空白字符",
+            ));
+        }
+        check_password_strength(password)?;
+        let row = UserRow {
+            person: person.to_string(),
+            password_hash: hash_password(password)?,
+            is_admin,
+            disabled: false,
+            created_at: crate::now_rfc3339(),
+        };
+        if !self.db.insert_user(&row)? {
+            return Err(ApiError::conflict(
+                "user_exists",
+                format!("账号 {person} 已存在"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Logs in with a password; returns a new session token.
+    pub fn login(
+        &self,
+        person: &str,
+        password: &str,
+        device: Option<&str>,
+    ) -> Result<LoginResult, ApiError> {
+        let bad = || ApiError::unauthorized("账号或密码错误");
+        let user = self.db.user(person)?;
+        let Some(user) = user else {
+            // Same work as a real check, so timing does not tell which
+            // accounts exist.
+            let _ = check_password(password, "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$5Oz/dqs9Tk8EcFV6xhdL3Ii8M8TxT2ArJXfCXXkmrH8");
+            return Err(bad());
+        };
+        if !check_password(password, &user.password_hash) {
+            return Err(bad());
+        }
+        if user.disabled {
+            return Err(ApiError::forbidden(
+                "disabled",
+                "该账号已停用，请联系系统管理员",
+            ));
+        }
+        let token = random_token()?;
+        let now = now_secs();
+        self.db.insert_session(&SessionRow {
+            token_hash: sm3_hex(token.as_bytes()),
+            person: user.person.clone(),
+            device: device.map(str::to_string),
+            created_at: now,
+            last_seen: now,
+            revoked: false,
+        })?;
+        Ok(LoginResult {
+            token,
+            person: user.person.clone(),
+            name: self.reg.org.person(&user.person).map(|p| p.name.clone()),
+            is_admin: user.is_admin,
+            expires_at: now + self.limits.session_absolute_secs,
+            idle_timeout_secs: self.limits.session_idle_secs,
+        })
+    }
+
+    /// Checks a bearer token: known, not revoked, within the idle and
+    /// absolute timeouts, account enabled.
+    pub fn authenticate(&self, token: &str) -> Result<Caller, ApiError> {
+        let th = sm3_hex(token.as_bytes());
+        let s = self
+            .db
+            .session(&th)?
+            .ok_or_else(|| ApiError::unauthorized("未登录或登录已失效，请重新登录"))?;
+        let now = now_secs();
+        if s.revoked {
+            return Err(ApiError::unauthorized("登录已被注销，请重新登录"));
+        }
+        if now - s.created_at > self.limits.session_absolute_secs {
+            return Err(ApiError::unauthorized("登录已超过最长时限，请重新登录"));
+        }
+        if now - s.last_seen > self.limits.session_idle_secs {
+            return Err(ApiError::unauthorized(
+                "长时间未操作，登录已失效，请重新登录",
+            ));
+        }
+        let user = self
+            .db
+            .user(&s.person)?
+            .ok_or_else(|| ApiError::unauthorized("账号不存在"))?;
+        if user.disabled {
+            return Err(ApiError::forbidden(
+                "disabled",
+                "该账号已停用，请联系系统管理员",
+            ));
+        }
+        // Touch at most once a minute: a write per request would cost the
+        // push path a commit.
+        if now - s.last_seen >= 60 {
+            self.db.touch_session(&th, now)?;
+        }
+        Ok(Caller {
+            person: s.person,
+            is_admin: user.is_admin,
+            device: s.device,
+            token_hash: th,
+        })
+    }
+
+    pub fn logout(&self, caller: &Caller) -> Result<(), ApiError> {
+        Ok(self.db.revoke_session(&caller.token_hash)?)
+    }
+
+    // ----- enrolment -------------------------------------------------
+
+    /// Registers a device and the caller's SM2 public key, pending an
+    /// administrator's approval. Re-enrolling the same key on the same
+    /// device returns the existing enrolment.
+    pub fn enrol(
+        &self,
+        caller: &Caller,
+        device: &str,
+        device_name: &str,
+        pem: &str,
+    ) -> Result<EnrolmentRow, ApiError> {
+        let device = device.trim();
+        if device.is_empty() || device.len() > 100 {
+            return Err(ApiError::bad_request("bad_device", "设备编号无效"));
+        }
+        let key = PublicKey::from_pem(pem)
+            .map_err(|e| ApiError::bad_request("bad_key", format!("公钥无效：{e}")))?;
+        let fp = key.fingerprint();
+        if let Some(e) = self.db.enrolments(None)?.into_iter().find(|e| {
+            e.person == caller.person
+                && e.device == device
+                && e.fingerprint == fp
+                && e.status != "rejected"
+                && e.status != "revoked"
+        }) {
+            return Ok(e);
+        }
+        let row = EnrolmentRow {
+            id: Uuid::now_v7().to_string(),
+            device: device.to_string(),
+            device_name: device_name.chars().take(100).collect(),
+            person: caller.person.clone(),
+            fingerprint: fp,
+            pem: key.to_pem(),
+            status: "pending".into(),
+            created_at: crate::now_rfc3339(),
+            decided_by: None,
+            decided_at: None,
+        };
+        self.db.insert_enrolment(&row)?;
+        Ok(row)
+    }
+
+    /// An administrator approves, rejects or revokes an enrolment.
+    pub fn decide_enrolment(
+        &self,
+        caller: &Caller,
+        id: &str,
+        decision: &str,
+    ) -> Result<EnrolmentRow, ApiError> {
+        if !caller.is_admin {
+            return Err(ApiError::forbidden(
+                "not_admin",
+                "只有系统管理员可以审批设备",
+            ));
+        }
+        let e = self
+            .db
+            .enrolment(id)?
+            .ok_or_else(|| ApiError::not_found("没有该设备登记"))?;
+        let (from, to) = match decision {
+            "approve" => ("pending", "approved"),
+            "reject" => ("pending", "rejected"),
+            "revoke" => ("approved", "revoked"),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "bad_decision",
+                    "操作应为 approve、reject 或 revoke",
+                ))
+            }
+        };
+        if !self
+            .db
+            .decide_enrolment(id, from, to, &caller.person, &crate::now_rfc3339())?
+        {
+            return Err(ApiError::conflict(
+                "enrolment_state",
+                format!("该登记当前状态为 {}，不能执行此操作", e.status),
+            ));
+        }
+        if to == "revoked" {
+            if let Ok(mut k) = self.keys.write() {
+                k.remove(&(e.person.clone(), e.fingerprint.clone()));
+            }
+        }
+        self.db
+            .enrolment(id)?
+            .ok_or_else(|| ApiError::not_found("没有该设备登记"))
+    }
+
+    /// An approved key, from the cache or the database.
+    pub fn key(&self, person: &str, fingerprint: &str) -> Result<Option<PublicKey>, ApiError> {
+        let k = (person.to_string(), fingerprint.to_string());
+        if let Ok(cache) = self.keys.read() {
+            if let Some((pk, at)) = cache.get(&k) {
+                if at.elapsed() < KEY_TTL {
+                    return Ok(Some(pk.clone()));
+                }
+            }
+        }
+        let Some(pem) = self.db.approved_key(person, fingerprint)? else {
+            return Ok(None);
+        };
+        let pk = PublicKey::from_pem(&pem)
+            .map_err(|e| ApiError::internal(format!("已登记的公钥无法解析：{e}")))?;
+        if let Ok(mut cache) = self.keys.write() {
+            cache.insert(k, (pk.clone(), Instant::now()));
+        }
+        Ok(Some(pk))
+    }
+
+    // ----- events ----------------------------------------------------
+
+    /// Accepts a batch of signed events, all or nothing: each must be
+    /// authored by the caller with an approved key, carry a valid
+    /// signature, be allowed by the case's rules at its current step and
+    /// extend the case's head. Resent events are acknowledged again.
+    pub fn push(&self, caller: &Caller, batch: &[WireEvent]) -> Result<PushResult, ApiError> {
+        if batch.is_empty() {
+            return Ok(PushResult {
+                results: Vec::new(),
+            });
+        }
+        if batch.len() > self.limits.max_batch {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "batch_too_large",
+                format!("一次最多提交 {} 个事件", self.limits.max_batch),
+            ));
+        }
+        // Decoding (base64, JSON, canonical form, SM3) is parallel too.
+        let decoded: Vec<Result<SignedEvent, ApiError>> = batch
+            .par_iter()
+            .enumerate()
+            .map(|(i, w)| decode_event(i, w))
+            .collect();
+        // The first bad event is the one reported.
+        let events: Vec<SignedEvent> = decoded.into_iter().collect::<Result<_, _>>()?;
+        let mut keys = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            let id = Some(e.event.id.to_string());
+            if e.event.author != caller.person {
+                return Err(ApiError::forbidden(
+                    "not_author",
+                    format!("只能提交本人签名的事件（事件签名人为 {}）", e.event.author),
+                )
+                .at(i, id));
+            }
+            let key = self.key(&e.event.author, &e.event.key)?.ok_or_else(|| {
+                ApiError::forbidden(
+                    "key_not_enrolled",
+                    "签名所用的密钥未登记或未经管理员批准，请先完成设备登记",
+                )
+                .at(i, id.clone())
+            })?;
+            keys.push(key);
+        }
+        // Signatures are checked in parallel before the write lock.
+        let bad = events
+            .par_iter()
+            .zip(keys.par_iter())
+            .enumerate()
+            .find_first(|(_, (e, k))| e.verify(k).is_err());
+        if let Some((i, (e, _))) = bad {
+            return Err(
+                ApiError::bad_request("bad_signature", "签名校验失败：事件内容与签名不符")
+                    .at(i, Some(e.event.id.to_string())),
+            );
+        }
+        let received_at = crate::now_rfc3339();
+        let mut results = Vec::with_capacity(events.len());
+        let reg = &self.reg;
+        let person = caller.person.as_str();
+        self.db.push(&mut |tx| {
+            results.clear();
+            for (i, se) in events.iter().enumerate() {
+                let ev = &se.event;
+                let id = Some(ev.id.to_string());
+                let hash = se.hash_hex();
+                if let Some(h) = tx.event_hash(&ev.id)? {
+                    if h != hash {
+                        return Err(ApiError::conflict(
+                            "id_reused",
+                            "事件编号已被另一内容不同的事件使用",
+                        )
+                        .at(i, id));
+                    }
+                    results.push(PushedEvent {
+                        id: ev.id,
+                        gseq: None,
+                        duplicate: true,
+                    });
+                    continue;
+                }
+                let current = tx.case_state(&ev.case_id)?;
+                if current.is_some() && !tx.can_see(person, &ev.case_id)? {
+                    return Err(ApiError::forbidden("out_of_scope", "无权处理该案件").at(i, id));
+                }
+                let next = match &current {
+                    None => CaseState::create(ev, &hash, reg),
+                    Some(s) => s.apply(ev, &hash, reg),
+                }
+                .map_err(|e| rejection(e, current.as_ref()).at(i, id.clone()))?;
+                if let Action::Attach { attachment, .. } = &ev.action {
+                    if !tx.attachment_exists(&attachment.sm3)? {
+                        return Err(ApiError::new(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "attachment_missing",
+                            format!("附件“{}”尚未上传到县局，请先上传附件", attachment.name),
+                        )
+                        .at(i, id));
+                    }
+                }
+                let gseq = tx.insert_event(&NewEvent {
+                    id: &ev.id,
+                    case_id: &ev.case_id,
+                    seq: ev.seq as i64,
+                    bytes: se.bytes(),
+                    signature: se.signature(),
+                    hash: &hash,
+                    author: &ev.author,
+                    kind: ev.action.kind(),
+                    received_at: &received_at,
+                })?;
+                tx.put_case(&next)?;
+                tx.grant(
+                    &ev.case_id,
+                    &viewers_after(reg, current.is_none(), &next, &ev.author),
+                )?;
+                results.push(PushedEvent {
+                    id: ev.id,
+                    gseq: Some(gseq),
+                    duplicate: false,
+                });
+            }
+            Ok(())
+        })?;
+        if results.iter().any(|r| !r.duplicate) {
+            self.wake.notify_one();
+        }
+        Ok(PushResult { results })
+    }
+
+    /// Events after `after` that the caller may see.
+    pub fn pull(
+        &self,
+        caller: &Caller,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, ApiError> {
+        let limit = limit.clamp(1, self.limits.max_pull);
+        Ok(self
+            .db
+            .events_after(&caller.person, after.max(0), limit)?
+            .iter()
+            .map(StoredEvent::from_row)
+            .collect())
+    }
+
+    /// A case's whole log, if the caller may see it.
+    pub fn case_events(
+        &self,
+        caller: &Caller,
+        case_id: &Uuid,
+    ) -> Result<Vec<StoredEvent>, ApiError> {
+        if !self.db.can_see(&caller.person, case_id)? {
+            return Err(ApiError::not_found("没有该案件，或无权查看"));
+        }
+        Ok(self
+            .db
+            .case_events(case_id)?
+            .iter()
+            .map(StoredEvent::from_row)
+            .collect())
+    }
+
+    /// The case's events as verified signed events (for bundles).
+    pub fn signed_events(&self, case_id: &Uuid) -> Result<Vec<SignedEvent>, ApiError> {
+        self.db
+            .case_events(case_id)?
+            .into_iter()
+            .map(|r| {
+                SignedEvent::from_parts(r.bytes, r.signature)
+                    .map_err(|e| ApiError::internal(format!("存储的事件无法解析：{e}")))
+            })
+            .collect()
+    }
+
+    /// Cases waiting for the caller's decision.
+    pub fn inbox(&self, caller: &Caller) -> Result<Vec<CaseState>, ApiError> {
+        let cases = self.db.visible_cases(&caller.person, "in_review", 500)?;
+        Ok(cases
+            .into_iter()
+            .filter(|c| c.assignees(&self.reg).iter().any(|a| a == &caller.person))
+            .collect())
+    }
+
+    // ----- attachments -----------------------------------------------
+
+    /// Starts or resumes an upload; returns (received, complete).
+    pub fn upload_begin(&self, sm3: &str, size: i64, mime: &str) -> Result<(i64, bool), ApiError> {
+        check_sm3(sm3)?;
+        if size <= 0 {
+            return Err(ApiError::bad_request("empty_upload", "附件为空"));
+        }
+        if size > self.limits.max_upload_bytes {
+            return Err(too_large(size, self.limits.max_upload_bytes));
+        }
+        if !ALLOWED_TYPES.iter().any(|(m, _)| *m == mime) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_type",
+                format!("不支持的附件类型 {mime}：只接受 JPEG、PNG、TIFF 图片和 PDF"),
+            ));
+        }
+        if self.db.attachment_meta(sm3)?.is_some() {
+            return Ok((size, true));
+        }
+        let u = self.db.upload_begin(sm3, size, mime)?;
+        Ok((u.received, false))
+    }
+
+    /// Appends a chunk at `offset`; returns (received, complete). The
+    /// upload completes when all bytes are in and their SM3 matches.
+    pub fn upload_chunk(
+        &self,
+        sm3: &str,
+        offset: i64,
+        data: &[u8],
+    ) -> Result<(i64, bool), ApiError> {
+        check_sm3(sm3)?;
+        if let Some((_, size)) = self.db.attachment_meta(sm3)? {
+            return Ok((size, true));
+        }
+        let u = self
+            .db
+            .upload(sm3)?
+            .ok_or_else(|| ApiError::not_found("没有该附件的上传，请先开始上传"))?;
+        if data.is_empty() {
+            return Err(ApiError::bad_request("empty_chunk", "上传的分块为空"));
+        }
+        if data.len() > self.limits.max_chunk_bytes {
+            return Err(too_large(
+                data.len() as i64,
+                self.limits.max_chunk_bytes as i64,
+            ));
+        }
+        let mismatch = |received: i64| {
+            let mut e = ApiError::conflict(
+                "offset_mismatch",
+                format!("分块位置不对：县局已收到 {received} 字节，应从该位置继续上传"),
+            );
+            e.body.received = Some(received);
+            e
+        };
+        if offset != u.received {
+            return Err(mismatch(u.received));
+        }
+        if offset + data.len() as i64 > u.size {
+            return Err(ApiError::bad_request(
+                "upload_overflow",
+                format!("上传内容超出声明的大小 {} 字节", u.size),
+            ));
+        }
+        if offset == 0 && !magic_ok(&u.mime, data) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "type_mismatch",
+                format!(
+                    "文件内容不是声明的类型 {}（可能是改了扩展名的其他文件）",
+                    u.mime
+                ),
+            ));
+        }
+        if !self.db.upload_append(sm3, offset, data)? {
+            let now = self.db.upload(sm3)?.map(|u| u.received).unwrap_or(0);
+            return Err(mismatch(now));
+        }
+        let received = offset + data.len() as i64;
+        if received < u.size {
+            return Ok((received, false));
+        }
+        let all = self.db.upload_data(sm3)?;
+        if all.len() as i64 != u.size || sm3_hex(&all) != sm3 {
+            self.db.upload_abort(sm3)?;
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "digest_mismatch",
+                "上传内容与摘要不符（传输中损坏或分块次序错误），已作废，请重新上传",
+            ));
+        }
+        self.db.upload_finish(sm3, &u.mime, &all)?;
+        Ok((u.size, true))
+    }
+}
+
+fn too_large(size: i64, max: i64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("附件过大（{size} 字节），上限 {max} 字节"),
+    )
+}
+
+/// Whether `s` is an SM3 digest in lower-case hex.
+pub fn check_sm3(s: &str) -> Result<(), ApiError> {
+    if s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "bad_digest",
+            "附件摘要应为 64 位小写十六进制 SM3",
+        ))
+    }
+}
+
+fn magic_ok(mime: &str, data: &[u8]) -> bool {
+    ALLOWED_TYPES
+        .iter()
+        .find(|(m, _)| *m == mime)
+        .is_some_and(|(_, magics)| magics.iter().any(|m| data.starts_with(m)))
+}

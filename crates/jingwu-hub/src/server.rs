@@ -1,0 +1,151 @@
+//! Starting the hub: configuration, database, registry, listener.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jingwu_core::org::Org;
+use jingwu_core::registry::Registry;
+use serde::{Deserialize, Serialize};
+
+use crate::db::{self, HubDb};
+use crate::hub::{Hub, Limits};
+
+/// The hub's typed configuration: from a TOML file, then environment
+/// variables `JINGWU_HUB_*` (e.g. `JINGWU_HUB_LISTEN`), then flags.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the SQLite database, the TLS certificate and logs live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL instead of SQLite.
+    pub database_url: Option<String>,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Serve plain HTTP. Only allowed on a loopback address (tests, demo).
+    pub insecure_http: bool,
+    /// Host names and addresses the certificate names (besides localhost).
+    pub tls_names: Vec<String>,
+    /// `text` or `json` logs.
+    pub log_format: String,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("jingwu-hub-data"),
+            database_url: None,
+            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            insecure_http: false,
+            tls_names: Vec::new(),
+            log_format: "text".into(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The database to open: the URL, or `DATA_DIR/hub.db`.
+    pub fn database(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => self.data_dir.join("hub.db").display().to_string(),
+        }
+    }
+
+    /// Loads the configuration: defaults, then `file`, then the
+    /// environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        use figment::providers::{Env, Format, Serialized, Toml};
+        let mut f = figment::Figment::from(Serialized::defaults(Config::default()));
+        if let Some(p) = file {
+            if !p.exists() {
+                anyhow::bail!("配置文件 {} 不存在", p.display());
+            }
+            f = f.merge(Toml::file(p));
+        }
+        f = f.merge(Env::prefixed("JINGWU_HUB_").split("__"));
+        f.extract().map_err(|e| anyhow::anyhow!("配置有误：{e}"))
+    }
+}
+
+/// Opens the database named by the configuration, creating the data
+/// directory for SQLite.
+pub fn open_db(cfg: &Config) -> anyhow::Result<Arc<dyn HubDb>> {
+    if cfg.database_url.is_none() {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .map_err(|e| anyhow::anyhow!("无法创建数据目录 {}：{e}", cfg.data_dir.display()))?;
+    }
+    Ok(db::open(&cfg.database())?)
+}
+
+/// The registry of the org stored in the database.
+pub fn registry(db: &dyn HubDb) -> anyhow::Result<Registry> {
+    let Some(json) = db.meta_get("org_json")? else {
+        anyhow::bail!("县局服务器尚未初始化：请先运行 `jingwu-hub init` 或 `jingwu-hub demo`");
+    };
+    let org = Org::from_json(&json).map_err(|e| anyhow::anyhow!("组织机构数据有误：{e}"))?;
+    Registry::builtin_with_org(org).map_err(|e| anyhow::anyhow!("规则数据有误：{e}"))
+}
+
+/// A bound listener and what it serves.
+pub struct Bound {
+    pub addr: SocketAddr,
+    /// SHA-256 fingerprint of the certificate (`None` for plain HTTP).
+    pub fingerprint: Option<String>,
+}
+
+/// Serves `hub` on `cfg.listen` until `shutdown` resolves. `on_bound` is
+/// called once the socket is bound.
+pub async fn serve(
+    cfg: &Config,
+    hub: Arc<Hub>,
+    on_bound: impl FnOnce(&Bound),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    if cfg.insecure_http && !cfg.listen.ip().is_loopback() {
+        anyhow::bail!(
+            "明文 HTTP 只允许监听本机回环地址（127.0.0.1 或 ::1），当前为 {}；对外服务请使用 TLS",
+            cfg.listen
+        );
+    }
+    hub.start_live()?;
+    let app = crate::http::router(hub).layer(tower_http::trace::TraceLayer::new_for_http());
+    let std_listener = TcpListener::bind(cfg.listen)
+        .map_err(|e| anyhow::anyhow!("无法监听 {}：{e}", cfg.listen))?;
+    std_listener.set_nonblocking(true)?;
+    let addr = std_listener.local_addr()?;
+    if cfg.insecure_http {
+        on_bound(&Bound {
+            addr,
+            fingerprint: None,
+        });
+        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+    } else {
+        let mut names = cfg.tls_names.clone();
+        if !cfg.listen.ip().is_unspecified() {
+            names.push(cfg.listen.ip().to_string());
+        }
+        let cert = crate::tls::load_or_create(&cfg.data_dir, &names)?;
+        let tls = crate::tls::axum_config(&cert).await?;
+        on_bound(&Bound {
+            addr,
+            fingerprint: Some(cert.fingerprint.clone()),
+        });
+        let handle = axum_server::Handle::new();
+        let h = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+        });
+        axum_server::from_tcp_rustls(std_listener, tls)?
+            .handle(handle)
+            .serve(app.into_make_service())
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Accounts, sessions and enrolment.
+
+use jingwu_hub::hub::Limits;
+use jingwu_station::client::HubClient;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_on_logout_revocation_and_timeouts() {
+    let place = HubPlace::new(Backend::Sqlite);
+    place.init(&[OFFICER]);
+    let hub = RunningHub::start(&place).await;
+
+    // Wrong password: one message for both unknown accounts and wrong
+    // passwords.
+    let mut c = HubClient::new(&hub.url, None).unwrap();
+    let e = c.login(OFFICER, "wrong", "d").await.unwrap_err();
+    assert_eq!(e.status(), Some(401));
+    let e2 = c.login("nobody", "wrong", "d").await.unwrap_err();
+    assert_eq!(e.to_string(), e2.to_string());
+
+    c.login(OFFICER, PASSWORD, "d").await.unwrap();
+    c.pull(0, 10).await.unwrap();
+    c.logout().await.unwrap();
+    assert_eq!(c.pull(0, 10).await.unwrap_err().status(), Some(401));
+
+    // An administrator ends every session of a person.
+    c.login(OFFICER, PASSWORD, "d").await.unwrap();
+    let admin = hub.admin().await;
+    let r: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/admin/sessions/revoke", hub.url))
+        .bearer_auth(admin.token().unwrap())
+        .json(&serde_json::json!({"person": OFFICER}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["revoked"], 1);
+    let e = c.pull(0, 10).await.unwrap_err();
+    assert_eq!(e.status(), Some(401));
+    assert!(e.to_string().contains("注销"), "{e}");
+
+    // Only administrators approve devices or create accounts.
+    c.login(OFFICER, PASSWORD, "d").await.unwrap();
+    let e = c.decide_enrolment("x", "approve").await.unwrap_err();
+    assert_eq!(e.status(), Some(403));
+    hub.stop().await;
+
+    // Idle and absolute timeouts (limits set so that any session is over).
+    for (idle, absolute, word) in [(-1, 3600, "长时间未操作"), (3600, -1, "最长时限")] {
+        let limits = Limits {
+            session_idle_secs: idle,
+            session_absolute_secs: absolute,
+            ..Limits::default()
+        };
+        let hub = RunningHub::start_with(&place, limits).await;
+        let mut c = HubClient::new(&hub.url, None).unwrap();
+        c.login(OFFICER, PASSWORD, "d").await.unwrap();
+        let e = c.pull(0, 10).await.unwrap_err();
+        assert_eq!(e.status(), Some(401));
+        assert!(e.to_string().contains(word), "{e}");
+        hub.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weak_passwords_and_duplicate_accounts_are_refused() {
+    let place = HubPlace::new(Backend::Sqlite);
+    place.init(&[OFFICER]);
+    let hub = RunningHub::start(&place).await;
+    let admin = hub.admin().await;
+    let post = |body: serde_json::Value| {
+        let url = format!("{}/api/admin/users", hub.url);
+        let token = admin.token().unwrap().to_string();
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (s, t) = post(serde_json::json!({"person": CHIEF, "password": "short"})).await;
+    assert_eq!(s, 400, "{t}");
+    assert!(t.contains("至少"), "{t}");
+    let (s, _) = post(serde_json::json!({"person": CHIEF, "password": PASSWORD})).await;
+    assert_eq!(s, 201);
+    let (s, t) = post(serde_json::json!({"person": CHIEF, "password": PASSWORD})).await;
+    assert_eq!(s, 409, "{t}");
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_keys_no_longer_sign_but_old_events_stay_verifiable() {
+    let place = HubPlace::new(Backend::Sqlite);
+    place.init(&[OFFICER]);
+    let hub = RunningHub::start(&place).await;
+    let mut officer = Client::enrol(&hub.url, OFFICER).await;
+    hub.approve_all().await;
+    let case = officer.apply();
+    assert_eq!(officer.sync().await.pushed, 3);
+    let admin = hub.admin().await;
+    let e = admin.enrolments(Some("approved")).await.unwrap().remove(0);
+    admin.decide_enrolment(&e.id, "revoke").await.unwrap();
+    // Revoking twice is a conflict, not a silent success.
+    let err = admin.decide_enrolment(&e.id, "revoke").await.unwrap_err();
+    assert_eq!(err.status(), Some(409));
+    officer.apply();
+    let r = officer.sync().await;
+    assert_eq!(r.pushed, 0);
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    // The earlier case's bundle still verifies with the revoked key.
+    let b = jingwu_hub::evidence::bundle_of(&hub.hub, &case).unwrap();
+    b.verify(None).unwrap();
+    hub.stop().await;
+}

@@ -1,0 +1,568 @@
+//! The hub's HTTP API as seen from a station (see docs/sync-protocol.md).
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use futures_util::StreamExt as _;
+use jingwu_core::event::SignedEvent;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// Upload chunk size.
+pub const CHUNK: usize = 512 * 1024;
+
+/// A failure talking to the hub.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The hub could not be reached (offline, refused, timed out).
+    #[error("无法连接县局服务器：{0}")]
+    Offline(String),
+    /// The hub answered with an error.
+    #[error("{} （县局返回 {status}）", body.error)]
+    Hub { status: u16, body: Box<HubError> },
+    #[error("县局返回的数据无法解析：{0}")]
+    Protocol(String),
+    #[error("连接设置有误：{0}")]
+    Setup(String),
+}
+
+impl ClientError {
+    /// The hub's error code, if the hub answered.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Hub { body, .. } => Some(&body.code),
+            _ => None,
+        }
+    }
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Hub { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// The hub's error body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HubError {
+    pub code: String,
+    pub error: String,
+    #[serde(default)]
+    pub index: Option<usize>,
+    #[serde(default)]
+    pub event_id: Option<String>,
+    #[serde(default)]
+    pub case_id: Option<String>,
+    #[serde(default)]
+    pub head: Option<String>,
+    #[serde(default)]
+    pub next_seq: Option<u64>,
+    #[serde(default)]
+    pub received: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireEvent {
+    pub bytes: String,
+    pub signature: String,
+}
+
+impl WireEvent {
+    pub fn of(e: &SignedEvent) -> WireEvent {
+        WireEvent {
+            bytes: B64.encode(e.bytes()),
+            signature: B64.encode(e.signature()),
+        }
+    }
+}
+
+/// An event as the hub serves it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub gseq: i64,
+    pub case_id: Uuid,
+    pub seq: i64,
+    pub bytes: String,
+    pub signature: String,
+}
+
+impl StoredEvent {
+    /// Decodes the signed event (signature not yet checked).
+    pub fn signed(&self) -> Result<SignedEvent, ClientError> {
+        let b = B64
+            .decode(&self.bytes)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let s = B64
+            .decode(&self.signature)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        SignedEvent::from_parts(b, s).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginResult {
+    pub token: String,
+    pub person: String,
+    pub name: Option<String>,
+    pub is_admin: bool,
+    pub expires_at: i64,
+    pub idle_timeout_secs: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Enrolment {
+    pub id: String,
+    pub device: String,
+    pub device_name: String,
+    pub person: String,
+    pub fingerprint: String,
+    pub pem: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub person: String,
+    pub fingerprint: String,
+    pub pem: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushedEvent {
+    pub id: Uuid,
+    pub gseq: Option<i64>,
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushResult {
+    pub results: Vec<PushedEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PullResponse {
+    pub events: Vec<StoredEvent>,
+    pub next: i64,
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadStatus {
+    pub sm3: String,
+    pub received: i64,
+    pub complete: bool,
+}
+
+/// A client of one hub.
+#[derive(Clone)]
+pub struct HubClient {
+    base: String,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl HubClient {
+    /// A client of the hub at `base` (`https://host:port` or, on
+    /// loopback, `http://…`). `fingerprint` pins the hub certificate.
+    pub fn new(base: &str, fingerprint: Option<&str>) -> Result<HubClient, ClientError> {
+        let base = base.trim_end_matches('/').to_string();
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            return Err(ClientError::Setup("县局地址应以 https:// 开头".into()));
+        }
+        if base.starts_with("https://") && fingerprint.is_none() {
+            return Err(ClientError::Setup(
+                "使用 https 连接县局须提供证书指纹（由县局管理员提供）".into(),
+            ));
+        }
+        let http =
+            crate::pin::http_client(fingerprint).map_err(|e| ClientError::Setup(e.to_string()))?;
+        Ok(HubClient {
+            base,
+            http,
+            token: None,
+        })
+    }
+
+    pub fn with_token(mut self, token: Option<String>) -> HubClient {
+        self.token = token;
+        self
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        rb: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let resp = self
+            .auth(rb)
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(|e| ClientError::Offline(error_chain(&e)))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Offline(error_chain(&e)))?;
+        if !status.is_success() {
+            let body: Box<HubError> = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                Box::new(HubError {
+                    code: "http".into(),
+                    error: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+                    ..HubError::default()
+                })
+            });
+            return Err(ClientError::Hub {
+                status: status.as_u16(),
+                body,
+            });
+        }
+        if bytes.is_empty() {
+            return serde_json::from_slice(b"null")
+                .map_err(|e| ClientError::Protocol(e.to_string()));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// Logs in; the client keeps the token.
+    pub async fn login(
+        &mut self,
+        person: &str,
+        password: &str,
+        device: &str,
+    ) -> Result<LoginResult, ClientError> {
+        let r: LoginResult = self
+            .send(
+                self.http
+                    .post(self.url("/api/login"))
+                    .json(&serde_json::json!({
+                        "person": person, "password": password, "device": device
+                    })),
+            )
+            .await?;
+        self.token = Some(r.token.clone());
+        Ok(r)
+    }
+
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        let _: Option<serde_json::Value> =
+            self.send(self.http.post(self.url("/api/logout"))).await?;
+        Ok(())
+    }
+
+    pub async fn enrol(
+        &self,
+        device: &str,
+        device_name: &str,
+        pem: &str,
+    ) -> Result<Enrolment, ClientError> {
+        self.send(
+            self.http
+                .post(self.url("/api/enrolments"))
+                .json(&serde_json::json!({
+                    "device": device, "device_name": device_name, "public_key_pem": pem
+                })),
+        )
+        .await
+    }
+
+    pub async fn enrolments(&self, status: Option<&str>) -> Result<Vec<Enrolment>, ClientError> {
+        let mut rb = self.http.get(self.url("/api/enrolments"));
+        if let Some(s) = status {
+            rb = rb.query(&[("status", s)]);
+        }
+        self.send(rb).await
+    }
+
+    /// Administrators: approve / reject / revoke an enrolment.
+    pub async fn decide_enrolment(
+        &self,
+        id: &str,
+        decision: &str,
+    ) -> Result<Enrolment, ClientError> {
+        self.send(
+            self.http
+                .post(self.url(&format!("/api/admin/enrolments/{id}/{decision}"))),
+        )
+        .await
+    }
+
+    /// Administrators: creates an account.
+    pub async fn create_user(
+        &self,
+        person: &str,
+        password: &str,
+        is_admin: bool,
+    ) -> Result<(), ClientError> {
+        let _: Option<serde_json::Value> = self
+            .send(
+                self.http
+                    .post(self.url("/api/admin/users"))
+                    .json(&serde_json::json!({
+                        "person": person, "password": password, "is_admin": is_admin
+                    })),
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn keys(&self) -> Result<Vec<KeyInfo>, ClientError> {
+        self.send(self.http.get(self.url("/api/keys"))).await
+    }
+
+    pub async fn push(&self, events: &[SignedEvent]) -> Result<PushResult, ClientError> {
+        let wire: Vec<WireEvent> = events.iter().map(WireEvent::of).collect();
+        self.send(
+            self.http
+                .post(self.url("/api/events"))
+                .json(&serde_json::json!({ "events": wire })),
+        )
+        .await
+    }
+
+    pub async fn pull(&self, after: i64, limit: i64) -> Result<PullResponse, ClientError> {
+        self.send(
+            self.http
+                .get(self.url("/api/events"))
+                .query(&[("after", after), ("limit", limit)]),
+        )
+        .await
+    }
+
+    pub async fn case_events(&self, case_id: &Uuid) -> Result<Vec<StoredEvent>, ClientError> {
+        self.send(
+            self.http
+                .get(self.url(&format!("/api/cases/{case_id}/events"))),
+        )
+        .await
+    }
+
+    pub async fn bundle(&self, case_id: &Uuid) -> Result<serde_json::Value, ClientError> {
+        self.send(
+            self.http
+                .get(self.url(&format!("/api/cases/{case_id}/bundle"))),
+        )
+        .await
+    }
+
+    pub async fn inbox(&self) -> Result<serde_json::Value, ClientError> {
+        self.send(self.http.get(self.url("/api/inbox"))).await
+    }
+
+    /// Uploads an attachment in chunks, resuming where the hub stands.
+    /// `progress(sent, total)` is called after each chunk.
+    pub async fn upload(
+        &self,
+        sm3: &str,
+        mime: &str,
+        data: &[u8],
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<(), ClientError> {
+        let total = data.len() as u64;
+        let mut st: UploadStatus = self
+            .send(
+                self.http
+                    .post(self.url("/api/uploads"))
+                    .json(&serde_json::json!({
+                        "sm3": sm3, "size": data.len(), "mime": mime
+                    })),
+            )
+            .await?;
+        progress(st.received.max(0) as u64, total);
+        while !st.complete {
+            let from = usize::try_from(st.received).unwrap_or(0).min(data.len());
+            let to = (from + CHUNK).min(data.len());
+            let r: Result<UploadStatus, ClientError> = self
+                .send(
+                    self.http
+                        .put(self.url(&format!("/api/uploads/{sm3}")))
+                        .query(&[("offset", from)])
+                        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                        .body(data[from..to].to_vec()),
+                )
+                .await;
+            st = match r {
+                Ok(s) => s,
+                // Someone else (or an earlier try) moved the upload on:
+                // continue from where the hub stands.
+                Err(ClientError::Hub { status: 409, body }) if body.received.is_some() => {
+                    UploadStatus {
+                        sm3: sm3.to_string(),
+                        received: body.received.unwrap_or(0),
+                        complete: false,
+                    }
+                }
+                Err(e) => return Err(e),
+            };
+            progress(st.received.max(0) as u64, total);
+        }
+        Ok(())
+    }
+
+    /// Downloads an attachment.
+    pub async fn download(&self, sm3: &str) -> Result<Vec<u8>, ClientError> {
+        let resp = self
+            .auth(self.http.get(self.url(&format!("/api/attachments/{sm3}"))))
+            .send()
+            .await
+            .map_err(|e| ClientError::Offline(error_chain(&e)))?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            let body = Box::new(resp.json::<HubError>().await.unwrap_or_default());
+            return Err(ClientError::Hub { status, body });
+        }
+        Ok(resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Offline(error_chain(&e)))?
+            .to_vec())
+    }
+
+    /// Opens the live channel; events after `after` arrive in order on the
+    /// returned stream. The stream ends when the connection drops.
+    pub async fn live(
+        &self,
+        after: i64,
+    ) -> Result<
+        impl futures_util::Stream<Item = Result<LiveMsg, ClientError>> + Send + 'static,
+        ClientError,
+    > {
+        let resp = self
+            .auth(
+                self.http
+                    .get(self.url("/api/live"))
+                    .query(&[("after", after)]),
+            )
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .map_err(|e| ClientError::Offline(error_chain(&e)))?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            let body = Box::new(resp.json::<HubError>().await.unwrap_or_default());
+            return Err(ClientError::Hub { status, body });
+        }
+        let bytes = resp.bytes_stream();
+        Ok(sse_events(bytes))
+    }
+}
+
+/// A message of the live channel.
+#[derive(Debug, Clone)]
+pub enum LiveMsg {
+    /// Caught up to this cursor; from now on events arrive as they happen.
+    Ready(i64),
+    Event(StoredEvent),
+}
+
+/// Parses a text/event-stream into live messages.
+fn sse_events(
+    bytes: impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
+) -> impl futures_util::Stream<Item = Result<LiveMsg, ClientError>> + Send + 'static {
+    let state = (
+        Box::pin(bytes),
+        Vec::<u8>::new(),
+        std::collections::VecDeque::new(),
+    );
+    futures_util::stream::unfold(state, |(mut bytes, mut buf, mut ready)| async move {
+        loop {
+            if let Some(item) = ready.pop_front() {
+                return Some((item, (bytes, buf, ready)));
+            }
+            match bytes.next().await {
+                None => return None,
+                Some(Err(e)) => {
+                    return Some((
+                        Err(ClientError::Offline(error_chain(&e))),
+                        (bytes, buf, ready),
+                    ));
+                }
+                Some(Ok(chunk)) => {
+                    buf.extend_from_slice(&chunk);
+                    while let Some(pos) = find_blank_line(&buf) {
+                        let msg: Vec<u8> = buf.drain(..pos.0).collect();
+                        buf.drain(..pos.1);
+                        if let Some(r) = parse_message(&msg) {
+                            ready.push_back(r);
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// (end of message, length of the separator).
+fn find_blank_line(buf: &[u8]) -> Option<(usize, usize)> {
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| (p, 2));
+    let crlf = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| (p, 4));
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+fn parse_message(msg: &[u8]) -> Option<Result<LiveMsg, ClientError>> {
+    let text = String::from_utf8_lossy(msg);
+    let mut event = None;
+    let mut data = String::new();
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("event:") {
+            event = Some(v.trim().to_string());
+        } else if let Some(v) = line.strip_prefix("data:") {
+            if !data.is_empty() {
+                data.push('\n');
+            }
+            data.push_str(v.strip_prefix(' ').unwrap_or(v));
+        }
+    }
+    match event.as_deref() {
+        Some("ready") => Some(
+            data.trim()
+                .parse()
+                .map(LiveMsg::Ready)
+                .map_err(|_| ClientError::Protocol("ready 消息格式错误".into())),
+        ),
+        Some("event") if !data.is_empty() => Some(
+            serde_json::from_str(&data)
+                .map(LiveMsg::Event)
+                .map_err(|e| ClientError::Protocol(e.to_string())),
+        ),
+        _ => None,
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push('：');
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}

@@ -1,0 +1,6 @@
+//! The station core without a window: the local store plus the hub client.
+//! The headless `jingwu-station` binary and the desktop app both use it.
+
+pub mod client;
+pub mod pin;
+pub mod station;

@@ -1,0 +1,557 @@
+//! A station: its local store plus its link to the hub. Everything a
+//! station user does is recorded locally first (signed, in the outbox) and
+//! reaches the hub by [`Station::sync`], so work goes on while the county
+//! link is down.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use futures_util::StreamExt as _;
+use jingwu_core::case::CaseState;
+use jingwu_core::crypto::{KdfParams, PublicKey, Signer, SoftwareKey};
+use jingwu_core::event::{Action, Decision, SignedEvent};
+use jingwu_core::form::{AttachmentRef, CaseType, FormValues};
+use jingwu_core::registry::Registry;
+use jingwu_core::SHANGHAI;
+use jingwu_store::{Origin, Store, StoreError};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::client::{ClientError, HubClient, LiveMsg, StoredEvent};
+
+/// Most events pushed in one request.
+const PUSH_BATCH: usize = 200;
+
+/// Why a station operation failed. Shown to users.
+#[derive(Debug, thiserror::Error)]
+pub enum StationError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("签名密钥错误：{0}")]
+    Key(#[from] jingwu_core::crypto::CryptoError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+pub type Result<T> = std::result::Result<T, StationError>;
+
+fn usage<T>(msg: impl Into<String>) -> Result<T> {
+    Err(StationError::Usage(msg.into()))
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncReport {
+    pub uploaded: usize,
+    pub pushed: usize,
+    pub pulled: usize,
+    /// Cases replaced by the hub's version (a local event was refused).
+    pub rebased: Vec<String>,
+    /// Events the hub refused, with the reason (kept in the outbox).
+    pub failed: Vec<String>,
+    /// Events still waiting for the hub.
+    pub pending: u64,
+}
+
+/// Settings keys in the store's meta table.
+const HUB_URL: &str = "hub_url";
+const HUB_FP: &str = "hub_fingerprint";
+const PERSON: &str = "person";
+const TOKEN: &str = "hub_token";
+const CURSOR: &str = "hub_cursor";
+
+/// A station.
+pub struct Station {
+    pub store: Store,
+    pub reg: Registry,
+    data_dir: PathBuf,
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc().to_offset(SHANGHAI)
+}
+
+impl Station {
+    /// Opens the station in `data_dir` (creating it).
+    pub fn open(data_dir: &Path, reg: Registry) -> Result<Station> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StationError::Usage(format!("无法创建数据目录 {}：{e}", data_dir.display()))
+        })?;
+        let store = Store::open(&data_dir.join("station.db"))?;
+        Ok(Station {
+            store,
+            reg,
+            data_dir: data_dir.to_path_buf(),
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The person using this station.
+    pub fn person(&self) -> Result<String> {
+        match self.store.meta(PERSON)? {
+            Some(p) => Ok(p),
+            None => usage("本机尚未登记用户：请先运行 enrol"),
+        }
+    }
+
+    /// A client for the configured hub, with the saved session.
+    pub fn client(&self) -> Result<HubClient> {
+        let Some(url) = self.store.meta(HUB_URL)? else {
+            return usage("本机尚未连接县局服务器：请先运行 enrol");
+        };
+        let fp = self.store.meta(HUB_FP)?;
+        Ok(HubClient::new(&url, fp.as_deref())?.with_token(self.store.meta(TOKEN)?))
+    }
+
+    /// First run: connect to the hub (pinning its certificate), log in,
+    /// create the user's signing key under `pin` (or keep an existing
+    /// one) and register this device and key for approval.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn enrol(
+        &mut self,
+        hub_url: &str,
+        fingerprint: Option<&str>,
+        person: &str,
+        password: &str,
+        pin: &str,
+        device_name: &str,
+        kdf: KdfParams,
+    ) -> Result<crate::client::Enrolment> {
+        let mut client = HubClient::new(hub_url, fingerprint)?;
+        let device = self.store.device_id()?;
+        client.login(person, password, &device).await?;
+        let key = match self.store.key(person)? {
+            Some(sealed) => sealed.public_key.clone(),
+            None => {
+                let k = SoftwareKey::generate(&mut getrandom::SysRng)?;
+                let sealed = k.seal(pin, kdf, &mut getrandom::SysRng)?;
+                self.store.save_key(person, &sealed)?;
+                k.public_key().clone()
+            }
+        };
+        let e = client.enrol(&device, device_name, &key.to_pem()).await?;
+        self.store.set_meta(HUB_URL, Some(client.base()))?;
+        self.store.set_meta(HUB_FP, fingerprint)?;
+        self.store.set_meta(PERSON, Some(person))?;
+        self.store.set_meta(TOKEN, client.token())?;
+        Ok(e)
+    }
+
+    /// Imports a sealed key file (e.g. a demo key) for `person`.
+    pub fn import_key(&mut self, person: &str, file: &Path) -> Result<String> {
+        let json = std::fs::read_to_string(file).map_err(|e| {
+            StationError::Usage(format!("无法读取密钥文件 {}：{e}", file.display()))
+        })?;
+        let sealed: jingwu_core::crypto::EncryptedKey = serde_json::from_str(&json)
+            .map_err(|e| StationError::Usage(format!("密钥文件格式错误：{e}")))?;
+        self.store.save_key(person, &sealed)?;
+        Ok(sealed.public_key.fingerprint())
+    }
+
+    /// Logs in again (sessions end after idle and absolute timeouts).
+    pub async fn login(&mut self, password: &str) -> Result<()> {
+        let person = self.person()?;
+        let mut client = self.client()?;
+        let device = self.store.device_id()?;
+        client.login(&person, password, &device).await?;
+        self.store.set_meta(TOKEN, client.token())?;
+        Ok(())
+    }
+
+    fn signer(&self, pin: &str) -> Result<(String, SoftwareKey)> {
+        let person = self.person()?;
+        let Some(sealed) = self.store.key(&person)? else {
+            return usage(format!("本机没有 {person} 的签名密钥"));
+        };
+        Ok((person, sealed.unlock(pin)?))
+    }
+
+    fn record(&mut self, pin: &str, case: Option<Uuid>, action: Action) -> Result<CaseState> {
+        let (person, key) = self.signer(pin)?;
+        Ok(self
+            .store
+            .record(&self.reg, &key, &person, case, action, now())?)
+    }
+
+    /// Creates a 户口变更 draft from form values; the 受理编号 comes from
+    /// the station's own counter.
+    pub fn create_hukou(&mut self, pin: &str, form: FormValues) -> Result<CaseState> {
+        let person = self.person()?;
+        let unit = self
+            .reg
+            .org
+            .units_of(&person)
+            .into_iter()
+            .find(|u| u.kind == jingwu_core::org::UnitKind::Station)
+            .map(|u| u.code.clone());
+        let Some(unit) = unit else {
+            return usage(format!("{person} 不是派出所人员，不能受理户口变更"));
+        };
+        let t = self
+            .reg
+            .template_latest("hukou_change")
+            .ok_or_else(|| StationError::Usage("缺少户口变更登记表模板".into()))?
+            .reference();
+        let w = self
+            .reg
+            .workflow_latest("hukou_change")
+            .ok_or_else(|| StationError::Usage("缺少户口变更审批流程".into()))?
+            .reference();
+        let case_no = self.store.next_case_no(&unit, now().date())?;
+        self.record(
+            pin,
+            None,
+            Action::Create {
+                case_type: CaseType::HukouChange,
+                template: t,
+                workflow: Some(w),
+                case_no,
+                unit,
+                form,
+            },
+        )
+    }
+
+    /// Attaches a file to a case's attachments field.
+    pub fn attach(&mut self, pin: &str, case: Uuid, field: &str, file: &Path) -> Result<CaseState> {
+        let bytes = std::fs::read(file)
+            .map_err(|e| StationError::Usage(format!("无法读取 {}：{e}", file.display())))?;
+        let mime = sniff_mime(&bytes).ok_or_else(|| {
+            StationError::Usage(format!(
+                "{} 不是 JPEG、PNG、TIFF 图片或 PDF 文件",
+                file.display()
+            ))
+        })?;
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "附件".into());
+        let att = self.store.put_attachment(&bytes, &name, mime)?;
+        self.record(
+            pin,
+            Some(case),
+            Action::Attach {
+                field: field.to_string(),
+                attachment: att,
+            },
+        )
+    }
+
+    pub fn submit(&mut self, pin: &str, case: Uuid) -> Result<CaseState> {
+        self.record(pin, Some(case), Action::Submit {})
+    }
+
+    /// 同意 / 不同意 / 退回补正 at the case's current step.
+    pub fn decide(
+        &mut self,
+        pin: &str,
+        case: Uuid,
+        decision: Decision,
+        opinion: &str,
+    ) -> Result<CaseState> {
+        let state = self
+            .store
+            .case(&case)?
+            .ok_or_else(|| StationError::Usage("本地没有该案件，请先同步".into()))?;
+        let action = state
+            .decision_action(&self.reg, decision, opinion)
+            .map_err(StoreError::from)?;
+        self.record(pin, Some(case), action)
+    }
+
+    /// Any other action on a case.
+    pub fn act(&mut self, pin: &str, case: Uuid, action: Action) -> Result<CaseState> {
+        self.record(pin, Some(case), action)
+    }
+
+    /// Cases waiting for this user's decision (from the local store).
+    pub fn inbox(&self) -> Result<Vec<CaseState>> {
+        let person = self.person()?;
+        let mut out = Vec::new();
+        for c in self.store.list_cases(10_000)? {
+            if let Some(s) = self.store.case(&c.id)? {
+                if s.assignees(&self.reg).contains(&person) {
+                    out.push(s);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The key of an event's author: from the store, else refreshed from
+    /// the hub's list of approved keys.
+    async fn key_for(
+        &mut self,
+        client: &HubClient,
+        ev: &SignedEvent,
+        refreshed: &mut bool,
+    ) -> Result<PublicKey> {
+        let (a, f) = (&ev.event.author, &ev.event.key);
+        if let Some(k) = self.store.public_key(a, f)? {
+            return Ok(k);
+        }
+        if !*refreshed {
+            for k in client.keys().await? {
+                if let Ok(pk) = PublicKey::from_pem(&k.pem) {
+                    if pk.fingerprint() == k.fingerprint {
+                        self.store.save_public_key(&k.person, &pk)?;
+                    }
+                }
+            }
+            *refreshed = true;
+        }
+        match self.store.public_key(a, f)? {
+            Some(k) => Ok(k),
+            None => usage(format!("县局没有 {a} 的已登记公钥，无法校验其签名")),
+        }
+    }
+
+    /// Records an event received from the hub (and, when its case is new
+    /// here or has a gap, the case's whole log first).
+    async fn receive(
+        &mut self,
+        client: &HubClient,
+        se: &StoredEvent,
+        refreshed: &mut bool,
+    ) -> Result<bool> {
+        let ev = se.signed()?;
+        if self.store.has_event(&ev.event.id)? {
+            return Ok(false);
+        }
+        let known = self.store.case(&ev.event.case_id)?;
+        let in_order = match &known {
+            None => ev.event.seq == 0,
+            Some(s) => s.next_seq == ev.event.seq,
+        };
+        if in_order {
+            let key = self.key_for(client, &ev, refreshed).await?;
+            self.store.append(&self.reg, &ev, &key, Origin::Remote)?;
+            return Ok(true);
+        }
+        // A case that became visible to us after it started, or a gap:
+        // fetch its whole log.
+        let log = client.case_events(&ev.event.case_id).await?;
+        let mut any = false;
+        for e in log {
+            let ev = e.signed()?;
+            if self.store.has_event(&ev.event.id)? {
+                continue;
+            }
+            let key = self.key_for(client, &ev, refreshed).await?;
+            self.store.append(&self.reg, &ev, &key, Origin::Remote)?;
+            any = true;
+        }
+        Ok(any)
+    }
+
+    /// Uploads pending attachments, pushes the outbox and pulls what the
+    /// hub has for us. `progress(what, done, total)` reports uploads.
+    pub async fn sync(&mut self, mut progress: impl FnMut(&str, u64, u64)) -> Result<SyncReport> {
+        let client = self.client()?;
+        let mut report = SyncReport::default();
+        let mut refreshed = false;
+
+        // 1. Attachments first: the hub refuses an Attach event whose
+        // file it does not hold.
+        let pending = self.store.outbox(u32::MAX)?;
+        let mut seen = HashSet::new();
+        for p in &pending {
+            if let Action::Attach { attachment, .. } = &p.event.event.action {
+                if seen.insert(attachment.sm3.clone()) {
+                    self.upload(&client, attachment, &mut progress).await?;
+                    report.uploaded += 1;
+                }
+            }
+        }
+
+        // 2. Push, per case in order, in batches. A refused event stops
+        // only its own case.
+        let mut blocked: HashSet<Uuid> = HashSet::new();
+        loop {
+            let batch: Vec<SignedEvent> = self
+                .store
+                .outbox(u32::MAX)?
+                .into_iter()
+                .map(|p| p.event)
+                .filter(|e| !blocked.contains(&e.event.case_id))
+                .take(PUSH_BATCH)
+                .collect();
+            if batch.is_empty() {
+                break;
+            }
+            match client.push(&batch).await {
+                Ok(r) => {
+                    for res in &r.results {
+                        self.store.mark_sent(&res.id)?;
+                    }
+                    report.pushed += r.results.iter().filter(|x| !x.duplicate).count();
+                }
+                Err(ClientError::Hub { status, body })
+                    if (400..500).contains(&status) && status != 401 =>
+                {
+                    let Some(bad) = body.index.and_then(|i| batch.get(i)) else {
+                        return Err(ClientError::Hub { status, body }.into());
+                    };
+                    let case = bad.event.case_id;
+                    // Events before the bad one were fine: the batch was
+                    // refused whole, so they are simply pushed again.
+                    if status == 409 && body.code == "stale_head" {
+                        self.rebase(&client, case, &body.error, &mut refreshed)
+                            .await?;
+                        report.rebased.push(case.to_string());
+                    } else {
+                        self.store.mark_failed(&bad.event.id, &body.error)?;
+                        report
+                            .failed
+                            .push(format!("{}：{}", bad.event.id, body.error));
+                        blocked.insert(case);
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+
+        // 3. Pull.
+        let mut cursor: i64 = self
+            .store
+            .meta(CURSOR)?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        loop {
+            let page = client.pull(cursor, 500).await?;
+            for e in &page.events {
+                if self.receive(&client, e, &mut refreshed).await? {
+                    report.pulled += 1;
+                }
+            }
+            cursor = page.next;
+            self.store.set_meta(CURSOR, Some(&cursor.to_string()))?;
+            if !page.more {
+                break;
+            }
+        }
+        report.pending = self.store.outbox_len()?;
+        Ok(report)
+    }
+
+    async fn upload(
+        &mut self,
+        client: &HubClient,
+        att: &AttachmentRef,
+        progress: &mut impl FnMut(&str, u64, u64),
+    ) -> Result<()> {
+        let Some(data) = self.store.attachment(&att.sm3)? else {
+            return usage(format!("本地缺少附件“{}”的内容", att.name));
+        };
+        client
+            .upload(&att.sm3, &att.mime, &data, |d, t| progress(&att.name, d, t))
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces a case with the hub's version after the hub refused a
+    /// local event as stale.
+    async fn rebase(
+        &mut self,
+        client: &HubClient,
+        case: Uuid,
+        reason: &str,
+        refreshed: &mut bool,
+    ) -> Result<()> {
+        let log = client.case_events(&case).await?;
+        let mut remote = Vec::with_capacity(log.len());
+        for e in log {
+            let ev = e.signed()?;
+            let key = self.key_for(client, &ev, refreshed).await?;
+            remote.push((ev, key));
+        }
+        self.store.rebase_case(&self.reg, &case, &remote, reason)?;
+        Ok(())
+    }
+
+    /// Follows the live channel: each event the hub pushes is recorded
+    /// and handed to `on_event` with the case's new state. `ready` fires
+    /// once the channel has caught up and is live. Returns when
+    /// `on_event` says stop (returns `false`) or the connection drops.
+    pub async fn follow(
+        &mut self,
+        ready: Option<tokio::sync::oneshot::Sender<()>>,
+        mut on_event: impl FnMut(&CaseState) -> bool,
+    ) -> Result<()> {
+        let client = self.client()?;
+        let mut refreshed = false;
+        let mut ready = ready;
+        let cursor: i64 = self
+            .store
+            .meta(CURSOR)?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let stream = client.live(cursor).await?;
+        futures_util::pin_mut!(stream);
+        while let Some(item) = stream.next().await {
+            let se = match item? {
+                LiveMsg::Ready(_) => {
+                    if let Some(r) = ready.take() {
+                        let _ = r.send(());
+                    }
+                    continue;
+                }
+                LiveMsg::Event(e) => e,
+            };
+            self.receive(&client, &se, &mut refreshed).await?;
+            let current: i64 = self
+                .store
+                .meta(CURSOR)?
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            if se.gseq > current {
+                self.store.set_meta(CURSOR, Some(&se.gseq.to_string()))?;
+            }
+            if let Some(state) = self.store.case(&se.case_id)? {
+                if !on_event(&state) {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The evidence bundle of a case from the local store.
+    pub fn bundle(&self, case: &Uuid) -> Result<jingwu_core::bundle::Bundle> {
+        let events = self.store.verified_events(case)?;
+        let mut keys: BTreeMap<(String, String), PublicKey> = BTreeMap::new();
+        for e in &events {
+            if let Some(k) = self.store.public_key(&e.event.author, &e.event.key)? {
+                keys.insert((e.event.author.clone(), e.event.key.clone()), k);
+            }
+        }
+        jingwu_core::bundle::Bundle::build(
+            &events,
+            |a, f| keys.get(&(a.to_string(), f.to_string())).cloned(),
+            &now()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        )
+        .map_err(|e| StationError::Usage(e.to_string()))
+    }
+}
+
+/// The type of a file by its leading bytes (never by its name).
+pub fn sniff_mime(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\xFF\xD8\xFF") {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        Some("image/tiff")
+    } else if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else {
+        None
+    }
+}
