@@ -3,5 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
+bash scripts/postgres.sh >/dev/null
 cargo build --locked --release -q -p jingwu-station -p jingwu-bench
-exec target/release/jingwu-bench target/release/jingwu-station
+target/release/jingwu-bench target/release/jingwu-station
+echo
+target/release/jingwu-bench-hub

@@ -12,11 +12,14 @@ cd "$(dirname "$0")/.."
 #    (the real desktop window), cups-pdf (a real print queue), poppler-utils,
 #    qpdf, zbar-tools, qrencode (checking slips with third-party tools),
 #    jq (unpacks evidence bundles for scripts/verify-bundle-openssl.sh)
+#  - county hub: postgresql-client (pg_dump / pg_restore for PostgreSQL
+#    backups; the hub's PostgreSQL tests use the server on 127.0.0.1:5432)
 PACKAGES=(
   build-essential pkg-config libssl-dev openssl ca-certificates
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   xvfb xdotool imagemagick fonts-noto-cjk
   cups cups-client cups-pdf poppler-utils qpdf zbar-tools qrencode jq
+  postgresql-client
 )
 
 missing=()

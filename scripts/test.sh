@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up the machine and runs every test: formatting, lints, the Rust
-# test suite (unit, property, store crash, OpenSSL interop, CLI) and the
-# real desktop window under Xvfb.
+# test suite (unit, property, store crash, OpenSSL interop, CLI, the county
+# hub on SQLite and on PostgreSQL at 127.0.0.1:5432, the real binaries over
+# TLS) and the real desktop window under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,6 +11,7 @@ ARTIFACTS="${JINGWU_ARTIFACTS:-$PWD/test-artifacts}"
 mkdir -p "$ARTIFACTS"
 
 bash scripts/cups-queue.sh
+bash scripts/postgres.sh
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"

@@ -149,3 +149,41 @@ pub async fn serve(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn configuration_comes_from_file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("hub.toml");
+        std::fs::write(
+            &f,
+            "data_dir = \"/srv/jingwu\"\nlisten = \"10.0.0.5:9443\"\ntls_names = [\"hub.leishan.gz\"]\n\n[limits]\nmax_batch = 50\n",
+        )
+        .unwrap();
+        std::env::set_var("JINGWU_HUB_LIMITS__MAX_UPLOAD_BYTES", "1234");
+        let c = Config::load(Some(&f)).unwrap();
+        std::env::remove_var("JINGWU_HUB_LIMITS__MAX_UPLOAD_BYTES");
+        assert_eq!(c.data_dir, PathBuf::from("/srv/jingwu"));
+        assert_eq!(c.listen, SocketAddr::from(([10, 0, 0, 5], 9443)));
+        assert_eq!(c.limits.max_batch, 50);
+        assert_eq!(c.limits.max_upload_bytes, 1234);
+        assert_eq!(
+            c.limits.session_idle_secs,
+            Limits::default().session_idle_secs
+        );
+        assert!(!c.insecure_http);
+        assert_eq!(c.database(), "/srv/jingwu/hub.db");
+
+        std::fs::write(&f, "lisen = \"1.2.3.4:1\"\n").unwrap();
+        let e = Config::load(Some(&f)).unwrap_err().to_string();
+        assert!(e.contains("配置有误") && e.contains("lisen"), "{e}");
+        let e = Config::load(Some(&dir.path().join("missing.toml")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("不存在"), "{e}");
+    }
+}

@@ -207,3 +207,37 @@ async fn real_binaries_over_tls_on_loopback() {
     assert_eq!(db.case_events(&case).unwrap().len(), 6);
     drop(hub);
 }
+
+/// `scripts/hub-demo.sh` — the county half of the README's main command —
+/// with this build's binaries: `jingwu-hub demo`, TLS on loopback, four
+/// headless station clients through the whole chain, the result live,
+/// the slip, the bundle checked by the hub and by OpenSSL alone.
+#[test]
+fn the_county_demo_script_runs_end_to_end() {
+    let hub_bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_jingwu-hub"));
+    let bin_dir = hub_bin.parent().unwrap();
+    assert!(
+        bin_dir.join("jingwu-station").exists(),
+        "jingwu-station is not built next to jingwu-hub; build the workspace first"
+    );
+    let work = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new("bash")
+        .arg(root.join("scripts/hub-demo.sh"))
+        .arg(work.path())
+        .env("BIN", bin_dir)
+        .env("JINGWU_DEMO_KDF", "test")
+        .output()
+        .unwrap();
+    let stdout = ok(out);
+    for want in [
+        "实时通道收到",
+        "已同意",
+        "SM2 签名有效",
+        "证据包有效",
+        "证据包校验通过",
+        "演示完成",
+    ] {
+        assert!(stdout.contains(want), "missing {want} in:\n{stdout}");
+    }
+}

@@ -1,11 +1,12 @@
 //! `jingwu-station`: the station core without a window.
 //!
-//! Today it has `demo` (the main job of the README's first command): it
-//! opens a station store in a data directory, loads the Leishan demo org,
-//! and carries one 户口变更 case through the whole approval chain and one
-//! 110 incident through its lifecycle, signing every step with SM2 and
-//! verifying the result from the store. `verify` re-checks every case in a
-//! store. Enrolment, sync and the rest arrive with the hub.
+//! `demo` carries one 户口变更 case through the whole approval chain and
+//! one 110 incident through its lifecycle in a local store. With a county
+//! hub: `enrol`, `login`, `new`, `attach`, `submit`, `inbox`, `decide`,
+//! `sync` (also `--follow`, the live channel) and `export-case` do what an
+//! officer or approver does in the desktop app, for scripts and tests.
+//! Passwords come from `JINGWU_PASSWORD` and signing PINs from `JINGWU_PIN`
+//! (or a line of stdin), never from the command line.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use jingwu_core::event::{Action, Decision};
 use jingwu_core::form::{CaseType, FormValues};
 use jingwu_core::registry::Registry;
 use jingwu_core::SHANGHAI;
+use jingwu_station::station::Station;
 use jingwu_store::Store;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -60,6 +62,76 @@ enum Cmd {
         #[arg(long)]
         printer: Option<String>,
     },
+    /// Connect this station to the county hub: log in, create the user's
+    /// signing key (sealed under the PIN) and register device and key for
+    /// an administrator's approval.
+    Enrol {
+        /// Hub address, e.g. https://10.52.0.10:8443.
+        #[arg(long)]
+        hub: String,
+        /// The hub certificate's SHA-256 fingerprint (from the hub
+        /// administrator); required for https.
+        #[arg(long)]
+        fingerprint: Option<String>,
+        /// Your account (警号).
+        #[arg(long)]
+        person: String,
+        #[arg(long, default_value = "无界面工作站")]
+        device_name: String,
+        /// Use an existing sealed key file (e.g. a demo key) instead of
+        /// making a new key.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Log in again (sessions end after idle and absolute timeouts).
+    Login,
+    /// Create a 户口变更 application from a JSON file of form values.
+    New {
+        #[arg(long)]
+        form: PathBuf,
+    },
+    /// Attach a scan (JPEG, PNG, TIFF or PDF) to a case.
+    Attach {
+        case: String,
+        file: PathBuf,
+        #[arg(long, default_value = "scans")]
+        field: String,
+    },
+    /// Send a case into its approval chain.
+    Submit { case: String },
+    /// Cases waiting for your decision (as of the last sync).
+    Inbox,
+    /// Decide at the current step: agree, disagree or return (退回补正).
+    Decide {
+        case: String,
+        decision: String,
+        #[arg(long)]
+        opinion: String,
+    },
+    /// Upload attachments, push queued events, pull what the hub has.
+    Sync {
+        /// Then follow the live channel.
+        #[arg(long)]
+        follow: bool,
+        /// With --follow: stop when this case reaches --status.
+        #[arg(long)]
+        case: Option<String>,
+        /// With --follow and --case: a status such as approved, rejected,
+        /// in_review, returned.
+        #[arg(long)]
+        status: Option<String>,
+        /// With --follow: give up after this many seconds.
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Show a case: status, current step, trail.
+    Show { case: String },
+    /// Write a case's evidence bundle (JSON) from the local store.
+    ExportCase {
+        case: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write a blank 户口变更登记表 with a QR-coded form id.
     BlankForm {
         /// Station unit code.
@@ -81,6 +153,9 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if is_hub_command(&cli.cmd) {
+        return hub_command(cli);
+    }
     std::fs::create_dir_all(&cli.data_dir)
         .with_context(|| format!("无法创建数据目录 {}", cli.data_dir.display()))?;
     let db = cli.data_dir.join("station.db");
@@ -135,6 +210,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("已生成空白登记表 {}", out.display());
             Ok(())
         }
+        _ => bail!("内部错误：县局命令未分派"),
     }
 }
 
@@ -447,4 +523,212 @@ fn verify_all(store: &Store, reg: &Registry) -> Result<usize> {
 fn demo_scan() -> Vec<u8> {
     let svg = r##"<svg xmlns="http://www.w3.org/2000/svg" width="595" height="842"><rect width="595" height="842" fill="#fff"/><text x="297" y="80" font-size="24" text-anchor="middle">户口变更登记表</text><circle cx="450" cy="700" r="60" fill="none" stroke="#d00" stroke-width="4"/><text x="450" y="705" font-size="14" fill="#d00" text-anchor="middle">方祥村村民委员会</text></svg>"##;
     svg.as_bytes().to_vec()
+}
+
+fn is_hub_command(cmd: &Cmd) -> bool {
+    matches!(
+        cmd,
+        Cmd::Enrol { .. }
+            | Cmd::Login
+            | Cmd::New { .. }
+            | Cmd::Attach { .. }
+            | Cmd::Submit { .. }
+            | Cmd::Inbox
+            | Cmd::Decide { .. }
+            | Cmd::Sync { .. }
+            | Cmd::Show { .. }
+            | Cmd::ExportCase { .. }
+    )
+}
+
+/// A secret from the environment, or a line of stdin.
+fn secret(var: &str, what: &str) -> Result<String> {
+    if let Ok(v) = std::env::var(var) {
+        return Ok(v);
+    }
+    eprintln!("请输入{what}（也可通过环境变量 {var} 提供）：");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let v = line.trim_end_matches(['\r', '\n']).to_string();
+    if v.is_empty() {
+        bail!("未提供{what}");
+    }
+    Ok(v)
+}
+
+/// A case by id or 受理编号.
+fn find_case(st: &Station, case: &str) -> Result<uuid::Uuid> {
+    if let Ok(id) = uuid::Uuid::parse_str(case) {
+        return Ok(id);
+    }
+    st.store
+        .list_cases(u32::MAX)?
+        .into_iter()
+        .find(|c| c.case_no == case)
+        .map(|c| c.id)
+        .with_context(|| format!("本地库中没有案件 {case}（请先同步）"))
+}
+
+fn print_case(st: &Station, s: &CaseState) {
+    let step = s
+        .current_step(&st.reg)
+        .map(|x| {
+            format!(
+                "，当前环节：{}（{}）",
+                x.name,
+                s.assignees(&st.reg).join("、")
+            )
+        })
+        .unwrap_or_default();
+    println!("{}  {}  {}{}", s.case_id, s.case_no, s.status.label(), step);
+}
+
+fn hub_command(cli: Cli) -> Result<()> {
+    let reg = Registry::builtin_demo().context("加载雷山县演示组织机构失败")?;
+    let mut st = Station::open(&cli.data_dir, reg)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    match cli.cmd {
+        Cmd::Enrol {
+            hub,
+            fingerprint,
+            person,
+            device_name,
+            key_file,
+        } => {
+            let password = secret("JINGWU_PASSWORD", "登录密码")?;
+            if let Some(f) = key_file {
+                let fp = st.import_key(&person, &f)?;
+                println!("已导入 {person} 的签名密钥（公钥指纹 {fp}）");
+            }
+            let pin = if st.store.key(&person)?.is_some() {
+                String::new()
+            } else {
+                let pin = secret("JINGWU_PIN", "签名 PIN（至少 6 位）")?;
+                jingwu_core::crypto::check_pin_strength(&pin)?;
+                pin
+            };
+            let e = rt.block_on(st.enrol(
+                &hub,
+                fingerprint.as_deref(),
+                &person,
+                &password,
+                &pin,
+                &device_name,
+                KdfParams::DEFAULT,
+            ))?;
+            let state = match e.status.as_str() {
+                "approved" => "已批准，可以使用",
+                "pending" => "待县局系统管理员批准",
+                other => other,
+            };
+            println!(
+                "已登记本机：设备 {}，公钥指纹 {}，{state}",
+                e.device, e.fingerprint
+            );
+        }
+        Cmd::Login => {
+            let password = secret("JINGWU_PASSWORD", "登录密码")?;
+            rt.block_on(st.login(&password))?;
+            println!("已登录");
+        }
+        Cmd::New { form } => {
+            let json = std::fs::read_to_string(&form)
+                .with_context(|| format!("无法读取 {}", form.display()))?;
+            let values: FormValues = serde_json::from_str(&json).with_context(|| {
+                format!(
+                    "{} 不是有效的表单 JSON（应为字段名到值的对象）",
+                    form.display()
+                )
+            })?;
+            let pin = secret("JINGWU_PIN", "签名 PIN")?;
+            let s = st.create_hukou(&pin, values)?;
+            print_case(&st, &s);
+        }
+        Cmd::Attach { case, file, field } => {
+            let id = find_case(&st, &case)?;
+            let pin = secret("JINGWU_PIN", "签名 PIN")?;
+            let s = st.attach(&pin, id, &field, &file)?;
+            print_case(&st, &s);
+        }
+        Cmd::Submit { case } => {
+            let id = find_case(&st, &case)?;
+            let pin = secret("JINGWU_PIN", "签名 PIN")?;
+            let s = st.submit(&pin, id)?;
+            print_case(&st, &s);
+        }
+        Cmd::Inbox => {
+            for s in st.inbox()? {
+                print_case(&st, &s);
+                println!("    {}", s.summary());
+            }
+        }
+        Cmd::Decide {
+            case,
+            decision,
+            opinion,
+        } => {
+            let d = match decision.as_str() {
+                "agree" | "同意" => Decision::Agree,
+                "disagree" | "不同意" => Decision::Disagree,
+                "return" | "退回" | "退回补正" => Decision::Return,
+                other => bail!("审批意见应为 agree（同意）、disagree（不同意）或 return（退回补正），不是 {other}"),
+            };
+            let id = find_case(&st, &case)?;
+            let pin = secret("JINGWU_PIN", "签名 PIN")?;
+            let s = st.decide(&pin, id, d, &opinion)?;
+            print_case(&st, &s);
+        }
+        Cmd::Sync {
+            follow,
+            case,
+            status,
+            timeout,
+        } => {
+            let report = rt.block_on(st.sync(|name, done, total| {
+                eprintln!("上传 {name}：{done}/{total} 字节");
+            }))?;
+            println!("{}", serde_json::to_string(&report)?);
+            if follow {
+                let want_case = case.map(|c| find_case(&st, &c)).transpose()?;
+                let want_status = status;
+                let fut = st.follow(None, |s| {
+                    print_case_line(s);
+                    !(Some(s.case_id) == want_case
+                        && want_status.as_deref().is_some_and(|w| {
+                            serde_json::to_value(s.status).ok()
+                                == Some(serde_json::Value::String(w.to_string()))
+                        }))
+                });
+                match timeout {
+                    Some(t) => rt
+                        .block_on(async {
+                            tokio::time::timeout(std::time::Duration::from_secs(t), fut).await
+                        })
+                        .map_err(|_| anyhow::anyhow!("等待超时（{t} 秒）"))??,
+                    None => rt.block_on(fut)?,
+                }
+            }
+        }
+        Cmd::Show { case } => {
+            let id = find_case(&st, &case)?;
+            let s = st.store.case(&id)?.context("本地库中没有该案件")?;
+            print_case(&st, &s);
+            println!("    {}", s.summary());
+            for t in &s.trail {
+                println!("    {}", serde_json::to_string(t)?);
+            }
+        }
+        Cmd::ExportCase { case, out } => {
+            let id = find_case(&st, &case)?;
+            let b = st.bundle(&id)?;
+            write_atomically(&out, b.to_json_pretty()?.as_bytes())?;
+            println!("已导出 {} 个事件到 {}", b.events.len(), out.display());
+        }
+        _ => bail!("内部错误：不是县局命令"),
+    }
+    Ok(())
+}
+
+fn print_case_line(s: &CaseState) {
+    println!("{}  {}  {}", s.case_id, s.case_no, s.status.label());
 }

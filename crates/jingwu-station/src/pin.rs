@@ -137,21 +137,22 @@ pub fn pinned_client_config(fingerprint_hex: &str) -> Result<rustls::ClientConfi
 ///
 /// With `Some(fingerprint)` every `https://` connection is pinned to that
 /// fingerprint ([`pinned_client_config`]). With `None` the client is meant
-/// for plain `http://` on loopback (tests, a hub on the same machine); the
-/// ring provider is installed as the process default so that reqwest, built
-/// with `rustls-no-provider`, can still construct its default TLS backend.
+/// for plain `http://` on loopback (tests, a hub on the same machine): its
+/// TLS configuration trusts no certificate at all, so an `https://` hub
+/// without a pin is refused, and no system certificate store is read
+/// (building a client stays cheap).
 pub fn http_client(fingerprint_hex: Option<&str>) -> Result<reqwest::Client, PinError> {
     let builder = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
-    let builder = match fingerprint_hex {
-        Some(fp) => builder.tls_backend_preconfigured(pinned_client_config(fp)?),
-        None => {
-            // Err means some provider is already installed, which is all
-            // reqwest needs.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            builder
-        }
+    let config = match fingerprint_hex {
+        Some(fp) => pinned_client_config(fp)?,
+        None => rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth(),
     };
-    Ok(builder.build()?)
+    Ok(builder.tls_backend_preconfigured(config).build()?)
 }
 
 /// Finds a [`FingerprintMismatch`] anywhere in an error chain, e.g. in the
