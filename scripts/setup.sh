@@ -12,6 +12,10 @@ cd "$(dirname "$0")/.."
 #    (the real desktop window), cups-pdf (a real print queue), poppler-utils,
 #    qpdf, zbar-tools, qrencode (checking slips with third-party tools),
 #    jq (unpacks evidence bundles for scripts/verify-bundle-openssl.sh)
+#  - desktop end-to-end test: webkit2gtk-driver (WebKitWebDriver, driven
+#    through tauri-driver, which this script installs with cargo), a session
+#    D-Bus (dbus, dbus-x11) and a notification server (dunst) whose
+#    deliveries dbus-monitor records
 #  - county hub: postgresql-client (pg_dump / pg_restore for PostgreSQL
 #    backups; the hub's PostgreSQL tests use the server on 127.0.0.1:5432)
 PACKAGES=(
@@ -19,7 +23,7 @@ PACKAGES=(
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   xvfb xdotool imagemagick fonts-noto-cjk
   cups cups-client cups-pdf poppler-utils qpdf zbar-tools qrencode jq
-  postgresql-client
+  postgresql-client webkit2gtk-driver dbus dbus-x11 dunst
 )
 
 missing=()
@@ -52,5 +56,11 @@ have=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
 if [ "$have" -lt "$need" ]; then
   echo "Rust 版本过旧（$(rustc --version)），需要 1.$need 或更新。" >&2
   exit 1
+fi
+# tauri-driver (WebDriver for Tauri apps) from crates.io, pinned.
+TAURI_DRIVER_VERSION=2.1.0
+if ! cargo install --list 2>/dev/null | grep -q "^tauri-driver v$TAURI_DRIVER_VERSION:"; then
+  echo "==> 安装 tauri-driver $TAURI_DRIVER_VERSION"
+  cargo install --locked --quiet tauri-driver --version "$TAURI_DRIVER_VERSION"
 fi
 echo "==> 环境就绪：$(rustc --version)，$(openssl version)"

@@ -4,7 +4,22 @@
 /// Every Tauri command the app defines. Listing them here makes the ACL
 /// explicit: a command is reachable from the UI only when a capability in
 /// `capabilities/` grants its generated `allow-<command>` permission.
-const APP_COMMANDS: &[&str] = &["app_info"];
+const APP_COMMANDS: &[&str] = &[
+    "app_info",
+    "status",
+    "enrol",
+    "lists",
+    "template",
+    "validate",
+    "create",
+    "attach",
+    "submit",
+    "decide",
+    "act",
+    "case_detail",
+    "attachment_data",
+    "sync_now",
+];
 
 fn main() {
     let attributes = tauri_build::Attributes::new()

@@ -1,24 +1,1074 @@
-// Start-up page of the station app. Shows what the `app_info` Tauri command
-// returns. Outside the desktop app (a plain browser) there is no Tauri IPC.
-"use strict";
+// main.js — the station desktop UI of 警务协同 (Tauri 2, no build step).
+//
+// Screens: 首次使用/登记本机 → 工作台 → 新建申请 / 案件详情. All data comes
+// from the Rust commands through window.__TAURI__.core.invoke; their errors
+// are Chinese strings and are shown as they are.
+//
+// ---------------------------------------------------------------------------
+// Stable ids (id == data-testid unless noted) for end-to-end tests
+// ---------------------------------------------------------------------------
+// Whole page
+//   body[data-screen]        loading | enrol | work | new | case
+//   body[aria-busy="true"]   while a backend action runs
+//   message                  message area (data-kind: info|success|error|progress)
+//   message-text, message-close, message-action (e.g. 查看 on a jingwu://notified message)
+// Header
+//   user-name, user-person, user-unit
+//   sync-indicator           data-online="true"|"false"
+//   sync-online (在线/离线), sync-pending (待上传 N 项, data-count=N),
+//   sync-last (上次同步 …), sync-error (last error; hidden when none),
+//   upload-progress (<progress>, shown while uploading), upload-label, sync-now
+// 首次使用 (screen-enrol)
+//   hub-url, hub-fingerprint, person, password, pin, pin2, device-name, enrol-submit
+// 工作台 (screen-work)
+//   tab-todo, tab-done, tab-sent, tab-drafts (aria-selected="true" on the active one)
+//   count-todo, count-done, count-sent, count-drafts
+//   search, new-case, case-table, case-rows, list-empty
+//   rows: tr[data-testid="case-row"][data-case-id] with cells
+//         row-case-no, row-subject, row-summary, row-status, row-step, row-updated (data-testid)
+// 新建申请 (screen-new)
+//   new-title, new-cancel, new-form, case-form, form-locked, form-errors
+//   field-<key> (input/select/textarea; for tables a container), error-<key>, label-<key>,
+//   help-<key>, field-row-<key> (the field's row)
+//   tables: field-<key>-<row>-<col>, add-row-<key>, remove-row-<key>-<row>
+//           (data-testid remove-row-<key>), tr[data-testid="table-row-<key>"]
+//   attachments: attach-file (visually hidden file input), attach-choose (选择文件…), drop-zone, attach-list,
+//                li[data-testid="pending-attachment"][data-name][data-saved],
+//                remove-attachment-<n> (data-testid remove-attachment)
+//   save-draft, submit-case
+// 案件详情 (screen-case)
+//   back, case-no, case-status, case-step, case-summary
+//   case-values with value-<key> rows, case-attachments, case-attachments-empty
+//   li[data-testid="case-attachment"][data-sm3] with a button attachment-open-<n>
+//   trail, trail-empty, li[data-testid="trail-entry"] containing (data-testid)
+//     trail-step, trail-name, trail-person, trail-role, trail-decision,
+//     trail-opinion, trail-time, and sig-ok "✔ 签名已验证" | sig-bad "✘ 签名无效"
+//   decide-panel, opinion, phrase-1..phrase-4 (data-testid phrase-chip, data-phrase),
+//   decide-agree, decide-disagree, decide-return
+//   act-panel, act-note, detail-submit, withdraw, implement, inform-channel, inform
+//   (containers: submit-box, withdraw-box, implement-box, inform-box, act-note-box)
+// 签名 PIN 对话框
+//   pin-modal, pin-title, pin-input, pin-error, pin-ok, pin-cancel
+// 附件查看
+//   viewer, viewer-name, viewer-img, viewer-note, viewer-stage,
+//   zoom-in, zoom-out, zoom-level, zoom-fit, zoom-actual, viewer-close
+// ---------------------------------------------------------------------------
 
-async function showAppInfo() {
-  const target = document.getElementById("app-info");
-  const tauri = window.__TAURI__;
-  if (!tauri || !tauri.core) {
-    target.textContent = "未在桌面应用中运行（无 Tauri 接口）";
-    target.classList.add("error");
-    return;
-  }
+import { h, CaseForm, renderValues, thumbnail, fmtTime, fmtSize } from "./form.js";
+
+const $ = (id) => document.getElementById(id);
+
+const OFFLINE_SAVED = "已保存在本机，网络恢复后自动上传";
+const POLL_MS = 5000;
+const VALIDATE_DELAY_MS = 300;
+
+// ============================================================== backend
+
+/** Error → the backend's own words. */
+function errorText(err) {
+  if (typeof err === "string") return err;
+  if (err && typeof err.message === "string") return err.message;
   try {
-    const info = await tauri.core.invoke("app_info");
-    target.textContent = `${info.name} 版本 ${info.version}`;
-    target.dataset.name = info.name;
-    target.dataset.version = info.version;
-  } catch (error) {
-    target.textContent = `读取版本信息失败：${error}`;
-    target.classList.add("error");
+    return JSON.stringify(err);
+  } catch {
+    return String(err);
   }
 }
 
-document.addEventListener("DOMContentLoaded", showAppInfo);
+// Tauri converts argument keys (caseId → case_id) but not command names: the
+// shell registers its Rust function names (case_detail, attachment_data,
+// sync_now), so those are invoked. Should a command answer "command … not
+// found", the call is retried once under the other spelling (caseDetail ↔
+// case_detail), which is then remembered.
+const commandNames = new Map();
+const otherSpelling = (name) =>
+  name.includes("_")
+    ? name.replace(/_([a-z])/g, (_, c) => c.toUpperCase())
+    : name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+async function call(command, args) {
+  const core = window.__TAURI__ && window.__TAURI__.core;
+  if (!core || typeof core.invoke !== "function") throw "未在桌面应用中运行（无 Tauri 接口）";
+  const name = commandNames.get(command) || command;
+  try {
+    return await core.invoke(name, args);
+  } catch (err) {
+    const text = errorText(err);
+    const alt = otherSpelling(command);
+    if (alt !== name && /not found/i.test(text) && !commandNames.has(command)) {
+      try {
+        const result = await core.invoke(alt, args);
+        commandNames.set(command, alt);
+        return result;
+      } catch (err2) {
+        throw errorText(err2);
+      }
+    }
+    throw text;
+  }
+}
+
+const api = {
+  status: () => call("status"),
+  enrol: (a) => call("enrol", a),
+  lists: () => call("lists"),
+  template: () => call("template"),
+  validate: (values, mode) => call("validate", { values, mode }),
+  create: (values, pin) => call("create", { values, pin }),
+  attach: (caseId, name, dataB64, pin) => call("attach", { caseId, name, dataB64, pin }),
+  submit: (caseId, pin) => call("submit", { caseId, pin }),
+  caseDetail: (caseId) => call("case_detail", { caseId }),
+  attachmentData: (sm3) => call("attachment_data", { sm3 }),
+  decide: (caseId, decision, opinion, pin) => call("decide", { caseId, decision, opinion, pin }),
+  act: (caseId, action, note, channel, pin) => call("act", { caseId, action, note, channel, pin }),
+  syncNow: () => call("sync_now"),
+};
+
+// ============================================================== labels
+
+const STATUS_LABELS = {
+  draft: "草稿",
+  in_review: "审批中",
+  returned: "退回补正",
+  withdrawn: "已撤回",
+  approved: "已同意",
+  rejected: "不同意",
+  cancelled: "已作废",
+  received: "受理",
+  dispatched: "已下达",
+  acknowledged: "已签收",
+  departed: "已出警",
+  arrived: "已到达现场",
+  feedback_filed: "已反馈",
+  concluded: "已终结",
+  archived: "已归档",
+};
+// The backend may send codes (in_review) or labels (审批中); both are shown
+// as labels, and styled by code.
+const statusLabel = (s) => (s ? STATUS_LABELS[s] || String(s) : "");
+const statusCode = (s) => (s ? Object.keys(STATUS_LABELS).find((k) => k === s || STATUS_LABELS[k] === s) || String(s) : "");
+
+const DECISION_LABELS = {
+  agree: "同意",
+  disagree: "不同意",
+  return: "退回补正",
+  create: "创建",
+  submit: "提交",
+  resubmit: "重新提交",
+  withdraw: "撤回",
+  cancel: "作废",
+  implement: "落实",
+  inform: "告知申请人",
+  inform_applicant: "告知申请人",
+};
+const decisionLabel = (d) => (d ? DECISION_LABELS[d] || String(d) : "");
+const decisionCode = (d) => (d ? Object.keys(DECISION_LABELS).find((k) => k === d || DECISION_LABELS[k] === d) || String(d) : "");
+
+const ACTION_DONE = { withdraw: "已撤回", implement: "已落实", inform: "已登记告知申请人" };
+
+// ============================================================== state
+
+const state = {
+  screen: "loading",
+  status: null,
+  lists: { todo: [], done: [], sent: [], drafts: [] },
+  tab: "todo",
+  search: "",
+  template: null,
+  form: null, // CaseForm on the new-case screen
+  created: null, // {case_id, case_no} once the new case is saved but not finished
+  caseId: null,
+  detail: null,
+  opinions: new Map(), // caseId → opinion being written
+};
+
+const TABS = ["todo", "done", "sent", "drafts"];
+
+// ============================================================== page helpers
+
+function showScreen(name) {
+  state.screen = name;
+  document.body.dataset.screen = name;
+  for (const s of ["loading", "enrol", "work", "new", "case"]) $(`screen-${s}`).hidden = s !== name;
+  const enrolled = Boolean(state.status && state.status.enrolled);
+  $("user-box").hidden = !enrolled || name === "enrol";
+  $("sync-indicator").hidden = !enrolled || name === "enrol";
+  window.scrollTo(0, 0);
+}
+
+let messageAction = null;
+
+/**
+ * Shows a message; kind: info | success | error | progress. Stays until
+ * replaced or closed. `action` ({label, run}) adds a button (message-action).
+ */
+function showMessage(text, kind = "info", action = null) {
+  $("message-text").textContent = text;
+  $("message").dataset.kind = kind;
+  $("message").hidden = false;
+  messageAction = action;
+  $("message-action").hidden = !action;
+  $("message-action").textContent = action ? action.label : "";
+}
+
+function clearMessage() {
+  $("message-text").textContent = "";
+  $("message").dataset.kind = "none";
+  $("message").hidden = true;
+  messageAction = null;
+  $("message-action").hidden = true;
+}
+
+let busyCount = 0;
+/** Runs an action with its buttons disabled and the page marked busy. */
+async function busy(buttons, fn) {
+  busyCount += 1;
+  document.body.setAttribute("aria-busy", "true");
+  const disabled = buttons.filter((b) => b && !b.disabled);
+  for (const b of disabled) b.disabled = true;
+  try {
+    return await fn();
+  } finally {
+    for (const b of disabled) b.disabled = false;
+    busyCount -= 1;
+    if (busyCount === 0) document.body.removeAttribute("aria-busy");
+  }
+}
+
+// ============================================================== PIN modal
+
+let pinResolve = null;
+let pinReturnFocus = null;
+
+/** Asks for the signing PIN; resolves to the PIN, or null when cancelled. */
+function askPin(title) {
+  if (pinResolve) closePin(null);
+  pinReturnFocus = document.activeElement;
+  $("pin-title").textContent = title;
+  $("pin-input").value = "";
+  $("pin-error").textContent = "";
+  $("pin-modal").hidden = false;
+  $("pin-input").focus();
+  return new Promise((resolve) => {
+    pinResolve = resolve;
+  });
+}
+
+function closePin(result) {
+  $("pin-modal").hidden = true;
+  $("pin-input").value = "";
+  const resolve = pinResolve;
+  pinResolve = null;
+  if (pinReturnFocus && typeof pinReturnFocus.focus === "function") pinReturnFocus.focus();
+  if (resolve) resolve(result);
+}
+
+function wirePinModal() {
+  $("pin-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const pin = $("pin-input").value;
+    if (!pin) {
+      $("pin-error").textContent = "请输入签名 PIN";
+      $("pin-input").focus();
+      return;
+    }
+    closePin(pin);
+  });
+  $("pin-cancel").addEventListener("click", () => closePin(null));
+  $("pin-modal").addEventListener("keydown", (e) => {
+    if (e.key === "Escape") closePin(null);
+  });
+}
+
+// ============================================================== status / sync indicator
+
+function renderStatus(next) {
+  if (!next || typeof next !== "object") return;
+  // A partial payload (e.g. from jingwu://sync) keeps the fields it leaves out.
+  const s = { ...(state.status || {}), ...next };
+  state.status = s;
+  $("user-name").textContent = s.name || s.person || "";
+  $("user-person").textContent = s.person ? `警号 ${s.person}` : "";
+  $("user-unit").textContent = s.unit || "";
+
+  const indicator = $("sync-indicator");
+  indicator.dataset.online = s.online ? "true" : "false";
+  indicator.title = s.hub_url ? `县局服务器：${s.hub_url}` : "";
+  $("sync-online").textContent = s.online ? "在线" : "离线";
+  const pending = Number(s.pending) || 0;
+  $("sync-pending").textContent = `待上传 ${pending} 项`;
+  $("sync-pending").dataset.count = String(pending);
+  $("sync-last").textContent = s.last_sync ? `上次同步 ${fmtTime(s.last_sync)}` : "尚未同步";
+
+  const err = s.last_error ? String(s.last_error) : "";
+  $("sync-error").hidden = err === "";
+  $("sync-error").textContent = err;
+  $("sync-error").title = err;
+
+  const up = s.uploading;
+  const uploading = Boolean(up && Number(up.total) > 0);
+  $("upload-box").hidden = !uploading;
+  $("upload-progress").hidden = !uploading;
+  if (uploading) {
+    const total = Number(up.total);
+    const done = Math.min(Number(up.done) || 0, total);
+    $("upload-progress").max = total;
+    $("upload-progress").value = done;
+    $("upload-label").textContent = `正在上传 ${up.name || ""} ${Math.floor((done * 100) / total)}%`;
+  } else {
+    $("upload-label").textContent = "";
+  }
+  // Header visibility depends on `enrolled`.
+  const enrolled = Boolean(s.enrolled);
+  $("user-box").hidden = !enrolled || state.screen === "enrol";
+  indicator.hidden = !enrolled || state.screen === "enrol";
+}
+
+/** Reads status(); moves between the enrolment screen and the workbench when needed. */
+async function refreshStatus() {
+  let s;
+  try {
+    s = await api.status();
+  } catch (err) {
+    $("sync-error").hidden = false;
+    $("sync-error").textContent = `无法读取状态：${errorText(err)}`;
+    return null;
+  }
+  const before = state.status;
+  renderStatus(s);
+  if (s.enrolled && (state.screen === "enrol" || state.screen === "loading")) {
+    await openWork();
+  } else if (!s.enrolled && state.screen !== "enrol") {
+    showScreen("enrol");
+  } else if (before && state.screen === "work" && (before.pending !== s.pending || before.last_sync !== s.last_sync)) {
+    scheduleRefresh();
+  }
+  return s;
+}
+
+async function syncNow() {
+  clearMessage();
+  showMessage("正在同步…", "progress");
+  await busy([$("sync-now")], async () => {
+    try {
+      const r = await api.syncNow();
+      const failed = Array.isArray(r.failed) ? r.failed : [];
+      const summary = `同步完成：上传附件 ${r.uploaded ?? 0} 个，推送 ${r.pushed ?? 0} 项，拉取 ${r.pulled ?? 0} 项，待上传 ${r.pending ?? 0} 项`;
+      if (failed.length > 0) showMessage(`${summary}。未成功：${failed.join("；")}`, "error");
+      else showMessage(summary, "success");
+    } catch (err) {
+      showMessage(errorText(err), "error");
+    }
+  });
+  await refreshStatus();
+  scheduleRefresh();
+}
+
+// ============================================================== 1. 首次使用 / 登记本机
+
+async function enrol(e) {
+  e.preventDefault();
+  const hub = $("hub-url").value.trim();
+  const fingerprint = $("hub-fingerprint").value.trim();
+  const person = $("person").value.trim();
+  const password = $("password").value;
+  const pin = $("pin").value;
+  const pin2 = $("pin2").value;
+  const deviceName = $("device-name").value.trim();
+
+  const problem = (text, id) => {
+    showMessage(text, "error");
+    $(id).focus();
+  };
+  if (!hub) return problem("请填写县局服务器地址", "hub-url");
+  if (!/^https?:\/\//i.test(hub)) return problem("县局服务器地址应以 https:// 或 http:// 开头", "hub-url");
+  if (/^https:/i.test(hub) && !fingerprint) return problem("使用 https:// 地址时请填写证书指纹", "hub-fingerprint");
+  if (!person) return problem("请填写警号", "person");
+  if (!password) return problem("请填写登录密码", "password");
+  if (!pin) return problem("请设置签名 PIN", "pin");
+  if (pin !== pin2) return problem("两次输入的签名 PIN 不一致", "pin2");
+  if (!deviceName) return problem("请填写设备名称", "device-name");
+
+  showMessage("正在登记本机，请稍候…", "progress");
+  await busy([$("enrol-submit")], async () => {
+    try {
+      const r = await api.enrol({ hub, fingerprint: fingerprint || null, person, password, pin, deviceName });
+      $("password").value = "";
+      $("pin").value = "";
+      $("pin2").value = "";
+      showMessage((r && r.message) || "本机登记完成", "success");
+      await refreshStatus();
+    } catch (err) {
+      showMessage(errorText(err), "error");
+    }
+  });
+}
+
+// ============================================================== 2. 工作台
+
+async function openWork() {
+  showScreen("work");
+  await loadLists();
+}
+
+async function loadLists() {
+  try {
+    const l = await api.lists();
+    for (const t of TABS) state.lists[t] = Array.isArray(l && l[t]) ? l[t] : [];
+  } catch (err) {
+    showMessage(errorText(err), "error");
+  }
+  renderLists();
+}
+
+const timeValue = (row) => {
+  const t = Date.parse(row.updated_at);
+  return Number.isNaN(t) ? 0 : t;
+};
+
+function renderLists() {
+  for (const t of TABS) {
+    $(`count-${t}`).textContent = String(state.lists[t].length);
+    $(`tab-${t}`).setAttribute("aria-selected", t === state.tab ? "true" : "false");
+  }
+  const q = state.search.trim().toLowerCase();
+  const rows = state.lists[state.tab]
+    .filter((r) => !q || String(r.case_no || "").toLowerCase().includes(q) || String(r.subject_name || "").toLowerCase().includes(q))
+    .sort((a, b) => timeValue(b) - timeValue(a));
+  $("case-rows").replaceChildren(...rows.map(caseRow));
+  $("list-empty").hidden = rows.length > 0;
+  $("list-empty").textContent = q ? "没有符合条件的案件" : "暂无案件";
+}
+
+function caseRow(r) {
+  const open = () => openCase(r.id);
+  return h(
+    "tr",
+    {
+      class: "case-row",
+      "data-testid": "case-row",
+      "data-case-id": r.id,
+      "data-status": statusCode(r.status),
+      tabindex: "0",
+      onclick: open,
+      onkeydown: (e) => {
+        if (e.key === "Enter") open();
+      },
+    },
+    h("td", { class: "mono", "data-testid": "row-case-no" }, r.case_no || "（未编号）"),
+    h("td", { "data-testid": "row-subject" }, r.subject_name || ""),
+    h("td", { "data-testid": "row-summary" }, r.summary || ""),
+    h("td", { "data-testid": "row-status" }, h("span", { class: "status-badge", "data-status": statusCode(r.status) }, statusLabel(r.status))),
+    h("td", { "data-testid": "row-step" }, r.step || "—"),
+    h("td", { class: "mono", "data-testid": "row-updated" }, fmtTime(r.updated_at)),
+  );
+}
+
+function selectTab(tab) {
+  state.tab = tab;
+  renderLists();
+}
+
+// ============================================================== 3. 新建申请
+
+async function loadTemplate() {
+  if (!state.template) state.template = await api.template();
+  return state.template;
+}
+
+async function openNewCase() {
+  clearMessage();
+  state.form = null;
+  state.created = null;
+  $("form-locked").hidden = true;
+  $("form-errors").hidden = true;
+  $("new-form").replaceChildren(h("p", { class: "loading-text" }, "正在读取表单…"));
+  showScreen("new");
+  try {
+    const template = await loadTemplate();
+    const form = new CaseForm(template, {
+      onChange: scheduleValidate,
+      onNotice: (text) => showMessage(text, "error"),
+    });
+    state.form = form;
+    $("new-title").textContent = `新建申请 · ${template.name || ""}`;
+    $("new-form").replaceChildren(form.element);
+  } catch (err) {
+    $("new-form").replaceChildren();
+    showMessage(errorText(err), "error");
+  }
+}
+
+let validateTimer = null;
+let validateSeq = 0;
+
+function scheduleValidate() {
+  clearTimeout(validateTimer);
+  validateTimer = setTimeout(runLiveValidation, VALIDATE_DELAY_MS);
+}
+
+async function runLiveValidation() {
+  const form = state.form;
+  if (!form || state.screen !== "new" || state.created) return;
+  const seq = ++validateSeq;
+  try {
+    const errors = await api.validate(form.values(), "draft");
+    if (seq !== validateSeq || form !== state.form) return; // a newer check is under way
+    showFormErrors(form, errors, "draft");
+  } catch {
+    // Live checks are a convenience; saving shows the backend's answer.
+  }
+}
+
+/** Shows errors on the form; those without a field go to form-errors. Returns all shown. */
+function showFormErrors(form, errors, mode) {
+  const shown = form.showErrors(Array.isArray(errors) ? errors : [], mode);
+  const other = form.otherErrors || [];
+  $("form-errors").replaceChildren(...other.map((e) => h("div", {}, e.field ? `${e.field}：${e.message}` : e.message)));
+  $("form-errors").hidden = other.length === 0;
+  return shown;
+}
+
+/** 保存草稿 (submitting=false) or 提交 (submitting=true). */
+async function saveCase(submitting) {
+  const form = state.form;
+  if (!form) return;
+  clearTimeout(validateTimer);
+  validateSeq += 1; // drop any live check still on its way
+  clearMessage();
+  const values = form.values();
+
+  if (!state.created) {
+    let errors;
+    try {
+      errors = await api.validate(values, submitting ? "submit" : "draft");
+    } catch (err) {
+      showMessage(errorText(err), "error");
+      return;
+    }
+    const shown = showFormErrors(form, errors, submitting ? "submit" : "draft");
+    if (shown.length > 0) {
+      showMessage(`表单有 ${shown.length} 处需要更正，请查看标红的项目`, "error");
+      form.focusFirstError();
+      return;
+    }
+  } else if (submitting) {
+    const shown = showFormErrors(form, [], "submit");
+    if (shown.length > 0) {
+      showMessage(shown.map((e) => e.message).join("；"), "error");
+      return;
+    }
+  }
+
+  const pin = await askPin(submitting ? "提交申请 — 请输入签名 PIN" : "保存草稿 — 请输入签名 PIN");
+  if (pin === null) return;
+
+  await busy([$("save-draft"), $("submit-case"), $("new-cancel")], async () => {
+    let queued = false;
+    let step = "";
+    try {
+      if (!state.created) {
+        step = "保存申请";
+        showMessage("正在保存申请…", "progress");
+        const r = await api.create(values, pin);
+        state.created = { case_id: r.case_id, case_no: r.case_no };
+        queued = Boolean(r.queued);
+        form.lockValues();
+        $("form-locked").textContent = `申请已保存（受理编号 ${r.case_no || "待分配"}），表单内容不能再修改。`;
+        $("form-locked").hidden = false;
+      }
+      const caseId = state.created.case_id;
+      const files = form.pending.filter((p) => !p.saved);
+      for (let i = 0; i < files.length; i += 1) {
+        const p = files[i];
+        step = `保存附件“${p.name}”`;
+        showMessage(`正在保存附件 ${i + 1}/${files.length}：${p.name}`, "progress");
+        await api.attach(caseId, p.name, p.dataB64, pin);
+        p.saved = true;
+        form.renderPending();
+      }
+      if (submitting) {
+        step = "提交";
+        showMessage("正在提交…", "progress");
+        const r = await api.submit(caseId, pin);
+        queued = queued || Boolean(r && r.queued);
+      }
+      const doneText = queued ? OFFLINE_SAVED : submitting ? "已提交" : "草稿已保存";
+      state.form = null;
+      state.created = null;
+      showMessage(doneText, "success");
+      refreshStatus();
+      await openCase(caseId, { keepMessage: true });
+    } catch (err) {
+      const text = errorText(err);
+      if (state.created) {
+        const no = state.created.case_no ? `（受理编号 ${state.created.case_no}）` : "";
+        showMessage(`申请已保存${no}，但${step}未成功：${text}。请处理后再点“${submitting ? "提交" : "保存草稿"}”继续。`, "error");
+      } else {
+        showMessage(text, "error");
+      }
+    }
+  });
+}
+
+// ============================================================== 4. 案件详情
+
+async function openCase(caseId, { keepMessage = false } = {}) {
+  if (!caseId) return;
+  if (!keepMessage) clearMessage();
+  if (caseId !== state.caseId) {
+    state.caseId = caseId;
+    state.detail = null;
+    $("opinion").value = state.opinions.get(caseId) || "";
+    $("act-note").value = "";
+    $("inform-channel").selectedIndex = 0;
+    $("case-no").textContent = "";
+    $("case-status").textContent = "";
+    $("case-step").textContent = "";
+    $("case-summary").textContent = "正在读取案件…";
+    $("case-values").replaceChildren();
+    $("case-attachments").replaceChildren();
+    $("trail").replaceChildren();
+    $("decide-panel").hidden = true;
+    $("act-panel").hidden = true;
+  }
+  showScreen("case");
+  await loadCase();
+}
+
+async function loadCase() {
+  const caseId = state.caseId;
+  let detail;
+  let template = null;
+  try {
+    detail = await api.caseDetail(caseId);
+  } catch (err) {
+    showMessage(errorText(err), "error");
+    return;
+  }
+  try {
+    template = await loadTemplate();
+  } catch {
+    template = null; // values are then shown under their keys
+  }
+  if (caseId !== state.caseId || state.screen !== "case") return;
+  state.detail = detail;
+  renderCase(detail, template);
+}
+
+function isEditableStatus(status) {
+  return ["draft", "returned", "withdrawn"].includes(statusCode(status));
+}
+
+function renderCase(d, template) {
+  $("case-no").textContent = d.case_no || "（未编号）";
+  $("case-status").textContent = statusLabel(d.status);
+  $("case-status").dataset.status = statusCode(d.status);
+  $("case-step").textContent = d.step || "—";
+  $("case-summary").textContent = d.summary || "";
+
+  $("case-values").replaceChildren(renderValues(template, d.values || {}));
+
+  const atts = Array.isArray(d.attachments) ? d.attachments : [];
+  $("case-attachments").replaceChildren(...atts.map(attachmentItem));
+  $("case-attachments-empty").hidden = atts.length > 0;
+
+  const trail = Array.isArray(d.trail) ? d.trail : [];
+  $("trail").replaceChildren(...trail.map(trailEntry));
+  $("trail-empty").hidden = trail.length > 0;
+
+  $("decide-panel").hidden = !d.can_decide;
+  const canSubmit = typeof d.can_submit === "boolean" ? d.can_submit : isEditableStatus(d.status);
+  $("submit-box").hidden = !canSubmit;
+  $("withdraw-box").hidden = !d.can_withdraw;
+  $("implement-box").hidden = !d.can_implement;
+  // 告知申请人 comes after 落实; without a can_inform flag it goes with can_implement.
+  const canInform = typeof d.can_inform === "boolean" ? d.can_inform : Boolean(d.can_implement);
+  $("inform-box").hidden = !canInform;
+  $("act-note-box").hidden = !(d.can_withdraw || d.can_implement || canInform);
+  $("act-panel").hidden = !(canSubmit || d.can_withdraw || d.can_implement || canInform);
+}
+
+function trailEntry(t) {
+  const ok = t.verified === true;
+  const decision = decisionLabel(t.decision || t.action);
+  const decisionKey = decisionCode(t.decision || t.action);
+  return h(
+    "li",
+    { class: "trail-entry", "data-testid": "trail-entry", "data-decision": decisionKey },
+    h(
+      "div",
+      { class: "trail-head" },
+      h("span", { class: "trail-step", "data-testid": "trail-step" }, t.step === "draft" ? "承办" : t.step || ""),
+      decision ? h("span", { class: "trail-decision", "data-testid": "trail-decision", "data-decision": decisionKey }, decision) : null,
+      ok
+        ? h("span", { class: "sig sig-ok", "data-testid": "sig-ok" }, "✔ 签名已验证")
+        : h("span", { class: "sig sig-bad", "data-testid": "sig-bad" }, "✘ 签名无效"),
+    ),
+    h(
+      "div",
+      { class: "trail-who" },
+      h("span", { class: "trail-name", "data-testid": "trail-name" }, t.name || t.person || ""),
+      t.person && t.name ? h("span", { class: "trail-person mono", "data-testid": "trail-person" }, t.person) : null,
+      t.role ? h("span", { class: "trail-role", "data-testid": "trail-role" }, t.role) : null,
+      h("span", { class: "trail-time mono", "data-testid": "trail-time" }, fmtTime(t.time)),
+    ),
+    t.opinion ? h("p", { class: "trail-opinion", "data-testid": "trail-opinion" }, t.opinion) : null,
+  );
+}
+
+// --- attachments on the case page
+
+const attachmentCache = new Map(); // sm3 → data URL
+
+async function attachmentUrl(att) {
+  if (attachmentCache.has(att.sm3)) return attachmentCache.get(att.sm3);
+  const r = await api.attachmentData(att.sm3);
+  const url = `data:${r.mime || att.mime};base64,${r.dataB64 ?? r.data_b64 ?? ""}`;
+  attachmentCache.set(att.sm3, url);
+  return url;
+}
+
+function attachmentItem(att, i) {
+  const box = h("div", { class: "thumb-box" }, thumbnail(att.mime, null));
+  const isImage = String(att.mime || "").startsWith("image/");
+  if (isImage) {
+    attachmentUrl(att)
+      .then((url) => box.replaceChildren(thumbnail(att.mime, url)))
+      .catch(() => {});
+  }
+  return h(
+    "li",
+    { class: "thumb", "data-testid": "case-attachment", "data-sm3": att.sm3, "data-name": att.name || "" },
+    h(
+      "button",
+      { type: "button", class: "thumb-open", id: `attachment-open-${i + 1}`, "data-testid": `attachment-open-${i + 1}`, title: `查看 ${att.name || ""}`, onclick: () => openViewer(att) },
+      box,
+    ),
+    h("div", { class: "thumb-name", title: att.name || "" }, att.name || ""),
+    h("div", { class: "thumb-meta" }, fmtSize(att.size)),
+  );
+}
+
+// --- decisions and actions
+
+async function decide(decision) {
+  const labels = { agree: "同意", disagree: "不同意", return: "退回补正" };
+  const label = labels[decision];
+  const opinion = $("opinion").value.trim();
+  if (!opinion) {
+    // The station refuses an empty opinion for every decision.
+    showMessage("请填写审批意见", "error");
+    $("opinion").focus();
+    return;
+  }
+  const caseId = state.caseId;
+  const pin = await askPin(`审批：${label} — 请输入签名 PIN`);
+  if (pin === null) return;
+  clearMessage();
+  await busy(decisionButtons(), async () => {
+    try {
+      const r = await api.decide(caseId, decision, opinion, pin);
+      state.opinions.delete(caseId);
+      if (state.caseId === caseId) $("opinion").value = "";
+      showMessage(r && r.queued ? OFFLINE_SAVED : `已办理：${label}`, "success");
+    } catch (err) {
+      showMessage(errorText(err), "error");
+    }
+  });
+  refreshStatus();
+  if (state.caseId === caseId && state.screen === "case") await loadCase();
+}
+
+async function act(action) {
+  const titles = { withdraw: "撤回", implement: "落实", inform: "告知申请人" };
+  const caseId = state.caseId;
+  const note = $("act-note").value.trim();
+  const channel = action === "inform" ? $("inform-channel").value : null;
+  const pin = await askPin(`${titles[action]} — 请输入签名 PIN`);
+  if (pin === null) return;
+  clearMessage();
+  await busy(decisionButtons(), async () => {
+    try {
+      const r = await api.act(caseId, action, note, channel, pin);
+      if (state.caseId === caseId) $("act-note").value = "";
+      showMessage(r && r.queued ? OFFLINE_SAVED : ACTION_DONE[action], "success");
+    } catch (err) {
+      showMessage(errorText(err), "error");
+    }
+  });
+  refreshStatus();
+  if (state.caseId === caseId && state.screen === "case") await loadCase();
+}
+
+/** 提交审批 of a saved draft (or of a returned/withdrawn case). */
+async function submitSaved() {
+  const caseId = state.caseId;
+  const pin = await askPin("提交审批 — 请输入签名 PIN");
+  if (pin === null) return;
+  clearMessage();
+  await busy(decisionButtons(), async () => {
+    try {
+      const r = await api.submit(caseId, pin);
+      showMessage(r && r.queued ? OFFLINE_SAVED : "已提交", "success");
+    } catch (err) {
+      showMessage(errorText(err), "error");
+    }
+  });
+  refreshStatus();
+  if (state.caseId === caseId && state.screen === "case") await loadCase();
+}
+
+function decisionButtons() {
+  return ["decide-agree", "decide-disagree", "decide-return", "withdraw", "implement", "inform", "detail-submit", "back"].map($);
+}
+
+function addPhrase(phrase) {
+  const box = $("opinion");
+  box.value = box.value.trim() ? `${box.value.trimEnd()}${phrase}` : phrase;
+  state.opinions.set(state.caseId, box.value);
+  box.focus();
+}
+
+// ============================================================== attachment viewer
+
+const viewer = { scale: 1, natural: { w: 0, h: 0 }, drag: null, returnFocus: null };
+
+async function openViewer(att) {
+  viewer.returnFocus = document.activeElement;
+  $("viewer-name").textContent = `${att.name || ""}${att.size ? `（${fmtSize(att.size)}）` : ""}`;
+  $("viewer-img").hidden = true;
+  $("viewer-img").removeAttribute("src");
+  $("viewer-note").hidden = false;
+  $("viewer").hidden = false;
+  $("viewer-close").focus();
+  const isImage = String(att.mime || "").startsWith("image/");
+  if (!isImage) {
+    $("viewer-note").textContent = "PDF 文件不能在本界面预览。";
+    setZoomControls(false);
+    return;
+  }
+  $("viewer-note").textContent = "正在读取附件…";
+  setZoomControls(false);
+  try {
+    const url = await attachmentUrl(att);
+    const img = $("viewer-img");
+    img.onload = () => {
+      viewer.natural = { w: img.naturalWidth, h: img.naturalHeight };
+      $("viewer-note").hidden = true;
+      img.hidden = false;
+      setZoomControls(true);
+      zoomFit();
+    };
+    img.onerror = () => {
+      $("viewer-note").textContent = "此图片格式（如 TIFF）不能在本界面显示。";
+    };
+    img.src = url;
+  } catch (err) {
+    $("viewer-note").textContent = errorText(err);
+  }
+}
+
+function setZoomControls(enabled) {
+  for (const id of ["zoom-in", "zoom-out", "zoom-fit", "zoom-actual"]) $(id).disabled = !enabled;
+  if (!enabled) $("zoom-level").textContent = "";
+}
+
+function closeViewer() {
+  $("viewer").hidden = true;
+  $("viewer-img").removeAttribute("src");
+  if (viewer.returnFocus && typeof viewer.returnFocus.focus === "function") viewer.returnFocus.focus();
+}
+
+function setZoom(scale) {
+  if (!viewer.natural.w) return;
+  viewer.scale = Math.min(8, Math.max(0.05, scale));
+  const img = $("viewer-img");
+  // CSSOM sizes are allowed by the CSP (style-src 'self'); style attributes are not used.
+  img.style.width = `${Math.round(viewer.natural.w * viewer.scale)}px`;
+  img.style.height = `${Math.round(viewer.natural.h * viewer.scale)}px`;
+  $("zoom-level").textContent = `${Math.round(viewer.scale * 100)}%`;
+}
+
+function zoomFit() {
+  const stage = $("viewer-stage");
+  if (!viewer.natural.w) return;
+  const s = Math.min((stage.clientWidth - 24) / viewer.natural.w, (stage.clientHeight - 24) / viewer.natural.h, 1);
+  setZoom(s > 0 ? s : 1);
+}
+
+/** Zooms keeping the stage point (x, y) under the cursor. */
+function zoomAt(factor, x, y) {
+  const stage = $("viewer-stage");
+  const old = viewer.scale;
+  const cx = stage.scrollLeft + x;
+  const cy = stage.scrollTop + y;
+  setZoom(old * factor);
+  const ratio = viewer.scale / old;
+  stage.scrollLeft = cx * ratio - x;
+  stage.scrollTop = cy * ratio - y;
+}
+
+function wireViewer() {
+  const stage = $("viewer-stage");
+  $("zoom-in").addEventListener("click", () => zoomAt(1.25, stage.clientWidth / 2, stage.clientHeight / 2));
+  $("zoom-out").addEventListener("click", () => zoomAt(0.8, stage.clientWidth / 2, stage.clientHeight / 2));
+  $("zoom-fit").addEventListener("click", zoomFit);
+  $("zoom-actual").addEventListener("click", () => setZoom(1));
+  $("viewer-close").addEventListener("click", closeViewer);
+  $("viewer").addEventListener("keydown", (e) => {
+    if (e.key === "Escape") closeViewer();
+    if (e.key === "+" || e.key === "=") zoomAt(1.25, stage.clientWidth / 2, stage.clientHeight / 2);
+    if (e.key === "-") zoomAt(0.8, stage.clientWidth / 2, stage.clientHeight / 2);
+  });
+  stage.addEventListener(
+    "wheel",
+    (e) => {
+      if ($("viewer-img").hidden) return;
+      e.preventDefault();
+      const rect = stage.getBoundingClientRect();
+      zoomAt(e.deltaY < 0 ? 1.15 : 1 / 1.15, e.clientX - rect.left, e.clientY - rect.top);
+    },
+    { passive: false },
+  );
+  // Drag to move a zoomed picture.
+  stage.addEventListener("pointerdown", (e) => {
+    if (e.button !== 0) return;
+    viewer.drag = { x: e.clientX, y: e.clientY, left: stage.scrollLeft, top: stage.scrollTop };
+    stage.classList.add("dragging");
+  });
+  stage.addEventListener("pointermove", (e) => {
+    if (!viewer.drag) return;
+    stage.scrollLeft = viewer.drag.left - (e.clientX - viewer.drag.x);
+    stage.scrollTop = viewer.drag.top - (e.clientY - viewer.drag.y);
+  });
+  const endDrag = () => {
+    viewer.drag = null;
+    stage.classList.remove("dragging");
+  };
+  stage.addEventListener("pointerup", endDrag);
+  stage.addEventListener("pointerleave", endDrag);
+}
+
+// ============================================================== refresh and events
+
+let refreshTimer = null;
+let refreshing = false;
+
+/** Refreshes the current screen soon (several events in a burst give one refresh). */
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(refreshCurrent, 250);
+}
+
+async function refreshCurrent() {
+  if (refreshing) {
+    scheduleRefresh();
+    return;
+  }
+  refreshing = true;
+  try {
+    if (state.screen === "work") await loadLists();
+    else if (state.screen === "case" && state.caseId && busyCount === 0) await loadCase();
+  } finally {
+    refreshing = false;
+  }
+}
+
+async function listenEvents() {
+  const ev = window.__TAURI__ && window.__TAURI__.event;
+  if (!ev || typeof ev.listen !== "function") return;
+  try {
+    await ev.listen("jingwu://changed", () => {
+      refreshStatus();
+      scheduleRefresh();
+    });
+    await ev.listen("jingwu://sync", (e) => {
+      // The payload is the status, or nothing: then it is read.
+      if (e && e.payload && typeof e.payload === "object") renderStatus(e.payload);
+      else refreshStatus();
+      scheduleRefresh();
+    });
+    await ev.listen("jingwu://notified", (e) => {
+      const p = (e && e.payload) || {};
+      const id = p.case_id || p.caseId;
+      const text = [p.title, p.body].filter(Boolean).join("：");
+      if (text && state.status && state.status.enrolled && state.screen !== "enrol") {
+        showMessage(text, "info", id ? { label: "查看", run: () => openCase(id) } : null);
+      }
+    });
+    await ev.listen("jingwu://open-case", (e) => {
+      const p = (e && e.payload) || {};
+      const id = p.case_id || p.caseId;
+      if (id && state.status && state.status.enrolled) openCase(id);
+    });
+  } catch (err) {
+    showMessage(`无法接收后台通知：${errorText(err)}`, "error");
+  }
+}
+
+// ============================================================== wiring
+
+function wire() {
+  $("message-close").addEventListener("click", clearMessage);
+  $("message-action").addEventListener("click", () => {
+    const action = messageAction;
+    clearMessage();
+    if (action) action.run();
+  });
+  $("sync-now").addEventListener("click", syncNow);
+  $("enrol-form").addEventListener("submit", enrol);
+
+  for (const t of TABS) $(`tab-${t}`).addEventListener("click", () => selectTab(t));
+  $("search").addEventListener("input", () => {
+    state.search = $("search").value;
+    renderLists();
+  });
+  $("new-case").addEventListener("click", openNewCase);
+
+  $("new-cancel").addEventListener("click", () => {
+    state.form = null;
+    state.created = null;
+    clearMessage();
+    openWork();
+  });
+  $("save-draft").addEventListener("click", () => saveCase(false));
+  $("submit-case").addEventListener("click", () => saveCase(true));
+
+  $("back").addEventListener("click", () => {
+    clearMessage();
+    openWork();
+  });
+  $("decide-agree").addEventListener("click", () => decide("agree"));
+  $("decide-disagree").addEventListener("click", () => decide("disagree"));
+  $("decide-return").addEventListener("click", () => decide("return"));
+  $("opinion").addEventListener("input", () => state.opinions.set(state.caseId, $("opinion").value));
+  for (const chip of document.querySelectorAll("[data-phrase]")) {
+    chip.addEventListener("click", () => addPhrase(chip.dataset.phrase));
+  }
+  $("withdraw").addEventListener("click", () => act("withdraw"));
+  $("implement").addEventListener("click", () => act("implement"));
+  $("inform").addEventListener("click", () => act("inform"));
+  $("detail-submit").addEventListener("click", submitSaved);
+
+  wirePinModal();
+  wireViewer();
+}
+
+async function start() {
+  wire();
+  const core = window.__TAURI__ && window.__TAURI__.core;
+  if (!core) {
+    showScreen("enrol");
+    showMessage("未在桌面应用中运行（无 Tauri 接口）", "error");
+    return;
+  }
+  await listenEvents();
+  const s = await refreshStatus();
+  // When status() fails the start-up screen stays and the poll keeps trying.
+  if (!s) showMessage($("sync-error").textContent, "error");
+  setInterval(refreshStatus, POLL_MS);
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();

@@ -1,8 +1,9 @@
 //! Jingwu 协同警务 — station desktop app (Tauri 2 shell).
 //!
-//! For now the shell only resolves and creates its data directory and serves
-//! the static UI in `../ui` with one command, `app_info`. Later work opens the
-//! station store inside the data directory.
+//! The shell resolves its data directory, opens the station core there
+//! (`app.rs`: the commands the UI calls, and the background link to the
+//! county hub with desktop notifications) and serves the static UI in
+//! `../ui`.
 
 // Release builds on Windows must not open a console window next to the app.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
@@ -14,6 +15,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use serde::Serialize;
 use tauri::Manager as _;
+
+mod app;
 
 /// Environment variable naming the data directory.
 const DATA_DIR_ENV: &str = "JINGWU_DATA_DIR";
@@ -102,7 +105,22 @@ fn run() -> anyhow::Result<i32> {
     let requested = data_dir_override(std::env::args_os().skip(1), std::env::var_os(DATA_DIR_ENV))?;
 
     let app = tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![app_info])
+        .invoke_handler(tauri::generate_handler![
+            app_info,
+            app::status,
+            app::enrol,
+            app::lists,
+            app::template,
+            app::validate,
+            app::create,
+            app::attach,
+            app::submit,
+            app::decide,
+            app::act,
+            app::case_detail,
+            app::attachment_data,
+            app::sync_now
+        ])
         .build(tauri::generate_context!())
         .context("cannot build the desktop app")?;
 
@@ -114,8 +132,11 @@ fn run() -> anyhow::Result<i32> {
             .context("cannot determine the platform data directory")?,
     };
     ensure_data_dir(&dir)?;
-    // The station store will be opened here by later work.
     eprintln!("jingwu: data directory {}", dir.display());
+    let state = app::AppState::open(dir.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (link, poke) = (state.link.clone(), state.poke.clone());
+    app.manage(state);
+    app::start_link(app.handle().clone(), dir, link, poke);
 
     Ok(app.run_return(|_app, _event| {}))
 }

@@ -78,7 +78,7 @@ impl Status {
     }
 
     /// Whether the initiator may edit the form.
-    fn editable_by_initiator(self) -> bool {
+    pub fn editable_by_initiator(self) -> bool {
         matches!(self, Status::Draft | Status::Returned | Status::Withdrawn)
     }
 }

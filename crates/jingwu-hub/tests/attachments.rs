@@ -13,7 +13,8 @@ async fn put(
     offset: usize,
     data: &[u8],
 ) -> (u16, serde_json::Value) {
-    let r = reqwest::Client::new()
+    let r = jingwu_station::pin::http_client(None)
+        .unwrap()
         .put(format!("{url}/api/uploads/{sm3}?offset={offset}"))
         .bearer_auth(token)
         .body(data.to_vec())
@@ -31,7 +32,8 @@ async fn begin(
     size: usize,
     mime: &str,
 ) -> (u16, serde_json::Value) {
-    let r = reqwest::Client::new()
+    let r = jingwu_station::pin::http_client(None)
+        .unwrap()
         .post(format!("{url}/api/uploads"))
         .bearer_auth(token)
         .json(&serde_json::json!({"sm3": sm3, "size": size, "mime": mime}))
@@ -67,7 +69,8 @@ async fn uploads(backend: Backend) {
     assert!(progress.len() >= 3, "{progress:?}");
     assert_eq!(c.download(&sm3).await.unwrap(), file);
     // Ranged download resumes.
-    let r = reqwest::Client::new()
+    let r = jingwu_station::pin::http_client(None)
+        .unwrap()
         .get(format!("{url}/api/attachments/{sm3}"))
         .bearer_auth(&token)
         .header("range", "bytes=1000000-")

@@ -12,7 +12,8 @@ fn b64(b: &[u8]) -> String {
 }
 
 async fn post_raw(url: &str, token: &str, body: &str) -> (u16, serde_json::Value) {
-    let r = reqwest::Client::new()
+    let r = jingwu_station::pin::http_client(None)
+        .unwrap()
         .post(format!("{url}/api/events"))
         .bearer_auth(token)
         .header("content-type", "application/json")
@@ -178,7 +179,10 @@ async fn openapi_document_is_generated_from_the_handlers() {
     let place = HubPlace::new(Backend::Sqlite);
     place.init(&[]);
     let hub = RunningHub::start(&place).await;
-    let doc: serde_json::Value = reqwest::get(format!("{}/api/openapi.json", hub.url))
+    let doc: serde_json::Value = jingwu_station::pin::http_client(None)
+        .unwrap()
+        .get(format!("{}/api/openapi.json", hub.url))
+        .send()
         .await
         .unwrap()
         .json()
@@ -197,14 +201,20 @@ async fn openapi_document_is_generated_from_the_handlers() {
     assert!(doc["paths"]["/api/events"]["post"]["responses"]
         .get("409")
         .is_some());
-    let health: serde_json::Value = reqwest::get(format!("{}/healthz", hub.url))
+    let health: serde_json::Value = jingwu_station::pin::http_client(None)
+        .unwrap()
+        .get(format!("{}/healthz", hub.url))
+        .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(health["status"], "ok");
-    let nf = reqwest::get(format!("{}/api/nothing", hub.url))
+    let nf = jingwu_station::pin::http_client(None)
+        .unwrap()
+        .get(format!("{}/api/nothing", hub.url))
+        .send()
         .await
         .unwrap();
     assert_eq!(nf.status().as_u16(), 404);

@@ -27,7 +27,8 @@ async fn sessions_end_on_logout_revocation_and_timeouts() {
     // An administrator ends every session of a person.
     c.login(OFFICER, PASSWORD, "d").await.unwrap();
     let admin = hub.admin().await;
-    let r: serde_json::Value = reqwest::Client::new()
+    let r: serde_json::Value = jingwu_station::pin::http_client(None)
+        .unwrap()
         .post(format!("{}/api/admin/sessions/revoke", hub.url))
         .bearer_auth(admin.token().unwrap())
         .json(&serde_json::json!({"person": OFFICER}))
@@ -75,7 +76,8 @@ async fn weak_passwords_and_duplicate_accounts_are_refused() {
         let url = format!("{}/api/admin/users", hub.url);
         let token = admin.token().unwrap().to_string();
         async move {
-            let r = reqwest::Client::new()
+            let r = jingwu_station::pin::http_client(None)
+                .unwrap()
                 .post(url)
                 .bearer_auth(token)
                 .json(&body)

@@ -284,7 +284,8 @@ impl Station {
     }
 
     /// The key of an event's author: from the store, else refreshed from
-    /// the hub's list of approved keys.
+    /// the hub's list of approved keys (`refreshed` counts that it
+    /// happened).
     async fn key_for(
         &mut self,
         client: &HubClient,
@@ -295,7 +296,9 @@ impl Station {
         if let Some(k) = self.store.public_key(a, f)? {
             return Ok(k);
         }
-        if !*refreshed {
+        // A key we do not hold yet (a new approver, a new device): ask
+        // the hub for the approved keys again.
+        {
             for k in client.keys().await? {
                 if let Ok(pk) = PublicKey::from_pem(&k.pem) {
                     if pk.fingerprint() == k.fingerprint {

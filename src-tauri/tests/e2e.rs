@@ -1,0 +1,632 @@
+//! End to end on the real desktop binary: Xvfb, a session D-Bus with a
+//! notification server (dunst) recorded by dbus-monitor, two app instances
+//! driven through WebKitWebDriver by `tauri-driver`, and a real hub on
+//! loopback. The officer enrols and submits an application with a scan;
+//! the station chief agrees in the second instance; the county approvers
+//! agree with the headless client; the officer's app shows the approved
+//! case and a desktop notification was delivered. Screenshots of each
+//! screen go to `test-artifacts/desktop/` (or `$JINGWU_ARTIFACTS/desktop`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use jingwu_core::crypto::KdfParams;
+use jingwu_core::event::Decision;
+use jingwu_core::org::Org;
+use jingwu_core::registry::Registry;
+use jingwu_hub::hub::{Hub, Limits};
+use jingwu_hub::server::{self, Config};
+use jingwu_station::station::Station;
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "Test-Passw0rd!";
+const PIN: &str = "135790";
+const OFFICER: &str = "052638";
+const CHIEF: &str = "052637";
+const SECTION: &str = "052605";
+const DEPUTY: &str = "052602";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// Kills its processes when dropped.
+struct Procs(Vec<Child>);
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn artifacts() -> PathBuf {
+    let base = std::env::var_os("JINGWU_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-artifacts"));
+    let d = base.join("desktop");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Xvfb, a session bus, dunst and dbus-monitor.
+struct Desktop {
+    display: String,
+    bus: String,
+    monitor_log: PathBuf,
+    _procs: Procs,
+}
+
+fn start_desktop() -> Desktop {
+    let mut procs = Procs(Vec::new());
+    let n = 90 + (std::process::id() % 500);
+    let display = format!(":{n}");
+    procs.0.push(
+        Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (package xvfb)"),
+    );
+    let sock = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+    wait_until("Xvfb", Duration::from_secs(20), || sock.exists());
+    let out = Command::new("dbus-daemon")
+        .args(["--session", "--fork", "--print-address=1", "--print-pid=1"])
+        .output()
+        .expect("dbus-daemon (package dbus)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut lines = text.lines();
+    let bus = lines.next().unwrap().trim().to_string();
+    let bus_pid: u32 = lines.next().unwrap().trim().parse().unwrap();
+    // Wrap the forked daemon so it is stopped at the end.
+    procs.0.push(
+        Command::new("sh")
+            .args([
+                "-c",
+                &format!("while kill -0 {bus_pid} 2>/dev/null; do sleep 1; done"),
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    let monitor_log = artifacts().join("notifications.log");
+    procs.0.push(
+        Command::new("dbus-monitor")
+            .args([
+                "--address",
+                &bus,
+                "interface='org.freedesktop.Notifications',member='Notify'",
+            ])
+            .stdout(std::fs::File::create(&monitor_log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-monitor"),
+    );
+    procs.0.push(
+        Command::new("dunst")
+            .env("DISPLAY", &display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dunst (package dunst)"),
+    );
+    // dunst owns the notification name once it answers.
+    wait_until("the notification server", Duration::from_secs(20), || {
+        Command::new("dbus-send")
+            .args([
+                &format!("--bus={bus}"),
+                "--print-reply",
+                "--dest=org.freedesktop.Notifications",
+                "/org/freedesktop/Notifications",
+                "org.freedesktop.Notifications.GetServerInformation",
+            ])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    });
+    Desktop {
+        display,
+        bus,
+        monitor_log,
+        _procs: procs,
+    }
+}
+
+/// One app instance behind its own tauri-driver.
+struct App {
+    http: reqwest::Client,
+    base: String,
+    name: &'static str,
+    _driver: Procs,
+}
+
+fn tauri_driver() -> PathBuf {
+    if let Ok(p) = which("tauri-driver") {
+        return p;
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    home.join(".cargo/bin/tauri-driver")
+}
+
+fn which(name: &str) -> Result<PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .find(|f| f.exists())
+        })
+        .ok_or(())
+}
+
+impl App {
+    async fn launch(desk: &Desktop, data_dir: &Path, name: &'static str) -> App {
+        let port = free_port();
+        let native = free_port();
+        let driver = Command::new(tauri_driver())
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .env("DISPLAY", &desk.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &desk.bus)
+            .env("JINGWU_TEST_FAST_KDF", "1")
+            .env("XDG_DATA_HOME", data_dir.join("xdg-data"))
+            .env("XDG_CONFIG_HOME", data_dir.join("xdg-config"))
+            .env("XDG_CACHE_HOME", data_dir.join("xdg-cache"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(artifacts().join(format!("{name}-app.log"))).unwrap())
+            .spawn()
+            .expect("tauri-driver (cargo install tauri-driver --locked)");
+        let driver = Procs(vec![driver]);
+        let http = jingwu_station::pin::http_client(None).unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let app_bin = env!("CARGO_BIN_EXE_jingwu");
+        let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
+            "application": app_bin,
+            "args": ["--data-dir", data_dir.display().to_string()],
+        }}}});
+        let t0 = Instant::now();
+        let session = loop {
+            match http.post(format!("{url}/session")).json(&caps).send().await {
+                Ok(r) => {
+                    let v: Value = r.json().await.unwrap();
+                    match v["value"]["sessionId"].as_str() {
+                        Some(s) => break s.to_string(),
+                        None => panic!("no WebDriver session: {v}"),
+                    }
+                }
+                Err(_) if t0.elapsed() < Duration::from_secs(30) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("tauri-driver did not answer: {e}"),
+            }
+        };
+        App {
+            http,
+            base: format!("{url}/session/{session}"),
+            name,
+            _driver: driver,
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}{}", self.base, path);
+        let rb = match method {
+            "GET" => self.http.get(url),
+            "DELETE" => self.http.delete(url),
+            _ => self.http.post(url).json(&body),
+        };
+        let v: Value = rb.send().await.unwrap().json().await.unwrap();
+        v["value"].clone()
+    }
+
+    async fn js(&self, script: &str, args: Value) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            json!({"script": script, "args": args}),
+        )
+        .await
+    }
+
+    async fn find(&self, css: &str) -> Option<String> {
+        let v = self
+            .call(
+                "POST",
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        v[ELEMENT].as_str().map(str::to_string)
+    }
+
+    async fn wait(&self, css: &str, secs: u64) -> String {
+        let t0 = Instant::now();
+        loop {
+            let shown = self
+                .js(
+                    "const e = document.querySelector(arguments[0]); \
+                     return !!e && !e.closest('[hidden]') && e.getClientRects().length > 0;",
+                    json!([css]),
+                )
+                .await;
+            if shown == Value::Bool(true) {
+                if let Some(e) = self.find(css).await {
+                    return e;
+                }
+            }
+            if t0.elapsed() > Duration::from_secs(secs) {
+                self.shot(&format!(
+                    "timeout-{}",
+                    css.replace(['#', '[', ']', '=', '"', ' '], "_")
+                ))
+                .await;
+                let msg = self.text_of("#message").await;
+                panic!(
+                    "{}: `{css}` did not appear within {secs} s (last check: {shown}; find: {:?}; message: {msg})",
+                    self.name,
+                    self.call("POST", "/element", json!({"using": "css selector", "value": css})).await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.wait(css, 20).await;
+        self.call("POST", &format!("/element/{e}/click"), json!({}))
+            .await;
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self.wait(css, 20).await;
+        self.call("POST", &format!("/element/{e}/clear"), json!({}))
+            .await;
+        self.call(
+            "POST",
+            &format!("/element/{e}/value"),
+            json!({"text": text}),
+        )
+        .await;
+    }
+
+    async fn text_of(&self, css: &str) -> String {
+        match self.find(css).await {
+            Some(e) => self
+                .call("GET", &format!("/element/{e}/text"), Value::Null)
+                .await
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            None => String::new(),
+        }
+    }
+
+    async fn shot(&self, name: &str) {
+        let v = self.call("GET", "/screenshot", Value::Null).await;
+        if let Some(b) = v.as_str() {
+            if let Ok(png) = base64::engine::general_purpose::STANDARD.decode(b) {
+                let _ = std::fs::write(artifacts().join(format!("{}-{name}.png", self.name)), png);
+            }
+        }
+    }
+
+    async fn screen(&self) -> String {
+        self.js("return document.body.dataset.screen || ''", json!([]))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    async fn wait_screen(&self, want: &str, secs: u64) {
+        let t0 = Instant::now();
+        while self.screen().await != want {
+            if t0.elapsed() > Duration::from_secs(secs) {
+                self.shot(&format!("timeout-screen-{want}")).await;
+                panic!(
+                    "{}: screen `{want}` not reached (now `{}`, message: {})",
+                    self.name,
+                    self.screen().await,
+                    self.text_of("#message").await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    async fn enrol(&self, hub: &str, person: &str) {
+        self.wait_screen("enrol", 30).await;
+        self.shot("01-enrol").await;
+        self.type_into("#hub-url", hub).await;
+        self.type_into("#person", person).await;
+        self.type_into("#password", PASSWORD).await;
+        self.type_into("#pin", PIN).await;
+        self.type_into("#pin2", PIN).await;
+        self.click("#enrol-submit").await;
+        self.wait_screen("work", 60).await;
+    }
+
+    /// Opens the first case row (the list re-renders when sync news
+    /// arrives, so a click may land on a replaced row: retried).
+    async fn open_first_row(&self) {
+        self.wait("[data-testid=case-row]", 60).await;
+        let t0 = Instant::now();
+        while self.screen().await != "case" {
+            self.js(
+                "const r = document.querySelector('[data-testid=case-row]'); if (r) r.click(); return !!r;",
+                json!([]),
+            )
+            .await;
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "{}: the case did not open",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    async fn pin(&self) {
+        self.type_into("#pin-input", PIN).await;
+        self.click("#pin-ok").await;
+    }
+
+    async fn end(self) {
+        let _ = self.call("DELETE", "", Value::Null).await;
+    }
+}
+
+/// Sets form fields the way a user's typing would (input + change events).
+const FILL: &str = r#"
+const vals = arguments[0];
+for (const [k, v] of Object.entries(vals)) {
+  const el = document.getElementById('field-' + k);
+  if (!el) { throw new Error('no field ' + k); }
+  el.value = v;
+  el.dispatchEvent(new Event('input', {bubbles: true}));
+  el.dispatchEvent(new Event('change', {bubbles: true}));
+  el.dispatchEvent(new Event('blur', {bubbles: true}));
+}
+return true;
+"#;
+
+fn demo_values() -> Value {
+    let mut v = serde_json::to_value(jingwu_core::demo::name_change_form()).unwrap();
+    let m = v.as_object_mut().unwrap();
+    m.remove("evidence");
+    v
+}
+
+async fn start_hub(dir: &Path) -> (String, Arc<Hub>) {
+    let cfg = Config {
+        data_dir: dir.to_path_buf(),
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        insecure_http: true,
+        ..Config::default()
+    };
+    let db = server::open_db(&cfg).unwrap();
+    db.meta_set(
+        "org_json",
+        &serde_json::to_string(Org::leishan_demo().unwrap().data()).unwrap(),
+    )
+    .unwrap();
+    let hub = Hub::new(
+        db.clone(),
+        Arc::new(server::registry(db.as_ref()).unwrap()),
+        Limits::default(),
+    )
+    .unwrap();
+    hub.create_user("admin", PASSWORD, true).unwrap();
+    for p in [OFFICER, CHIEF, SECTION, DEPUTY] {
+        hub.create_user(p, PASSWORD, false).unwrap();
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let h = hub.clone();
+    tokio::spawn(async move {
+        server::serve(
+            &cfg,
+            h,
+            move |b| {
+                let _ = tx.send(b.addr);
+            },
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+    });
+    (format!("http://{}", rx.await.unwrap()), hub)
+}
+
+fn approve_all(hub: &Hub) {
+    for e in hub.db.enrolments(Some("pending")).unwrap() {
+        hub.db
+            .decide_enrolment(
+                &e.id,
+                "pending",
+                "approved",
+                "admin",
+                &jingwu_hub::now_rfc3339(),
+            )
+            .unwrap();
+    }
+}
+
+async fn headless(hub_url: &str, person: &str, dir: &Path) -> Station {
+    let mut st = Station::open(dir, Registry::builtin_demo().unwrap()).unwrap();
+    st.enrol(
+        hub_url,
+        None,
+        person,
+        PASSWORD,
+        PIN,
+        "县局",
+        KdfParams::TEST_ONLY,
+    )
+    .await
+    .unwrap();
+    st
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
+    let work = tempfile::tempdir().unwrap();
+    let desk = start_desktop();
+    let (hub_url, hub) = start_hub(&work.path().join("hub")).await;
+
+    // The officer's app: first run, enrolment.
+    let officer = App::launch(&desk, &work.path().join("officer"), "officer").await;
+    officer.enrol(&hub_url, OFFICER).await;
+    approve_all(&hub);
+    officer.shot("02-workbench").await;
+
+    // New application: bad input first.
+    officer.click("#new-case").await;
+    officer.wait_screen("new", 20).await;
+    officer
+        .js(FILL, json!([{"subject_id": "522634198503120117"}]))
+        .await;
+    let t0 = Instant::now();
+    loop {
+        let e = officer.text_of("#error-subject_id").await;
+        if e.contains("校验") || e.contains("身份") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no message at the ID field: `{e}`"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    officer.shot("03-invalid-id").await;
+
+    // The real values, the evidence table, a scan.
+    officer.js(FILL, json!([demo_values()])).await;
+    officer.click("#add-row-evidence").await;
+    officer
+        .js(
+            FILL,
+            json!([{"evidence-0-name": "出生医学证明", "evidence-0-copies": "1", "evidence-0-original": "1"}]),
+        )
+        .await;
+    let scan = work.path().join("scan.png");
+    std::fs::write(&scan, tiny_png()).unwrap();
+    let input = officer.find("#attach-file").await.unwrap();
+    officer
+        .call(
+            "POST",
+            &format!("/element/{input}/value"),
+            json!({"text": scan.display().to_string()}),
+        )
+        .await;
+    officer.wait("[data-testid=pending-attachment]", 20).await;
+    officer.shot("04-new-application").await;
+    officer.click("#submit-case").await;
+    officer.pin().await;
+    officer.wait_screen("case", 60).await;
+    officer.shot("05-submitted").await;
+
+    // The station chief agrees in a second instance.
+    let chief = App::launch(&desk, &work.path().join("chief"), "chief").await;
+    chief.enrol(&hub_url, CHIEF).await;
+    approve_all(&hub);
+    chief.click("#sync-now").await;
+    chief.wait("[data-testid=case-row]", 60).await;
+    chief.shot("06-chief-todo").await;
+    chief.open_first_row().await;
+    chief.wait("[data-testid=sig-ok]", 20).await;
+    chief.type_into("#opinion", "情况属实，同意。").await;
+    chief.click("#decide-agree").await;
+    chief.pin().await;
+    let t0 = Instant::now();
+    while hub.db.counts().unwrap().0 < 4 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the chief's decision never reached the hub"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    chief.shot("07-chief-agreed").await;
+    chief.end().await;
+
+    // The county approvers, headless.
+    let case_id = {
+        let cases = hub.db.visible_cases(SECTION, "in_review", 10).unwrap();
+        assert_eq!(cases.len(), 1);
+        cases[0].case_id
+    };
+    for (p, d) in [(SECTION, "section"), (DEPUTY, "deputy")] {
+        let mut st = headless(&hub_url, p, &work.path().join(d)).await;
+        approve_all(&hub);
+        st.sync(|_, _, _| {}).await.unwrap();
+        st.decide(PIN, case_id, Decision::Agree, "同意。").unwrap();
+        st.sync(|_, _, _| {}).await.unwrap();
+    }
+
+    // The officer's app shows the approved case, live.
+    officer.click("#back").await;
+    officer.click("#tab-sent").await;
+    let t0 = Instant::now();
+    loop {
+        let status = officer.text_of("[data-testid=row-status]").await;
+        if status.contains("已同意") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the officer's app never showed the approval (status `{status}`)"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    officer.open_first_row().await;
+    officer.wait("[data-testid=trail-entry]", 20).await;
+    let oks = officer
+        .js(
+            "return document.querySelectorAll('[data-testid=sig-ok]').length",
+            json!([]),
+        )
+        .await;
+    assert!(
+        oks.as_u64().unwrap_or(0) >= 4,
+        "every trail entry verified: {oks}"
+    );
+    officer.shot("08-approved").await;
+    officer.end().await;
+
+    // The notification reached the session bus.
+    wait_until("the desktop notification", Duration::from_secs(20), || {
+        std::fs::read_to_string(&desk.monitor_log)
+            .map(|l| l.contains("审批结果"))
+            .unwrap_or(false)
+    });
+}
+
+fn tiny_png() -> Vec<u8> {
+    // A 1×1 white PNG.
+    base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC")
+        .unwrap()
+}
