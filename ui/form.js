@@ -232,6 +232,22 @@ function mimeOf(file) {
   return EXTENSION_TYPES[ext] || file.type || "";
 }
 
+/** The type a file's first bytes say it is (never its name), or "". */
+export function sniffType(b64) {
+  let head = "";
+  try {
+    head = atob(String(b64).slice(0, 16));
+  } catch {
+    return "";
+  }
+  const starts = (sig) => head.startsWith(sig);
+  if (starts("\xFF\xD8\xFF")) return "image/jpeg";
+  if (starts("\x89PNG\r\n\x1A\n")) return "image/png";
+  if (starts("II*\x00") || starts("MM\x00*")) return "image/tiff";
+  if (starts("%PDF-")) return "application/pdf";
+  return "";
+}
+
 function readAsDataUrl(file) {
   return new Promise((resolve, reject) => {
     const reader = new FileReader();
@@ -498,6 +514,11 @@ export class CaseForm {
       try {
         const dataUrl = await readAsDataUrl(file);
         const comma = dataUrl.indexOf(",");
+        const sniffed = sniffType(dataUrl.slice(comma + 1));
+        if (sniffed !== mime) {
+          refused.push(`${file.name}（文件内容不是${mime === "application/pdf" ? " PDF" : "所标的图片格式"}，可能是改了扩展名的其他文件）`);
+          continue;
+        }
         this.pending.push({
           id: this.nextPendingId++,
           name: file.name,
@@ -511,8 +532,13 @@ export class CaseForm {
         refused.push(`${file.name}（读取失败：${err && err.message ? err.message : err}）`);
       }
     }
+    const fieldError = document.getElementById("error-scans");
     if (refused.length > 0) {
-      this.onNotice(`以下文件不是 JPEG、PNG、TIFF 或 PDF，未添加：${refused.join("、")}`);
+      const text = `以下文件不是 JPEG、PNG、TIFF 或 PDF，未添加：${refused.join("、")}`;
+      this.onNotice(text);
+      if (fieldError) fieldError.textContent = text;
+    } else if (fieldError && files.length > 0) {
+      fieldError.textContent = "";
     }
     this.renderPending();
     this.onChange();

@@ -506,6 +506,7 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
     // New application: bad input first.
     officer.click("#new-case").await;
     officer.wait_screen("new", 20).await;
+    officer.wait("#field-subject_id", 30).await;
     officer
         .js(FILL, json!([{"subject_id": "522634198503120117"}]))
         .await;
@@ -522,6 +523,37 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     officer.shot("03-invalid-id").await;
+
+    // A missing required field: the message is at the field, nothing is
+    // created.
+    officer.click("#submit-case").await;
+    let t0 = Instant::now();
+    loop {
+        let e = officer.text_of("#error-applicant_name").await;
+        if !e.is_empty() {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "no message at a missing required field");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    // A program renamed .jpg is refused by its content.
+    let fake = work.path().join("照片.jpg");
+    std::fs::write(&fake, b"MZ\x90\x00this is not a picture").unwrap();
+    let input = officer.find("#attach-file").await.unwrap();
+    officer
+        .call("POST", &format!("/element/{input}/value"), json!({"text": fake.display().to_string()}))
+        .await;
+    let t0 = Instant::now();
+    loop {
+        if officer.text_of("#message").await.contains("扩展名") {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "no message for a renamed program");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert!(officer.find("[data-testid=pending-attachment]").await.is_none());
+    officer.shot("03b-bad-input").await;
+    assert_eq!(hub.db.counts().unwrap(), (0, 0), "nothing was submitted");
 
     // The real values, the evidence table, a scan.
     officer.js(FILL, json!([demo_values()])).await;
