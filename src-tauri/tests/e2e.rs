@@ -77,7 +77,11 @@ struct Desktop {
 
 fn start_desktop() -> Desktop {
     let mut procs = Procs(Vec::new());
-    let n = 90 + (std::process::id() % 500);
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let mut n = 100 + (std::process::id() % 300) * 3 + NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    while Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+        n += 1;
+    }
     let display = format!(":{n}");
     procs.0.push(
         Command::new("Xvfb")
@@ -422,29 +426,46 @@ fn demo_values() -> Value {
 }
 
 async fn start_hub(dir: &Path) -> (String, Arc<Hub>) {
+    let (url, hub, stop) = serve_hub(dir, 0, true).await;
+    std::mem::forget(stop);
+    (url, hub)
+}
+
+/// Serves a hub on `port` (0: any); `init` loads the org and accounts.
+/// Sending on the returned channel stops it.
+async fn serve_hub(
+    dir: &Path,
+    port: u16,
+    init: bool,
+) -> (String, Arc<Hub>, tokio::sync::oneshot::Sender<()>) {
     let cfg = Config {
         data_dir: dir.to_path_buf(),
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         insecure_http: true,
         ..Config::default()
     };
     let db = server::open_db(&cfg).unwrap();
-    db.meta_set(
-        "org_json",
-        &serde_json::to_string(Org::leishan_demo().unwrap().data()).unwrap(),
-    )
-    .unwrap();
+    if init {
+        db.meta_set(
+            "org_json",
+            &serde_json::to_string(Org::leishan_demo().unwrap().data()).unwrap(),
+        )
+        .unwrap();
+    }
     let hub = Hub::new(
         db.clone(),
         Arc::new(server::registry(db.as_ref()).unwrap()),
         Limits::default(),
     )
     .unwrap();
-    hub.create_user("admin", PASSWORD, true).unwrap();
-    for p in [OFFICER, CHIEF, SECTION, DEPUTY] {
-        hub.create_user(p, PASSWORD, false).unwrap();
+    if init {
+        hub.create_user("admin", PASSWORD, true).unwrap();
+        for p in [OFFICER, CHIEF, SECTION, DEPUTY] {
+            hub.create_user(p, PASSWORD, false).unwrap();
+        }
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let h = hub.clone();
     tokio::spawn(async move {
         server::serve(
@@ -453,12 +474,14 @@ async fn start_hub(dir: &Path) -> (String, Arc<Hub>) {
             move |b| {
                 let _ = tx.send(b.addr);
             },
-            std::future::pending(),
+            async {
+                let _ = stop_rx.await;
+            },
         )
         .await
         .unwrap();
     });
-    (format!("http://{}", rx.await.unwrap()), hub)
+    (format!("http://{}", rx.await.unwrap()), hub, stop_tx)
 }
 
 fn approve_all(hub: &Hub) {
@@ -654,6 +677,76 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
             .map(|l| l.contains("审批结果"))
             .unwrap_or(false)
     });
+}
+
+/// Fills the whole application (values, evidence row, a scan) and submits
+/// it with the PIN.
+async fn fill_and_submit(app: &App, dir: &Path) {
+    app.wait("#field-subject_id", 30).await;
+    app.js(FILL, json!([demo_values()])).await;
+    app.click("#add-row-evidence").await;
+    app.js(
+        FILL,
+        json!([{"evidence-0-name": "出生医学证明", "evidence-0-copies": "1", "evidence-0-original": "1"}]),
+    )
+    .await;
+    let scan = dir.join("scan.png");
+    std::fs::write(&scan, tiny_png()).unwrap();
+    let input = app.find("#attach-file").await.unwrap();
+    app.call(
+        "POST",
+        &format!("/element/{input}/value"),
+        json!({"text": scan.display().to_string()}),
+    )
+    .await;
+    app.wait("[data-testid=pending-attachment]", 20).await;
+    app.click("#submit-case").await;
+    app.pin().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_submission_while_the_hub_is_down_is_queued_then_delivered() {
+    let work = tempfile::tempdir().unwrap();
+    let desk = start_desktop();
+    let hub_dir = work.path().join("hub");
+    let (hub_url, hub, stop) = serve_hub(&hub_dir, 0, true).await;
+    let port: u16 = hub_url.rsplit(':').next().unwrap().parse().unwrap();
+    let officer = App::launch(&desk, &work.path().join("officer"), "offline-officer").await;
+    officer.enrol(&hub_url, OFFICER).await;
+    let mut chief = headless(&hub_url, CHIEF, &work.path().join("chief")).await;
+    approve_all(&hub);
+
+    // The link to the county goes down.
+    stop.send(()).unwrap();
+    drop(hub);
+    officer.click("#new-case").await;
+    officer.wait_screen("new", 20).await;
+    fill_and_submit(&officer, work.path()).await;
+    let t0 = Instant::now();
+    loop {
+        let m = officer.text_of("#message").await;
+        if m.contains("网络恢复后自动上传") || m.contains("已保存在本机") {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "the app did not say the case is queued: `{m}`");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    officer.shot("01-queued").await;
+    let pending = officer.text_of("#sync-pending").await;
+    assert!(!pending.contains(" 0 "), "pending shown: `{pending}`");
+
+    // The hub returns on the same address; nobody touches the officer's app.
+    let (_url, hub, _stop) = serve_hub(&hub_dir, port, false).await;
+    let t0 = Instant::now();
+    while hub.db.counts().unwrap().0 < 3 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "the queued case never reached the hub");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    chief.sync(|_, _, _| {}).await.unwrap();
+    let inbox = chief.inbox().unwrap();
+    assert_eq!(inbox.len(), 1, "the case reached the station chief");
+    officer.shot("02-delivered").await;
+    officer.end().await;
 }
 
 fn tiny_png() -> Vec<u8> {
