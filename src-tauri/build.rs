@@ -19,6 +19,7 @@ const APP_COMMANDS: &[&str] = &[
     "case_detail",
     "attachment_data",
     "sync_now",
+    "ui_ready",
 ];
 
 fn main() {

@@ -84,6 +84,18 @@ fn parse_case(id: &str) -> Result<Uuid, String> {
 
 // ----- status and enrolment ------------------------------------------
 
+/// When the process started (for the start-up benchmark).
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// The UI calls this once its first interactive screen is shown; the
+/// start-up time goes to stderr for the benchmark.
+#[tauri::command]
+pub fn ui_ready() {
+    if let Some(t) = STARTED.get() {
+        eprintln!("JINGWU_UI_READY ms={}", t.elapsed().as_millis());
+    }
+}
+
 #[tauri::command]
 pub async fn status(state: State<'_, AppState>) -> Result<Value, String> {
     let st = state.station.lock().await;

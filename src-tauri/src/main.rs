@@ -102,6 +102,7 @@ fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
 /// rather than in a `setup` hook: Tauri panics when a setup hook fails, and a
 /// missing or unwritable data directory deserves a clean error and exit code.
 fn run() -> anyhow::Result<i32> {
+    let _ = app::STARTED.set(std::time::Instant::now());
     let requested = data_dir_override(std::env::args_os().skip(1), std::env::var_os(DATA_DIR_ENV))?;
 
     let app = tauri::Builder::default()
@@ -119,7 +120,8 @@ fn run() -> anyhow::Result<i32> {
             app::act,
             app::case_detail,
             app::attachment_data,
-            app::sync_now
+            app::sync_now,
+            app::ui_ready
         ])
         .build(tauri::generate_context!())
         .context("cannot build the desktop app")?;

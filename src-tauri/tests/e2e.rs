@@ -78,7 +78,9 @@ struct Desktop {
 fn start_desktop() -> Desktop {
     let mut procs = Procs(Vec::new());
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let mut n = 100 + (std::process::id() % 300) * 3 + NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let mut n = 100
+        + (std::process::id() % 300) * 3
+        + NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     while Path::new(&format!("/tmp/.X{n}-lock")).exists() {
         n += 1;
     }
@@ -556,7 +558,10 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
         if !e.is_empty() {
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(10), "no message at a missing required field");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no message at a missing required field"
+        );
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     // A program renamed .jpg is refused by its content.
@@ -564,17 +569,27 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
     std::fs::write(&fake, b"MZ\x90\x00this is not a picture").unwrap();
     let input = officer.find("#attach-file").await.unwrap();
     officer
-        .call("POST", &format!("/element/{input}/value"), json!({"text": fake.display().to_string()}))
+        .call(
+            "POST",
+            &format!("/element/{input}/value"),
+            json!({"text": fake.display().to_string()}),
+        )
         .await;
     let t0 = Instant::now();
     loop {
         if officer.text_of("#message").await.contains("扩展名") {
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(10), "no message for a renamed program");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no message for a renamed program"
+        );
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
-    assert!(officer.find("[data-testid=pending-attachment]").await.is_none());
+    assert!(officer
+        .find("[data-testid=pending-attachment]")
+        .await
+        .is_none());
     officer.shot("03b-bad-input").await;
     assert_eq!(hub.db.counts().unwrap(), (0, 0), "nothing was submitted");
 
@@ -728,7 +743,10 @@ async fn a_submission_while_the_hub_is_down_is_queued_then_delivered() {
         if m.contains("网络恢复后自动上传") || m.contains("已保存在本机") {
             break;
         }
-        assert!(t0.elapsed() < Duration::from_secs(30), "the app did not say the case is queued: `{m}`");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the app did not say the case is queued: `{m}`"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     officer.shot("01-queued").await;
@@ -739,7 +757,10 @@ async fn a_submission_while_the_hub_is_down_is_queued_then_delivered() {
     let (_url, hub, _stop) = serve_hub(&hub_dir, port, false).await;
     let t0 = Instant::now();
     while hub.db.counts().unwrap().0 < 3 {
-        assert!(t0.elapsed() < Duration::from_secs(60), "the queued case never reached the hub");
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the queued case never reached the hub"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     chief.sync(|_, _, _| {}).await.unwrap();

@@ -1,0 +1,145 @@
+//! `jingwu-bench-desktop APP`: the station desktop app's cold start to its
+//! first interactive screen, and its idle memory (resident set of the app
+//! and its WebKit processes), under Xvfb, over repeated runs with a fresh
+//! data directory each time.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// (RSS, PSS) in KiB of `pid` and all its descendants. RSS counts shared
+/// library pages (WebKit) once per process; PSS shares them out.
+fn tree_rss_kib(pid: u32) -> (u64, u64) {
+    let mut total = 0;
+    let mut pss = 0;
+    let mut todo = vec![pid];
+    let procs: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter_map(|p| {
+                    let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+                    let after = stat.rsplit_once(')')?.1;
+                    let ppid = after.split_whitespace().nth(1)?.parse().ok()?;
+                    Some((p, ppid))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    while let Some(p) = todo.pop() {
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/status")) {
+            if let Some(kb) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                total += kb;
+            }
+        }
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")) {
+            if let Some(kb) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                pss += kb;
+            }
+        }
+        todo.extend(procs.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+    }
+    (total, pss)
+}
+
+fn main() -> Result<()> {
+    let app = std::env::args()
+        .nth(1)
+        .context("用法：jingwu-bench-desktop <jingwu 可执行文件>")?;
+    let runs: usize = std::env::var("JINGWU_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let n = 200 + std::process::id() % 200;
+    let display = format!(":{n}");
+    let mut xvfb = Command::new("Xvfb")
+        .args([&display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("Xvfb")?;
+    let sock = format!("/tmp/.X11-unix/X{n}");
+    let t0 = Instant::now();
+    while !Path::new(&sock).exists() {
+        if t0.elapsed() > Duration::from_secs(20) {
+            bail!("Xvfb did not start");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut starts = Vec::new();
+    let mut rss = Vec::new();
+    let mut pss = Vec::new();
+    for _ in 0..runs {
+        let dir = tempfile::tempdir()?;
+        let t = Instant::now();
+        let mut child = Command::new(&app)
+            .env("DISPLAY", &display)
+            .env("JINGWU_DATA_DIR", dir.path())
+            .env("XDG_DATA_HOME", dir.path().join("xdg"))
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("无法启动桌面程序")?;
+        let err = child.stderr.take().context("stderr")?;
+        let mut ready = None;
+        for line in BufReader::new(err).lines() {
+            let line = line?;
+            if line.starts_with("JINGWU_UI_READY") {
+                ready = Some(t.elapsed());
+                break;
+            }
+        }
+        let Some(ready) = ready else {
+            let _ = child.kill();
+            bail!("桌面程序没有报告界面就绪");
+        };
+        // Idle: the first screen is shown, nothing happens.
+        std::thread::sleep(Duration::from_secs(5));
+        let (r, p) = tree_rss_kib(child.id());
+        rss.push(r as f64 / 1024.0);
+        pss.push(p as f64 / 1024.0);
+        starts.push(ready.as_secs_f64() * 1000.0);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = xvfb.kill();
+    starts.sort_by(|a, b| a.total_cmp(b));
+    rss.sort_by(|a, b| a.total_cmp(b));
+    pss.sort_by(|a, b| a.total_cmp(b));
+    let med = |v: &[f64]| v[v.len() / 2];
+    println!("| benchmark | result ({runs} runs) | target |");
+    println!("| --- | --- | --- |");
+    println!(
+        "| desktop: cold start to first interactive screen | median {:.0} ms (min {:.0}, max {:.0}) | < 1,500 ms |",
+        med(&starts),
+        starts[0],
+        starts[starts.len() - 1]
+    );
+    println!(
+        "| desktop: idle memory, app + WebKit processes (RSS) | median {:.0} MB (min {:.0}, max {:.0}) | < 200 MB |",
+        med(&rss),
+        rss[0],
+        rss[rss.len() - 1]
+    );
+    println!(
+        "| desktop: idle memory, app + WebKit processes (PSS: shared pages divided) | median {:.0} MB (min {:.0}, max {:.0}) | — |",
+        med(&pss),
+        pss[0],
+        pss[pss.len() - 1]
+    );
+    Ok(())
+}
