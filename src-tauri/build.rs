@@ -14,6 +14,7 @@ const APP_COMMANDS: &[&str] = &[
     "create",
     "attach",
     "submit",
+    "update",
     "decide",
     "act",
     "case_detail",

@@ -216,6 +216,40 @@ function typedValue(field, raw) {
   }
 }
 
+// Prefilled inputs (editing a saved case) remember the stored value and the
+// text shown for it: while the text is untouched the stored value is sent back
+// as it was (a datetime keeps its seconds and offset, a number its type), so
+// the backend sees no change there.
+const prefilled = new WeakMap(); // input → {text, value}
+
+/** The text an input shows for a stored value. */
+function inputText(field, value) {
+  if (value === null || value === undefined) return "";
+  const kind = fieldKind(field);
+  if (kind === "datetime") return fmtTime(value);
+  if (Array.isArray(value)) return value.every((v) => typeof v !== "object" || v === null) ? value.join("、") : JSON.stringify(value);
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/** Puts a stored value into an input (a select gets an extra option for a code it does not list). */
+function prefillInput(field, input, value) {
+  if (value === null || value === undefined || value === "") return;
+  const text = inputText(field, value);
+  if (input.tagName === "SELECT" && !Array.from(input.options).some((o) => o.value === text)) {
+    input.append(h("option", { value: text }, `${text}（原值）`));
+  }
+  input.value = text;
+  prefilled.set(input, { text: input.value, value });
+}
+
+/** The value of an input: the stored one while its text is untouched, else typed from the text. */
+function readInput(field, input) {
+  const p = prefilled.get(input);
+  if (p && input.value === p.text) return p.value;
+  return typedValue(field, input.value);
+}
+
 /** Base field key of an error's `field` ("evidence[0].name" → "evidence"). */
 function baseKey(path) {
   return String(path).split(/[[.]/)[0];
@@ -274,8 +308,11 @@ export function thumbnail(mime, dataUrl) {
  *   const form = new CaseForm(template, {onChange, onNotice, onOpenFile});
  *   container.append(form.element);
  *   form.values()           → {key: value} without attachment fields
- *   form.pending            → [{id, name, mime, size, dataUrl, dataB64, saved}]
+ *   form.pending            → [{id, name, mime, size, dataUrl, dataB64, saved, existing?, sm3?}]
  *   form.showErrors(errors, mode)
+ * Editing a saved case:
+ *   form.setValues(values)  prefills the fields with the stored values
+ *   form.setExisting(atts)  lists the case's attachments as saved (counted, not removable)
  */
 export class CaseForm {
   constructor(template, { onChange = () => {}, onNotice = () => {} } = {}) {
@@ -338,7 +375,8 @@ export class CaseForm {
       if (help) input.setAttribute("aria-describedby", `help-${key} error-${key}`);
       binding = {
         control: input,
-        get: () => typedValue(field, input.value),
+        get: () => readInput(field, input),
+        set: (value) => prefillInput(field, input, value),
         inputs: () => [input],
       };
     }
@@ -363,7 +401,13 @@ export class CaseForm {
         const inputs = columns.map((col, c) => {
           const input = scalarInput(col, `field-${key}-${i}-${col.key}`);
           input.setAttribute("aria-label", `第 ${i + 1} 行 ${col.label || col.key}`);
-          if (cells[c] !== undefined) input.value = cells[c];
+          const cell = cells[c];
+          if (cell && typeof cell === "object") {
+            input.value = cell.text;
+            if (cell.stored) prefilled.set(input, cell.stored);
+          } else if (cell !== undefined) {
+            input.value = cell;
+          }
           return input;
         });
         rows.push(inputs);
@@ -381,7 +425,10 @@ export class CaseForm {
         );
       });
     };
-    const snapshot = () => rows.map((inputs) => inputs.map((input) => input.value));
+    // Cell texts, with what a prefilled cell remembers (kept across re-renders).
+    const snapshot = () => rows.map((inputs) => inputs.map((input) => ({ text: input.value, stored: prefilled.get(input) })));
+    const texts = () => JSON.stringify(rows.map((inputs) => inputs.map((input) => input.value)));
+    let initial = null; // {texts, value}: the stored table, sent back as it was while untouched
     const removeRow = (i) => {
       const data = snapshot();
       data.splice(i, 1);
@@ -395,8 +442,8 @@ export class CaseForm {
       rows[rows.length - 1][0]?.focus();
       this.onChange();
     };
-    const initial = Math.max(1, Number(field.min_rows) || 0);
-    renderRows(Array.from({ length: initial }, () => []));
+    const minRows = Math.max(1, Number(field.min_rows) || 0);
+    renderRows(Array.from({ length: minRows }, () => []));
 
     const control = h(
       "div",
@@ -418,10 +465,14 @@ export class CaseForm {
       get: () => {
         const value = [];
         rowMap = [];
+        if (initial && texts() === initial.texts) {
+          rowMap = initial.value.map((_, i) => i);
+          return initial.value;
+        }
         rows.forEach((inputs, i) => {
           const row = {};
           columns.forEach((col, c) => {
-            const v = typedValue(col, inputs[c].value);
+            const v = readInput(col, inputs[c]);
             if (v !== undefined) row[col.key] = v;
           });
           if (Object.keys(row).length > 0) {
@@ -430,6 +481,14 @@ export class CaseForm {
           }
         });
         return value.length > 0 ? value : undefined;
+      },
+      /** Prefills the rows from a stored value [{col: value}]. */
+      set: (value) => {
+        const stored = Array.isArray(value) ? value.filter((r) => r && typeof r === "object") : [];
+        if (stored.length === 0) return;
+        renderRows(Array.from({ length: Math.max(stored.length, minRows) }, () => []));
+        stored.forEach((r, i) => columns.forEach((col, c) => prefillInput(col, rows[i][c], r[col.key])));
+        initial = { texts: texts(), value: stored };
       },
       inputs: () => rows.flat(),
       /** The input for an error path like "evidence[0].name", or null. */
@@ -544,6 +603,46 @@ export class CaseForm {
     this.onChange();
   }
 
+  /**
+   * Lists attachments the case already has ([{sm3, name, mime, size}]) as
+   * saved: they count for the attachment checks and cannot be removed here.
+   * `loadUrl(att)` (optional) gives a picture's data URL for its thumbnail.
+   */
+  setExisting(attachments, loadUrl = null) {
+    const list = Array.isArray(attachments) ? attachments : [];
+    for (const att of list) {
+      const p = {
+        id: this.nextPendingId++,
+        name: att.name || "",
+        mime: att.mime || "",
+        size: att.size,
+        dataUrl: null,
+        dataB64: null,
+        sm3: att.sm3,
+        saved: true,
+        existing: true,
+      };
+      this.pending.push(p);
+      if (loadUrl && String(p.mime).startsWith("image/")) {
+        Promise.resolve(loadUrl(att))
+          .then((url) => {
+            p.dataUrl = url;
+            this.renderPending();
+          })
+          .catch(() => {});
+      }
+    }
+    this.renderPending();
+  }
+
+  /** Prefills the form with stored values ({key: value}); keys the template does not know are ignored. */
+  setValues(values) {
+    for (const [key, value] of Object.entries(values || {})) {
+      const b = this.bindings.get(key);
+      if (b && b.set) b.set(value);
+    }
+  }
+
   removePending(id) {
     this.pending = this.pending.filter((p) => p.id !== id || p.saved);
     this.renderPending();
@@ -556,7 +655,14 @@ export class CaseForm {
       ...this.pending.map((p, i) =>
         h(
           "li",
-          { class: `thumb${p.saved ? " saved" : ""}`, "data-testid": "pending-attachment", "data-name": p.name, "data-saved": p.saved ? "true" : "false" },
+          {
+            class: `thumb${p.saved ? " saved" : ""}`,
+            "data-testid": "pending-attachment",
+            "data-name": p.name,
+            "data-saved": p.saved ? "true" : "false",
+            "data-existing": p.existing ? "true" : null,
+            "data-sm3": p.sm3 || null,
+          },
           h("div", { class: "thumb-box" }, thumbnail(p.mime, p.dataUrl)),
           h("div", { class: "thumb-name", title: p.name }, p.name),
           h("div", { class: "thumb-meta" }, p.saved ? "已保存" : fmtSize(p.size)),

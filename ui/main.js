@@ -1,6 +1,6 @@
 // main.js — the station desktop UI of 警务协同 (Tauri 2, no build step).
 //
-// Screens: 首次使用/登记本机 → 工作台 → 新建申请 / 案件详情. All data comes
+// Screens: 首次使用/登记本机 → 工作台 → 新建申请 / 案件详情 → 修改申请. All data comes
 // from the Rust commands through window.__TAURI__.core.invoke; their errors
 // are Chinese strings and are shown as they are.
 //
@@ -8,7 +8,8 @@
 // Stable ids (id == data-testid unless noted) for end-to-end tests
 // ---------------------------------------------------------------------------
 // Whole page
-//   body[data-screen]        loading | enrol | work | new | case
+//   body[data-screen]        loading | enrol | work | new | case | edit
+//                            (edit = 修改申请: the new-case screen, screen-new, filled from a saved case)
 //   body[aria-busy="true"]   while a backend action runs
 //   message                  message area (data-kind: info|success|error|progress)
 //   message-text, message-close, message-action (e.g. 查看 on a jingwu://notified message)
@@ -36,6 +37,11 @@
 //                li[data-testid="pending-attachment"][data-name][data-saved],
 //                remove-attachment-<n> (data-testid remove-attachment)
 //   save-draft, submit-case
+// 修改申请 (data-screen="edit"; same screen-new, same form ids as 新建申请)
+//   new-title "修改申请 · <受理编号>", new-cancel (← 返回案件)
+//   the case's attachments: li[data-testid="pending-attachment"][data-saved="true"][data-existing="true"][data-sm3]
+//   save-edit (保存修改: update → attach new files), resubmit (修改并重新提交: update → attach → submit)
+//   (save-draft / submit-case are hidden here; save-edit / resubmit are hidden on 新建申请)
 // 案件详情 (screen-case)
 //   back, case-no, case-status, case-step, case-summary
 //   case-values with value-<key> rows, case-attachments, case-attachments-empty
@@ -45,8 +51,9 @@
 //     trail-opinion, trail-time, and sig-ok "✔ 签名已验证" | sig-bad "✘ 签名无效"
 //   decide-panel, opinion, phrase-1..phrase-4 (data-testid phrase-chip, data-phrase),
 //   decide-agree, decide-disagree, decide-return
-//   act-panel, act-note, detail-submit, withdraw, implement, inform-channel, inform
-//   (containers: submit-box, withdraw-box, implement-box, inform-box, act-note-box)
+//   act-panel, act-note, edit-case (修改申请, when can_edit), detail-submit, withdraw, implement,
+//   inform-channel, inform
+//   (containers: edit-box, submit-box, withdraw-box, implement-box, inform-box, act-note-box)
 // 签名 PIN 对话框
 //   pin-modal, pin-title, pin-input, pin-error, pin-ok, pin-cancel
 // 附件查看
@@ -117,6 +124,7 @@ const api = {
   create: (values, pin) => call("create", { values, pin }),
   attach: (caseId, name, dataB64, pin) => call("attach", { caseId, name, dataB64, pin }),
   submit: (caseId, pin) => call("submit", { caseId, pin }),
+  update: (caseId, values, pin) => call("update", { caseId, values, pin }),
   caseDetail: (caseId) => call("case_detail", { caseId }),
   attachmentData: (sm3) => call("attachment_data", { sm3 }),
   decide: (caseId, decision, opinion, pin) => call("decide", { caseId, decision, opinion, pin }),
@@ -177,6 +185,7 @@ const state = {
   template: null,
   form: null, // CaseForm on the new-case screen
   created: null, // {case_id, case_no} once the new case is saved but not finished
+  editing: null, // {case_id, case_no, values} while 修改申请 is open (values: the stored, unmasked ones)
   caseId: null,
   detail: null,
   opinions: new Map(), // caseId → opinion being written
@@ -189,7 +198,8 @@ const TABS = ["todo", "done", "sent", "drafts"];
 function showScreen(name) {
   state.screen = name;
   document.body.dataset.screen = name;
-  for (const s of ["loading", "enrol", "work", "new", "case"]) $(`screen-${s}`).hidden = s !== name;
+  const section = name === "edit" ? "new" : name; // 修改申请 reuses the new-case screen
+  for (const s of ["loading", "enrol", "work", "new", "case"]) $(`screen-${s}`).hidden = s !== section;
   const enrolled = Boolean(state.status && state.status.enrolled);
   $("user-box").hidden = !enrolled || name === "enrol";
   $("sync-indicator").hidden = !enrolled || name === "enrol";
@@ -476,10 +486,22 @@ async function loadTemplate() {
   return state.template;
 }
 
+/** The form screen's buttons: "new" (保存草稿 / 提交) or "edit" (保存修改 / 修改并重新提交). */
+function setFormMode(mode) {
+  const editing = mode === "edit";
+  $("save-draft").hidden = editing;
+  $("submit-case").hidden = editing;
+  $("save-edit").hidden = !editing;
+  $("resubmit").hidden = !editing;
+  $("new-cancel").textContent = editing ? "← 返回案件" : "← 返回工作台";
+}
+
 async function openNewCase() {
   clearMessage();
   state.form = null;
   state.created = null;
+  state.editing = null;
+  setFormMode("new");
   $("form-locked").hidden = true;
   $("form-errors").hidden = true;
   $("new-form").replaceChildren(h("p", { class: "loading-text" }, "正在读取表单…"));
@@ -509,7 +531,8 @@ function scheduleValidate() {
 
 async function runLiveValidation() {
   const form = state.form;
-  if (!form || state.screen !== "new" || state.created) return;
+  if (!form || (state.screen !== "new" && state.screen !== "edit") || state.created) return;
+  if (pinResolve || busyCount > 0) return; // a save is under way (its own check has run)
   const seq = ++validateSeq;
   try {
     const errors = await api.validate(form.values(), "draft");
@@ -520,8 +543,13 @@ async function runLiveValidation() {
   }
 }
 
-/** Shows errors on the form; those without a field go to form-errors. Returns all shown. */
-function showFormErrors(form, errors, mode) {
+/**
+ * Shows errors on the form; those without a field go to form-errors. Returns all shown.
+ * `saving` (a 保存草稿 / 保存修改 press): the "please fill" reminders kept from an
+ * earlier submit attempt are dropped, so they do not block saving a draft.
+ */
+function showFormErrors(form, errors, mode, saving = false) {
+  if (saving && mode !== "submit") form.submitErrors = [];
   const shown = form.showErrors(Array.isArray(errors) ? errors : [], mode);
   const other = form.otherErrors || [];
   $("form-errors").replaceChildren(...other.map((e) => h("div", {}, e.field ? `${e.field}：${e.message}` : e.message)));
@@ -532,7 +560,7 @@ function showFormErrors(form, errors, mode) {
 /** 保存草稿 (submitting=false) or 提交 (submitting=true). */
 async function saveCase(submitting) {
   const form = state.form;
-  if (!form) return;
+  if (!form || state.editing) return;
   clearTimeout(validateTimer);
   validateSeq += 1; // drop any live check still on its way
   clearMessage();
@@ -546,7 +574,7 @@ async function saveCase(submitting) {
       showMessage(errorText(err), "error");
       return;
     }
-    const shown = showFormErrors(form, errors, submitting ? "submit" : "draft");
+    const shown = showFormErrors(form, errors, submitting ? "submit" : "draft", true);
     if (shown.length > 0) {
       showMessage(`表单有 ${shown.length} 处需要更正，请查看标红的项目`, "error");
       form.focusFirstError();
@@ -604,6 +632,134 @@ async function saveCase(submitting) {
       if (state.created) {
         const no = state.created.case_no ? `（受理编号 ${state.created.case_no}）` : "";
         showMessage(`申请已保存${no}，但${step}未成功：${text}。请处理后再点“${submitting ? "提交" : "保存草稿"}”继续。`, "error");
+      } else {
+        showMessage(text, "error");
+      }
+    }
+  });
+}
+
+// ============================================================== 3b. 修改申请
+
+/** 修改申请: the form screen filled with the case's stored values. */
+async function openEdit() {
+  const caseId = state.caseId;
+  if (!caseId || state.screen !== "case") return;
+  clearMessage();
+  let detail = null;
+  let template = null;
+  await busy(decisionButtons(), async () => {
+    try {
+      detail = await api.caseDetail(caseId);
+      template = await loadTemplate();
+    } catch (err) {
+      showMessage(errorText(err), "error");
+    }
+  });
+  if (!detail || !template || state.caseId !== caseId || state.screen !== "case") return;
+  const stored = detail.edit_values;
+  if (!detail.can_edit || !stored || typeof stored !== "object" || Array.isArray(stored)) {
+    state.detail = detail;
+    renderCase(detail, template);
+    showMessage(detail.can_edit ? "无法读取申请内容，暂不能修改" : "此案件当前不能修改", "error");
+    return;
+  }
+  const form = new CaseForm(template, {
+    onChange: scheduleValidate,
+    onNotice: (text) => showMessage(text, "error"),
+  });
+  form.setValues(stored);
+  form.setExisting(detail.attachments, attachmentUrl);
+  state.form = form;
+  state.created = null;
+  state.editing = { case_id: caseId, case_no: detail.case_no || "", values: stored };
+  setFormMode("edit");
+  $("form-locked").hidden = true;
+  $("form-errors").hidden = true;
+  $("new-title").textContent = `修改申请 · ${detail.case_no || "（未编号）"}`;
+  $("new-form").replaceChildren(form.element);
+  showScreen("edit");
+}
+
+/**
+ * The full values to send with update(): the form's, plus stored keys the
+ * form does not show (the backend reads a missing key as a cleared field).
+ */
+function editedValues(form, editing) {
+  const out = {};
+  for (const [key, value] of Object.entries(editing.values || {})) {
+    if (key !== "scans" && !form.bindings.has(key)) out[key] = value;
+  }
+  return Object.assign(out, form.values());
+}
+
+/** 保存修改 (resubmitting=false) or 修改并重新提交 (resubmitting=true); one PIN for all steps. */
+async function saveEdit(resubmitting) {
+  const form = state.form;
+  const editing = state.editing;
+  if (!form || !editing) return;
+  clearTimeout(validateTimer);
+  validateSeq += 1; // drop any live check still on its way
+  clearMessage();
+  const values = editedValues(form, editing);
+  const mode = resubmitting ? "submit" : "draft";
+  const buttonText = resubmitting ? "修改并重新提交" : "保存修改";
+
+  let errors;
+  try {
+    errors = await api.validate(values, mode);
+  } catch (err) {
+    showMessage(errorText(err), "error");
+    return;
+  }
+  if (form !== state.form) return;
+  // Attachment checks count the case's saved attachments and the new ones.
+  const shown = showFormErrors(form, errors, mode, true);
+  if (shown.length > 0) {
+    showMessage(`表单有 ${shown.length} 处需要更正，请查看标红的项目`, "error");
+    form.focusFirstError();
+    return;
+  }
+
+  const pin = await askPin(`${buttonText} — 请输入签名 PIN`);
+  if (pin === null || form !== state.form) return;
+
+  await busy([$("save-edit"), $("resubmit"), $("new-cancel")], async () => {
+    const caseId = editing.case_id;
+    let queued = false;
+    let updated = false;
+    let step = "";
+    try {
+      step = "保存修改";
+      showMessage("正在保存修改…", "progress");
+      const r = await api.update(caseId, values, pin);
+      queued = Boolean(r && r.queued);
+      updated = true;
+      const files = form.pending.filter((p) => !p.saved);
+      for (let i = 0; i < files.length; i += 1) {
+        const p = files[i];
+        step = `保存附件“${p.name}”`;
+        showMessage(`正在保存附件 ${i + 1}/${files.length}：${p.name}`, "progress");
+        await api.attach(caseId, p.name, p.dataB64, pin);
+        p.saved = true;
+        form.renderPending();
+      }
+      if (resubmitting) {
+        step = "重新提交";
+        showMessage("正在重新提交…", "progress");
+        const s = await api.submit(caseId, pin);
+        queued = queued || Boolean(s && s.queued);
+      }
+      state.form = null;
+      state.editing = null;
+      showMessage(queued ? OFFLINE_SAVED : resubmitting ? "已重新提交" : "已保存修改", "success");
+      refreshStatus();
+      await openCase(caseId, { keepMessage: true });
+    } catch (err) {
+      const text = errorText(err);
+      if (updated) {
+        // update() records only differences: pressing the button again does not repeat them.
+        showMessage(`修改已保存，但${step}未成功：${text}。请处理后再点“${buttonText}”继续。`, "error");
       } else {
         showMessage(text, "error");
       }
@@ -678,6 +834,8 @@ function renderCase(d, template) {
   $("trail-empty").hidden = trail.length > 0;
 
   $("decide-panel").hidden = !d.can_decide;
+  const canEdit = d.can_edit === true;
+  $("edit-box").hidden = !canEdit;
   const canSubmit = typeof d.can_submit === "boolean" ? d.can_submit : isEditableStatus(d.status);
   $("submit-box").hidden = !canSubmit;
   $("withdraw-box").hidden = !d.can_withdraw;
@@ -686,7 +844,7 @@ function renderCase(d, template) {
   const canInform = typeof d.can_inform === "boolean" ? d.can_inform : Boolean(d.can_implement);
   $("inform-box").hidden = !canInform;
   $("act-note-box").hidden = !(d.can_withdraw || d.can_implement || canInform);
-  $("act-panel").hidden = !(canSubmit || d.can_withdraw || d.can_implement || canInform);
+  $("act-panel").hidden = !(canEdit || canSubmit || d.can_withdraw || d.can_implement || canInform);
 }
 
 function trailEntry(t) {
@@ -757,7 +915,7 @@ async function decide(decision) {
   const label = labels[decision];
   const opinion = $("opinion").value.trim();
   if (!opinion) {
-    // The station refuses an empty opinion for every decision.
+    // Every decision needs an opinion (不同意 and 退回补正 must say why); the station refuses an empty one.
     showMessage("请填写审批意见", "error");
     $("opinion").focus();
     return;
@@ -820,7 +978,7 @@ async function submitSaved() {
 }
 
 function decisionButtons() {
-  return ["decide-agree", "decide-disagree", "decide-return", "withdraw", "implement", "inform", "detail-submit", "back"].map($);
+  return ["decide-agree", "decide-disagree", "decide-return", "edit-case", "withdraw", "implement", "inform", "detail-submit", "back"].map($);
 }
 
 function addPhrase(phrase) {
@@ -1027,13 +1185,18 @@ function wire() {
   $("new-case").addEventListener("click", openNewCase);
 
   $("new-cancel").addEventListener("click", () => {
+    const editing = state.editing;
     state.form = null;
     state.created = null;
+    state.editing = null;
     clearMessage();
-    openWork();
+    if (editing) openCase(editing.case_id);
+    else openWork();
   });
   $("save-draft").addEventListener("click", () => saveCase(false));
   $("submit-case").addEventListener("click", () => saveCase(true));
+  $("save-edit").addEventListener("click", () => saveEdit(false));
+  $("resubmit").addEventListener("click", () => saveEdit(true));
 
   $("back").addEventListener("click", () => {
     clearMessage();
@@ -1050,6 +1213,7 @@ function wire() {
   $("implement").addEventListener("click", () => act("implement"));
   $("inform").addEventListener("click", () => act("inform"));
   $("detail-submit").addEventListener("click", submitSaved);
+  $("edit-case").addEventListener("click", openEdit);
 
   wirePinModal();
   wireViewer();

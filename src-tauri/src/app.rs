@@ -409,6 +409,40 @@ pub async fn attach(
     Ok(json!({"sm3": att["sm3"], "mime": att["mime"], "size": att["size"]}))
 }
 
+/// Records the fields the initiator changed (drafting, or correcting a
+/// returned case). Only differences are signed; removed fields become null.
+#[tauri::command]
+pub async fn update(
+    state: State<'_, AppState>,
+    case_id: String,
+    values: Value,
+    pin: String,
+) -> Result<Value, String> {
+    let id = parse_case(&case_id)?;
+    let new = form_values(values)?;
+    let mut st = state.station.lock().await;
+    let s = st.store.case(&id).map_err(err)?.ok_or("本机没有该案件")?;
+    let mut changes = FormValues::new();
+    for (k, v) in &new {
+        if k != "scans" && s.form.get(k) != Some(v) {
+            changes.insert(k.clone(), v.clone());
+        }
+    }
+    for k in s.form.keys() {
+        if k != "scans" && !new.contains_key(k) {
+            changes.insert(k.clone(), Value::Null);
+        }
+    }
+    if !changes.is_empty() {
+        st.act(&pin, id, Action::UpdateForm { changes })
+            .map_err(pin_err)?;
+    }
+    let q = queued(&st);
+    drop(st);
+    state.poke.notify_one();
+    Ok(json!({"case_id": id, "queued": q}))
+}
+
 #[tauri::command]
 pub async fn submit(
     state: State<'_, AppState>,
@@ -537,6 +571,7 @@ pub async fn case_detail(state: State<'_, AppState>, case_id: String) -> Result<
         .unwrap_or_default();
     let mut values = s.form.clone();
     values.remove("scans");
+    let edit_values = values.clone();
     // ID numbers are shown masked on screen.
     for k in ["applicant_id", "subject_id"] {
         if let Some(Value::String(v)) = values.get(k) {
@@ -555,6 +590,8 @@ pub async fn case_detail(state: State<'_, AppState>, case_id: String) -> Result<
         "attachments": attachments,
         "trail": trail,
         "can_decide": s.assignees(&st.reg).contains(&me),
+        "can_edit": s.initiator == me && s.status.editable_by_initiator(),
+        "edit_values": if s.initiator == me && s.status.editable_by_initiator() { Value::from(serde_json::Map::from_iter(edit_values)) } else { Value::Null },
         "can_withdraw": s.initiator == me && s.status == Status::InReview,
         "can_implement": s.initiator == me && s.status == Status::Approved && s.implemented.is_none(),
         "can_inform": s.initiator == me

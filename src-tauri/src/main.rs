@@ -116,6 +116,7 @@ fn run() -> anyhow::Result<i32> {
             app::create,
             app::attach,
             app::submit,
+            app::update,
             app::decide,
             app::act,
             app::case_detail,

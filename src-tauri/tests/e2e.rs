@@ -113,7 +113,7 @@ fn start_desktop() -> Desktop {
             .spawn()
             .unwrap(),
     );
-    let monitor_log = artifacts().join("notifications.log");
+    let monitor_log = artifacts().join(format!("notifications-display{n}.log"));
     procs.0.push(
         Command::new("dbus-monitor")
             .args([
@@ -768,6 +768,123 @@ async fn a_submission_while_the_hub_is_down_is_queued_then_delivered() {
     assert_eq!(inbox.len(), 1, "the case reached the station chief");
     officer.shot("02-delivered").await;
     officer.end().await;
+}
+
+/// Waits until the case page (reopened from the given tab) shows `status`.
+async fn wait_case_status(app: &App, tab: &str, status: &str) {
+    let t0 = Instant::now();
+    loop {
+        if app.screen().await == "case" {
+            app.click("#back").await;
+        }
+        app.wait_screen("work", 20).await;
+        app.click(tab).await;
+        if app
+            .text_of("[data-testid=row-status]")
+            .await
+            .contains(status)
+        {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "{}: the case never showed `{status}`",
+            app.name
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    app.open_first_row().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn returned_corrected_resubmitted_then_disagreed() {
+    let work = tempfile::tempdir().unwrap();
+    let desk = start_desktop();
+    let (hub_url, hub) = start_hub(&work.path().join("hub")).await;
+    let officer = App::launch(&desk, &work.path().join("officer"), "return-officer").await;
+    officer.enrol(&hub_url, OFFICER).await;
+    let mut chief = headless(&hub_url, CHIEF, &work.path().join("chief")).await;
+    approve_all(&hub);
+
+    officer.click("#new-case").await;
+    officer.wait_screen("new", 20).await;
+    fill_and_submit(&officer, work.path()).await;
+    officer.wait_screen("case", 60).await;
+    let t0 = Instant::now();
+    while hub.db.counts().unwrap().0 < 3 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the case never reached the hub"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // 所长: 退回补正.
+    chief.sync(|_, _, _| {}).await.unwrap();
+    let case_id = chief.inbox().unwrap()[0].case_id;
+    chief
+        .decide(PIN, case_id, Decision::Return, "材料不全，请补正。")
+        .unwrap();
+    chief.sync(|_, _, _| {}).await.unwrap();
+
+    // The officer corrects the reason and resubmits, in the app.
+    wait_case_status(&officer, "#tab-drafts", "退回补正").await;
+    officer.shot("01-returned").await;
+    officer.click("#edit-case").await;
+    officer.wait_screen("edit", 20).await;
+    officer.wait("#field-reason", 20).await;
+    officer
+        .js(
+            FILL,
+            json!([{"reason": "户口登记时姓名用字错误，附出生医学证明原件及复印件"}]),
+        )
+        .await;
+    officer.shot("02-correcting").await;
+    officer.click("#resubmit").await;
+    officer.pin().await;
+    officer.wait_screen("case", 30).await;
+
+    // 所长 sees the corrected form again and disagrees.
+    let t0 = Instant::now();
+    loop {
+        chief.sync(|_, _, _| {}).await.unwrap();
+        if let Some(s) = chief.inbox().unwrap().first() {
+            assert_eq!(
+                s.form["reason"],
+                "户口登记时姓名用字错误，附出生医学证明原件及复印件"
+            );
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the resubmission never reached the chief"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    chief
+        .decide(PIN, case_id, Decision::Disagree, "不符合规定，不同意。")
+        .unwrap();
+    chief.sync(|_, _, _| {}).await.unwrap();
+
+    wait_case_status(&officer, "#tab-sent", "不同意").await;
+    officer.wait("[data-testid=trail-entry]", 20).await;
+    let oks = officer
+        .js(
+            "return document.querySelectorAll('[data-testid=sig-ok]').length",
+            json!([]),
+        )
+        .await;
+    assert!(
+        oks.as_u64().unwrap_or(0) >= 4,
+        "submit, return, resubmit, disagree all verified: {oks}"
+    );
+    officer.shot("03-disagreed").await;
+    officer.end().await;
+    wait_until("both results notified", Duration::from_secs(20), || {
+        std::fs::read_to_string(&desk.monitor_log)
+            .map(|l| l.matches("审批结果").count() >= 2)
+            .unwrap_or(false)
+    });
 }
 
 fn tiny_png() -> Vec<u8> {
