@@ -157,6 +157,26 @@ fn start_desktop() -> Desktop {
     }
 }
 
+impl Desktop {
+    /// Waits until `n` notifications whose text has `word` were delivered.
+    fn wait_notified(&self, word: &str, n: usize) {
+        wait_until("the desktop notification", Duration::from_secs(20), || {
+            std::fs::read_to_string(&self.monitor_log)
+                .map(|l| l.matches(word).count() >= n)
+                .unwrap_or(false)
+        });
+    }
+}
+
+/// Waits until the hub holds at least `n` events.
+async fn wait_hub_events(hub: &Hub, n: i64, what: &str) {
+    let t0 = Instant::now();
+    while hub.db.counts().unwrap().0 < n {
+        assert!(t0.elapsed() < Duration::from_secs(60), "{what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// One app instance behind its own tauri-driver.
 struct App {
     http: reqwest::Client,
@@ -374,6 +394,17 @@ impl App {
         self.type_into("#pin2", PIN).await;
         self.click("#enrol-submit").await;
         self.wait_screen("work", 60).await;
+    }
+
+    /// How many trail entries show "签名已验证".
+    async fn verified_marks(&self) -> u64 {
+        self.js(
+            "return document.querySelectorAll('[data-testid=sig-ok]').length",
+            json!([]),
+        )
+        .await
+        .as_u64()
+        .unwrap_or(0)
     }
 
     /// Opens the first case row (the list re-renders when sync news
@@ -631,14 +662,7 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
     chief.type_into("#opinion", "情况属实，同意。").await;
     chief.click("#decide-agree").await;
     chief.pin().await;
-    let t0 = Instant::now();
-    while hub.db.counts().unwrap().0 < 4 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "the chief's decision never reached the hub"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_hub_events(&hub, 4, "the chief's decision never reached the hub").await;
     chief.shot("07-chief-agreed").await;
     chief.end().await;
 
@@ -673,25 +697,13 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
     }
     officer.open_first_row().await;
     officer.wait("[data-testid=trail-entry]", 20).await;
-    let oks = officer
-        .js(
-            "return document.querySelectorAll('[data-testid=sig-ok]').length",
-            json!([]),
-        )
-        .await;
-    assert!(
-        oks.as_u64().unwrap_or(0) >= 4,
-        "every trail entry verified: {oks}"
-    );
+    let oks = officer.verified_marks().await;
+    assert!(oks >= 4, "every trail entry verified: {oks}");
     officer.shot("08-approved").await;
     officer.end().await;
 
     // The notification reached the session bus.
-    wait_until("the desktop notification", Duration::from_secs(20), || {
-        std::fs::read_to_string(&desk.monitor_log)
-            .map(|l| l.contains("审批结果"))
-            .unwrap_or(false)
-    });
+    desk.wait_notified("审批结果", 1);
 }
 
 /// Fills the whole application (values, evidence row, a scan) and submits
@@ -755,14 +767,7 @@ async fn a_submission_while_the_hub_is_down_is_queued_then_delivered() {
 
     // The hub returns on the same address; nobody touches the officer's app.
     let (_url, hub, _stop) = serve_hub(&hub_dir, port, false).await;
-    let t0 = Instant::now();
-    while hub.db.counts().unwrap().0 < 3 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "the queued case never reached the hub"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_hub_events(&hub, 3, "the queued case never reached the hub").await;
     chief.sync(|_, _, _| {}).await.unwrap();
     let inbox = chief.inbox().unwrap();
     assert_eq!(inbox.len(), 1, "the case reached the station chief");
@@ -810,14 +815,7 @@ async fn returned_corrected_resubmitted_then_disagreed() {
     officer.wait_screen("new", 20).await;
     fill_and_submit(&officer, work.path()).await;
     officer.wait_screen("case", 60).await;
-    let t0 = Instant::now();
-    while hub.db.counts().unwrap().0 < 3 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "the case never reached the hub"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_hub_events(&hub, 3, "the case never reached the hub").await;
 
     // 所长: 退回补正.
     chief.sync(|_, _, _| {}).await.unwrap();
@@ -868,23 +866,14 @@ async fn returned_corrected_resubmitted_then_disagreed() {
 
     wait_case_status(&officer, "#tab-sent", "不同意").await;
     officer.wait("[data-testid=trail-entry]", 20).await;
-    let oks = officer
-        .js(
-            "return document.querySelectorAll('[data-testid=sig-ok]').length",
-            json!([]),
-        )
-        .await;
+    let oks = officer.verified_marks().await;
     assert!(
-        oks.as_u64().unwrap_or(0) >= 4,
+        oks >= 4,
         "submit, return, resubmit, disagree all verified: {oks}"
     );
     officer.shot("03-disagreed").await;
     officer.end().await;
-    wait_until("both results notified", Duration::from_secs(20), || {
-        std::fs::read_to_string(&desk.monitor_log)
-            .map(|l| l.matches("审批结果").count() >= 2)
-            .unwrap_or(false)
-    });
+    desk.wait_notified("审批结果", 2);
 }
 
 fn tiny_png() -> Vec<u8> {
