@@ -22,7 +22,7 @@ PACKAGES=(
   build-essential pkg-config libssl-dev openssl ca-certificates
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   xvfb xdotool imagemagick fonts-noto-cjk
-  cups cups-client cups-pdf poppler-utils qpdf zbar-tools qrencode jq
+  cups cups-client printer-driver-cups-pdf poppler-utils qpdf zbar-tools qrencode jq
   postgresql-client webkit2gtk-driver dbus dbus-x11 dunst
 )
 
