@@ -387,6 +387,8 @@ pub async fn attach(
             }
         })
         .collect();
+    // A plain file name inside the import folder, whatever the UI sent.
+    let safe = safe.trim_start_matches('.').to_string();
     let path = dir.join(if safe.is_empty() {
         "附件".into()
     } else {
