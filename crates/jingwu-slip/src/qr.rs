@@ -64,14 +64,26 @@ pub fn decode_image(img: &GrayImage) -> Vec<String> {
         );
         found = decode_once(&binarise(&small));
     }
-    if found.is_empty() && img.width().max(img.height()) < 1200 {
-        let big = image::imageops::resize(
-            img,
-            img.width() * 2,
-            img.height() * 2,
-            image::imageops::FilterType::CatmullRom,
-        );
-        found = decode_once(&binarise(&big));
+    // Photos and low-resolution scans: small modules decode better when
+    // enlarged first (a 150-dpi page is about 1,300 × 1,800 pixels); a
+    // slightly rotated module grid samples differently at each scale, so
+    // several are tried.
+    if img.width().max(img.height()) <= 2400 {
+        for (num, den) in [(2u32, 1u32), (3, 2), (5, 2), (3, 1)] {
+            if !found.is_empty() {
+                break;
+            }
+            let big = image::imageops::resize(
+                img,
+                img.width() * num / den,
+                img.height() * num / den,
+                image::imageops::FilterType::CatmullRom,
+            );
+            found = decode_once(&binarise(&big));
+            if found.is_empty() {
+                found = decode_once(&big);
+            }
+        }
     }
     found
 }
