@@ -168,12 +168,16 @@ impl Desktop {
     }
 }
 
-/// Waits until the hub holds at least `n` events.
+/// Waits until the hub holds at least `n` events: woken by the hub's own
+/// live feed, not by a timer.
 async fn wait_hub_events(hub: &Hub, n: i64, what: &str) {
-    let t0 = Instant::now();
+    let mut feed = hub.subscribe();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while hub.db.counts().unwrap().0 < n {
-        assert!(t0.elapsed() < Duration::from_secs(60), "{what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        match tokio::time::timeout_at(deadline, feed.recv()).await {
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            _ => panic!("{what}"),
+        }
     }
 }
 
