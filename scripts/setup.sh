@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 #  - desktop end-to-end test: webkit2gtk-driver (WebKitWebDriver, driven
 #    through tauri-driver, which this script installs with cargo), a session
 #    D-Bus (dbus, dbus-x11) and a notification server (dunst) whose
-#    deliveries dbus-monitor records
+#    deliveries dbus-monitor records; gdbus (libglib2.0-bin) and python3-gi
+#    for a stand-in tray host that the test reads the tray icon through
 #  - county hub: postgresql-client (pg_dump / pg_restore for PostgreSQL
 #    backups; the hub's PostgreSQL tests use the server on 127.0.0.1:5432)
 PACKAGES=(
@@ -23,7 +24,7 @@ PACKAGES=(
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   xvfb xdotool imagemagick fonts-noto-cjk
   cups cups-client printer-driver-cups-pdf poppler-utils qpdf zbar-tools qrencode jq
-  postgresql-client webkit2gtk-driver dbus dbus-x11 dunst
+  postgresql-client webkit2gtk-driver dbus dbus-x11 dunst libglib2.0-bin python3-gi
 )
 
 missing=()

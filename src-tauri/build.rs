@@ -21,6 +21,13 @@ const APP_COMMANDS: &[&str] = &[
     "attachment_data",
     "sync_now",
     "ui_ready",
+    "tray_state",
+    "slip_preview",
+    "printers",
+    "print_slip",
+    "verify_slip",
+    "profiles",
+    "switch_user",
 ];
 
 fn main() {

@@ -62,6 +62,8 @@
 // ---------------------------------------------------------------------------
 
 import { h, CaseForm, renderValues, thumbnail, fmtTime, fmtSize } from "./form.js";
+import { wireSlip } from "./slip.js";
+import { wireUsers } from "./users.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -189,6 +191,7 @@ const state = {
   caseId: null,
   detail: null,
   opinions: new Map(), // caseId → opinion being written
+  addingUser: false, // the enrolment screen is adding another user of this PC
 };
 
 const TABS = ["todo", "done", "sent", "drafts"];
@@ -199,7 +202,10 @@ function showScreen(name) {
   state.screen = name;
   document.body.dataset.screen = name;
   const section = name === "edit" ? "new" : name; // 修改申请 reuses the new-case screen
-  for (const s of ["loading", "enrol", "work", "new", "case"]) $(`screen-${s}`).hidden = s !== section;
+  for (const s of ["loading", "enrol", "work", "new", "case", "slip", "verify", "users"]) $(`screen-${s}`).hidden = s !== section;
+  // 添加用户 reuses the enrolment screen with a way back.
+  $("enrol-title").textContent = state.addingUser ? "添加用户 · 登记本机" : "首次使用 · 登记本机";
+  $("enrol-cancel").hidden = !state.addingUser;
   const enrolled = Boolean(state.status && state.status.enrolled);
   $("user-box").hidden = !enrolled || name === "enrol";
   $("sync-indicator").hidden = !enrolled || name === "enrol";
@@ -346,7 +352,7 @@ async function refreshStatus() {
   }
   const before = state.status;
   renderStatus(s);
-  if (s.enrolled && (state.screen === "enrol" || state.screen === "loading")) {
+  if (s.enrolled && ((state.screen === "enrol" && !state.addingUser) || state.screen === "loading")) {
     await openWork();
   } else if (!s.enrolled && state.screen !== "enrol") {
     showScreen("enrol");
@@ -402,7 +408,8 @@ async function enrol(e) {
   showMessage("正在登记本机，请稍候…", "progress");
   await busy([$("enrol-submit")], async () => {
     try {
-      const r = await api.enrol({ hub, fingerprint: fingerprint || null, person, password, pin, deviceName });
+      const r = await api.enrol({ hub, fingerprint: fingerprint || null, person, password, pin, deviceName, newUser: state.addingUser || null });
+      state.addingUser = false;
       $("password").value = "";
       $("pin").value = "";
       $("pin2").value = "";
@@ -845,6 +852,7 @@ function renderCase(d, template) {
   $("inform-box").hidden = !canInform;
   $("act-note-box").hidden = !(d.can_withdraw || d.can_implement || canInform);
   $("act-panel").hidden = !(canEdit || canSubmit || d.can_withdraw || d.can_implement || canInform);
+  $("slip-panel").hidden = !["approved", "rejected"].includes(statusCode(d.status));
 }
 
 function trailEntry(t) {
@@ -1217,6 +1225,43 @@ function wire() {
 
   wirePinModal();
   wireViewer();
+  wireSlip({ call, showScreen, showMessage, clearMessage, busy, openCase, openWork, caseId: () => state.caseId });
+  wireUsers({
+    call,
+    showScreen,
+    showMessage,
+    clearMessage,
+    busy,
+    askPin,
+    openWork,
+    status: () => state.status,
+    // Adding a user: the enrolment screen, with the hub of this PC filled in.
+    addUser: () => {
+      state.addingUser = true;
+      for (const id of ["person", "password", "pin", "pin2"]) $(id).value = "";
+      $("hub-url").value = (state.status && state.status.hub_url) || "";
+      $("hub-fingerprint").value = (state.status && state.status.hub_fingerprint) || "";
+      showScreen("enrol");
+    },
+    cancelAdd: () => {
+      state.addingUser = false;
+      clearMessage();
+      openWork();
+    },
+    // Another user: nothing of the previous one stays on screen.
+    switched: async () => {
+      state.caseId = null;
+      state.detail = null;
+      state.form = null;
+      state.created = null;
+      state.editing = null;
+      state.opinions = new Map();
+      state.lists = { todo: [], done: [], sent: [], drafts: [] };
+      state.status = null;
+      await refreshStatus();
+      await openWork();
+    },
+  });
 }
 
 async function start() {

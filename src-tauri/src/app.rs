@@ -17,7 +17,7 @@ use jingwu_core::SHANGHAI;
 use jingwu_station::station::{sniff_mime, Station, StationError};
 use serde::Serialize;
 use serde_json::{json, Value};
-use tauri::{AppHandle, Emitter as _, State};
+use tauri::{AppHandle, Emitter as _, Manager as _, State};
 use tokio::sync::{Mutex, Notify};
 use uuid::Uuid;
 
@@ -44,9 +44,16 @@ pub struct Uploading {
 
 /// The app's state: the UI's station, the link's status, a poke for the
 /// background link.
+///
+/// Several users may share a station PC. Each has a profile of their own —
+/// a data directory with its own store (signing key, hub session, outbox,
+/// pull cursor): the first user's is the data directory itself, later
+/// users' are `users/<警号>/` under it. `station` is the active profile's;
+/// `active` names its directory for the background link.
 pub struct AppState {
     pub data_dir: PathBuf,
     pub station: Mutex<Station>,
+    pub active: Arc<std::sync::Mutex<PathBuf>>,
     pub link: Arc<std::sync::Mutex<LinkStatus>>,
     pub poke: Arc<Notify>,
 }
@@ -59,6 +66,7 @@ impl AppState {
     pub fn open(data_dir: PathBuf) -> Result<AppState, String> {
         let station = Station::open(&data_dir, registry()?).map_err(|e| e.to_string())?;
         Ok(AppState {
+            active: Arc::new(std::sync::Mutex::new(data_dir.clone())),
             data_dir,
             station: Mutex::new(station),
             link: Arc::new(std::sync::Mutex::new(LinkStatus::default())),
@@ -114,6 +122,7 @@ pub async fn status(state: State<'_, AppState>) -> Result<Value, String> {
         "name": name,
         "unit": unit,
         "hub_url": st.store.meta("hub_url").map_err(err)?,
+        "hub_fingerprint": st.store.meta("hub_fingerprint").map_err(err)?,
         "online": link.online,
         "pending": st.store.outbox_len().map_err(err)?,
         "uploading": link.uploading,
@@ -132,9 +141,13 @@ pub async fn enrol(
     password: String,
     pin: String,
     device_name: Option<String>,
+    new_user: Option<bool>,
 ) -> Result<Value, String> {
     let hub = hub.trim().to_string();
     let person = person.trim().to_string();
+    if new_user == Some(true) {
+        return enrol_new_user(state, hub, fingerprint, person, password, pin, device_name).await;
+    }
     if hub.is_empty() || person.is_empty() || password.is_empty() {
         return Err("请填写县局服务器地址、警号和登录密码".into());
     }
@@ -168,6 +181,79 @@ pub async fn enrol(
     Ok(json!({"status": e.status, "message": message}))
 }
 
+/// Enrols another user of this PC in a profile of their own, then makes
+/// it the active one. A failed enrolment leaves no profile behind.
+async fn enrol_new_user(
+    state: State<'_, AppState>,
+    hub: String,
+    fingerprint: Option<String>,
+    person: String,
+    password: String,
+    pin: String,
+    device_name: Option<String>,
+) -> Result<Value, String> {
+    if hub.is_empty() || person.is_empty() || password.is_empty() {
+        return Err("请填写县局服务器地址、警号和登录密码".into());
+    }
+    jingwu_core::crypto::check_pin_strength(&pin)
+        .map_err(|_| "签名 PIN 至少 6 位，且不能是同一个字符重复".to_string())?;
+    let reg = registry()?;
+    if reg.org.person(&person).is_none() {
+        return Err(format!("组织机构中没有警号 {person}"));
+    }
+    let root = state.data_dir.clone();
+    let known = tauri::async_runtime::spawn_blocking(move || profiles_of(&root))
+        .await
+        .map_err(err)?;
+    if known.iter().any(|(_, p)| *p == person) {
+        return Err(format!("{person} 已在本机登记，请用“切换用户”"));
+    }
+    let dir = profile_dir_for(&state.data_dir, &person)?;
+    let fresh = !dir.exists();
+    let fp = fingerprint
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty());
+    let result = async {
+        let mut next = Station::open(&dir, reg).map_err(err)?;
+        let e = next
+            .enrol(
+                &hub,
+                fp.as_deref(),
+                &person,
+                &password,
+                &pin,
+                device_name.as_deref().unwrap_or("户籍室工作站"),
+                kdf(),
+            )
+            .await
+            .map_err(err)?;
+        Ok::<_, String>((next, e))
+    }
+    .await;
+    let (next, e) = match result {
+        Ok(x) => x,
+        Err(m) => {
+            if fresh {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            return Err(m);
+        }
+    };
+    *state.station.lock().await = next;
+    if let Ok(mut a) = state.active.lock() {
+        *a = dir;
+    }
+    if let Ok(mut l) = state.link.lock() {
+        *l = LinkStatus::default();
+    }
+    state.poke.notify_one();
+    let message = match e.status.as_str() {
+        "approved" => "已添加用户，可以使用",
+        _ => "已添加用户，等待县局系统管理员批准签名密钥",
+    };
+    Ok(json!({"status": e.status, "message": message}))
+}
+
 /// Argon2 parameters for new keys: the real ones, unless a debug build
 /// (the end-to-end test) asks for fast ones through the environment.
 /// Release builds ignore the variable.
@@ -177,6 +263,118 @@ fn kdf() -> KdfParams {
     } else {
         KdfParams::DEFAULT
     }
+}
+
+// ----- users of this PC ---------------------------------------------------
+
+/// The profile directories under `root`: `root` itself, then `users/*`
+/// that hold a station store, in name order.
+pub fn profile_dirs(root: &std::path::Path) -> Vec<PathBuf> {
+    let mut dirs = vec![root.to_path_buf()];
+    if let Ok(rd) = std::fs::read_dir(root.join("users")) {
+        let mut more: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("station.db").is_file())
+            .collect();
+        more.sort();
+        dirs.extend(more);
+    }
+    dirs
+}
+
+/// The enrolled users of this PC: (directory, 警号).
+fn profiles_of(root: &std::path::Path) -> Vec<(PathBuf, String)> {
+    let Ok(reg) = registry() else { return vec![] };
+    profile_dirs(root)
+        .into_iter()
+        .filter_map(|d| {
+            let st = Station::open(&d, reg.clone()).ok()?;
+            let p = st.person().ok()?;
+            Some((d, p))
+        })
+        .collect()
+}
+
+/// A directory name for a new user's profile: the 警号, which the org
+/// model keeps to letters and digits.
+fn profile_dir_for(root: &std::path::Path, person: &str) -> Result<PathBuf, String> {
+    if person.is_empty()
+        || person.len() > 32
+        || !person
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err("警号格式不正确".into());
+    }
+    Ok(root.join("users").join(person))
+}
+
+/// The users of this PC, the active one marked.
+#[tauri::command]
+pub async fn profiles(state: State<'_, AppState>) -> Result<Value, String> {
+    let active = state.active.lock().map(|a| a.clone()).map_err(err)?;
+    let root = state.data_dir.clone();
+    let list = tauri::async_runtime::spawn_blocking(move || profiles_of(&root))
+        .await
+        .map_err(err)?;
+    let reg = registry()?;
+    Ok(json!(list
+        .iter()
+        .map(|(dir, p)| json!({
+            "person": p,
+            "name": reg.org.person(p).map(|x| x.name.clone()),
+            "unit": reg.org.units_of(p).first().map(|u| u.name.clone()),
+            "current": *dir == active,
+        }))
+        .collect::<Vec<_>>()))
+}
+
+/// Switches to another user of this PC, who proves it with their signing
+/// PIN. Their profile's hub session, outbox and lists come with them.
+#[tauri::command]
+pub async fn switch_user(
+    state: State<'_, AppState>,
+    app: AppHandle,
+    person: String,
+    pin: String,
+) -> Result<Value, String> {
+    let person = person.trim().to_string();
+    let root = state.data_dir.clone();
+    let (dir, _) = tauri::async_runtime::spawn_blocking(move || profiles_of(&root))
+        .await
+        .map_err(err)?
+        .into_iter()
+        .find(|(_, p)| *p == person)
+        .ok_or_else(|| format!("本机没有登记用户 {person}"))?;
+    let next = Station::open(&dir, registry()?).map_err(err)?;
+    let sealed = next
+        .store
+        .key(&person)
+        .map_err(err)?
+        .ok_or_else(|| format!("本机没有 {person} 的签名密钥"))?;
+    // Argon2id: off the async threads.
+    tauri::async_runtime::spawn_blocking(move || sealed.unlock(&pin).map(|_| ()))
+        .await
+        .map_err(err)?
+        .map_err(|_| "签名 PIN 不正确".to_string())?;
+    let mut st = state.station.lock().await;
+    *st = next;
+    drop(st);
+    if let Ok(mut a) = state.active.lock() {
+        *a = dir;
+    }
+    if let Ok(mut l) = state.link.lock() {
+        *l = LinkStatus::default();
+    }
+    if let Some(t) = app.try_state::<TrayState>() {
+        if let Ok(mut m) = t.0.lock() {
+            *m = None;
+        }
+    }
+    state.poke.notify_one();
+    schedule_tray_refresh(&app);
+    let _ = app.emit("jingwu://changed", ());
+    Ok(json!({"person": person}))
 }
 
 // ----- lists ----------------------------------------------------------
@@ -616,6 +814,116 @@ pub async fn attachment_data(state: State<'_, AppState>, sm3: String) -> Result<
     Ok(json!({"mime": mime, "dataB64": B64.encode(&data)}))
 }
 
+// ----- the result slip: preview, print, verify -------------------------------
+
+/// Resolution of the print preview's page images.
+const PREVIEW_DPI: u32 = 80;
+
+/// Makes the slip of a decided case, keeps it under `slips/` in the data
+/// directory (the file that is printed) and returns its preview pages.
+#[tauri::command]
+pub async fn slip_preview(state: State<'_, AppState>, case_id: String) -> Result<Value, String> {
+    let id = parse_case(&case_id)?;
+    let st = state.station.lock().await;
+    let (case_no, pdf) = st.slip_pdf(&id).map_err(err)?;
+    drop(st);
+    let file = save_slip(&state.data_dir, &case_no, &pdf)?;
+    let pages = tauri::async_runtime::spawn_blocking(move || {
+        jingwu_slip::print::preview_pngs(&pdf, PREVIEW_DPI)
+    })
+    .await
+    .map_err(err)?
+    .map_err(err)?;
+    Ok(json!({
+        "case_no": case_no,
+        "file": file.display().to_string(),
+        "bytes": std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0),
+        "pages": pages.iter().map(|p| B64.encode(p)).collect::<Vec<_>>(),
+    }))
+}
+
+/// Writes the slip PDF completely or not at all.
+fn save_slip(data_dir: &std::path::Path, case_no: &str, pdf: &[u8]) -> Result<PathBuf, String> {
+    let dir = data_dir.join("slips");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("无法创建通知单目录：{e}"))?;
+    let safe: String = case_no
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    let file = dir.join(format!("户口变更审批结果通知单-{safe}.pdf"));
+    let tmp = file.with_extension("part");
+    std::fs::write(&tmp, pdf).map_err(|e| format!("无法保存通知单：{e}"))?;
+    std::fs::rename(&tmp, &file).map_err(|e| format!("无法保存通知单：{e}"))?;
+    Ok(file)
+}
+
+/// The print queues, the default first.
+#[tauri::command]
+pub async fn printers() -> Result<Value, String> {
+    let list = tauri::async_runtime::spawn_blocking(jingwu_slip::print::printers)
+        .await
+        .map_err(err)?
+        .map_err(err)?;
+    Ok(json!(list))
+}
+
+/// Prints the slip of a decided case (made afresh from the record) to
+/// `printer`, or to the system's default printer.
+#[tauri::command]
+pub async fn print_slip(
+    state: State<'_, AppState>,
+    case_id: String,
+    printer: Option<String>,
+) -> Result<Value, String> {
+    let id = parse_case(&case_id)?;
+    let printer = printer
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty());
+    if let Some(p) = &printer {
+        if !p
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+        {
+            return Err("打印机名称不正确".into());
+        }
+    }
+    let st = state.station.lock().await;
+    let (case_no, pdf) = st.slip_pdf(&id).map_err(err)?;
+    drop(st);
+    let file = save_slip(&state.data_dir, &case_no, &pdf)?;
+    let job = tauri::async_runtime::spawn_blocking(move || {
+        jingwu_slip::print::print_pdf(&file, printer.as_deref())
+    })
+    .await
+    .map_err(err)?
+    .map_err(err)?;
+    Ok(json!({ "job": job, "case_no": case_no }))
+}
+
+/// Checks a slip offline: a PDF, or a photo or scan of the printed page.
+/// An invalid slip is an answer (`valid: false` and why), not an error.
+#[tauri::command]
+pub async fn verify_slip(
+    state: State<'_, AppState>,
+    name: String,
+    data_b64: String,
+) -> Result<Value, String> {
+    if data_b64.len() > MAX_FILE / 3 * 4 + 8 {
+        return Err(format!(
+            "文件“{name}”过大，上限 {} MB",
+            MAX_FILE / 1024 / 1024
+        ));
+    }
+    let data = B64
+        .decode(data_b64.as_bytes())
+        .map_err(|_| "文件内容无法读取".to_string())?;
+    let st = state.station.lock().await;
+    Ok(match st.verify_slip(&data) {
+        Ok(c) => json!({"valid": true, "name": name, "check": c}),
+        Err(e) => json!({"valid": false, "name": name, "reason": e.to_string()}),
+    })
+}
+
 #[tauri::command]
 pub async fn sync_now(state: State<'_, AppState>, app: AppHandle) -> Result<Value, String> {
     let mut st = state.station.lock().await;
@@ -694,43 +1002,321 @@ fn announce(app: &AppHandle, me: &str, reg: &Registry, s: &CaseState, seen: &mut
         "jingwu://notified",
         json!({"title": title, "body": body_for_ui, "case_id": s.case_id}),
     );
-    tauri::async_runtime::spawn_blocking(move || {
-        let r = notify_rust::Notification::new()
-            .appname("警务协同")
-            .summary(title)
-            .body(&body)
-            .show();
-        if let Err(e) = r {
-            eprintln!("jingwu: 桌面通知失败：{e}");
-        }
+    let case_id = s.case_id;
+    let app = app.clone();
+    // Its own thread: on Linux the handle waits for the click (or for the
+    // notification to close), which may take as long as the user likes.
+    let spawned = std::thread::Builder::new()
+        .name("jingwu-notify".into())
+        .spawn(move || {
+            let shown = notify_rust::Notification::new()
+                .appname("警务协同")
+                .summary(title)
+                .body(&body)
+                .action("default", "查看")
+                .show();
+            match shown {
+                #[cfg(all(unix, not(target_os = "macos")))]
+                Ok(handle) => handle.wait_for_action(|action| {
+                    // "default" is a click on the notification itself;
+                    // "__closed" means it went away unclicked.
+                    if action == "default" {
+                        open_case(&app, case_id);
+                    }
+                }),
+                #[cfg(not(all(unix, not(target_os = "macos"))))]
+                Ok(_) => {}
+                Err(e) => eprintln!("jingwu: 桌面通知失败：{e}"),
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("jingwu: 桌面通知失败：{e}");
+    }
+}
+
+/// Brings the main window forward and asks the UI to open a case (a click
+/// on a notification or on a tray menu entry).
+pub fn open_case(app: &AppHandle, case_id: Uuid) {
+    show_main(app);
+    let _ = app.emit("jingwu://open-case", json!({ "case_id": case_id }));
+}
+
+/// Shows, un-minimises and focuses the main window.
+pub fn show_main(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
+
+// ----- the tray icon --------------------------------------------------------
+
+/// Most cases listed in the tray menu.
+pub const TRAY_MAX_ITEMS: usize = 8;
+
+/// What the tray shows: the count of pending tasks (as the icon's label
+/// and tooltip) and a menu entry per task, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrayModel {
+    pub count: usize,
+    /// The label beside the icon (Linux app indicators): the count, or
+    /// nothing when there is no task.
+    pub title: Option<String>,
+    pub tooltip: String,
+    /// (menu id `case:<uuid>`, text) per listed task.
+    pub items: Vec<(String, String)>,
+    /// Tasks not listed (more than [`TRAY_MAX_ITEMS`]).
+    pub more: usize,
+}
+
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut t: String = text.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// The tray for the tasks waiting for `me` among `cases`. Pure.
+pub fn tray_model(me: &str, reg: &Registry, cases: &[CaseState]) -> TrayModel {
+    let mut todo: Vec<&CaseState> = cases
+        .iter()
+        .filter(|s| s.assignees(reg).iter().any(|a| a == me))
+        .collect();
+    todo.sort_by(|a, b| {
+        b.updated_at
+            .cmp(&a.updated_at)
+            .then(b.case_no.cmp(&a.case_no))
     });
+    let count = todo.len();
+    let items = todo
+        .iter()
+        .take(TRAY_MAX_ITEMS)
+        .map(|s| {
+            (
+                format!("case:{}", s.case_id),
+                clip(&format!("{}  {}", s.case_no, s.summary()), 40),
+            )
+        })
+        .collect();
+    TrayModel {
+        count,
+        title: (count > 0).then(|| count.to_string()),
+        tooltip: if count == 0 {
+            "警务协同：没有待办".to_string()
+        } else {
+            format!("警务协同：{count} 件待办")
+        },
+        items,
+        more: count.saturating_sub(TRAY_MAX_ITEMS),
+    }
+}
+
+/// The tray's current model (also answered by the `tray_state` command).
+#[derive(Default)]
+pub struct TrayState(pub std::sync::Mutex<Option<TrayModel>>);
+
+/// Recomputes the tray from the station's store and applies it when it
+/// changed. Without a tray (no icon host) only the model is kept.
+pub fn refresh_tray(app: &AppHandle, st: &Station) {
+    let Ok(me) = st.person() else { return };
+    let mut cases = Vec::new();
+    if let Ok(list) = st.store.list_cases(10_000) {
+        for c in list {
+            if let Ok(Some(s)) = st.store.case(&c.id) {
+                cases.push(s);
+            }
+        }
+    }
+    let model = tray_model(&me, &st.reg, &cases);
+    let Some(state) = app.try_state::<TrayState>() else {
+        return;
+    };
+    let Ok(mut last) = state.0.lock() else { return };
+    if last.as_ref() == Some(&model) {
+        return;
+    }
+    if let Some(tray) = app.tray_by_id(TRAY_ID) {
+        match tray_menu(app, &model) {
+            Ok(menu) => {
+                let _ = tray.set_menu(Some(menu));
+            }
+            Err(e) => eprintln!("jingwu: 托盘菜单更新失败：{e}"),
+        }
+        let _ = tray.set_title(model.title.as_deref());
+        let _ = tray.set_tooltip(Some(&model.tooltip));
+    }
+    *last = Some(model);
+}
+
+/// Refreshes the tray from the UI's station, outside the caller's borrow.
+pub fn schedule_tray_refresh(app: &AppHandle) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        let st = state.station.lock().await;
+        refresh_tray(&app, &st);
+    });
+}
+
+/// The tray icon's id.
+pub const TRAY_ID: &str = "jingwu";
+
+/// The tray menu for a model.
+pub fn tray_menu(
+    app: &AppHandle,
+    model: &TrayModel,
+) -> tauri::Result<tauri::menu::Menu<tauri::Wry>> {
+    use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+    let menu = Menu::new(app)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        "show",
+        "打开警务协同",
+        true,
+        None::<&str>,
+    )?)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    let head = if model.count == 0 {
+        "没有待办".to_string()
+    } else {
+        format!("待办 {} 件", model.count)
+    };
+    menu.append(&MenuItem::with_id(app, "count", head, false, None::<&str>)?)?;
+    for (id, text) in &model.items {
+        menu.append(&MenuItem::with_id(app, id, text, true, None::<&str>)?)?;
+    }
+    if model.more > 0 {
+        menu.append(&MenuItem::with_id(
+            app,
+            "show-more",
+            format!("还有 {} 件…", model.more),
+            true,
+            None::<&str>,
+        )?)?;
+    }
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(app, "quit", "退出", true, None::<&str>)?)?;
+    Ok(menu)
+}
+
+/// A click on a tray menu entry.
+pub fn on_tray_menu(app: &AppHandle, id: &str) {
+    match id {
+        "show" | "show-more" => show_main(app),
+        "quit" => app.exit(0),
+        other => {
+            if let Some(case) = other
+                .strip_prefix("case:")
+                .and_then(|c| Uuid::parse_str(c).ok())
+            {
+                open_case(app, case);
+            }
+        }
+    }
+}
+
+/// Creates the tray icon. A desktop without an icon host still runs the
+/// app: the failure is logged and the tray is left out.
+pub fn build_tray(app: &AppHandle) {
+    let mut b = tauri::tray::TrayIconBuilder::with_id(TRAY_ID)
+        .tooltip("警务协同")
+        .show_menu_on_left_click(true)
+        .on_menu_event(|app, ev| on_tray_menu(app, ev.id().as_ref()));
+    if let Some(icon) = app.default_window_icon() {
+        b = b.icon(icon.clone());
+    }
+    let empty = TrayModel {
+        count: 0,
+        title: None,
+        tooltip: "警务协同".into(),
+        items: vec![],
+        more: 0,
+    };
+    match tray_menu(app, &empty) {
+        Ok(menu) => b = b.menu(&menu),
+        Err(e) => eprintln!("jingwu: 托盘菜单创建失败：{e}"),
+    }
+    if let Err(e) = b.build(app) {
+        eprintln!("jingwu: 无法创建托盘图标：{e}");
+    }
+}
+
+/// The tray's current model, for the UI and for tests.
+#[tauri::command]
+pub fn tray_state(tray: State<'_, TrayState>) -> Option<TrayModel> {
+    tray.0.lock().ok().and_then(|m| m.clone())
+}
+
+/// Syncs the profiles other than `active` once, quietly (no notifications:
+/// those users are not at the PC), so their queued work reaches the hub.
+async fn sync_others(root: &std::path::Path, active: &std::path::Path, reg: &Registry) {
+    for dir in profile_dirs(root) {
+        if dir == active {
+            continue;
+        }
+        let Ok(mut st) = Station::open(&dir, reg.clone()) else {
+            continue;
+        };
+        if st.person().is_err() || st.store.outbox_len().unwrap_or(0) == 0 {
+            continue;
+        }
+        if let Err(e) = st.sync(|_, _, _| {}).await {
+            eprintln!("jingwu: {} 的待上传内容暂未同步：{e}", dir.display());
+        }
+    }
 }
 
 /// Syncs, then follows the live channel; any local change pokes it to sync
 /// again; when the hub is unreachable it retries every 10 s.
 pub fn start_link(
     app: AppHandle,
-    data_dir: PathBuf,
+    root: PathBuf,
+    active: Arc<std::sync::Mutex<PathBuf>>,
     link: Arc<std::sync::Mutex<LinkStatus>>,
     poke: Arc<Notify>,
 ) {
     tauri::async_runtime::spawn(async move {
         let Ok(reg) = registry() else { return };
-        let mut st = match Station::open(&data_dir, reg) {
-            Ok(s) => s,
+        let open = |dir: &std::path::Path| match Station::open(dir, reg.clone()) {
+            Ok(s) => Some(s),
             Err(e) => {
                 eprintln!("jingwu: 后台同步无法打开本地库：{e}");
-                return;
+                None
             }
+        };
+        let Some(mut st) = active.lock().ok().and_then(|a| open(&a)) else {
+            return;
         };
         let mut seen = Announced::default();
         loop {
+            // Another user took over the PC: follow their profile.
+            let want = active.lock().map(|a| a.clone()).ok();
+            if let Some(want) = want.filter(|w| w.as_path() != st.data_dir()) {
+                match open(&want) {
+                    Some(next) => {
+                        st = next;
+                        seen = Announced::default();
+                    }
+                    None => {
+                        poke.notified().await;
+                        continue;
+                    }
+                }
+            }
+            // Work queued by the users who are not at the PC still leaves.
+            sync_others(&root, st.data_dir(), &reg).await;
             let Ok(me) = st.person() else {
                 // Not enrolled yet.
                 poke.notified().await;
                 continue;
             };
-            if run_sync(&mut st, &link, &app).await.is_err() {
+            let synced = run_sync(&mut st, &link, &app).await;
+            refresh_tray(&app, &st);
+            if synced.is_err() {
                 let _ = tokio::time::timeout(Duration::from_secs(10), poke.notified()).await;
                 continue;
             }
@@ -748,6 +1334,7 @@ pub fn start_link(
             let follow = st.follow(None, |s| {
                 announce(&a, &me, &reg, s, seen_now);
                 let _ = a.emit("jingwu://changed", ());
+                schedule_tray_refresh(&a);
                 true
             });
             tokio::select! {
@@ -766,4 +1353,109 @@ pub fn start_link(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use jingwu_core::crypto::SoftwareKey;
+
+    const PIN: &str = "135790";
+    const OFFICER: &str = "052638";
+    const CHIEF: &str = "052637";
+
+    /// An officer's station with `n` submitted applications.
+    fn submitted(n: usize) -> (tempfile::TempDir, Station) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Station::open(dir.path(), registry().unwrap()).unwrap();
+        let key = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
+        let sealed = key
+            .seal(PIN, KdfParams::TEST_ONLY, &mut getrandom::SysRng)
+            .unwrap();
+        st.store.save_key(OFFICER, &sealed).unwrap();
+        st.store.set_meta("person", Some(OFFICER)).unwrap();
+        // A 1×1 white PNG as the scan.
+        let scan = dir.path().join("scan.png");
+        let png = B64
+            .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC")
+            .unwrap();
+        std::fs::write(&scan, png).unwrap();
+        for _ in 0..n {
+            let c = st
+                .create_hukou(PIN, jingwu_core::demo::name_change_form())
+                .unwrap();
+            st.attach(PIN, c.case_id, "scans", &scan).unwrap();
+            st.submit(PIN, c.case_id).unwrap();
+        }
+        (dir, st)
+    }
+
+    fn cases(st: &Station) -> Vec<CaseState> {
+        st.store
+            .list_cases(100)
+            .unwrap()
+            .iter()
+            .map(|c| st.store.case(&c.id).unwrap().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_tray_counts_the_tasks_of_the_user_only() {
+        let (_d, st) = submitted(2);
+        let all = cases(&st);
+        let chief = tray_model(CHIEF, &st.reg, &all);
+        assert_eq!(chief.count, 2);
+        assert_eq!(chief.title.as_deref(), Some("2"));
+        assert_eq!(chief.tooltip, "警务协同：2 件待办");
+        assert_eq!(chief.items.len(), 2);
+        assert_eq!(chief.more, 0);
+        for (id, text) in &chief.items {
+            let case = id.strip_prefix("case:").unwrap();
+            let s = all.iter().find(|s| s.case_id.to_string() == case).unwrap();
+            assert!(text.starts_with(&s.case_no), "{text}");
+        }
+        // Newest first.
+        assert!(chief.items[0].1 > chief.items[1].1);
+        // The officer sent them: nothing waits for her.
+        let officer = tray_model(OFFICER, &st.reg, &all);
+        assert_eq!(officer.count, 0);
+        assert_eq!(officer.title, None);
+        assert!(officer.items.is_empty());
+        assert_eq!(officer.tooltip, "警务协同：没有待办");
+    }
+
+    #[test]
+    fn the_tray_lists_at_most_eight_and_counts_the_rest() {
+        let (_d, st) = submitted(TRAY_MAX_ITEMS + 2);
+        let m = tray_model(CHIEF, &st.reg, &cases(&st));
+        assert_eq!(m.count, TRAY_MAX_ITEMS + 2);
+        assert_eq!(m.items.len(), TRAY_MAX_ITEMS);
+        assert_eq!(m.more, 2);
+        assert!(m.items.iter().all(|(_, t)| t.chars().count() <= 40));
+    }
+
+    #[test]
+    fn long_texts_are_clipped_with_an_ellipsis() {
+        assert_eq!(clip("短", 5), "短");
+        assert_eq!(clip("一二三四五六", 4), "一二三…");
+        assert_eq!(clip("一二三四", 4), "一二三四");
+    }
+
+    #[test]
+    fn profiles_are_the_data_dir_then_users_with_a_store() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("users/052637")).unwrap();
+        std::fs::write(r.join("users/052637/station.db"), b"").unwrap();
+        // A folder without a store is not a profile.
+        std::fs::create_dir_all(r.join("users/stray")).unwrap();
+        assert_eq!(
+            profile_dirs(r),
+            vec![r.to_path_buf(), r.join("users/052637")]
+        );
+        assert!(profile_dir_for(r, "052637").is_ok());
+        assert!(profile_dir_for(r, "../etc").is_err());
+        assert!(profile_dir_for(r, "").is_err());
+    }
 }

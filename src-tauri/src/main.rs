@@ -122,7 +122,14 @@ fn run() -> anyhow::Result<i32> {
             app::case_detail,
             app::attachment_data,
             app::sync_now,
-            app::ui_ready
+            app::ui_ready,
+            app::tray_state,
+            app::slip_preview,
+            app::printers,
+            app::print_slip,
+            app::verify_slip,
+            app::profiles,
+            app::switch_user
         ])
         .build(tauri::generate_context!())
         .context("cannot build the desktop app")?;
@@ -137,9 +144,11 @@ fn run() -> anyhow::Result<i32> {
     ensure_data_dir(&dir)?;
     eprintln!("jingwu: data directory {}", dir.display());
     let state = app::AppState::open(dir.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (link, poke) = (state.link.clone(), state.poke.clone());
+    let (active, link, poke) = (state.active.clone(), state.link.clone(), state.poke.clone());
     app.manage(state);
-    app::start_link(app.handle().clone(), dir, link, poke);
+    app.manage(app::TrayState::default());
+    app::build_tray(app.handle());
+    app::start_link(app.handle().clone(), dir, active, link, poke);
 
     Ok(app.run_return(|_app, _event| {}))
 }

@@ -72,6 +72,8 @@ struct Desktop {
     display: String,
     bus: String,
     monitor_log: PathBuf,
+    /// What the stand-in tray host (tests/sni_watcher.py) saw.
+    tray_log: PathBuf,
     _procs: Procs,
 }
 
@@ -149,15 +151,173 @@ fn start_desktop() -> Desktop {
             .map(|o| o.status.success())
             .unwrap_or(false)
     });
+    // A stand-in for a desktop panel's tray host, so tray icons register
+    // on this bus and can be read and clicked over D-Bus.
+    let tray_log = artifacts().join(format!("tray-display{n}.log"));
+    procs.0.push(
+        Command::new("/usr/bin/python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sni_watcher.py"))
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus)
+            .stdout(std::fs::File::create(&tray_log).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 with python3-gi"),
+    );
+    wait_until("the tray host", Duration::from_secs(20), || {
+        std::fs::read_to_string(&tray_log)
+            .map(|l| l.contains("WATCHER"))
+            .unwrap_or(false)
+    });
     Desktop {
         display,
         bus,
         monitor_log,
+        tray_log,
         _procs: procs,
     }
 }
 
+/// A tray icon registered on the session bus: its bus name and object path.
+struct TrayItem {
+    name: String,
+    path: String,
+}
+
 impl Desktop {
+    /// `gdbus call` on the session bus; the reply as GVariant text.
+    fn gdbus(&self, dest: &str, path: &str, method: &str, args: &[&str]) -> String {
+        let out = Command::new("gdbus")
+            .args([
+                "call",
+                "--address",
+                &self.bus,
+                "--dest",
+                dest,
+                "--object-path",
+                path,
+            ])
+            .args(["--method", method, "--"])
+            .args(args)
+            .output()
+            .expect("gdbus (package libglib2.0-bin)");
+        assert!(
+            out.status.success(),
+            "gdbus {method}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The `nth` tray icon registered (in the order the apps started).
+    fn tray_item(&self, nth: usize) -> TrayItem {
+        let mut item = None;
+        wait_until(
+            "the tray icon's registration",
+            Duration::from_secs(30),
+            || {
+                let log = std::fs::read_to_string(&self.tray_log).unwrap_or_default();
+                // An icon registers again whenever its host or menu changes:
+                // the nth distinct bus name is the nth app.
+                let mut seen: Vec<(String, String)> = Vec::new();
+                for (n, p) in log
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("REGISTERED "))
+                    .filter_map(|l| l.split_once(' '))
+                {
+                    if !seen.iter().any(|(x, _)| x == n) {
+                        seen.push((n.to_string(), p.to_string()));
+                    }
+                }
+                item = seen.get(nth).map(|(n, p)| TrayItem {
+                    name: n.clone(),
+                    path: p.clone(),
+                });
+                item.is_some()
+            },
+        );
+        item.unwrap()
+    }
+
+    fn tray_prop(&self, item: &TrayItem, prop: &str) -> String {
+        self.gdbus(
+            &item.name,
+            &item.path,
+            "org.freedesktop.DBus.Properties.Get",
+            &["org.kde.StatusNotifierItem", prop],
+        )
+    }
+
+    /// The label beside the icon (the pending count).
+    fn tray_label(&self, item: &TrayItem) -> String {
+        let v = self.tray_prop(item, "XAyatanaLabel");
+        v.split('\'').nth(1).unwrap_or_default().to_string()
+    }
+
+    /// The tray menu's entries: (id, label).
+    fn tray_menu(&self, item: &TrayItem) -> (String, Vec<(i32, String)>) {
+        let menu = self.tray_prop(item, "Menu");
+        let path = menu
+            .split(['\'', '"'])
+            .find(|p| p.starts_with('/'))
+            .expect("the tray's menu path")
+            .to_string();
+        let layout = self.gdbus(
+            &item.name,
+            &path,
+            "com.canonical.dbusmenu.GetLayout",
+            &["0", "-1", "[]"],
+        );
+        let mut entries = Vec::new();
+        for part in layout.split("<(").skip(1) {
+            let id: i32 = part
+                .split(',')
+                .next()
+                .and_then(|x| x.trim().parse().ok())
+                .unwrap_or(-1);
+            if let Some(rest) = part.split("'label': <'").nth(1) {
+                let label = rest.split('\'').next().unwrap_or_default().to_string();
+                entries.push((id, label));
+            }
+        }
+        (path, entries)
+    }
+
+    /// Waits until the tray shows `label` beside the icon.
+    fn wait_tray_label(&self, item: &TrayItem, label: &str) {
+        wait_until(
+            &format!("the tray label `{label}`"),
+            Duration::from_secs(30),
+            || self.tray_label(item) == label,
+        );
+    }
+
+    /// Clicks the tray menu entry whose label contains `text`, as a panel
+    /// would.
+    fn tray_click(&self, item: &TrayItem, text: &str) {
+        let (path, entries) = self.tray_menu(item);
+        let (id, _) = entries
+            .iter()
+            .find(|(_, l)| l.contains(text))
+            .unwrap_or_else(|| panic!("no tray entry with `{text}` in {entries:?}"));
+        self.gdbus(
+            &item.name,
+            &path,
+            "com.canonical.dbusmenu.Event",
+            &[&id.to_string(), "clicked", "<int32 0>", "0"],
+        );
+    }
+
+    /// Runs `dunstctl` (the notification server's control) on this bus.
+    fn dunstctl(&self, args: &[&str]) {
+        let ok = Command::new("dunstctl")
+            .args(args)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .status()
+            .expect("dunstctl (package dunst)")
+            .success();
+        assert!(ok, "dunstctl {args:?}");
+    }
+
     /// Waits until `n` notifications whose text has `word` were delivered.
     fn wait_notified(&self, word: &str, n: usize) {
         wait_until("the desktop notification", Duration::from_secs(20), || {
@@ -661,14 +821,32 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
     chief.click("#sync-now").await;
     chief.wait("[data-testid=case-row]", 60).await;
     chief.shot("06-chief-todo").await;
-    chief.open_first_row().await;
+    // The chief's tray icon (the second app started) counts the task and
+    // lists it; clicking the entry opens the case.
+    let case_no = chief.text_of("[data-testid=row-case-no]").await;
+    assert!(!case_no.is_empty());
+    let tray = desk.tray_item(1);
+    desk.wait_tray_label(&tray, "1");
+    let (_, entries) = desk.tray_menu(&tray);
+    assert!(
+        entries.iter().any(|(_, l)| l.contains("待办 1 件")),
+        "the tray menu counts the task: {entries:?}"
+    );
+    desk.tray_click(&tray, &case_no);
+    chief.wait_screen("case", 20).await;
+    assert_eq!(chief.text_of("#case-no").await, case_no);
     chief.wait("[data-testid=sig-ok]", 20).await;
     chief.type_into("#opinion", "情况属实，同意。").await;
     chief.click("#decide-agree").await;
     chief.pin().await;
     wait_hub_events(&hub, 4, "the chief's decision never reached the hub").await;
     chief.shot("07-chief-agreed").await;
+    // Decided: the task leaves the tray.
+    desk.wait_tray_label(&tray, "");
     chief.end().await;
+    // Earlier notifications (the chief's new task) go away, so the next
+    // one on screen is the officer's result.
+    desk.dunstctl(&["close-all"]);
 
     // The county approvers, headless.
     let case_id = {
@@ -699,15 +877,129 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    officer.open_first_row().await;
+    // The result was notified; a click on the notification (dunst's
+    // default action) opens the case.
+    desk.wait_notified("审批结果", 1);
+    assert_eq!(officer.screen().await, "work");
+    desk.dunstctl(&["action", "0"]);
+    officer.wait_screen("case", 20).await;
+    assert_eq!(officer.text_of("#case-no").await, case_no);
     officer.wait("[data-testid=trail-entry]", 20).await;
     let oks = officer.verified_marks().await;
     assert!(oks >= 4, "every trail entry verified: {oks}");
     officer.shot("08-approved").await;
-    officer.end().await;
 
-    // The notification reached the session bus.
-    desk.wait_notified("审批结果", 1);
+    // The slip: preview, then print to the CUPS PDF queue.
+    let spool = Path::new("/var/spool/cups-pdf/jingwu");
+    let printed_before = pdfs_in(spool).len();
+    officer.click("#slip-open").await;
+    officer.wait_screen("slip", 20).await;
+    officer.wait("[data-testid=slip-page]", 60).await;
+    let t0 = Instant::now();
+    while officer
+        .js(
+            "return !!document.querySelector('#printer option[value=JingwuPDF]')",
+            json!([]),
+        )
+        .await
+        != Value::Bool(true)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the CUPS queue is not offered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    officer.shot("09-slip-preview").await;
+    officer
+        .js(
+            "document.getElementById('printer').value = 'JingwuPDF'; return true;",
+            json!([]),
+        )
+        .await;
+    officer.click("#print-slip").await;
+    let t0 = Instant::now();
+    loop {
+        let m = officer.text_of("#message").await;
+        if m.contains("任务号") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "printing was not confirmed: `{m}`"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_until("the printed PDF", Duration::from_secs(60), || {
+        pdfs_in(spool).len() > printed_before
+    });
+    officer.shot("10-printed").await;
+
+    // The saved slip checks out on the verification page; a picture
+    // without a slip's QR code does not.
+    let slip = pdfs_in(&work.path().join("officer/slips"))
+        .pop()
+        .expect("the slip was saved in the data directory");
+    officer.click("#slip-back").await;
+    officer.wait_screen("case", 20).await;
+    officer.click("#back").await;
+    officer.wait_screen("work", 20).await;
+    officer.click("#verify-open").await;
+    officer.wait_screen("verify", 20).await;
+    let input = officer.find("#verify-file").await.unwrap();
+    officer
+        .call(
+            "POST",
+            &format!("/element/{input}/value"),
+            json!({"text": slip.display().to_string()}),
+        )
+        .await;
+    officer
+        .wait("[data-testid=verify-result][data-valid=true]", 60)
+        .await;
+    let verdict = officer.text_of("#verify-verdict").await;
+    assert!(verdict.contains(&case_no), "{verdict}");
+    assert!(officer
+        .text_of("#verify-decisions")
+        .await
+        .contains("SM2 签名有效"));
+    officer.shot("11-slip-verified").await;
+    let not_slip = work.path().join("not-a-slip.png");
+    std::fs::write(&not_slip, tiny_png()).unwrap();
+    officer
+        .js(
+            "document.getElementById('verify-file').value = ''; return true;",
+            json!([]),
+        )
+        .await;
+    officer
+        .call(
+            "POST",
+            &format!("/element/{input}/value"),
+            json!({"text": not_slip.display().to_string()}),
+        )
+        .await;
+    officer
+        .wait("[data-testid=verify-result][data-valid=false]", 60)
+        .await;
+    assert!(officer.text_of("#verify-reason").await.contains("无效"));
+    officer.shot("12-slip-invalid").await;
+    officer.end().await;
+}
+
+/// The PDFs in a folder, oldest first.
+fn pdfs_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "pdf"))
+                .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v.into_iter().map(|(_, p)| p).collect()
 }
 
 /// Fills the whole application (values, evidence row, a scan) and submits
@@ -876,8 +1168,83 @@ async fn returned_corrected_resubmitted_then_disagreed() {
         "submit, return, resubmit, disagree all verified: {oks}"
     );
     officer.shot("03-disagreed").await;
-    officer.end().await;
     desk.wait_notified("审批结果", 2);
+
+    // A second user of this PC: the chief adds himself in the same app and
+    // sees his own lists; the officer switches back with her own PIN.
+    officer.click("#switch-user").await;
+    officer.wait_screen("users", 20).await;
+    officer
+        .wait(
+            &format!("[data-testid=user-item][data-person=\"{OFFICER}\"][data-current=true]"),
+            20,
+        )
+        .await;
+    officer.shot("04-users").await;
+    officer.click("#add-user").await;
+    officer.wait_screen("enrol", 20).await;
+    assert!(officer.text_of("#enrol-title").await.contains("添加用户"));
+    let prefilled = officer
+        .js("return document.getElementById('hub-url').value", json!([]))
+        .await;
+    assert_eq!(
+        prefilled.as_str(),
+        Some(hub_url.as_str()),
+        "the hub is filled in"
+    );
+    officer.type_into("#person", CHIEF).await;
+    officer.type_into("#password", PASSWORD).await;
+    officer.type_into("#pin", PIN).await;
+    officer.type_into("#pin2", PIN).await;
+    officer.click("#enrol-submit").await;
+    officer.wait_screen("work", 60).await;
+    assert!(officer.text_of("#user-person").await.contains(CHIEF));
+    approve_all(&hub);
+    officer.click("#sync-now").await;
+    wait_case_status(&officer, "#tab-done", "不同意").await;
+    let sent = officer
+        .js(
+            "return document.getElementById('count-sent').textContent",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        sent.as_str(),
+        Some("0"),
+        "the officer's sent cases are not the chief's"
+    );
+    officer.shot("05-second-user").await;
+
+    let back_to_officer =
+        format!("[data-testid=user-item][data-person=\"{OFFICER}\"] [data-testid=user-switch]");
+    officer.click("#switch-user").await;
+    officer.wait_screen("users", 20).await;
+    officer.click(&back_to_officer).await;
+    officer.type_into("#pin-input", "864209").await;
+    officer.click("#pin-ok").await;
+    let t0 = Instant::now();
+    while !officer.text_of("#message").await.contains("PIN 不正确") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "a wrong PIN was not refused"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(officer.text_of("#user-person").await.contains(CHIEF));
+    officer.click(&back_to_officer).await;
+    officer.pin().await;
+    let t0 = Instant::now();
+    while !officer.text_of("#user-person").await.contains(OFFICER) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the switch back failed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    officer.wait_screen("work", 20).await;
+    wait_case_status(&officer, "#tab-sent", "不同意").await;
+    officer.shot("06-switched-back").await;
+    officer.end().await;
 }
 
 fn tiny_png() -> Vec<u8> {

@@ -49,3 +49,107 @@ pub fn print_pdf(file: &Path, printer: Option<&str>) -> Result<String, PrintErro
         .unwrap_or_default()
         .to_string())
 }
+
+/// A CUPS print queue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Printer {
+    pub name: String,
+    pub is_default: bool,
+}
+
+/// The print queues CUPS knows (`lpstat -e`, `lpstat -d`), the default
+/// first. No queue is an empty list, not an error.
+pub fn printers() -> Result<Vec<Printer>, PrintError> {
+    let run = |args: &[&str]| -> Result<String, PrintError> {
+        let out = Command::new("lpstat")
+            .args(args)
+            .env("LC_ALL", "C")
+            .output()
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => PrintError::NoLp,
+                _ => PrintError::Failed(e.to_string()),
+            })?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let default = parse_default(&run(&["-d"])?);
+    let mut list: Vec<Printer> = run(&["-e"])?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|name| Printer {
+            name: name.to_string(),
+            is_default: default.as_deref() == Some(name),
+        })
+        .collect();
+    list.sort_by(|a, b| b.is_default.cmp(&a.is_default).then(a.name.cmp(&b.name)));
+    Ok(list)
+}
+
+/// "system default destination: PDF" → `PDF`.
+fn parse_default(lpstat_d: &str) -> Option<String> {
+    lpstat_d
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("system default destination:"))
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+}
+
+/// Errors of the print preview.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error("找不到 pdftoppm，无法显示打印预览（请安装 poppler-utils）")]
+    NoPdftoppm,
+    #[error("打印预览生成失败：{0}")]
+    Failed(String),
+}
+
+/// Renders each page of a PDF to a PNG at `dpi` with poppler's
+/// `pdftoppm`: the print preview shows exactly the file that is printed.
+pub fn preview_pngs(pdf: &[u8], dpi: u32) -> Result<Vec<Vec<u8>>, PreviewError> {
+    let failed = |e: std::io::Error| PreviewError::Failed(e.to_string());
+    let dir = tempfile::tempdir().map_err(failed)?;
+    let input = dir.path().join("slip.pdf");
+    std::fs::write(&input, pdf).map_err(failed)?;
+    let out = Command::new("pdftoppm")
+        .arg("-r")
+        .arg(dpi.clamp(30, 300).to_string())
+        .arg("-png")
+        .arg(&input)
+        .arg(dir.path().join("page"))
+        .output()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => PreviewError::NoPdftoppm,
+            _ => PreviewError::Failed(e.to_string()),
+        })?;
+    if !out.status.success() {
+        return Err(PreviewError::Failed(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    let mut pages: Vec<_> = std::fs::read_dir(dir.path())
+        .map_err(failed)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .collect();
+    // page-1.png, page-2.png … (zero-padded when there are ten or more).
+    pages.sort();
+    pages
+        .iter()
+        .map(|p| std::fs::read(p).map_err(failed))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_destination_is_parsed() {
+        assert_eq!(
+            parse_default("system default destination: PDF\n"),
+            Some("PDF".into())
+        );
+        assert_eq!(parse_default("no system default destination\n"), None);
+        assert_eq!(parse_default(""), None);
+    }
+}

@@ -177,21 +177,26 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Slip { case, out } => {
-            let summary = store
-                .list_cases(u32::MAX)?
-                .into_iter()
-                .find(|c| c.id.to_string() == case || c.case_no == case)
-                .with_context(|| format!("本地库中没有案件 {case}"))?;
-            let state = store.case(&summary.id)?.context("案件状态缺失")?;
-            let events = store.events(&summary.id)?;
-            let font = jingwu_slip::font::CjkFont::locate()?;
-            let fonts = jingwu_slip::pdf::FontSet::new(&font)?;
-            let pdf = jingwu_slip::slip::hukou_slip_pdf(&state, &events, &reg, &font, &fonts)?;
+            let st = Station::open(&cli.data_dir, reg)?;
+            let id = st.find_case(&case)?;
+            let (_, pdf) = st.slip_pdf(&id)?;
             write_atomically(&out, &pdf)?;
             println!("已生成结果通知单 {}（{} 字节）", out.display(), pdf.len());
             Ok(())
         }
-        Cmd::VerifySlip { file } => verify_slip(&store, &reg, &file),
+        Cmd::VerifySlip { file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("无法读取 {}", file.display()))?;
+            let st = Station::open(&cli.data_dir, reg)?;
+            let c = st.verify_slip(&bytes)?;
+            println!("有效：受理编号 {}", c.case_no);
+            println!("  审批事项：{}", c.summary);
+            println!("  审批结果：{}", c.result);
+            for d in &c.decisions {
+                println!("  {}：{} {}（SM2 签名有效）", d.step, d.name, d.decision);
+            }
+            Ok(())
+        }
         Cmd::Print { file, printer } => {
             let job = jingwu_slip::print::print_pdf(&file, printer.as_deref())?;
             println!("已送打印，任务号 {job}");
@@ -219,48 +224,6 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("part");
     std::fs::write(&tmp, bytes).with_context(|| format!("无法写入 {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("无法写入 {}", path.display()))?;
-    Ok(())
-}
-
-/// Checks a slip file offline against the approvers' keys in this store,
-/// and, when this store holds the case, that the slip matches the record.
-fn verify_slip(store: &Store, reg: &Registry, file: &std::path::Path) -> Result<()> {
-    let bytes = std::fs::read(file).with_context(|| format!("无法读取 {}", file.display()))?;
-    let texts = if bytes.starts_with(b"%PDF") {
-        jingwu_slip::qr::decode_pdf(&bytes)?
-    } else {
-        jingwu_slip::qr::decode_file_image(&bytes)?
-    };
-    let key_of = |author: &str, fp: &str| store.public_key(author, fp).ok().flatten();
-    let verdict = jingwu_slip::slip::verify_texts(&texts, reg, key_of)
-        .map_err(|e| anyhow::anyhow!("无效：{e}"))?;
-    let p = &verdict.payload;
-    // When the case is here too, the slip must match the record, and the
-    // record must still verify.
-    if let Some(state) = store.case(&p.case_id)? {
-        let events = store
-            .verified_events(&p.case_id)
-            .map_err(|e| anyhow::anyhow!("无效：本机案件记录已被改动：{e}"))?;
-        let final_hex = hex::encode(p.final_hash);
-        if !events.iter().any(|e| e.hash_hex() == final_hex) {
-            bail!("无效：本机案件记录中没有通知单所载的审批事件，记录或通知单已被改动");
-        }
-        if state.case_no != p.case_no {
-            bail!("无效：通知单编号与案件记录不符");
-        }
-    }
-    println!("有效：受理编号 {}", p.case_no);
-    println!("  审批事项：{}", p.summary);
-    println!(
-        "  审批结果：{}",
-        match p.result {
-            jingwu_core::attest::SlipResult::Approved => "同意",
-            jingwu_core::attest::SlipResult::Rejected => "不同意",
-        }
-    );
-    for (name, step, decision) in &verdict.decisions {
-        println!("  {step}：{name} {decision}（SM2 签名有效）");
-    }
     Ok(())
 }
 
@@ -556,19 +519,6 @@ fn secret(var: &str, what: &str) -> Result<String> {
     Ok(v)
 }
 
-/// A case by id or 受理编号.
-fn find_case(st: &Station, case: &str) -> Result<uuid::Uuid> {
-    if let Ok(id) = uuid::Uuid::parse_str(case) {
-        return Ok(id);
-    }
-    st.store
-        .list_cases(u32::MAX)?
-        .into_iter()
-        .find(|c| c.case_no == case)
-        .map(|c| c.id)
-        .with_context(|| format!("本地库中没有案件 {case}（请先同步）"))
-}
-
 fn print_case(st: &Station, s: &CaseState) {
     let step = s
         .current_step(&st.reg)
@@ -645,13 +595,13 @@ fn hub_command(cli: Cli) -> Result<()> {
             print_case(&st, &s);
         }
         Cmd::Attach { case, file, field } => {
-            let id = find_case(&st, &case)?;
+            let id = st.find_case(&case)?;
             let pin = secret("JINGWU_PIN", "签名 PIN")?;
             let s = st.attach(&pin, id, &field, &file)?;
             print_case(&st, &s);
         }
         Cmd::Submit { case } => {
-            let id = find_case(&st, &case)?;
+            let id = st.find_case(&case)?;
             let pin = secret("JINGWU_PIN", "签名 PIN")?;
             let s = st.submit(&pin, id)?;
             print_case(&st, &s);
@@ -673,7 +623,7 @@ fn hub_command(cli: Cli) -> Result<()> {
                 "return" | "退回" | "退回补正" => Decision::Return,
                 other => bail!("审批意见应为 agree（同意）、disagree（不同意）或 return（退回补正），不是 {other}"),
             };
-            let id = find_case(&st, &case)?;
+            let id = st.find_case(&case)?;
             let pin = secret("JINGWU_PIN", "签名 PIN")?;
             let s = st.decide(&pin, id, d, &opinion)?;
             print_case(&st, &s);
@@ -689,7 +639,7 @@ fn hub_command(cli: Cli) -> Result<()> {
             }))?;
             println!("{}", serde_json::to_string(&report)?);
             if follow {
-                let want_case = case.map(|c| find_case(&st, &c)).transpose()?;
+                let want_case = case.map(|c| st.find_case(&c)).transpose()?;
                 let want_status = status;
                 let fut = st.follow(None, |s| {
                     print_case_line(s);
@@ -710,7 +660,7 @@ fn hub_command(cli: Cli) -> Result<()> {
             }
         }
         Cmd::Show { case } => {
-            let id = find_case(&st, &case)?;
+            let id = st.find_case(&case)?;
             let s = st.store.case(&id)?.context("本地库中没有该案件")?;
             print_case(&st, &s);
             println!("    {}", s.summary());
@@ -719,7 +669,7 @@ fn hub_command(cli: Cli) -> Result<()> {
             }
         }
         Cmd::ExportCase { case, out } => {
-            let id = find_case(&st, &case)?;
+            let id = st.find_case(&case)?;
             let b = st.bundle(&id)?;
             write_atomically(&out, b.to_json_pretty()?.as_bytes())?;
             println!("已导出 {} 个事件到 {}", b.events.len(), out.display());
