@@ -2,5 +2,8 @@
 //! The headless `jingwu-station` binary and the desktop app both use it.
 
 pub mod client;
+pub mod hotfolder;
 pub mod pin;
+pub mod sane;
+pub mod scan;
 pub mod station;

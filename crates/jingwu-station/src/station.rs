@@ -31,6 +31,8 @@ pub enum StationError {
     Client(#[from] ClientError),
     #[error("签名密钥错误：{0}")]
     Key(#[from] jingwu_core::crypto::CryptoError),
+    #[error(transparent)]
+    Scan(#[from] jingwu_scan::ScanError),
     #[error("{0}")]
     Usage(String),
 }
@@ -69,7 +71,7 @@ pub struct Station {
     data_dir: PathBuf,
 }
 
-fn now() -> OffsetDateTime {
+pub(crate) fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc().to_offset(SHANGHAI)
 }
 
@@ -163,7 +165,7 @@ impl Station {
         Ok(())
     }
 
-    fn signer(&self, pin: &str) -> Result<(String, SoftwareKey)> {
+    pub(crate) fn signer(&self, pin: &str) -> Result<(String, SoftwareKey)> {
         let person = self.person()?;
         let Some(sealed) = self.store.key(&person)? else {
             return usage(format!("本机没有 {person} 的签名密钥"));
