@@ -84,6 +84,11 @@ use image::{DynamicImage, RgbImage};
 use serde::Serialize;
 
 pub mod analysis;
+/// The synthetic test corpus (feature `corpus`): test-data generation,
+/// not used by the pipeline; it panics on a missing CJK font.
+#[cfg(feature = "corpus")]
+#[path = "../tests/corpus/mod.rs"]
+pub mod corpus;
 pub mod deskew;
 pub mod encode;
 pub mod error;

@@ -83,6 +83,9 @@ pub struct Acquire {
     pub max_pages: u32,
     /// Whole run, all pages.
     pub timeout: Duration,
+    /// Device-specific options passed through (e.g. `--source`,
+    /// `Automatic Document Feeder`), each a separate argument.
+    pub extra: Vec<String>,
 }
 
 impl Acquire {
@@ -96,6 +99,7 @@ impl Acquire {
             batch: false,
             max_pages: 1,
             timeout: Duration::from_secs(120),
+            extra: Vec::new(),
         }
     }
 }
@@ -235,6 +239,7 @@ pub fn acquire(a: &Acquire, dir: &Path) -> Result<Vec<PathBuf>, SaneError> {
     if let Some(m) = &a.mode {
         cmd.arg("--mode").arg(m);
     }
+    cmd.args(&a.extra);
     let single = dir.join(format!("scan.{ext}"));
     if a.batch {
         let pattern = dir.join(format!("page-%04d.{ext}"));
