@@ -24,6 +24,8 @@ PACKAGES=(
   xvfb xdotool imagemagick fonts-noto-cjk
   cups cups-client printer-driver-cups-pdf poppler-utils qpdf zbar-tools qrencode jq
   postgresql-client webkit2gtk-driver dbus dbus-x11 dunst
+  # scanimage: direct scanning through SANE (jingwu-station scan --sane)
+  sane-utils
 )
 
 missing=()

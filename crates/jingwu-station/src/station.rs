@@ -362,7 +362,9 @@ impl Station {
         let mut refreshed = false;
 
         // 1. Attachments first: the hub refuses an Attach event whose
-        // file it does not hold.
+        // file it does not hold. Only files a pending Attach names are
+        // sent: scan originals (kept for evidence, see crate::scan) are
+        // never named by an event and so never leave the station.
         let pending = self.store.outbox(u32::MAX)?;
         let mut seen = HashSet::new();
         for p in &pending {
