@@ -175,7 +175,11 @@ fn main() -> Result<()> {
     let ours_both: f64 = both.iter().map(|r| r.ours_ms).sum();
     let im_both: f64 = both.iter().filter_map(|r| r.im_ms).sum();
     let ours_bytes: f64 = both.iter().map(|r| r.ours_bytes as f64).sum();
-    let im_bytes: f64 = both.iter().filter_map(|r| r.im_bytes).map(|b| b as f64).sum();
+    let im_bytes: f64 = both
+        .iter()
+        .filter_map(|r| r.im_bytes)
+        .map(|b| b as f64)
+        .sum();
     let max_ours = ours_all.iter().copied().fold(0.0, f64::max);
     let max_kb = rows.iter().map(|r| r.ours_bytes).max().unwrap_or(0);
     println!();

@@ -1,7 +1,8 @@
 //! The hot folder: many office scanners save into a network or local
 //! folder. A watcher thread polls the folder; a file is taken once it is
 //! complete (its size and modification time unchanged over one polling
-//! interval), run through the scan pipeline, and moved to `已导入/` on
+//! interval; names ending `.part`, `.tmp`, `.crdownload` and hidden files
+//! are left until renamed), run through the scan pipeline, and moved to `已导入/` on
 //! success or to `未能导入/` with a `.txt` beside it giving the reason.
 //! With a station configured ([`Attach`]), pages whose QR names a local
 //! draft are attached to it ([`Station::attach_matched`]).
@@ -13,7 +14,7 @@
 //! outcome is handed to the callback; dropping the [`HotFolder`] stops
 //! the watcher.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -108,7 +109,12 @@ impl HotFolder {
                 .map_err(|e| StationError::Usage(format!("无法创建文件夹 {}：{e}", d.display())))?;
         }
         let mut station = match &config.attach {
-            Some(a) => Some(Station::open(&a.data_dir, a.reg.clone())?),
+            Some(a) => {
+                let st = Station::open(&a.data_dir, a.reg.clone())?;
+                // A wrong PIN would refuse every scan: say so now.
+                st.check_pin(&a.pin)?;
+                Some(st)
+            }
             None => None,
         };
         let dir = dir.to_path_buf();
@@ -117,10 +123,19 @@ impl HotFolder {
             .name("jingwu-hot-folder".into())
             .spawn(move || {
                 let mut seen: HashMap<PathBuf, (u64, Option<SystemTime>)> = HashMap::new();
+                // Files that could not be moved away (permissions): taken
+                // once, then left alone.
+                let mut stuck: HashSet<PathBuf> = HashSet::new();
                 loop {
                     for file in ready_files(&dir, &mut seen) {
+                        if stuck.contains(&file) {
+                            continue;
+                        }
                         let pin = config.attach.as_ref().map(|a| a.pin.as_str());
                         let outcome = take(&dir, &file, station.as_mut().zip(pin));
+                        if outcome.moved_to.is_none() {
+                            stuck.insert(file.clone());
+                        }
                         on_outcome(outcome);
                         if !matches!(stopped.try_recv(), Err(mpsc::TryRecvError::Empty)) {
                             return;

@@ -165,6 +165,12 @@ impl Station {
         Ok(())
     }
 
+    /// Checks that `pin` unlocks the user's signing key (e.g. before a
+    /// hot folder starts attaching with it).
+    pub fn check_pin(&self, pin: &str) -> Result<()> {
+        self.signer(pin).map(|_| ())
+    }
+
     pub(crate) fn signer(&self, pin: &str) -> Result<(String, SoftwareKey)> {
         let person = self.person()?;
         let Some(sealed) = self.store.key(&person)? else {

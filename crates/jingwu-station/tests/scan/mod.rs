@@ -460,6 +460,17 @@ fn hot_folder_survives_bad_input_and_attaches_matched_forms() {
     std::fs::create_dir_all(&hot).unwrap();
     let bad = bad_inputs(&hot, &std::fs::read(src.join("plain.jpg")).unwrap());
 
+    // A wrong PIN is refused when the watcher starts, not file by file.
+    let wrong = hotfolder::Config {
+        poll: Duration::from_millis(50),
+        attach: Some(hotfolder::Attach {
+            data_dir: dir.path().join("data"),
+            reg: reg.clone(),
+            pin: "000000".into(),
+        }),
+    };
+    assert!(HotFolder::start(&hot, wrong, |_| {}).is_err());
+
     let (tx, rx) = mpsc::channel();
     let config = hotfolder::Config {
         poll: Duration::from_millis(50),
