@@ -10,3 +10,5 @@ echo
 target/release/jingwu-bench-hub
 echo
 target/release/jingwu-bench-desktop target/release/jingwu
+echo
+target/release/jingwu-bench-scan

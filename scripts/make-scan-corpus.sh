@@ -8,8 +8,8 @@
 # OUTDIR defaults to target/scan-corpus (never commit it), DPI to 300.
 # Needs the CJK font from fonts-noto-cjk (scripts/setup.sh installs it) or
 # JINGWU_CJK_FONT=/path/to/font.ttc#index. With CHECK=1 the pages are also
-# run through the pipeline (release build) and one JSON line per page is
-# printed, the output JPEGs going to OUTDIR/out.
+# run through the pipeline (`jingwu-station scan`, release build) and one
+# JSON line per page is printed, the output JPEGs going to OUTDIR/out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-target/scan-corpus}"
@@ -18,5 +18,5 @@ cargo run --release -q -p jingwu-scan --example make-corpus -- "$out" "$dpi"
 if [ "${CHECK:-0}" = 1 ]; then
     shopt -s nullglob
     files=("$out"/*.jpg "$out"/*.png "$out"/*.tif "$out"/*.pdf)
-    cargo run --release -q -p jingwu-scan --example scan-files -- "$out/out" "${files[@]}"
+    cargo run --release -q -p jingwu-station -- scan --out "$out/out" "${files[@]}"
 fi

@@ -25,6 +25,8 @@ PACKAGES=(
   xvfb xdotool imagemagick fonts-noto-cjk
   cups cups-client printer-driver-cups-pdf poppler-utils qpdf zbar-tools qrencode jq
   postgresql-client webkit2gtk-driver dbus dbus-x11 dunst libglib2.0-bin python3-gi
+  # scanimage: direct scanning through SANE (jingwu-station scan --sane)
+  sane-utils
 )
 
 missing=()

@@ -524,6 +524,15 @@ impl CaseState {
                 let changes = FormValues::from([(field.clone(), v)]);
                 self.edit_form(ev, reg, DRAFT_STEP, &changes)?;
             }
+            Action::ArrangeAttachments { field, order } => {
+                self.require_initiator_editing(is_initiator)?;
+                let list = self.attachments_field(reg, field, DRAFT_STEP)?;
+                let list = arrange(list, order)?;
+                let v =
+                    serde_json::to_value(list).map_err(|e| Rejection::NotAllowed(e.to_string()))?;
+                let changes = FormValues::from([(field.clone(), v)]);
+                self.edit_form(ev, reg, DRAFT_STEP, &changes)?;
+            }
             Action::Submit {} => {
                 self.require_initiator_editing(is_initiator)?;
                 let t = self.template(reg)?;
@@ -773,7 +782,7 @@ impl CaseState {
                 }
                 self.edit_form(ev, reg, DRAFT_STEP, changes)?;
             }
-            Action::Attach { .. } | Action::Detach { .. } => {
+            Action::Attach { .. } | Action::Detach { .. } | Action::ArrangeAttachments { .. } => {
                 return deny("接处警记录暂不支持附件");
             }
             Action::Dispatch { unit, opinion } => {
@@ -937,4 +946,34 @@ fn form_ctx<'r>(reg: &'r Registry, ev: &Event) -> form::Context<'r> {
         dictionaries: &reg.dicts,
         org: Some(&reg.org),
     }
+}
+
+/// `list` in the order of `order`, which must name every attachment of
+/// the list exactly once (by SM3).
+pub fn arrange(
+    list: Vec<AttachmentRef>,
+    order: &[String],
+) -> Result<Vec<AttachmentRef>, Rejection> {
+    if order.len() != list.len() {
+        return deny(format!(
+            "新顺序列出 {} 个附件，附件栏中有 {} 个",
+            order.len(),
+            list.len()
+        ));
+    }
+    let mut rest: Vec<Option<AttachmentRef>> = list.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(rest.len());
+    for sm3 in order {
+        let slot = rest
+            .iter_mut()
+            .find(|a| a.as_ref().is_some_and(|a| &a.sm3 == sm3));
+        match slot.and_then(Option::take) {
+            Some(a) => out.push(a),
+            None if out.iter().any(|a: &AttachmentRef| &a.sm3 == sm3) => {
+                return deny("新顺序中有重复的附件");
+            }
+            None => return deny("新顺序中有附件栏里没有的附件"),
+        }
+    }
+    Ok(out)
 }

@@ -64,6 +64,10 @@ pub enum Action {
     },
     /// Removes an attachment (by SM3) from an attachments field.
     Detach { field: String, sm3: String },
+    /// Puts the attachments of a field in a new order (scanned pages
+    /// reordered by hand): `order` lists every SM3 of the field exactly
+    /// once.
+    ArrangeAttachments { field: String, order: Vec<String> },
     /// Sends the case into its approval chain (also after a return or a
     /// withdrawal).
     Submit {},
@@ -121,6 +125,7 @@ impl Action {
             Action::UpdateForm { .. } => "update_form",
             Action::Attach { .. } => "attach",
             Action::Detach { .. } => "detach",
+            Action::ArrangeAttachments { .. } => "arrange_attachments",
             Action::Submit {} => "submit",
             Action::Decide { .. } => "decide",
             Action::Withdraw { .. } => "withdraw",

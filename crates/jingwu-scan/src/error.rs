@@ -48,6 +48,8 @@ pub enum ScanError {
     NoPages,
     #[error("无法读取文件 {path}：{reason}")]
     Io { path: String, reason: String },
+    #[error("只能旋转 90°、180° 或 270°（{0} 个四分之一圈无效）")]
+    BadRotation(u8),
     #[error("JPEG 压缩失败：{0}")]
     Encode(String),
 }

@@ -84,6 +84,11 @@ use image::{DynamicImage, RgbImage};
 use serde::Serialize;
 
 pub mod analysis;
+/// The synthetic test corpus (feature `corpus`): test-data generation,
+/// not used by the pipeline; it panics on a missing CJK font.
+#[cfg(feature = "corpus")]
+#[path = "../tests/corpus/mod.rs"]
+pub mod corpus;
 pub mod deskew;
 pub mod encode;
 pub mod error;
@@ -208,6 +213,15 @@ pub struct ProcessedPage {
 /// before reading; the read itself is capped too.
 pub fn process_file(path: impl AsRef<Path>, opts: &Options) -> Result<Vec<PageResult>, ScanError> {
     let path = path.as_ref();
+    let bytes = read_file(path, opts)?;
+    process_bytes(&bytes, &path.display().to_string(), opts)
+}
+
+/// Reads a file for [`process_bytes`]: the size is checked from the
+/// metadata before reading (an empty or oversized file is refused without
+/// reading it) and the read itself is capped.
+pub fn read_file(path: impl AsRef<Path>, opts: &Options) -> Result<Vec<u8>, ScanError> {
+    let path = path.as_ref();
     let io = |e: std::io::Error| ScanError::Io {
         path: path.display().to_string(),
         reason: e.to_string(),
@@ -219,7 +233,8 @@ pub fn process_file(path: impl AsRef<Path>, opts: &Options) -> Result<Vec<PageRe
     file.take(opts.max_file_bytes.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(io)?;
-    process_bytes(&bytes, &path.display().to_string(), opts)
+    check_size(bytes.len() as u64, opts)?;
+    Ok(bytes)
 }
 
 /// Processes a file already in memory; `source` names it in the results.
@@ -265,6 +280,32 @@ pub fn process_bytes(
         return Err(ScanError::NoPages);
     }
     Ok(results)
+}
+
+/// Turns a processed page (a JPEG this pipeline wrote) clockwise by
+/// `quarter_turns` × 90° (1, 2 or 3) and encodes it again within
+/// `max_bytes`; a grey page stays grey. For pages the officer finds
+/// upside down or sideways.
+pub fn rotate_page(
+    jpeg: &[u8],
+    quarter_turns: u8,
+    max_bytes: usize,
+) -> Result<encode::Jpeg, ScanError> {
+    if !(1..=3).contains(&quarter_turns) {
+        return Err(ScanError::BadRotation(quarter_turns));
+    }
+    if input::sniff(jpeg)? != InputFormat::Jpeg {
+        return Err(ScanError::UnknownFormat);
+    }
+    let (image, _) = input::decode_single(jpeg, InputFormat::Jpeg, &InputLimits::default())?;
+    let gray = !image.color().has_color();
+    let rgb = image.into_rgb8();
+    let turned = match quarter_turns {
+        1 => image::imageops::rotate90(&rgb),
+        2 => image::imageops::rotate180(&rgb),
+        _ => image::imageops::rotate270(&rgb),
+    };
+    encode::compress_within(&turned, max_bytes, gray)
 }
 
 fn check_size(len: u64, opts: &Options) -> Result<(), ScanError> {

@@ -424,3 +424,52 @@ fn bad_input_is_refused_quickly_with_a_clear_message() {
     assert!(e.to_string().contains("解压"), "{e}");
     assert!(t < limit, "{t:?}");
 }
+
+/// A processed page turned by quarter turns: sizes swap, the content turns
+/// with it (a dark corner moves clockwise), grey stays grey, four turns of
+/// one make the page upright again; anything but 1–3 is refused.
+#[test]
+fn processed_pages_turn_by_quarter_turns() {
+    let mut img = image::RgbImage::from_pixel(120, 80, image::Rgb([255, 255, 255]));
+    for y in 0..20 {
+        for x in 0..20 {
+            img.put_pixel(x, y, image::Rgb([0, 0, 0]));
+        }
+    }
+    let jpeg = jingwu_scan::encode::encode_jpeg(&img, 90, false)
+        .unwrap()
+        .bytes;
+    let dark = |bytes: &[u8], x: u32, y: u32| {
+        let d = image::load_from_memory(bytes).unwrap().to_rgb8();
+        luma(d.get_pixel(x, y).0) < 64.0
+    };
+    let once = jingwu_scan::rotate_page(&jpeg, 1, 300_000).unwrap();
+    assert_eq!((once.width, once.height), (80, 120));
+    // Top-left went to top-right.
+    assert!(dark(&once.bytes, 70, 5) && !dark(&once.bytes, 5, 5));
+    let half = jingwu_scan::rotate_page(&jpeg, 2, 300_000).unwrap();
+    assert_eq!((half.width, half.height), (120, 80));
+    assert!(dark(&half.bytes, 110, 70) && !dark(&half.bytes, 5, 5));
+    let back = jingwu_scan::rotate_page(&jpeg, 3, 300_000).unwrap();
+    assert!(dark(&back.bytes, 5, 110));
+    let mut four = once.bytes.clone();
+    for _ in 0..3 {
+        four = jingwu_scan::rotate_page(&four, 1, 300_000).unwrap().bytes;
+    }
+    assert!(dark(&four, 5, 5) && !dark(&four, 110, 70));
+    let grey = jingwu_scan::encode::encode_jpeg(&img, 90, true)
+        .unwrap()
+        .bytes;
+    let g = jingwu_scan::rotate_page(&grey, 1, 300_000).unwrap();
+    assert_eq!(
+        image::load_from_memory(&g.bytes).unwrap().color(),
+        image::ColorType::L8
+    );
+    for bad in [0, 4] {
+        assert_eq!(
+            jingwu_scan::rotate_page(&jpeg, bad, 300_000).unwrap_err(),
+            ScanError::BadRotation(bad)
+        );
+    }
+    assert!(jingwu_scan::rotate_page(b"MZ\x90\0not a jpeg", 1, 300_000).is_err());
+}

@@ -2,6 +2,9 @@
 //! The headless `jingwu-station` binary and the desktop app both use it.
 
 pub mod client;
+pub mod hotfolder;
 pub mod pin;
+pub mod sane;
+pub mod scan;
 pub mod slips;
 pub mod station;

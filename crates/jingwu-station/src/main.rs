@@ -132,15 +132,62 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Write a blank 户口变更登记表 with a QR-coded form id.
+    /// Write a blank 户口变更登记表 with a QR-coded form id: `--form-id`,
+    /// or `--case` for the form id of a local draft (its scan is then
+    /// attached to the draft automatically).
     BlankForm {
         /// Station unit code.
         #[arg(long)]
         station: String,
+        #[arg(long, required_unless_present = "case", conflicts_with = "case")]
+        form_id: Option<String>,
+        /// Case id or 受理编号 of a local draft.
         #[arg(long)]
-        form_id: String,
+        case: Option<String>,
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Run the scan pipeline without a window (no store needed): write
+    /// each page's JPEG into --out and print one JSON object per page; a
+    /// refused file prints a JSON line with the reason and the command
+    /// exits non-zero after the rest.
+    Scan {
+        /// Files (JPEG, PNG, TIFF, PDF); none with --sane.
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        /// Acquire from this SANE scanner (see `scanners`) instead.
+        #[arg(long, conflicts_with = "files")]
+        sane: Option<String>,
+        /// With --sane: dots per inch.
+        #[arg(long, default_value_t = 300)]
+        resolution: u32,
+        /// With --sane: scan every sheet of the document feeder.
+        #[arg(long)]
+        batch: bool,
+    },
+    /// List the scanners SANE sees (JSON, one per line).
+    Scanners,
+    /// Watch a folder where scanners save files: import each complete
+    /// file, move it to 已导入/ or 未能导入/ (with the reason), print one
+    /// JSON line per file. With an enrolled user and JINGWU_PIN, scans
+    /// whose QR names a local draft are attached to it.
+    Watch {
+        dir: PathBuf,
+        /// Stop after this many files.
+        #[arg(long)]
+        max_files: Option<usize>,
+        /// Polling interval in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        poll_ms: u64,
+    },
+    /// Import scans into a case: the pipeline's pages attached in order,
+    /// the originals kept on this station only.
+    ImportScan {
+        case: String,
+        files: Vec<PathBuf>,
+        #[arg(long, default_value = "scans")]
+        field: String,
     },
 }
 
@@ -155,6 +202,27 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     if is_hub_command(&cli.cmd) {
         return hub_command(cli);
+    }
+    match cli.cmd {
+        Cmd::Scan {
+            files,
+            out,
+            sane,
+            resolution,
+            batch,
+        } => return scan_command(files, &out, sane, resolution, batch),
+        Cmd::Scanners => {
+            for d in jingwu_station::sane::list_devices(std::time::Duration::from_secs(60))? {
+                println!("{}", serde_json::to_string(&d)?);
+            }
+            return Ok(());
+        }
+        Cmd::Watch {
+            dir,
+            max_files,
+            poll_ms,
+        } => return watch_command(&cli.data_dir, &dir, max_files, poll_ms),
+        _ => {}
     }
     std::fs::create_dir_all(&cli.data_dir)
         .with_context(|| format!("无法创建数据目录 {}", cli.data_dir.display()))?;
@@ -205,8 +273,22 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::BlankForm {
             station,
             form_id,
+            case,
             out,
         } => {
+            let form_id = match (form_id, case) {
+                (Some(f), _) => f,
+                (None, Some(c)) => {
+                    let id = store
+                        .list_cases(u32::MAX)?
+                        .into_iter()
+                        .find(|x| x.id.to_string() == c || x.case_no == c)
+                        .map(|x| x.id)
+                        .with_context(|| format!("本地库中没有案件 {c}"))?;
+                    Station::form_id(&id)
+                }
+                (None, None) => bail!("请用 --form-id 或 --case 指定空白表编号"),
+            };
             let font = jingwu_slip::font::CjkFont::locate()?;
             let fonts = jingwu_slip::pdf::FontSet::new(&font)?;
             let doc = jingwu_slip::slip::blank_form(&reg, &station, &form_id)?;
@@ -501,6 +583,7 @@ fn is_hub_command(cmd: &Cmd) -> bool {
             | Cmd::Sync { .. }
             | Cmd::Show { .. }
             | Cmd::ExportCase { .. }
+            | Cmd::ImportScan { .. }
     )
 }
 
@@ -674,6 +757,29 @@ fn hub_command(cli: Cli) -> Result<()> {
             write_atomically(&out, b.to_json_pretty()?.as_bytes())?;
             println!("已导出 {} 个事件到 {}", b.events.len(), out.display());
         }
+        Cmd::ImportScan { case, files, field } => {
+            let id = st.find_case(&case)?;
+            if files.is_empty() {
+                bail!("请指定要导入的扫描文件");
+            }
+            let pin = secret("JINGWU_PIN", "签名 PIN")?;
+            let mut failed = false;
+            for f in &files {
+                match st.import_scan(&pin, id, &field, f) {
+                    Ok(imp) => println!("{}", serde_json::to_string(&imp)?),
+                    Err(e) => {
+                        failed = true;
+                        println!(
+                            "{}",
+                            json!({"source": f.display().to_string(), "error": e.to_string()})
+                        );
+                    }
+                }
+            }
+            if failed {
+                bail!("部分文件未能导入");
+            }
+        }
         _ => bail!("内部错误：不是县局命令"),
     }
     Ok(())
@@ -681,4 +787,117 @@ fn hub_command(cli: Cli) -> Result<()> {
 
 fn print_case_line(s: &CaseState) {
     println!("{}  {}  {}", s.case_id, s.case_no, s.status.label());
+}
+
+/// `scan FILE… --out DIR` / `scan --sane DEVICE --out DIR`.
+fn scan_command(
+    files: Vec<PathBuf>,
+    out: &std::path::Path,
+    sane: Option<String>,
+    resolution: u32,
+    batch: bool,
+) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("无法创建输出目录 {}", out.display()))?;
+    let files = match sane {
+        Some(device) => {
+            let stamp = OffsetDateTime::now_utc().unix_timestamp();
+            let dir = out.join(format!("sane-{stamp}"));
+            let acq = jingwu_station::sane::Acquire {
+                resolution,
+                batch,
+                max_pages: if batch { 200 } else { 1 },
+                ..jingwu_station::sane::Acquire::page(&device)
+            };
+            jingwu_station::sane::acquire(&acq, &dir)?
+        }
+        None => files,
+    };
+    if files.is_empty() {
+        bail!("请指定要处理的扫描文件（或用 --sane 指定扫描仪）");
+    }
+    let opts = jingwu_scan::Options::default();
+    let mut used = std::collections::HashSet::new();
+    let mut failed = 0usize;
+    for file in &files {
+        let source = file.display().to_string();
+        match jingwu_scan::process_file(file, &opts) {
+            Ok(pages) => {
+                let stem = file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "scan".into());
+                for p in pages {
+                    let mut name = format!("{stem}-p{}.jpg", p.page);
+                    let mut n = 1;
+                    while !used.insert(name.clone()) {
+                        name = format!("{stem}-{n}-p{}.jpg", p.page);
+                        n += 1;
+                    }
+                    let path = out.join(&name);
+                    write_atomically(&path, &p.jpeg)?;
+                    let mut v = serde_json::to_value(&p)?;
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("output".into(), json!(path.display().to_string()));
+                    }
+                    println!("{}", serde_json::to_string(&v)?);
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                println!("{}", json!({"source": source, "error": e.to_string()}));
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} 个文件未能处理");
+    }
+    Ok(())
+}
+
+/// `watch DIR`: the hot folder, one JSON line per file.
+fn watch_command(
+    data_dir: &std::path::Path,
+    dir: &std::path::Path,
+    max_files: Option<usize>,
+    poll_ms: u64,
+) -> Result<()> {
+    use jingwu_station::hotfolder::{Attach, Config, HotFolder};
+    // Attach matched forms only for an enrolled user with a PIN given.
+    let attach = match std::env::var("JINGWU_PIN") {
+        Ok(pin) if data_dir.join("station.db").is_file() => {
+            let reg = Registry::builtin_demo().context("加载雷山县演示组织机构失败")?;
+            let st = Station::open(data_dir, reg.clone())?;
+            st.person().ok().map(|_| Attach {
+                data_dir: data_dir.to_path_buf(),
+                reg,
+                pin,
+            })
+        }
+        _ => None,
+    };
+    let attaching = attach.is_some();
+    let config = Config {
+        poll: std::time::Duration::from_millis(poll_ms.max(10)),
+        attach,
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _watcher = HotFolder::start(dir, config, move |o| {
+        let _ = tx.send(o);
+    })?;
+    eprintln!(
+        "正在监视 {}{}",
+        dir.display(),
+        if attaching {
+            "（扫描件二维码对应的草稿将自动附加）"
+        } else {
+            ""
+        }
+    );
+    for (n, o) in rx.into_iter().enumerate() {
+        println!("{}", serde_json::to_string(&o)?);
+        if max_files.is_some_and(|m| n + 1 >= m) {
+            break;
+        }
+    }
+    Ok(())
 }

@@ -31,6 +31,8 @@ pub enum StationError {
     Client(#[from] ClientError),
     #[error("签名密钥错误：{0}")]
     Key(#[from] jingwu_core::crypto::CryptoError),
+    #[error(transparent)]
+    Scan(#[from] jingwu_scan::ScanError),
     #[error("{0}")]
     Usage(String),
 }
@@ -69,7 +71,7 @@ pub struct Station {
     data_dir: PathBuf,
 }
 
-fn now() -> OffsetDateTime {
+pub(crate) fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc().to_offset(SHANGHAI)
 }
 
@@ -163,7 +165,13 @@ impl Station {
         Ok(())
     }
 
-    fn signer(&self, pin: &str) -> Result<(String, SoftwareKey)> {
+    /// Checks that `pin` unlocks the user's signing key (e.g. before a
+    /// hot folder starts attaching with it).
+    pub fn check_pin(&self, pin: &str) -> Result<()> {
+        self.signer(pin).map(|_| ())
+    }
+
+    pub(crate) fn signer(&self, pin: &str) -> Result<(String, SoftwareKey)> {
         let person = self.person()?;
         let Some(sealed) = self.store.key(&person)? else {
             return usage(format!("本机没有 {person} 的签名密钥"));
@@ -360,7 +368,9 @@ impl Station {
         let mut refreshed = false;
 
         // 1. Attachments first: the hub refuses an Attach event whose
-        // file it does not hold.
+        // file it does not hold. Only files a pending Attach names are
+        // sent: scan originals (kept for evidence, see crate::scan) are
+        // never named by an event and so never leave the station.
         let pending = self.store.outbox(u32::MAX)?;
         let mut seen = HashSet::new();
         for p in &pending {

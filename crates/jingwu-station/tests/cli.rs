@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+mod scan;
+
 /// The README's main job: the station demo runs end to end on a fresh data
 /// directory, twice (the second run reuses the stored keys), and `verify`
 /// re-checks the store.

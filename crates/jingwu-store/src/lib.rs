@@ -591,6 +591,172 @@ impl Store {
     }
 }
 
+/// A file kept on the station only (a scan's original, for evidence).
+#[derive(Debug, Clone, Copy)]
+pub struct LocalOriginal<'a> {
+    pub bytes: &'a [u8],
+    pub name: &'a str,
+    pub mime: &'a str,
+}
+
+/// A new attachment stored with [`Store::record_batch`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewAttachment<'a> {
+    pub bytes: &'a [u8],
+    pub mime: &'a str,
+}
+
+/// Where a processed scan page came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PageOrigin {
+    /// SM3 of the original file.
+    pub original_sm3: String,
+    /// The original's file name.
+    pub original_name: String,
+    /// 1-based page of the original.
+    pub page: u32,
+}
+
+/// What [`Store::record_batch`] stores and records together.
+#[derive(Debug, Clone, Default)]
+pub struct Batch<'a> {
+    /// Attachments to store first (content-addressed).
+    pub attachments: Vec<NewAttachment<'a>>,
+    /// An original kept locally (never referenced by an event).
+    pub original: Option<LocalOriginal<'a>>,
+    /// (processed page SM3, original SM3, page number) links.
+    pub links: Vec<(String, String, u32)>,
+    /// Actions on the case, recorded in order as signed local events.
+    pub actions: Vec<Action>,
+}
+
+impl Store {
+    /// Stores attachments, an original and page links, and records a run
+    /// of events on one case — all in one transaction: either everything
+    /// is saved or nothing is (a refused action leaves no file, link or
+    /// event behind).
+    pub fn record_batch(
+        &mut self,
+        reg: &Registry,
+        signer: &dyn Signer,
+        author: &str,
+        case_id: Uuid,
+        batch: &Batch<'_>,
+        time: OffsetDateTime,
+    ) -> Result<CaseState> {
+        let device = self.device_id()?;
+        let fp = signer.public_key().fingerprint();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for a in &batch.attachments {
+            put_attachment_in(&tx, a.bytes, a.mime)?;
+        }
+        if let Some(o) = &batch.original {
+            if o.bytes.is_empty() {
+                return Err(StoreError::EmptyAttachment);
+            }
+            tx.execute(
+                "INSERT INTO scan_originals(sm3, name, mime, size, data, created_at)
+                 VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(sm3) DO NOTHING",
+                params![
+                    crypto::sm3_hex(o.bytes),
+                    o.name,
+                    o.mime,
+                    o.bytes.len() as i64,
+                    o.bytes,
+                    now_text()
+                ],
+            )?;
+        }
+        for (page_sm3, original_sm3, page) in &batch.links {
+            tx.execute(
+                "INSERT INTO scan_pages(page_sm3, original_sm3, page, created_at)
+                 VALUES(?1, ?2, ?3, ?4) ON CONFLICT(page_sm3) DO NOTHING",
+                params![page_sm3, original_sm3, page, now_text()],
+            )?;
+        }
+        let mut state = load_state(&tx, &case_id)?.ok_or(StoreError::NoSuchCase)?;
+        for action in &batch.actions {
+            let rnd = random_bytes()?;
+            let mut random = [0u8; 10];
+            random.copy_from_slice(&rnd[..10]);
+            let ev = Event::new(
+                case_id,
+                state.next_seq,
+                Some(state.head.clone()),
+                author,
+                &device,
+                &fp,
+                time,
+                random,
+                action.clone(),
+            );
+            let se = SignedEvent::sign(ev, signer)?;
+            se.verify(signer.public_key())?;
+            state = append_in(&tx, reg, &se, Origin::Local)?;
+        }
+        tx.commit()?;
+        Ok(state)
+    }
+
+    /// Where a processed scan page came from, if it was imported here.
+    pub fn page_origin(&self, page_sm3: &str) -> Result<Option<PageOrigin>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT p.original_sm3, o.name, p.page FROM scan_pages p
+                 JOIN scan_originals o ON o.sm3 = p.original_sm3 WHERE p.page_sm3=?1",
+                params![page_sm3],
+                |r| {
+                    Ok(PageOrigin {
+                        original_sm3: r.get(0)?,
+                        original_name: r.get(1)?,
+                        page: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// A scan original's bytes, checked against its SM3.
+    pub fn original(&self, sm3: &str) -> Result<Option<Vec<u8>>> {
+        let data: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT data FROM scan_originals WHERE sm3=?1",
+                params![sm3],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match data {
+            Some(d) if crypto::sm3_hex(&d) != sm3 => Err(StoreError::Corrupt(format!(
+                "扫描原件 {sm3} 内容与摘要不符"
+            ))),
+            other => Ok(other),
+        }
+    }
+}
+
+fn put_attachment_in(tx: &rusqlite::Transaction<'_>, bytes: &[u8], mime: &str) -> Result<String> {
+    if bytes.is_empty() {
+        return Err(StoreError::EmptyAttachment);
+    }
+    if bytes.len() > MAX_ATTACHMENT_BYTES {
+        return Err(StoreError::AttachmentTooLarge {
+            size: bytes.len(),
+            max: MAX_ATTACHMENT_BYTES,
+        });
+    }
+    let sm3 = crypto::sm3_hex(bytes);
+    tx.execute(
+        "INSERT INTO attachments(sm3, size, mime, data, created_at) VALUES(?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(sm3) DO NOTHING",
+        params![sm3, bytes.len() as i64, mime, bytes, now_text()],
+    )?;
+    Ok(sm3)
+}
+
 /// Checks and records one event inside `tx` (the signature is checked by
 /// the caller).
 fn append_in(

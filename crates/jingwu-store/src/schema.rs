@@ -82,6 +82,23 @@ const MIGRATIONS: &[&str] = &[
         reason    TEXT NOT NULL,
         at        TEXT NOT NULL
      ) STRICT;",
+    // 3: scanned originals, kept on the station as evidence and never
+    // sent (no event names them), and which processed page (an
+    // attachment) came from which original.
+    "CREATE TABLE scan_originals (
+        sm3        TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        mime       TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        data       BLOB NOT NULL,
+        created_at TEXT NOT NULL
+     ) STRICT;
+     CREATE TABLE scan_pages (
+        page_sm3     TEXT PRIMARY KEY,
+        original_sm3 TEXT NOT NULL REFERENCES scan_originals(sm3),
+        page         INTEGER NOT NULL,
+        created_at   TEXT NOT NULL
+     ) STRICT;",
 ];
 
 /// The schema version this build writes.

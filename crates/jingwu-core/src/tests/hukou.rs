@@ -487,3 +487,83 @@ fn chain_tampering_is_detected() {
         .unwrap_err();
     assert!(matches!(err, Rejection::StaleHead { .. }));
 }
+
+fn page(n: u8) -> AttachmentRef {
+    AttachmentRef {
+        sm3: format!("{n:02x}").repeat(32),
+        name: format!("扫描-第{n}页.jpg"),
+        mime: "image/jpeg".into(),
+        size: 100_000,
+        pages: Some(1),
+    }
+}
+
+fn scan_order(w: &World) -> Vec<String> {
+    w.state().form["scans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["sm3"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Scanned pages can be put in a new order exactly when they could be
+/// attached or removed; the order must name the same pages once each.
+#[test]
+fn attachments_are_rearranged_while_editable() {
+    let mut w = World::new();
+    let p = people(&w);
+    w.create_hukou(STATION, &p.officer, hukou_form()).unwrap();
+    for n in 1..=3 {
+        w.act(
+            &p.officer,
+            Action::Attach {
+                field: "scans".into(),
+                attachment: page(n),
+            },
+        )
+        .unwrap();
+    }
+    let mut order = scan_order(&w);
+    assert_eq!(order.len(), 4);
+    order.reverse();
+    let arrange = |order: Vec<String>| Action::ArrangeAttachments {
+        field: "scans".into(),
+        order,
+    };
+    w.act(&p.officer, arrange(order.clone())).unwrap();
+    assert_eq!(scan_order(&w), order);
+    // Same set, nothing missing, nothing twice, nothing foreign.
+    let mut dup = order.clone();
+    dup[0] = dup[1].clone();
+    assert!(not_allowed(w.act(&p.officer, arrange(dup))).contains("重复"));
+    assert!(not_allowed(w.act(&p.officer, arrange(order[1..].to_vec()))).contains("附件"));
+    let mut foreign = order.clone();
+    foreign[0] = page(9).sm3;
+    assert!(not_allowed(w.act(&p.officer, arrange(foreign))).contains("没有"));
+    // Only a field of attachments; only the initiator.
+    assert!(not_allowed(w.act(
+        &p.officer,
+        Action::ArrangeAttachments {
+            field: "remarks".into(),
+            order: order.clone()
+        }
+    ))
+    .contains("不是附件栏"));
+    assert!(!not_allowed(w.act(&p.other_officer, arrange(order.clone()))).is_empty());
+    // Under review: no more than Attach may.
+    w.act(&p.officer, Action::Submit {}).unwrap();
+    let mut again = order.clone();
+    again.reverse();
+    let why = not_allowed(w.act(&p.officer, arrange(again.clone())));
+    let attach_why = not_allowed(w.act(
+        &p.officer,
+        Action::Attach {
+            field: "scans".into(),
+            attachment: page(7),
+        },
+    ));
+    assert_eq!(why, attach_why);
+    assert_eq!(scan_order(&w), order);
+    assert_eq!(&w.replay(), w.state());
+}

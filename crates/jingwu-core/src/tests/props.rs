@@ -191,3 +191,41 @@ fn untouched_log_verifies() {
     let e = verify_chain(&dropped, |a, _| keys.get(a)).unwrap_err();
     assert_eq!(e.index, 2);
 }
+
+fn att(n: usize) -> crate::form::AttachmentRef {
+    crate::form::AttachmentRef {
+        sm3: format!("{n:064x}"),
+        name: format!("{n}.jpg"),
+        mime: "image/jpeg".into(),
+        size: 1,
+        pages: None,
+    }
+}
+
+proptest! {
+    /// `arrange` accepts exactly the permutations of the field's list and
+    /// returns the list in that order.
+    #[test]
+    fn arrange_accepts_exactly_permutations(
+        n in 0usize..8,
+        perm in Just(()).prop_perturb(|_, mut rng| { let mut k: Vec<usize> = (0..8).collect(); for i in (1..8).rev() { let j = (rng.next_u32() as usize) % (i + 1); k.swap(i, j); } k }),
+        order in proptest::collection::vec(0usize..10, 0..9),
+    ) {
+        let list: Vec<_> = (0..n).map(att).collect();
+        // A permutation of 0..n.
+        let p: Vec<usize> = perm.into_iter().filter(|&i| i < n).collect();
+        let want: Vec<String> = p.iter().map(|&i| att(i).sm3).collect();
+        let got = crate::case::arrange(list.clone(), &want).unwrap();
+        prop_assert_eq!(got.iter().map(|a| a.sm3.clone()).collect::<Vec<_>>(), want);
+        // Any order of indices: accepted iff it is a permutation of 0..n.
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        let is_perm = sorted == (0..n).collect::<Vec<_>>();
+        let names: Vec<String> = order.iter().map(|&i| att(i).sm3).collect();
+        let r = crate::case::arrange(list, &names);
+        prop_assert_eq!(r.is_ok(), is_perm);
+        if let Ok(got) = r {
+            prop_assert_eq!(got.iter().map(|a| a.sm3.clone()).collect::<Vec<_>>(), names);
+        }
+    }
+}
