@@ -28,6 +28,9 @@ const APP_COMMANDS: &[&str] = &[
     "verify_slip",
     "profiles",
     "switch_user",
+    "scan_check",
+    "rotate_page",
+    "arrange_pages",
 ];
 
 fn main() {

@@ -314,11 +314,32 @@ export function thumbnail(mime, dataUrl) {
  *   form.setValues(values)  prefills the fields with the stored values
  *   form.setExisting(atts)  lists the case's attachments as saved (counted, not removable)
  */
+/** Size and pages of a processed scan. */
+function scanMeta(p) {
+  const pages = p.scan && Array.isArray(p.scan.pages) ? p.scan.pages : [];
+  if (pages.length === 0) return fmtSize(p.size);
+  const out = pages.reduce((n, x) => n + (Number(x.bytes) || 0), 0);
+  return `${pages.length} 页，处理后 ${fmtSize(out)}`;
+}
+
+/** The pipeline's warnings for a scan (e.g. 未检测到村（居）委会印章), with the page when it has several. */
+function scanWarnings(p) {
+  const pages = p.scan && Array.isArray(p.scan.pages) ? p.scan.pages : [];
+  const out = [];
+  for (const x of pages) {
+    for (const w of Array.isArray(x.warnings) ? x.warnings : []) out.push(pages.length > 1 ? `第 ${x.page} 页：${w}` : w);
+  }
+  return out;
+}
+
 export class CaseForm {
-  constructor(template, { onChange = () => {}, onNotice = () => {} } = {}) {
+  constructor(template, { onChange = () => {}, onNotice = () => {}, onCheckFile = null } = {}) {
     this.template = { ...template, fields: (Array.isArray(template.fields) ? template.fields : []).map(normalizeField) };
     this.onChange = onChange;
     this.onNotice = onNotice;
+    // Runs the scan pipeline on a chosen file: resolves to {pages: [{warnings, …}]}
+    // or rejects with the reason the file is refused.
+    this.onCheckFile = onCheckFile;
     this.bindings = new Map(); // key → {field, kind, get(), isEmpty(), errorEl, wrapper, inputs()}
     this.pending = [];
     this.nextPendingId = 1;
@@ -578,7 +599,7 @@ export class CaseForm {
           refused.push(`${file.name}（文件内容不是${mime === "application/pdf" ? " PDF" : "所标的图片格式"}，可能是改了扩展名的其他文件）`);
           continue;
         }
-        this.pending.push({
+        const p = {
           id: this.nextPendingId++,
           name: file.name,
           mime,
@@ -586,14 +607,29 @@ export class CaseForm {
           dataUrl: mime === file.type ? dataUrl : `data:${mime};base64,${dataUrl.slice(comma + 1)}`,
           dataB64: dataUrl.slice(comma + 1),
           saved: false,
-        });
+          checking: Boolean(this.onCheckFile),
+          scan: null,
+        };
+        this.pending.push(p);
+        if (this.onCheckFile) {
+          this.renderPending();
+          try {
+            p.scan = await this.onCheckFile(p);
+          } catch (err) {
+            this.pending = this.pending.filter((x) => x !== p);
+            refused.push(`${file.name}（${err && err.message ? err.message : err}）`);
+            continue;
+          } finally {
+            p.checking = false;
+          }
+        }
       } catch (err) {
         refused.push(`${file.name}（读取失败：${err && err.message ? err.message : err}）`);
       }
     }
     const fieldError = document.getElementById("error-scans");
     if (refused.length > 0) {
-      const text = `以下文件不是 JPEG、PNG、TIFF 或 PDF，未添加：${refused.join("、")}`;
+      const text = `以下文件未添加：${refused.join("、")}`;
       this.onNotice(text);
       if (fieldError) fieldError.textContent = text;
     } else if (fieldError && files.length > 0) {
@@ -665,7 +701,8 @@ export class CaseForm {
           },
           h("div", { class: "thumb-box" }, thumbnail(p.mime, p.dataUrl)),
           h("div", { class: "thumb-name", title: p.name }, p.name),
-          h("div", { class: "thumb-meta" }, p.saved ? "已保存" : fmtSize(p.size)),
+          h("div", { class: "thumb-meta" }, p.saved ? "已保存" : p.checking ? "正在处理扫描件…" : scanMeta(p)),
+          ...scanWarnings(p).map((w) => h("div", { class: "thumb-warn", "data-testid": "attachment-warning" }, `⚠ ${w}`)),
           p.saved
             ? null
             : h(

@@ -45,7 +45,11 @@
 // 案件详情 (screen-case)
 //   back, case-no, case-status, case-step, case-summary
 //   case-values with value-<key> rows, case-attachments, case-attachments-empty
-//   li[data-testid="case-attachment"][data-sm3] with a button attachment-open-<n>
+//   li[data-testid="case-attachment"][data-sm3] with a button attachment-open-<n>;
+//     when the case is editable by this user, page tools page-rotate-<n>, page-up-<n>,
+//     page-down-<n> (data-testid page-rotate / page-up / page-down)
+//   new-case / edit attachments: div[data-testid="attachment-warning"] under a pending file
+//     for each scan-pipeline warning (e.g. 未检测到村（居）委会印章)
 //   trail, trail-empty, li[data-testid="trail-entry"] containing (data-testid)
 //     trail-step, trail-name, trail-person, trail-role, trail-decision,
 //     trail-opinion, trail-time, and sig-ok "✔ 签名已验证" | sig-bad "✘ 签名无效"
@@ -125,6 +129,9 @@ const api = {
   validate: (values, mode) => call("validate", { values, mode }),
   create: (values, pin) => call("create", { values, pin }),
   attach: (caseId, name, dataB64, pin) => call("attach", { caseId, name, dataB64, pin }),
+  scanCheck: (name, dataB64) => call("scan_check", { name, dataB64 }),
+  rotatePage: (caseId, sm3, quarterTurns, pin) => call("rotate_page", { caseId, sm3, quarterTurns, pin }),
+  arrangePages: (caseId, order, pin) => call("arrange_pages", { caseId, order, pin }),
   submit: (caseId, pin) => call("submit", { caseId, pin }),
   update: (caseId, values, pin) => call("update", { caseId, values, pin }),
   caseDetail: (caseId) => call("case_detail", { caseId }),
@@ -518,6 +525,7 @@ async function openNewCase() {
     const form = new CaseForm(template, {
       onChange: scheduleValidate,
       onNotice: (text) => showMessage(text, "error"),
+      onCheckFile: (p) => api.scanCheck(p.name, p.dataB64),
     });
     state.form = form;
     $("new-title").textContent = `新建申请 · ${template.name || ""}`;
@@ -674,6 +682,7 @@ async function openEdit() {
   const form = new CaseForm(template, {
     onChange: scheduleValidate,
     onNotice: (text) => showMessage(text, "error"),
+    onCheckFile: (p) => api.scanCheck(p.name, p.dataB64),
   });
   form.setValues(stored);
   form.setExisting(detail.attachments, attachmentUrl);
@@ -833,7 +842,7 @@ function renderCase(d, template) {
   $("case-values").replaceChildren(renderValues(template, d.values || {}));
 
   const atts = Array.isArray(d.attachments) ? d.attachments : [];
-  $("case-attachments").replaceChildren(...atts.map(attachmentItem));
+  $("case-attachments").replaceChildren(...atts.map((att, i) => attachmentItem(att, i, d.can_edit === true ? atts : null)));
   $("case-attachments-empty").hidden = atts.length > 0;
 
   const trail = Array.isArray(d.trail) ? d.trail : [];
@@ -895,7 +904,12 @@ async function attachmentUrl(att) {
   return url;
 }
 
-function attachmentItem(att, i) {
+/**
+ * A scanned page on the case page. `pages` (the field's attachments, when
+ * the case is editable by this user) adds page tools: turn 90°, move up /
+ * down — each a signed change, confirmed with the PIN.
+ */
+function attachmentItem(att, i, pages = null) {
   const box = h("div", { class: "thumb-box" }, thumbnail(att.mime, null));
   const isImage = String(att.mime || "").startsWith("image/");
   if (isImage) {
@@ -913,7 +927,39 @@ function attachmentItem(att, i) {
     ),
     h("div", { class: "thumb-name", title: att.name || "" }, att.name || ""),
     h("div", { class: "thumb-meta" }, fmtSize(att.size)),
+    pages && String(att.mime || "").startsWith("image/")
+      ? h(
+          "div",
+          { class: "page-tools" },
+          h("button", { type: "button", class: "btn btn-small", id: `page-rotate-${i + 1}`, "data-testid": "page-rotate", title: "顺时针旋转 90°", onclick: () => pageTool("rotate", i, pages) }, "⟳ 旋转"),
+          h("button", { type: "button", class: "btn btn-small", id: `page-up-${i + 1}`, "data-testid": "page-up", title: "前移一页", disabled: i === 0 ? true : null, onclick: () => pageTool("up", i, pages) }, "↑"),
+          h("button", { type: "button", class: "btn btn-small", id: `page-down-${i + 1}`, "data-testid": "page-down", title: "后移一页", disabled: i === pages.length - 1 ? true : null, onclick: () => pageTool("down", i, pages) }, "↓"),
+        )
+      : null,
   );
+}
+
+/** Turns a page 90° clockwise, or moves it one place up or down. */
+async function pageTool(kind, i, pages) {
+  const caseId = state.caseId;
+  const pin = await askPin(kind === "rotate" ? "旋转页面：请输入签名 PIN" : "调整页序：请输入签名 PIN");
+  if (pin === null) return;
+  await busy([...document.querySelectorAll(".page-tools button")], async () => {
+    try {
+      if (kind === "rotate") {
+        await api.rotatePage(caseId, pages[i].sm3, 1, pin);
+      } else {
+        const order = pages.map((a) => a.sm3);
+        const j = kind === "up" ? i - 1 : i + 1;
+        [order[i], order[j]] = [order[j], order[i]];
+        await api.arrangePages(caseId, order, pin);
+      }
+      showMessage(kind === "rotate" ? "页面已旋转" : "页序已调整", "success");
+      if (state.caseId === caseId) await loadCase();
+    } catch (err) {
+      showMessage(errorText(err), "error");
+    }
+  });
 }
 
 // --- decisions and actions

@@ -14,6 +14,7 @@ use jingwu_core::event::{Action, Decision};
 use jingwu_core::form::{FieldDef, FieldType, FormValues, Mode, DRAFT_STEP};
 use jingwu_core::registry::Registry;
 use jingwu_core::SHANGHAI;
+use jingwu_station::scan::{ProcessedFile, ScanPage, SCANS_FIELD};
 use jingwu_station::station::{sniff_mime, Station, StationError};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -53,6 +54,9 @@ pub struct Uploading {
 pub struct AppState {
     pub data_dir: PathBuf,
     pub station: Mutex<Station>,
+    /// Scans run through the pipeline when chosen, by the SM3 of the file,
+    /// so attaching them does not process them again.
+    pub scans: std::sync::Mutex<Vec<(String, Arc<ProcessedFile>)>>,
     pub active: Arc<std::sync::Mutex<PathBuf>>,
     pub link: Arc<std::sync::Mutex<LinkStatus>>,
     pub poke: Arc<Notify>,
@@ -69,6 +73,7 @@ impl AppState {
             active: Arc::new(std::sync::Mutex::new(data_dir.clone())),
             data_dir,
             station: Mutex::new(station),
+            scans: std::sync::Mutex::new(Vec::new()),
             link: Arc::new(std::sync::Mutex::new(LinkStatus::default())),
             poke: Arc::new(Notify::new()),
         })
@@ -556,6 +561,130 @@ pub async fn attach(
     pin: String,
 ) -> Result<Value, String> {
     let id = parse_case(&case_id)?;
+    let data = decode_upload(&name, &data_b64)?;
+    let processed = scan_of(&state, &name, &data).await?;
+    let mut st = state.station.lock().await;
+    let r = st
+        .attach_processed(&pin, id, SCANS_FIELD, &processed, &processed.pages)
+        .map_err(pin_err)?;
+    drop(st);
+    forget_scan(&state, &processed);
+    state.poke.notify_one();
+    let first = r.pages.first();
+    Ok(json!({
+        "sm3": first.map(|p| p.sm3.clone()),
+        "mime": "image/jpeg",
+        "size": first.map(|p| p.bytes),
+        "original_sm3": r.original_sm3,
+        "pages": r.pages.iter().map(page_json).collect::<Vec<_>>(),
+    }))
+}
+
+/// Most scans kept processed between choosing and attaching.
+const SCAN_CACHE: usize = 16;
+
+fn page_json(p: &ScanPage) -> Value {
+    json!({
+        "page": p.page,
+        "sm3": p.sm3,
+        "name": p.name,
+        "bytes": p.bytes,
+        "width": p.width,
+        "height": p.height,
+        "skew_degrees": p.skew_degrees,
+        "stamp_present": p.stamp_present,
+        "stamp_bbox": p.stamp_bbox,
+        "form_id": p.form_id,
+        "warnings": p.warnings,
+        "millis": p.millis,
+    })
+}
+
+/// A chosen file run through the scan pipeline (or the result kept from
+/// `scan_check`). Refusals are the pipeline's Chinese messages.
+async fn scan_of(
+    state: &State<'_, AppState>,
+    name: &str,
+    data: &[u8],
+) -> Result<Arc<ProcessedFile>, String> {
+    let key = jingwu_core::crypto::sm3_hex(data);
+    if let Ok(cache) = state.scans.lock() {
+        if let Some((_, p)) = cache.iter().find(|(k, p)| *k == key && p.name == name) {
+            return Ok(p.clone());
+        }
+    }
+    // Through a file in the import folder, so the station's own file
+    // import (size limits from the file's metadata) is the one used.
+    let dir = state.data_dir.join("import");
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    // A plain file name inside the import folder, whatever the UI sent.
+    let safe = safe.trim_start_matches('.').to_string();
+    let sub = dir.join(&key[..16]);
+    std::fs::create_dir_all(&sub).map_err(err)?;
+    let path = sub.join(if safe.is_empty() {
+        "扫描件".into()
+    } else {
+        safe
+    });
+    std::fs::write(&path, data).map_err(err)?;
+    let p2 = path.clone();
+    let r = tauri::async_runtime::spawn_blocking(move || jingwu_station::scan::process(&p2)).await;
+    let _ = std::fs::remove_dir_all(&sub);
+    let processed = Arc::new(r.map_err(err)?.map_err(err)?);
+    if let Ok(mut cache) = state.scans.lock() {
+        cache.retain(|(k, _)| *k != key);
+        cache.push((key, processed.clone()));
+        let extra = cache.len().saturating_sub(SCAN_CACHE);
+        cache.drain(..extra);
+    }
+    Ok(processed)
+}
+
+fn forget_scan(state: &State<'_, AppState>, p: &ProcessedFile) {
+    let key = jingwu_core::crypto::sm3_hex(&p.bytes);
+    if let Ok(mut cache) = state.scans.lock() {
+        cache.retain(|(k, _)| *k != key);
+    }
+}
+
+/// Checks a chosen file before it is saved: decodes it by its content and
+/// runs the scan pipeline (deskew, crop, stamp and QR checks), so the
+/// officer sees warnings such as 未检测到村（居）委会印章 before submitting.
+#[tauri::command]
+pub async fn scan_check(
+    state: State<'_, AppState>,
+    name: String,
+    data_b64: String,
+) -> Result<Value, String> {
+    let data = decode_upload(&name, &data_b64)?;
+    let p = scan_of(&state, &name, &data).await?;
+    let pages: Vec<Value> = p
+        .pages
+        .iter()
+        .map(|r| {
+            page_json(&ScanPage::from_result(
+                r,
+                jingwu_core::crypto::sm3_hex(&r.jpeg),
+                jingwu_station::scan::page_name(&p.name, r.page),
+            ))
+        })
+        .collect();
+    Ok(json!({"name": name, "pages": pages}))
+}
+
+/// A file from the UI: size-limited, base64, not empty, an image or PDF by
+/// its content.
+fn decode_upload(name: &str, data_b64: &str) -> Result<Vec<u8>, String> {
     if data_b64.len() > MAX_FILE / 3 * 4 + 8 {
         return Err(format!(
             "文件“{name}”过大，上限 {} MB",
@@ -573,41 +702,46 @@ pub async fn attach(
             "“{name}”不是 JPEG、PNG、TIFF 图片或 PDF 文件（按文件内容判断，不看扩展名）"
         ));
     }
-    // Through a file so the station's import path is the one used.
-    let dir = state.data_dir.join("import");
-    std::fs::create_dir_all(&dir).map_err(err)?;
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c == '/' || c == '\\' || c.is_control() {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    // A plain file name inside the import folder, whatever the UI sent.
-    let safe = safe.trim_start_matches('.').to_string();
-    let path = dir.join(if safe.is_empty() {
-        "附件".into()
-    } else {
-        safe
-    });
-    std::fs::write(&path, &data).map_err(err)?;
+    Ok(data)
+}
+
+/// Turns a scanned page of an editable case by quarter turns clockwise.
+#[tauri::command]
+pub async fn rotate_page(
+    state: State<'_, AppState>,
+    case_id: String,
+    sm3: String,
+    quarter_turns: u8,
+    pin: String,
+) -> Result<Value, String> {
+    let id = parse_case(&case_id)?;
+    if !(1..=3).contains(&quarter_turns) {
+        return Err("旋转角度只能是 90°、180° 或 270°".into());
+    }
     let mut st = state.station.lock().await;
-    let r = st.attach(&pin, id, "scans", &path).map_err(pin_err);
-    let _ = std::fs::remove_file(&path);
-    let s = r?;
+    let a = st
+        .rotate_page(&pin, id, SCANS_FIELD, &sm3, quarter_turns)
+        .map_err(pin_err)?;
     drop(st);
     state.poke.notify_one();
-    let att = s
-        .form
-        .get("scans")
-        .and_then(Value::as_array)
-        .and_then(|a| a.last())
-        .cloned()
-        .unwrap_or(Value::Null);
-    Ok(json!({"sm3": att["sm3"], "mime": att["mime"], "size": att["size"]}))
+    Ok(json!({"sm3": a.sm3, "size": a.size}))
+}
+
+/// Puts the scanned pages of an editable case in a new order.
+#[tauri::command]
+pub async fn arrange_pages(
+    state: State<'_, AppState>,
+    case_id: String,
+    order: Vec<String>,
+    pin: String,
+) -> Result<Value, String> {
+    let id = parse_case(&case_id)?;
+    let mut st = state.station.lock().await;
+    st.arrange_pages(&pin, id, SCANS_FIELD, order)
+        .map_err(pin_err)?;
+    drop(st);
+    state.poke.notify_one();
+    Ok(json!({"ok": true}))
 }
 
 /// Records the fields the initiator changed (drafting, or correcting a

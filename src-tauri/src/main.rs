@@ -129,7 +129,10 @@ fn run() -> anyhow::Result<i32> {
             app::print_slip,
             app::verify_slip,
             app::profiles,
-            app::switch_user
+            app::switch_user,
+            app::scan_check,
+            app::rotate_page,
+            app::arrange_pages
         ])
         .build(tauri::generate_context!())
         .context("cannot build the desktop app")?;

@@ -487,6 +487,13 @@ impl App {
 
     async fn click(&self, css: &str) {
         let e = self.wait(css, 20).await;
+        // Into the middle of the window: the sticky header must not cover
+        // what is clicked.
+        self.js(
+            "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'center'}); return true;",
+            json!([css]),
+        )
+        .await;
         self.call("POST", &format!("/element/{e}/click"), json!({}))
             .await;
     }
@@ -808,6 +815,13 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
         )
         .await;
     officer.wait("[data-testid=pending-attachment]", 20).await;
+    // The scan went through the pipeline when chosen: no village
+    // committee's seal on it, which is a warning, not a refusal.
+    officer.wait("[data-testid=attachment-warning]", 60).await;
+    assert!(officer
+        .text_of("[data-testid=attachment-warning]")
+        .await
+        .contains("未检测到村（居）委会印章"));
     officer.shot("04-new-application").await;
     officer.click("#submit-case").await;
     officer.pin().await;
@@ -1124,6 +1138,44 @@ async fn returned_corrected_resubmitted_then_disagreed() {
     // The officer corrects the reason and resubmits, in the app.
     wait_case_status(&officer, "#tab-drafts", "退回补正").await;
     officer.shot("01-returned").await;
+    // The returned case's scan is turned a quarter, as a signed change.
+    let before = officer
+        .js(
+            "return document.querySelector('[data-testid=case-attachment]').dataset.sm3",
+            json!([]),
+        )
+        .await;
+    officer.click("#page-rotate-1").await;
+    officer.pin().await;
+    let t0 = Instant::now();
+    while !officer.text_of("#message").await.contains("页面已旋转") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the page was not turned"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    officer.wait("[data-testid=case-attachment]", 20).await;
+    let after = officer
+        .js(
+            "return document.querySelector('[data-testid=case-attachment]').dataset.sm3",
+            json!([]),
+        )
+        .await;
+    assert_ne!(before, after, "a turned page is a new page");
+    officer.shot("01b-page-turned").await;
+    let t0 = Instant::now();
+    while officer
+        .js("return document.body.hasAttribute('aria-busy')", json!([]))
+        .await
+        != Value::Bool(false)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the page stayed busy"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
     officer.click("#edit-case").await;
     officer.wait_screen("edit", 20).await;
     officer.wait("#field-reason", 20).await;
@@ -1248,8 +1300,8 @@ async fn returned_corrected_resubmitted_then_disagreed() {
 }
 
 fn tiny_png() -> Vec<u8> {
-    // A 1×1 white PNG.
+    // A 6×3 colour PNG (not square, so a turned page is a new page).
     base64::engine::general_purpose::STANDARD
-        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC")
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAYAAAADCAIAAAA/Y+msAAAALUlEQVR4nA3IQQHAMBACMOScHORUDnIia8szSVw0XixEUletVyv9a246bzbmA5LvGrlNYexBAAAAAElFTkSuQmCC")
         .unwrap()
 }

@@ -76,7 +76,8 @@ pub struct ScanImport {
 }
 
 impl ScanPage {
-    pub(crate) fn from_result(p: &PageResult, sm3: String, name: String) -> ScanPage {
+    /// The summary of a processed page stored as `sm3` under `name`.
+    pub fn from_result(p: &PageResult, sm3: String, name: String) -> ScanPage {
         ScanPage {
             page: p.page,
             sm3,
@@ -118,7 +119,9 @@ pub fn process(file: &Path) -> Result<ProcessedFile> {
     Ok(ProcessedFile { name, bytes, pages })
 }
 
-pub(crate) fn page_name(source: &str, page: u32) -> String {
+/// The attachment name of page `page` of the scanned file `source`
+/// (`登记表-第1页.jpg`).
+pub fn page_name(source: &str, page: u32) -> String {
     let stem = Path::new(source)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
