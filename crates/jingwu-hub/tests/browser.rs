@@ -1,0 +1,244 @@
+//! County approvers in a real browser: the real hub binary over TLS serves
+//! the UI; station clients take a case to the 户政股股长 step; then headless
+//! Chromium (playwright-core, `tests/browser/approve.mjs`) signs in as
+//! 户政股股长, creates the hosted signing key (approved here by the
+//! administrator through the API), opens the case and agrees with the
+//! signing PIN — after bad input that must change nothing — and 分管局长
+//! does the same. The case must end 已同意 with the browser-made events
+//! verifying on the officer's station and, in the evidence bundle, with
+//! OpenSSL alone. Screenshots go to `test-artifacts/browser/`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use jingwu_core::case::Status;
+use jingwu_core::crypto::KdfParams;
+use jingwu_core::event::Decision;
+use jingwu_core::registry::Registry;
+use jingwu_station::client::HubClient;
+use jingwu_station::station::Station;
+use uuid::Uuid;
+
+use crate::common::*;
+use crate::durability::HubProcess;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+async fn station(url: &str, fp: &str, person: &str) -> (Station, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = Station::open(dir.path(), Registry::builtin_demo().unwrap()).unwrap();
+    st.enrol(
+        url,
+        Some(fp),
+        person,
+        PASSWORD,
+        PIN,
+        "派出所工作站",
+        KdfParams::TEST_ONLY,
+    )
+    .await
+    .unwrap();
+    (st, dir)
+}
+
+async fn approve_pending(admin: &HubClient, person: &str) -> usize {
+    let mut n = 0;
+    for e in admin.enrolments(Some("pending")).await.unwrap() {
+        assert_eq!(e.person, person, "only {person}'s hosted key is pending");
+        admin.decide_enrolment(&e.id, "approve").await.unwrap();
+        n += 1;
+    }
+    n
+}
+
+/// Runs the browser script for `person`, answering its requests.
+async fn browser(
+    hub_url: &str,
+    admin: &HubClient,
+    place: &HubPlace,
+    person: &str,
+    case: Uuid,
+    check_bad: bool,
+) {
+    let dir = root().join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "tests/browser/node_modules is missing: run scripts/setup.sh (npm ci there)"
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Chromium is missing: run scripts/setup.sh"
+    );
+    let mut child = Command::new("node")
+        .arg(dir.join("approve.mjs"))
+        .current_dir(&dir)
+        .env("HUB_URL", hub_url)
+        .env("PERSON", person)
+        .env("PASSWORD", PASSWORD)
+        .env("PIN", PIN)
+        .env("CASE_ID", case.to_string())
+        .env("SHOTS", root().join("test-artifacts/browser"))
+        .env("CHECK_BAD", if check_bad { "1" } else { "0" })
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let events_before = |p: &HubPlace| p.open_db().case_events(&case).unwrap().len();
+    let mut done = false;
+    let mut before_wrong_pin = None;
+    while let Some(line) = rx.recv().await {
+        eprintln!("[{person} browser] {line}");
+        match line.trim() {
+            "KEY_PENDING" => {
+                assert_eq!(approve_pending(admin, person).await, 1);
+                before_wrong_pin = Some(events_before(place));
+                writeln!(stdin, "APPROVED").unwrap();
+            }
+            "WRONG_PIN_DONE" => {
+                // Bad input (no opinion, wrong PIN) committed nothing.
+                assert_eq!(Some(events_before(place)), before_wrong_pin);
+                writeln!(stdin, "CHECKED").unwrap();
+            }
+            "DONE" => done = true,
+            _ => {}
+        }
+        stdin.flush().unwrap();
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success() && done, "the browser run for {person} failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn county_approvers_decide_in_a_browser() {
+    let place = HubPlace::new(Backend::Sqlite);
+    place.init(&[OFFICER, CHIEF, SECTION, DEPUTY]);
+    let hub = HubProcess::start(&place, true);
+    let fp = hub.fingerprint.clone().unwrap();
+    let mut admin = HubClient::new(&hub.url, Some(&fp)).unwrap();
+    admin.login("admin", PASSWORD, "console").await.unwrap();
+
+    // The page, its scripts and their headers, without a browser.
+    let http = jingwu_station::pin::http_client(Some(&fp)).unwrap();
+    let page = http.get(format!("{}/", hub.url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe"), "{csp}");
+    assert!(page.text().await.unwrap().contains("main.js"));
+    let js = http
+        .get(format!("{}/api.js", hub.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let login = http
+        .post(format!("{}/api/ui/login", hub.url))
+        .header("X-Jingwu-UI", "1")
+        .json(&serde_json::json!({"person": SECTION, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+    for want in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(cookie.contains(want), "{cookie}");
+    }
+    let token = cookie.split(';').next().unwrap().to_string();
+    // Out of scope is "not found"; desktop-only commands are refused.
+    let r = http
+        .post(format!("{}/api/ui/case_detail", hub.url))
+        .header("X-Jingwu-UI", "1")
+        .header("Cookie", &token)
+        .json(&serde_json::json!({"caseId": Uuid::now_v7()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = http
+        .post(format!("{}/api/ui/create", hub.url))
+        .header("X-Jingwu-UI", "1")
+        .header("Cookie", &token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // 户籍民警 applies, 所长 agrees, on their stations.
+    let (mut officer, _d1) = station(&hub.url, &fp, OFFICER).await;
+    let (mut chief, _d2) = station(&hub.url, &fp, CHIEF).await;
+    for e in admin.enrolments(Some("pending")).await.unwrap() {
+        admin.decide_enrolment(&e.id, "approve").await.unwrap();
+    }
+    let s = officer
+        .create_hukou(PIN, jingwu_core::demo::name_change_form())
+        .unwrap();
+    let case = s.case_id;
+    officer
+        .attach(PIN, case, "scans", &scan_file(officer.data_dir()))
+        .unwrap();
+    officer.submit(PIN, case).unwrap();
+    officer.sync(|_, _, _| {}).await.unwrap();
+    chief.sync(|_, _, _| {}).await.unwrap();
+    chief.decide(PIN, case, Decision::Agree, "同意。").unwrap();
+    let r = chief.sync(|_, _, _| {}).await.unwrap();
+    assert_eq!(r.pushed, 1, "{r:?}");
+
+    // 户政股股长, then 分管局长, in the browser.
+    let _ = std::fs::remove_dir_all(root().join("test-artifacts/browser"));
+    browser(&hub.url, &admin, &place, SECTION, case, true).await;
+    browser(&hub.url, &admin, &place, DEPUTY, case, false).await;
+
+    // The officer's station gets the result and checks every signature,
+    // the browser-made ones included.
+    officer.sync(|_, _, _| {}).await.unwrap();
+    let state = officer.store.case(&case).unwrap().unwrap();
+    assert_eq!(state.status, Status::Approved);
+    let events = officer.store.verified_events(&case).unwrap();
+    assert_eq!(events.len(), 6);
+    for (e, who) in events[4..].iter().zip([SECTION, DEPUTY]) {
+        assert_eq!(e.event.author, who);
+        assert_eq!(e.event.device, jingwu_hub::hosted::HOSTED_DEVICE);
+        assert_eq!(e.event.action.kind(), "decide");
+    }
+
+    // The evidence bundle, checked by the hub and by OpenSSL alone.
+    let bundle = place.dir.path().join("bundle.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_jingwu-hub"))
+        .arg("--data-dir")
+        .arg(place.dir.path())
+        .args(["export-case", &case.to_string(), "--out"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = Command::new("bash")
+        .arg(root().join("scripts/verify-bundle-openssl.sh"))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("证据包校验通过"), "{text}");
+    drop(hub);
+}
