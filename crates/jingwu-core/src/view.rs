@@ -35,7 +35,11 @@ pub fn list_row(reg: &Registry, s: &CaseState) -> Value {
 
 /// 待办 (waiting for `me`), 已办 (`me` acted on it), 已发 and 草稿 (`me`
 /// started it), each case in one list.
-pub fn lists<'a>(reg: &Registry, me: &str, cases: impl IntoIterator<Item = &'a CaseState>) -> Value {
+pub fn lists<'a>(
+    reg: &Registry,
+    me: &str,
+    cases: impl IntoIterator<Item = &'a CaseState>,
+) -> Value {
     let (mut todo, mut done, mut sent, mut drafts) = (vec![], vec![], vec![], vec![]);
     for s in cases {
         let r = list_row(reg, s);

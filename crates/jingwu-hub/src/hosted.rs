@@ -89,10 +89,7 @@ impl Hub {
             ));
         }
         jingwu_core::crypto::check_pin_strength(pin).map_err(|_| {
-            ApiError::bad_request(
-                "weak_pin",
-                "签名 PIN 至少 6 位，且不能是同一个字符重复",
-            )
+            ApiError::bad_request("weak_pin", "签名 PIN 至少 6 位，且不能是同一个字符重复")
         })?;
         let current = self.hosted_key_status(caller)?;
         if current.status == "pending" || current.status == "approved" {
@@ -129,9 +126,10 @@ impl Hub {
     /// Unseals the caller's approved hosted key with `pin`, counting wrong
     /// PINs and honouring the lock.
     fn unseal(&self, caller: &Caller, pin: &str) -> Result<SoftwareKey, ApiError> {
-        let k = self.db.hosted_key(&caller.person)?.ok_or_else(|| {
-            ApiError::forbidden("no_hosted_key", "尚未创建签名密钥，请先创建")
-        })?;
+        let k = self
+            .db
+            .hosted_key(&caller.person)?
+            .ok_or_else(|| ApiError::forbidden("no_hosted_key", "尚未创建签名密钥，请先创建"))?;
         if self.key(&caller.person, &k.fingerprint)?.is_none() {
             return Err(ApiError::forbidden(
                 "key_not_enrolled",
@@ -214,14 +212,14 @@ impl Hub {
         let action = state
             .decision_action(&self.reg, decision, opinion)
             .map_err(|e| ApiError::forbidden("not_allowed", e.to_string()))?;
-        let state_after = state
+        state
             .apply(
                 &probe_event(&state, caller, &action)?,
                 &"0".repeat(64),
                 &self.reg,
             )
+            .map(|_| ())
             .map_err(|e| ApiError::forbidden("not_allowed", e.to_string()))?;
-        drop(state_after);
         let key = self.unseal(caller, pin)?;
         self.sign_and_push(caller, &state, &key, action)?;
         self.visible_case(caller, case_id)
@@ -245,8 +243,8 @@ impl Hub {
         action: Action,
     ) -> Result<(), ApiError> {
         let ev = new_event(state, caller, &key.public_key().fingerprint(), action)?;
-        let se = SignedEvent::sign(ev, key)
-            .map_err(|e| ApiError::internal(format!("签名失败：{e}")))?;
+        let se =
+            SignedEvent::sign(ev, key).map_err(|e| ApiError::internal(format!("签名失败：{e}")))?;
         let wire = WireEvent {
             bytes: B64.encode(se.bytes()),
             signature: B64.encode(se.signature()),

@@ -27,8 +27,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::hub::{Caller, Hub};
 use crate::http::AppState;
+use crate::hub::{Caller, Hub};
 
 include!(concat!(env!("OUT_DIR"), "/ui_files.rs"));
 
@@ -217,10 +217,9 @@ async fn run(
     let hub = st.hub.clone();
     if command == "login" {
         let a: LoginArgs = args(&body)?;
-        let r = crate::http::blocking(move || {
-            hub.login(a.person.trim(), &a.password, Some("browser"))
-        })
-        .await?;
+        let r =
+            crate::http::blocking(move || hub.login(a.person.trim(), &a.password, Some("browser")))
+                .await?;
         let mut resp = Json(json!({
             "person": r.person, "name": r.name, "is_admin": r.is_admin,
             "expires_at": r.expires_at, "idle_timeout_secs": r.idle_timeout_secs,

@@ -120,7 +120,10 @@ async fn browser(
         stdin.flush().unwrap();
     }
     let status = child.wait().unwrap();
-    assert!(status.success() && done, "the browser run for {person} failed");
+    assert!(
+        status.success() && done,
+        "the browser run for {person} failed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -140,7 +143,10 @@ async fn county_approvers_decide_in_a_browser() {
         .to_str()
         .unwrap()
         .to_string();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
     assert!(page.text().await.unwrap().contains("main.js"));
     let js = http
         .get(format!("{}/api.js", hub.url))
@@ -238,7 +244,122 @@ async fn county_approvers_decide_in_a_browser() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("证据包校验通过"), "{text}");
     drop(hub);
 }
+
+/// Hosted keys on the hub itself, on both backends: creation under a PIN,
+/// nothing signed before an administrator approves, refusals that change
+/// nothing, the wrong-PIN lock, and a decision committed through the push
+/// path.
+async fn hosted_keys(backend: Backend) {
+    use jingwu_hub::hosted::MAX_PIN_FAILURES;
+    let place = HubPlace::new(backend);
+    place.init(&[OFFICER, CHIEF, SECTION, DEPUTY]);
+    let hub = RunningHub::start(&place).await;
+    let mut officer = Client::enrol(&hub.url, OFFICER).await;
+    let mut chief = Client::enrol(&hub.url, CHIEF).await;
+    hub.approve_all().await;
+    let case = officer.apply();
+    officer.sync().await;
+    chief.sync().await;
+    chief.agree(case);
+    chief.sync().await;
+
+    let h = hub.hub.clone();
+    let login = |p: &str| {
+        let t = h.login(p, PASSWORD, Some("browser")).unwrap().token;
+        h.authenticate(&t).unwrap()
+    };
+    let section = login(SECTION);
+    assert_eq!(h.hosted_key_status(&section).unwrap().status, "none");
+    let e = h.create_hosted_key(&section, "1111").unwrap_err();
+    assert!(e.body.error.contains("至少 6 位"), "{e}");
+    let k = h.create_hosted_key(&section, PIN).unwrap();
+    assert_eq!(k.status, "pending");
+    let e = h.create_hosted_key(&section, PIN).unwrap_err();
+    assert_eq!(e.body.code, "key_exists");
+    let events = |h: &jingwu_hub::hub::Hub| h.db.case_events(&case).unwrap().len();
+    let n = events(&h);
+    // Not approved yet: nothing is signed.
+    let e = h
+        .hosted_decide(&section, &case, Decision::Agree, "同意。", PIN)
+        .unwrap_err();
+    assert_eq!(e.body.code, "key_not_enrolled", "{e}");
+    hub.approve_all().await;
+    // Someone who sees the case but whose turn it is not: refused before
+    // the PIN is tried.
+    let initiator = login(OFFICER);
+    let k = h.create_hosted_key(&initiator, PIN).unwrap();
+    assert_eq!(k.status, "pending");
+    hub.approve_all().await;
+    let e = h
+        .hosted_decide(&initiator, &case, Decision::Agree, "同意。", "wrong-pin")
+        .unwrap_err();
+    assert_eq!(e.body.code, "not_allowed", "{e}");
+    // A case out of scope (not yet 分管局长's, or unknown) is not found.
+    let deputy = login(DEPUTY);
+    let e = h
+        .hosted_decide(&deputy, &case, Decision::Agree, "同意。", PIN)
+        .unwrap_err();
+    assert_eq!(e.status, 404);
+    let e = h
+        .hosted_decide(
+            &section,
+            &uuid::Uuid::now_v7(),
+            Decision::Agree,
+            "同意。",
+            PIN,
+        )
+        .unwrap_err();
+    assert_eq!(e.status, 404);
+    // Wrong PINs count down, then lock, and the lock holds the right PIN too.
+    for i in 1..MAX_PIN_FAILURES {
+        let e = h
+            .hosted_decide(&section, &case, Decision::Agree, "同意。", "246801")
+            .unwrap_err();
+        assert_eq!(e.body.code, "wrong_pin", "{e}");
+        assert!(
+            e.body
+                .error
+                .contains(&format!("再输错 {} 次", MAX_PIN_FAILURES - i)),
+            "{e}"
+        );
+    }
+    let e = h
+        .hosted_decide(&section, &case, Decision::Agree, "同意。", "246801")
+        .unwrap_err();
+    assert_eq!(e.body.code, "pin_locked", "{e}");
+    let e = h
+        .hosted_decide(&section, &case, Decision::Agree, "同意。", PIN)
+        .unwrap_err();
+    assert_eq!(e.body.code, "pin_locked", "{e}");
+    assert!(e.body.error.contains("分钟后再试"), "{e}");
+    assert_eq!(events(&h), n, "refusals committed nothing");
+    assert!(h
+        .hosted_key_status(&section)
+        .unwrap()
+        .locked_until
+        .is_some());
+    // The lock ends (here: as if its time had passed).
+    h.db.set_hosted_key_failures(SECTION, 0, 0).unwrap();
+    let s = h
+        .hosted_decide(&section, &case, Decision::Agree, "同意。", PIN)
+        .unwrap();
+    assert_eq!(events(&h), n + 1);
+    assert_eq!(s.trail.last().unwrap().person, SECTION);
+    // The officer's station verifies the hosted key's signature.
+    officer.sync().await;
+    assert_eq!(
+        officer.st.store.verified_events(&case).unwrap().len(),
+        n + 1
+    );
+    hub.stop().await;
+}
+
+crate::both_backends!(hosted_keys_on_the_hub, hosted_keys);
