@@ -54,13 +54,24 @@ async function invokeDesktop(command, args) {
 /** Fired on window when the hub says the browser session is over. */
 export const SIGNED_OUT_EVENT = "jingwu:signed-out";
 
+// Calls made while no one has touched the page for a minute (the screens'
+// background refresh) are marked idle: the hub does not count them as
+// activity, so an unattended browser is signed out after the idle timeout.
+const IDLE_AFTER_MS = 60 * 1000;
+let lastInput = Date.now();
+for (const type of ["pointerdown", "keydown", "wheel", "touchstart"]) {
+  window.addEventListener(type, () => (lastInput = Date.now()), { capture: true, passive: true });
+}
+
 async function fetchHub(command, args) {
   let res;
+  const headers = { "Content-Type": "application/json", "X-Jingwu-UI": "1" };
+  if (Date.now() - lastInput > IDLE_AFTER_MS) headers["X-Jingwu-Idle"] = "1";
   try {
     res = await fetch(`/api/ui/${encodeURIComponent(command)}`, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-Jingwu-UI": "1" },
+      headers,
       body: JSON.stringify(args || {}),
     });
   } catch {

@@ -36,6 +36,9 @@ include!(concat!(env!("OUT_DIR"), "/ui_files.rs"));
 pub const COOKIE: &str = "jingwu_ui";
 /// The header every UI call must carry (against cross-site requests).
 pub const UI_HEADER: &str = "x-jingwu-ui";
+/// Set to 1 by the UI on calls made while no one has used the page for a
+/// minute: they do not count as activity for the idle timeout.
+pub const IDLE_HEADER: &str = "x-jingwu-idle";
 
 /// Scripts, styles, pictures and calls from the hub itself only; no
 /// inline script or style, no framing.
@@ -240,7 +243,10 @@ async fn run(
     let token = cookie_token(&headers)
         .ok_or_else(|| ApiError::unauthorized("未登录或登录已失效，请重新登录"))?;
     let h = hub.clone();
-    let caller = crate::http::blocking(move || h.authenticate(&token)).await?;
+    // Background refreshes (no keyboard or mouse input lately) do not
+    // keep the session from idling out.
+    let active = headers.get(IDLE_HEADER).and_then(|v| v.to_str().ok()) != Some("1");
+    let caller = crate::http::blocking(move || h.authenticate_as(&token, active)).await?;
     if command == "logout" {
         crate::http::blocking(move || hub.logout(&caller)).await?;
         let mut resp = Json(json!({"ok": true})).into_response();

@@ -6,7 +6,8 @@
 //! signing PIN — after bad input that must change nothing — and 分管局长
 //! does the same. The case must end 已同意 with the browser-made events
 //! verifying on the officer's station and, in the evidence bundle, with
-//! OpenSSL alone. Screenshots go to `test-artifacts/browser/`.
+//! OpenSSL alone. Screenshots go to `test-artifacts/browser/` (or
+//! `$JINGWU_ARTIFACTS/browser`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -25,6 +26,14 @@ use crate::durability::HubProcess;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `test-artifacts/browser/` (or `$JINGWU_ARTIFACTS/browser`).
+fn shots() -> PathBuf {
+    std::env::var_os("JINGWU_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("test-artifacts"))
+        .join("browser")
 }
 
 async fn station(url: &str, fp: &str, person: &str) -> (Station, tempfile::TempDir) {
@@ -80,7 +89,7 @@ async fn browser(
         .env("PASSWORD", PASSWORD)
         .env("PIN", PIN)
         .env("CASE_ID", case.to_string())
-        .env("SHOTS", root().join("test-artifacts/browser"))
+        .env("SHOTS", shots())
         .env("CHECK_BAD", if check_bad { "1" } else { "0" })
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -190,6 +199,16 @@ async fn county_approvers_decide_in_a_browser() {
         .unwrap();
     assert_eq!(r.status(), 403);
 
+    let doc = http
+        .get(format!("{}/api/openapi.json", hub.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(doc.contains("/api/ui/{command}"), "the OpenAPI document");
+
     // 户籍民警 applies, 所长 agrees, on their stations.
     let (mut officer, _d1) = station(&hub.url, &fp, OFFICER).await;
     let (mut chief, _d2) = station(&hub.url, &fp, CHIEF).await;
@@ -211,7 +230,7 @@ async fn county_approvers_decide_in_a_browser() {
     assert_eq!(r.pushed, 1, "{r:?}");
 
     // 户政股股长, then 分管局长, in the browser.
-    let _ = std::fs::remove_dir_all(root().join("test-artifacts/browser"));
+    let _ = std::fs::remove_dir_all(shots());
     browser(&hub.url, &admin, &place, SECTION, case, true).await;
     browser(&hub.url, &admin, &place, DEPUTY, case, false).await;
 
@@ -363,3 +382,56 @@ async fn hosted_keys(backend: Backend) {
 }
 
 crate::both_backends!(hosted_keys_on_the_hub, hosted_keys);
+
+/// A browser's background refresh does not keep its session alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_refreshes_do_not_count_as_activity() {
+    let place = HubPlace::new(Backend::Sqlite);
+    place.init(&[SECTION]);
+    let hub = RunningHub::start(&place).await;
+    let h = hub.hub.clone();
+    // A session last used two minutes ago.
+    let token = "browser-session-under-test".to_string();
+    let th = jingwu_core::crypto::sm3_hex(token.as_bytes());
+    let earlier = time::OffsetDateTime::now_utc().unix_timestamp() - 120;
+    let session = |last_seen: i64| jingwu_hub::db::SessionRow {
+        token_hash: th.clone(),
+        person: SECTION.into(),
+        device: Some("browser".into()),
+        created_at: last_seen,
+        last_seen,
+        revoked: false,
+    };
+    h.db.insert_session(&session(earlier)).unwrap();
+    let seen = || h.db.session(&th).unwrap().unwrap().last_seen;
+    h.authenticate_as(&token, false).unwrap();
+    assert_eq!(seen(), earlier, "a background call moved the idle clock");
+    h.authenticate_as(&token, true).unwrap();
+    assert!(seen() > earlier);
+    // Over HTTP: the idle header is honoured, its absence counts as use.
+    let http = jingwu_station::pin::http_client(None).unwrap();
+    let call = |token: &str, idle: bool| {
+        let mut r = http
+            .post(format!("{}/api/ui/status", hub.url))
+            .header("X-Jingwu-UI", "1")
+            .header("Cookie", format!("{}={token}", jingwu_hub::webui::COOKIE));
+        if idle {
+            r = r.header("X-Jingwu-Idle", "1");
+        }
+        r.json(&serde_json::json!({})).send()
+    };
+    h.db.revoke_session(&th).unwrap();
+    let token = "browser-session-under-test-2".to_string();
+    let th = jingwu_core::crypto::sm3_hex(token.as_bytes());
+    h.db.insert_session(&jingwu_hub::db::SessionRow {
+        token_hash: th.clone(),
+        ..session(earlier)
+    })
+    .unwrap();
+    let seen = || h.db.session(&th).unwrap().unwrap().last_seen;
+    assert_eq!(call(&token, true).await.unwrap().status(), 200);
+    assert_eq!(seen(), earlier);
+    assert_eq!(call(&token, false).await.unwrap().status(), 200);
+    assert!(seen() > earlier);
+    hub.stop().await;
+}
