@@ -137,50 +137,51 @@ impl Hub {
             ));
         }
         let now = now_secs();
-        if k.locked_until > now {
-            let minutes = (k.locked_until - now + 59) / 60;
-            return Err(ApiError::new(
+        let locked = |until: i64| {
+            let minutes = (until - now + 59) / 60;
+            ApiError::new(
                 axum::http::StatusCode::TOO_MANY_REQUESTS,
                 "pin_locked",
                 format!("签名 PIN 连续输错次数过多，签名已锁定，请 {minutes} 分钟后再试"),
-            ));
+            )
+        };
+        // The attempt is counted before the PIN is tried: parallel guesses
+        // cannot outrun the lock.
+        let Some(attempt) = self.db.hosted_key_attempt(&caller.person, now)? else {
+            return Err(locked(k.locked_until.max(now + 60)));
+        };
+        let lock_now = || -> Result<ApiError, ApiError> {
+            self.db
+                .set_hosted_key_failures(&caller.person, 0, now + LOCK_SECS)?;
+            tracing::warn!(person = %caller.person, "hosted key locked after wrong PINs");
+            Ok(ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "pin_locked",
+                format!(
+                    "签名 PIN 连续输错 {MAX_PIN_FAILURES} 次，签名已锁定 {} 分钟",
+                    LOCK_SECS / 60
+                ),
+            ))
+        };
+        if attempt > MAX_PIN_FAILURES {
+            return Err(lock_now()?);
         }
         let sealed: EncryptedKey = serde_json::from_str(&k.sealed)
             .map_err(|e| ApiError::internal(format!("托管密钥无法读取：{e}")))?;
         match sealed.unlock(pin) {
             Ok(key) => {
-                if k.failures != 0 {
-                    self.db.set_hosted_key_failures(&caller.person, 0, 0)?;
-                }
+                self.db.set_hosted_key_failures(&caller.person, 0, 0)?;
                 Ok(key)
             }
-            Err(CryptoError::WrongPin) => {
-                let failures = k.failures + 1;
-                if failures >= MAX_PIN_FAILURES {
-                    self.db
-                        .set_hosted_key_failures(&caller.person, 0, now + LOCK_SECS)?;
-                    tracing::warn!(person = %caller.person, "hosted key locked after wrong PINs");
-                    Err(ApiError::new(
-                        axum::http::StatusCode::TOO_MANY_REQUESTS,
-                        "pin_locked",
-                        format!(
-                            "签名 PIN 连续输错 {MAX_PIN_FAILURES} 次，签名已锁定 {} 分钟",
-                            LOCK_SECS / 60
-                        ),
-                    ))
-                } else {
-                    self.db
-                        .set_hosted_key_failures(&caller.person, failures, 0)?;
-                    Err(ApiError::forbidden(
-                        "wrong_pin",
-                        format!(
-                            "签名 PIN 不正确（再输错 {} 次将锁定 {} 分钟）",
-                            MAX_PIN_FAILURES - failures,
-                            LOCK_SECS / 60
-                        ),
-                    ))
-                }
-            }
+            Err(CryptoError::WrongPin) if attempt >= MAX_PIN_FAILURES => Err(lock_now()?),
+            Err(CryptoError::WrongPin) => Err(ApiError::forbidden(
+                "wrong_pin",
+                format!(
+                    "签名 PIN 不正确（再输错 {} 次将锁定 {} 分钟）",
+                    MAX_PIN_FAILURES - attempt,
+                    LOCK_SECS / 60
+                ),
+            )),
             Err(e) => Err(ApiError::internal(format!("托管密钥无法使用：{e}"))),
         }
     }

@@ -337,6 +337,25 @@ async fn hosted_keys(backend: Backend) {
         )
         .unwrap_err();
     assert_eq!(e.status, 404);
+    // Guesses in parallel cannot outrun the lock: each attempt is counted
+    // before its PIN is tried.
+    let codes: Vec<String> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..MAX_PIN_FAILURES + 2)
+            .map(|_| {
+                sc.spawn(|| {
+                    h.hosted_decide(&section, &case, Decision::Agree, "同意。", "246801")
+                        .unwrap_err()
+                        .body
+                        .code
+                })
+            })
+            .collect();
+        hs.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let wrong = codes.iter().filter(|c| *c == "wrong_pin").count() as i64;
+    let locked = codes.iter().filter(|c| *c == "pin_locked").count() as i64;
+    assert_eq!((wrong, locked), (MAX_PIN_FAILURES - 1, 3), "{codes:?}");
+    h.db.set_hosted_key_failures(SECTION, 0, 0).unwrap();
     // Wrong PINs count down, then lock, and the lock holds the right PIN too.
     for i in 1..MAX_PIN_FAILURES {
         let e = h

@@ -193,7 +193,11 @@ pub trait HubDb: Send + Sync + 'static {
     fn hosted_key(&self, person: &str) -> DbResult<Option<HostedKeyRow>>;
     /// Stores a hosted key, replacing the person's previous one.
     fn put_hosted_key(&self, k: &HostedKeyRow) -> DbResult<()>;
-    /// Records the wrong-PIN counter and lock of a hosted key.
+    /// Counts one more PIN attempt on a hosted key that is not locked at
+    /// `now`, before the PIN is tried (so parallel guesses are counted
+    /// too); the count after it, or `None` when locked (or no key).
+    fn hosted_key_attempt(&self, person: &str, now: i64) -> DbResult<Option<i64>>;
+    /// Sets the attempt counter and lock of a hosted key.
     fn set_hosted_key_failures(
         &self,
         person: &str,
@@ -342,6 +346,7 @@ impl<D: HubDb> HubDb for OffRuntime<D> {
         fn approved_keys(&self) -> DbResult<Vec<(String, String, String)>>;
         fn hosted_key(&self, person: &str) -> DbResult<Option<HostedKeyRow>>;
         fn put_hosted_key(&self, k: &HostedKeyRow) -> DbResult<()>;
+        fn hosted_key_attempt(&self, person: &str, now: i64) -> DbResult<Option<i64>>;
         fn set_hosted_key_failures(&self, person: &str, failures: i64, locked_until: i64) -> DbResult<()>;
         fn push(&self, f: &mut PushFn<'_>) -> Result<(), ApiError>;
         fn events_after(&self, person: &str, after: i64, limit: i64) -> DbResult<Vec<EventRow>>;

@@ -1165,6 +1165,20 @@ impl HubDb for PgDb {
         })
     }
 
+    fn hosted_key_attempt(&self, person: &str, now: i64) -> DbResult<Option<i64>> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "UPDATE hosted_keys SET failures=failures+1 WHERE person=$1 AND locked_until<=$2
+                 RETURNING failures",
+            )?;
+            c.query_opt(&s, &[&person, &now])?
+                .map(|r| r.try_get(0))
+                .transpose()
+        })
+    }
+
     fn set_hosted_key_failures(
         &self,
         person: &str,

@@ -677,6 +677,19 @@ impl HubDb for SqliteDb {
         })
     }
 
+    fn hosted_key_attempt(&self, person: &str, now: i64) -> DbResult<Option<i64>> {
+        self.write(|tx| {
+            tx.query_row(
+                "UPDATE hosted_keys SET failures=failures+1 WHERE person=?1 AND locked_until<=?2
+                 RETURNING failures",
+                params![person, now],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+    }
+
     fn set_hosted_key_failures(
         &self,
         person: &str,
