@@ -4,7 +4,8 @@
 //   prints "KEY_PENDING"      → waits for "APPROVED" (an admin approved the hosted key)
 //   prints "WRONG_PIN_DONE"   → waits for "CHECKED"  (nothing was committed)
 //   prints "DONE"             at the end; exit code 0 only if every check passed.
-// Environment: HUB_URL, PERSON, PASSWORD, PIN, CASE_ID, SHOTS (screenshot dir),
+// Environment: HUB_URL, SPKI (base64 SHA-256 of the hub's public key: the
+// only certificate Chromium accepts), PERSON, PASSWORD, PIN, CASE_ID, SHOTS (screenshot dir),
 // CHECK_BAD=1 (also try bad input: wrong password, PIN mismatch, no opinion,
 // wrong PIN, a call without the UI header).
 
@@ -20,6 +21,7 @@ const env = (k) => {
   return v;
 };
 const HUB = env("HUB_URL");
+const SPKI = env("SPKI");
 const PERSON = env("PERSON");
 const PASSWORD = env("PASSWORD");
 const PIN = env("PIN");
@@ -64,7 +66,6 @@ const message = () => page.textContent("#message-text");
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: "/usr/bin/chromium",
   headless: true,
-  ignoreHTTPSErrors: true,
   viewport: { width: 1280, height: 900 },
   locale: "zh-CN",
   args: [
@@ -76,7 +77,7 @@ const context = await chromium.launchPersistentContext(profile, {
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--ignore-certificate-errors",
+    `--ignore-certificate-errors-spki-list=${SPKI}`,
   ],
 });
 try {

@@ -63,6 +63,27 @@ async fn approve_pending(admin: &HubClient, person: &str) -> usize {
     n
 }
 
+/// The base64 SHA-256 of the hub certificate's public key (SPKI), which
+/// Chromium is told to trust (`--ignore-certificate-errors-spki-list`):
+/// the browser pins the hub's key as a station pins its certificate.
+fn spki_pin(place: &HubPlace) -> String {
+    let cert = place.dir.path().join(jingwu_hub::tls::CERT_FILE);
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(
+            "openssl x509 -pubkey -noout -in \"$1\" | openssl pkey -pubin -outform der \
+             | openssl dgst -sha256 -binary | base64",
+        )
+        .arg("spki")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let pin = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(pin.len(), 44, "{pin}");
+    pin
+}
+
 /// Runs the browser script for `person`, answering its requests.
 async fn browser(
     hub_url: &str,
@@ -85,6 +106,7 @@ async fn browser(
         .arg(dir.join("approve.mjs"))
         .current_dir(&dir)
         .env("HUB_URL", hub_url)
+        .env("SPKI", spki_pin(place))
         .env("PERSON", person)
         .env("PASSWORD", PASSWORD)
         .env("PIN", PIN)
