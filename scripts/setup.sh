@@ -19,12 +19,15 @@ cd "$(dirname "$0")/.."
 #    for a stand-in tray host that the test reads the tray icon through
 #  - county hub: postgresql-client (pg_dump / pg_restore for PostgreSQL
 #    backups; the hub's PostgreSQL tests use the server on 127.0.0.1:5432)
+#  - the hub-served browser UI's test: chromium (headless, driven by
+#    playwright-core from tests/browser/, installed below with npm ci)
 PACKAGES=(
   build-essential pkg-config libssl-dev openssl ca-certificates
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   xvfb xdotool imagemagick fonts-noto-cjk
   cups cups-client printer-driver-cups-pdf poppler-utils qpdf zbar-tools qrencode jq
   postgresql-client webkit2gtk-driver dbus dbus-x11 dunst libglib2.0-bin python3-gi
+  chromium
   # scanimage: direct scanning through SANE (jingwu-station scan --sane)
   sane-utils
 )
@@ -65,5 +68,22 @@ TAURI_DRIVER_VERSION=2.1.0
 if ! cargo install --list 2>/dev/null | grep -q "^tauri-driver v$TAURI_DRIVER_VERSION:"; then
   echo "==> 安装 tauri-driver $TAURI_DRIVER_VERSION"
   cargo install --locked --quiet tauri-driver --version "$TAURI_DRIVER_VERSION"
+fi
+# playwright-core for the browser test (tests/browser/, pinned by its
+# package-lock.json; it drives the system's Chromium, no browser download).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "找不到 Node.js 20 和 npm（浏览器界面测试需要）。" >&2
+  exit 1
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "Node.js 版本过旧（$(node --version)），需要 20 或更新。" >&2
+  exit 1
+fi
+want_pw=$(node -p 'require("./tests/browser/package.json").dependencies["playwright-core"]')
+have_pw=$(node -p 'try { require("./tests/browser/node_modules/playwright-core/package.json").version } catch { "" }')
+if [ "$have_pw" != "$want_pw" ]; then
+  echo "==> 安装 playwright-core $want_pw（tests/browser）"
+  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "==> 环境就绪：$(rustc --version)，$(openssl version)"

@@ -2,7 +2,8 @@
 # Sets up the machine and runs every test: formatting, lints, the Rust
 # test suite (unit, property, store crash, OpenSSL interop, CLI, the county
 # hub on SQLite and on PostgreSQL at 127.0.0.1:5432, the real binaries over
-# TLS) and the real desktop window under Xvfb.
+# TLS, the hub-served UI in headless Chromium) and the real desktop window
+# under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

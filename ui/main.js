@@ -68,6 +68,8 @@
 import { h, CaseForm, renderValues, thumbnail, fmtTime, fmtSize } from "./form.js";
 import { wireSlip } from "./slip.js";
 import { wireUsers } from "./users.js";
+import { call, errorText, isDesktop } from "./api.js";
+import { startWeb } from "./web.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -77,49 +79,7 @@ const VALIDATE_DELAY_MS = 300;
 
 // ============================================================== backend
 
-/** Error → the backend's own words. */
-function errorText(err) {
-  if (typeof err === "string") return err;
-  if (err && typeof err.message === "string") return err.message;
-  try {
-    return JSON.stringify(err);
-  } catch {
-    return String(err);
-  }
-}
-
-// Tauri converts argument keys (caseId → case_id) but not command names: the
-// shell registers its Rust function names (case_detail, attachment_data,
-// sync_now), so those are invoked. Should a command answer "command … not
-// found", the call is retried once under the other spelling (caseDetail ↔
-// case_detail), which is then remembered.
-const commandNames = new Map();
-const otherSpelling = (name) =>
-  name.includes("_")
-    ? name.replace(/_([a-z])/g, (_, c) => c.toUpperCase())
-    : name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-
-async function call(command, args) {
-  const core = window.__TAURI__ && window.__TAURI__.core;
-  if (!core || typeof core.invoke !== "function") throw "未在桌面应用中运行（无 Tauri 接口）";
-  const name = commandNames.get(command) || command;
-  try {
-    return await core.invoke(name, args);
-  } catch (err) {
-    const text = errorText(err);
-    const alt = otherSpelling(command);
-    if (alt !== name && /not found/i.test(text) && !commandNames.has(command)) {
-      try {
-        const result = await core.invoke(alt, args);
-        commandNames.set(command, alt);
-        return result;
-      } catch (err2) {
-        throw errorText(err2);
-      }
-    }
-    throw text;
-  }
-}
+// The one call function (Tauri command, or the hub's /api/ui in a browser): api.js.
 
 const api = {
   status: () => call("status"),
@@ -1312,6 +1272,11 @@ function wire() {
 
 async function start() {
   wire();
+  if (!isDesktop()) {
+    // Served by the county hub to a browser: web.js signs in, then these screens.
+    await startWeb({ showScreen, showMessage, clearMessage, refreshStatus, scheduleRefresh, state });
+    return;
+  }
   const core = window.__TAURI__ && window.__TAURI__.core;
   if (!core) {
     showScreen("enrol");

@@ -17,6 +17,7 @@ pub mod idnum;
 pub mod money;
 pub mod org;
 pub mod registry;
+pub mod view;
 pub mod workdays;
 pub mod workflow;
 

@@ -427,6 +427,12 @@ impl Hub {
     /// Checks a bearer token: known, not revoked, within the idle and
     /// absolute timeouts, account enabled.
     pub fn authenticate(&self, token: &str) -> Result<Caller, ApiError> {
+        self.authenticate_as(token, true)
+    }
+
+    /// As [`Hub::authenticate`]; `active: false` (a browser's background
+    /// refresh, no one at the keyboard) leaves the idle clock running.
+    pub fn authenticate_as(&self, token: &str, active: bool) -> Result<Caller, ApiError> {
         let th = sm3_hex(token.as_bytes());
         let s = self
             .db
@@ -456,7 +462,7 @@ impl Hub {
         }
         // Touch at most once a minute: a write per request would cost the
         // push path a commit.
-        if now - s.last_seen >= 60 {
+        if active && now - s.last_seen >= 60 {
             self.db.touch_session(&th, now)?;
         }
         Ok(Caller {

@@ -6,10 +6,12 @@
 pub mod db;
 pub mod error;
 pub mod evidence;
+pub mod hosted;
 pub mod http;
 pub mod hub;
 pub mod server;
 pub mod tls;
+pub mod webui;
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;

@@ -111,7 +111,9 @@ pub async fn serve(
         );
     }
     hub.start_live()?;
-    let app = crate::http::router(hub).layer(tower_http::trace::TraceLayer::new_for_http());
+    let app = crate::http::router(hub.clone())
+        .merge(crate::webui::routes(hub, !cfg.insecure_http))
+        .layer(tower_http::trace::TraceLayer::new_for_http());
     let std_listener = TcpListener::bind(cfg.listen)
         .map_err(|e| anyhow::anyhow!("无法监听 {}：{e}", cfg.listen))?;
     std_listener.set_nonblocking(true)?;

@@ -9,6 +9,7 @@ mod common;
 
 mod attachments;
 mod bad_input;
+mod browser;
 mod chain;
 mod durability;
 mod loopback;

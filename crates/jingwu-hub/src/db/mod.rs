@@ -76,6 +76,24 @@ pub struct EnrolmentRow {
     pub decided_at: Option<String>,
 }
 
+/// A signing key the hub keeps for a browser user (see `crate::hosted`):
+/// the private key sealed under the user's signing PIN, and the wrong-PIN
+/// counter that locks it for a while.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostedKeyRow {
+    pub person: String,
+    /// The enrolment that registered its public key.
+    pub enrolment_id: String,
+    pub fingerprint: String,
+    /// The `EncryptedKey` JSON (Argon2id → SM4-GCM under the PIN).
+    pub sealed: String,
+    /// Wrong PINs in a row.
+    pub failures: i64,
+    /// Unix seconds until which the key may not be used.
+    pub locked_until: i64,
+    pub created_at: String,
+}
+
 /// A stored event with its global sequence number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRow {
@@ -170,6 +188,22 @@ pub trait HubDb: Send + Sync + 'static {
     fn approved_key(&self, person: &str, fingerprint: &str) -> DbResult<Option<String>>;
     /// Every approved key: (person, fingerprint, pem).
     fn approved_keys(&self) -> DbResult<Vec<(String, String, String)>>;
+
+    /// The hub-kept signing key of `person`.
+    fn hosted_key(&self, person: &str) -> DbResult<Option<HostedKeyRow>>;
+    /// Stores a hosted key, replacing the person's previous one.
+    fn put_hosted_key(&self, k: &HostedKeyRow) -> DbResult<()>;
+    /// Counts one more PIN attempt on a hosted key that is not locked at
+    /// `now`, before the PIN is tried (so parallel guesses are counted
+    /// too); the count after it, or `None` when locked (or no key).
+    fn hosted_key_attempt(&self, person: &str, now: i64) -> DbResult<Option<i64>>;
+    /// Sets the attempt counter and lock of a hosted key.
+    fn set_hosted_key_failures(
+        &self,
+        person: &str,
+        failures: i64,
+        locked_until: i64,
+    ) -> DbResult<()>;
 
     /// Runs `f` in one serialised write transaction; commits when it
     /// returns `Ok`, rolls back otherwise.
@@ -310,6 +344,10 @@ impl<D: HubDb> HubDb for OffRuntime<D> {
         fn decide_enrolment(&self, id: &str, from: &str, to: &str, by: &str, at: &str) -> DbResult<bool>;
         fn approved_key(&self, person: &str, fingerprint: &str) -> DbResult<Option<String>>;
         fn approved_keys(&self) -> DbResult<Vec<(String, String, String)>>;
+        fn hosted_key(&self, person: &str) -> DbResult<Option<HostedKeyRow>>;
+        fn put_hosted_key(&self, k: &HostedKeyRow) -> DbResult<()>;
+        fn hosted_key_attempt(&self, person: &str, now: i64) -> DbResult<Option<i64>>;
+        fn set_hosted_key_failures(&self, person: &str, failures: i64, locked_until: i64) -> DbResult<()>;
         fn push(&self, f: &mut PushFn<'_>) -> Result<(), ApiError>;
         fn events_after(&self, person: &str, after: i64, limit: i64) -> DbResult<Vec<EventRow>>;
         fn feed_after(&self, after: i64, limit: i64) -> DbResult<Vec<(EventRow, Vec<String>)>>;

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use super::{
     enum_text, parse_state, parse_uuid, state_json, DbError, DbResult, EnrolmentRow, EventRow,
-    EventTx, HubDb, NewEvent, PushFn, SessionRow, UploadRow, UserRow,
+    EventTx, HostedKeyRow, HubDb, NewEvent, PushFn, SessionRow, UploadRow, UserRow,
 };
 use crate::error::ApiError;
 
@@ -117,6 +117,16 @@ const MIGRATIONS: &[&str] = &[
         size       bigint NOT NULL,
         data       bytea NOT NULL,
         created_at text NOT NULL
+     );"#,
+    // 2: signing keys the hub keeps for browser users.
+    r#"CREATE TABLE hosted_keys (
+        person       text PRIMARY KEY,
+        enrolment_id text NOT NULL,
+        fingerprint  text NOT NULL,
+        sealed       text NOT NULL,
+        failures     bigint NOT NULL,
+        locked_until bigint NOT NULL,
+        created_at   text NOT NULL
      );"#,
 ];
 
@@ -1101,6 +1111,88 @@ impl HubDb for PgDb {
                 .iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
                 .collect()
+        })
+    }
+
+    fn hosted_key(&self, person: &str) -> DbResult<Option<HostedKeyRow>> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT person, enrolment_id, fingerprint, sealed, failures, locked_until, created_at
+                 FROM hosted_keys WHERE person=$1",
+            )?;
+            c.query_opt(&s, &[&person])?
+                .map(|r| {
+                    Ok(HostedKeyRow {
+                        person: r.try_get(0)?,
+                        enrolment_id: r.try_get(1)?,
+                        fingerprint: r.try_get(2)?,
+                        sealed: r.try_get(3)?,
+                        failures: r.try_get(4)?,
+                        locked_until: r.try_get(5)?,
+                        created_at: r.try_get(6)?,
+                    })
+                })
+                .transpose()
+        })
+    }
+
+    fn put_hosted_key(&self, k: &HostedKeyRow) -> DbResult<()> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "INSERT INTO hosted_keys(person, enrolment_id, fingerprint, sealed, failures, locked_until, created_at)
+                 VALUES($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT(person) DO UPDATE SET enrolment_id=excluded.enrolment_id,
+                   fingerprint=excluded.fingerprint, sealed=excluded.sealed, failures=excluded.failures,
+                   locked_until=excluded.locked_until, created_at=excluded.created_at",
+            )?;
+            c.execute(
+                &s,
+                &[
+                    &k.person,
+                    &k.enrolment_id,
+                    &k.fingerprint,
+                    &k.sealed,
+                    &k.failures,
+                    &k.locked_until,
+                    &k.created_at,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn hosted_key_attempt(&self, person: &str, now: i64) -> DbResult<Option<i64>> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "UPDATE hosted_keys SET failures=failures+1 WHERE person=$1 AND locked_until<=$2
+                 RETURNING failures",
+            )?;
+            c.query_opt(&s, &[&person, &now])?
+                .map(|r| r.try_get(0))
+                .transpose()
+        })
+    }
+
+    fn set_hosted_key_failures(
+        &self,
+        person: &str,
+        failures: i64,
+        locked_until: i64,
+    ) -> DbResult<()> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "UPDATE hosted_keys SET failures=$2, locked_until=$3 WHERE person=$1",
+            )?;
+            c.execute(&s, &[&person, &failures, &locked_until])?;
+            Ok(())
         })
     }
 

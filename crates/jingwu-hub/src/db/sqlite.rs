@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     enum_text, parse_state, parse_uuid, state_json, DbError, DbResult, EnrolmentRow, EventRow,
-    EventTx, HubDb, NewEvent, PushFn, SessionRow, UploadRow, UserRow,
+    EventTx, HostedKeyRow, HubDb, NewEvent, PushFn, SessionRow, UploadRow, UserRow,
 };
 use crate::error::ApiError;
 
@@ -95,6 +95,16 @@ const MIGRATIONS: &[&str] = &[
         size       INTEGER NOT NULL,
         data       BLOB NOT NULL,
         created_at TEXT NOT NULL
+     ) STRICT;",
+    // 2: signing keys the hub keeps for browser users.
+    "CREATE TABLE hosted_keys (
+        person       TEXT PRIMARY KEY,
+        enrolment_id TEXT NOT NULL,
+        fingerprint  TEXT NOT NULL,
+        sealed       TEXT NOT NULL,
+        failures     INTEGER NOT NULL,
+        locked_until INTEGER NOT NULL,
+        created_at   TEXT NOT NULL
      ) STRICT;",
 ];
 
@@ -619,6 +629,80 @@ impl HubDb for SqliteDb {
             )?;
             let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             rows.collect()
+        })
+    }
+
+    fn hosted_key(&self, person: &str) -> DbResult<Option<HostedKeyRow>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT person, enrolment_id, fingerprint, sealed, failures, locked_until, created_at
+                 FROM hosted_keys WHERE person=?1",
+                params![person],
+                |r| {
+                    Ok(HostedKeyRow {
+                        person: r.get(0)?,
+                        enrolment_id: r.get(1)?,
+                        fingerprint: r.get(2)?,
+                        sealed: r.get(3)?,
+                        failures: r.get(4)?,
+                        locked_until: r.get(5)?,
+                        created_at: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    fn put_hosted_key(&self, k: &HostedKeyRow) -> DbResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO hosted_keys(person, enrolment_id, fingerprint, sealed, failures, locked_until, created_at)
+                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(person) DO UPDATE SET enrolment_id=excluded.enrolment_id,
+                   fingerprint=excluded.fingerprint, sealed=excluded.sealed, failures=excluded.failures,
+                   locked_until=excluded.locked_until, created_at=excluded.created_at",
+                params![
+                    k.person,
+                    k.enrolment_id,
+                    k.fingerprint,
+                    k.sealed,
+                    k.failures,
+                    k.locked_until,
+                    k.created_at
+                ],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn hosted_key_attempt(&self, person: &str, now: i64) -> DbResult<Option<i64>> {
+        self.write(|tx| {
+            tx.query_row(
+                "UPDATE hosted_keys SET failures=failures+1 WHERE person=?1 AND locked_until<=?2
+                 RETURNING failures",
+                params![person, now],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+    }
+
+    fn set_hosted_key_failures(
+        &self,
+        person: &str,
+        failures: i64,
+        locked_until: i64,
+    ) -> DbResult<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE hosted_keys SET failures=?2, locked_until=?3 WHERE person=?1",
+                params![person, failures, locked_until],
+            )
+            .map_err(db)?;
+            Ok(())
         })
     }
 

@@ -1,0 +1,408 @@
+//! The UI served to browsers: the files of `ui/` embedded at compile time
+//! (at `/`, with a strict Content-Security-Policy), and `POST
+//! /api/ui/<command>`: the desktop's commands (same names, arguments and
+//! result shapes as `src-tauri/src/app.rs`) answered from the hub's data,
+//! for county approvers who sign in with a password in a browser and sign
+//! with a hosted key ([`crate::hosted`]).
+//!
+//! Sessions are the hub's own (Argon2id accounts, idle and absolute
+//! timeouts) carried in an HttpOnly, SameSite=Strict cookie (Secure over
+//! TLS); every call must also carry `X-Jingwu-UI: 1`, which a cross-site
+//! form cannot send. A case outside the caller's scope is "not found".
+
+use std::collections::HashSet;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use jingwu_core::case::{CaseState, Status};
+use jingwu_core::crypto::PublicKey;
+use jingwu_core::event::Decision;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::http::AppState;
+use crate::hub::{Caller, Hub};
+
+include!(concat!(env!("OUT_DIR"), "/ui_files.rs"));
+
+/// The session cookie of the browser UI.
+pub const COOKIE: &str = "jingwu_ui";
+/// The header every UI call must carry (against cross-site requests).
+pub const UI_HEADER: &str = "x-jingwu-ui";
+/// Set to 1 by the UI on calls made while no one has used the page for a
+/// minute: they do not count as activity for the idle timeout.
+pub const IDLE_HEADER: &str = "x-jingwu-idle";
+
+/// Scripts, styles, pictures and calls from the hub itself only; no
+/// inline script or style, no framing.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// Commands of the desktop that a browser cannot run.
+const DESKTOP_ONLY: &[&str] = &[
+    "enrol", "create", "attach", "update", "submit", "act", "validate", "sync_now",
+];
+
+#[derive(Clone)]
+struct UiState {
+    hub: AppState,
+    secure: bool,
+}
+
+/// The browser UI's routes. `secure`: the hub is served over TLS (the
+/// cookie is then marked Secure).
+pub fn routes(hub: AppState, secure: bool) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/{file}", get(file))
+        .route("/api/ui/{command}", post(command))
+        .with_state(UiState { hub, secure })
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next().unwrap_or_default() {
+        "html" => "text/html; charset=utf-8",
+        "js" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "png" => "image/png",
+        "svg" => "image/svg+xml",
+        "json" => "application/json",
+        "woff2" => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}
+
+fn static_file(path: &str) -> Response {
+    match UI_FILES.iter().find(|(p, _)| *p == path) {
+        Some((p, data)) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, content_type(p)),
+                (header::CONTENT_SECURITY_POLICY, CSP),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (header::REFERRER_POLICY, "no-referrer"),
+                (header::X_FRAME_OPTIONS, "DENY"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            *data,
+        )
+            .into_response(),
+        None => ApiError::not_found("没有这个页面").into_response(),
+    }
+}
+
+async fn index() -> Response {
+    static_file("index.html")
+}
+
+async fn file(Path(file): Path<String>) -> Response {
+    static_file(&file)
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|t| !t.is_empty() && t.len() < 200)
+}
+
+fn set_cookie(secure: bool, token: &str, max_age: i64) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={token}; Path=/api/ui; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("jingwu_ui=; Path=/api/ui; Max-Age=0"))
+}
+
+#[derive(Deserialize)]
+struct LoginArgs {
+    person: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct CaseArgs {
+    #[serde(rename = "caseId", alias = "case_id")]
+    case_id: String,
+}
+
+#[derive(Deserialize)]
+struct AttachmentArgs {
+    sm3: String,
+}
+
+#[derive(Deserialize)]
+struct PinArgs {
+    pin: String,
+}
+
+#[derive(Deserialize)]
+struct DecideArgs {
+    #[serde(rename = "caseId", alias = "case_id")]
+    case_id: String,
+    decision: String,
+    opinion: String,
+    pin: String,
+}
+
+fn args<T: serde::de::DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
+    serde_json::from_value(body.clone())
+        .map_err(|e| ApiError::bad_request("bad_arguments", format!("参数不符合要求：{e}")))
+}
+
+fn parse_case(id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id.trim()).map_err(|_| ApiError::bad_request("bad_id", "案件编号格式错误"))
+}
+
+/// One UI command: `POST /api/ui/<command>` with the command's arguments
+/// as a JSON object; answers the command's JSON result, or an error body
+/// (`{code, error}`, `error` in Chinese).
+#[utoipa::path(post, path = "/api/ui/{command}",
+    params(("command" = String, Path, description = "login, logout, status, enrol_hosted_key, lists, template, case_detail, attachment_data, decide"),
+        ("X-Jingwu-UI" = String, Header, description = "must be 1")),
+    request_body(content = Object, description = "the command's arguments (as the desktop's Tauri command)"),
+    responses((status = 200, description = "the command's result; login sets the session cookie"),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+async fn command(
+    State(st): State<UiState>,
+    Path(command): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match run(st, command, headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run(
+    st: UiState,
+    command: String,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if headers.get(UI_HEADER).and_then(|v| v.to_str().ok()) != Some("1") {
+        return Err(ApiError::forbidden(
+            "missing_ui_header",
+            "请求缺少界面标记（X-Jingwu-UI），已拒绝",
+        ));
+    }
+    if body.len() > 64 * 1024 {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body",
+            "请求内容过大",
+        ));
+    }
+    let body: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("malformed_json", format!("JSON 格式错误：{e}")))?
+    };
+    if !body.is_object() {
+        return Err(ApiError::bad_request("bad_arguments", "参数应为 JSON 对象"));
+    }
+    let hub = st.hub.clone();
+    if command == "login" {
+        let a: LoginArgs = args(&body)?;
+        let r =
+            crate::http::blocking(move || hub.login(a.person.trim(), &a.password, Some("browser")))
+                .await?;
+        let mut resp = Json(json!({
+            "person": r.person, "name": r.name, "is_admin": r.is_admin,
+            "expires_at": r.expires_at, "idle_timeout_secs": r.idle_timeout_secs,
+        }))
+        .into_response();
+        resp.headers_mut().insert(
+            header::SET_COOKIE,
+            set_cookie(st.secure, &r.token, st.hub.limits.session_absolute_secs),
+        );
+        return Ok(resp);
+    }
+    if DESKTOP_ONLY.contains(&command.as_str()) {
+        return Err(ApiError::forbidden(
+            "desktop_only",
+            "该操作只能在派出所工作站（桌面应用）中进行",
+        ));
+    }
+    let token = cookie_token(&headers)
+        .ok_or_else(|| ApiError::unauthorized("未登录或登录已失效，请重新登录"))?;
+    let h = hub.clone();
+    // Background refreshes (no keyboard or mouse input lately) do not
+    // keep the session from idling out.
+    let active = headers.get(IDLE_HEADER).and_then(|v| v.to_str().ok()) != Some("1");
+    let caller = crate::http::blocking(move || h.authenticate_as(&token, active)).await?;
+    if command == "logout" {
+        crate::http::blocking(move || hub.logout(&caller)).await?;
+        let mut resp = Json(json!({"ok": true})).into_response();
+        resp.headers_mut()
+            .insert(header::SET_COOKIE, set_cookie(st.secure, "", 0));
+        return Ok(resp);
+    }
+    let v = crate::http::blocking(move || answer(&hub, &caller, &command, &body)).await?;
+    Ok(Json(v).into_response())
+}
+
+const ALL_STATUSES: &[Status] = &[
+    Status::Draft,
+    Status::InReview,
+    Status::Returned,
+    Status::Withdrawn,
+    Status::Approved,
+    Status::Rejected,
+    Status::Cancelled,
+    Status::Received,
+    Status::Dispatched,
+    Status::Acknowledged,
+    Status::Departed,
+    Status::Arrived,
+    Status::FeedbackFiled,
+    Status::Concluded,
+    Status::Archived,
+];
+
+/// Every case the caller may see (newest first per status).
+fn visible(hub: &Hub, caller: &Caller) -> Result<Vec<CaseState>, ApiError> {
+    let mut out = Vec::new();
+    for s in ALL_STATUSES {
+        let text = crate::db::enum_text(s)?;
+        out.extend(hub.db.visible_cases(&caller.person, &text, 2000)?);
+    }
+    Ok(out)
+}
+
+fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Value, ApiError> {
+    let reg = &hub.reg;
+    match command {
+        "status" => {
+            let key = hub.hosted_key_status(caller)?;
+            Ok(json!({
+                "web": true,
+                "enrolled": true,
+                "person": caller.person,
+                "name": reg.org.person(&caller.person).map(|p| p.name.clone()),
+                "unit": reg.org.units_of(&caller.person).first().map(|u| u.name.clone()),
+                "in_org": reg.org.person(&caller.person).is_some(),
+                "is_admin": caller.is_admin,
+                "hub_url": Value::Null,
+                "online": true,
+                "pending": 0,
+                "uploading": Value::Null,
+                "last_sync": Value::Null,
+                "last_error": Value::Null,
+                "hosted_key": key,
+            }))
+        }
+        "enrol_hosted_key" => {
+            let a: PinArgs = args(body)?;
+            let k = hub.create_hosted_key(caller, &a.pin)?;
+            let message = match k.status.as_str() {
+                "approved" => "签名密钥已创建并已批准，可以审批",
+                _ => "签名密钥已创建，等待县局系统管理员批准",
+            };
+            Ok(json!({"status": k.status, "fingerprint": k.fingerprint, "message": message}))
+        }
+        "lists" => {
+            let cases = visible(hub, caller)?;
+            Ok(jingwu_core::view::lists(reg, &caller.person, &cases))
+        }
+        "template" => jingwu_core::view::hukou_template(reg)
+            .ok_or_else(|| ApiError::internal("缺少户口变更登记表模板")),
+        "case_detail" => {
+            let a: CaseArgs = args(body)?;
+            let id = parse_case(&a.case_id)?;
+            let s = hub.visible_case(caller, &id)?;
+            case_detail(hub, caller, &s)
+        }
+        "attachment_data" => {
+            let a: AttachmentArgs = args(body)?;
+            crate::hub::check_sm3(&a.sm3)?;
+            let in_scope = visible(hub, caller)?.iter().any(|c| scans_have(c, &a.sm3));
+            if !in_scope {
+                return Err(ApiError::not_found("没有该附件，或无权查看"));
+            }
+            let (mime, data) = hub
+                .db
+                .attachment(&a.sm3)?
+                .ok_or_else(|| ApiError::not_found("县局尚未收到该附件"))?;
+            Ok(json!({"mime": mime, "dataB64": B64.encode(&data)}))
+        }
+        "decide" => {
+            let a: DecideArgs = args(body)?;
+            let id = parse_case(&a.case_id)?;
+            let d = match a.decision.as_str() {
+                "agree" => Decision::Agree,
+                "disagree" => Decision::Disagree,
+                "return" => Decision::Return,
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "bad_decision",
+                        "审批意见应为同意、不同意或退回补正",
+                    ))
+                }
+            };
+            hub.hosted_decide(caller, &id, d, &a.opinion, &a.pin)?;
+            Ok(json!({"case_id": id, "queued": false}))
+        }
+        "ui_ready" => Ok(Value::Null),
+        _ => Err(ApiError::not_found("没有这个操作")),
+    }
+}
+
+fn scans_have(c: &CaseState, sm3: &str) -> bool {
+    c.form
+        .get("scans")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|x| x["sm3"].as_str() == Some(sm3)))
+}
+
+/// The case page: each event's signature checked here against the key
+/// its author enrolled (approved, or revoked since: it was valid when it
+/// signed), the chain checked from the first event. Browser users decide
+/// only; the initiator's actions stay on the desktop.
+fn case_detail(hub: &Hub, caller: &Caller, s: &CaseState) -> Result<Value, ApiError> {
+    let events = hub.signed_events(&s.case_id)?;
+    let mut keys: std::collections::HashMap<(String, String), PublicKey> =
+        std::collections::HashMap::new();
+    for e in hub.db.enrolments(None)? {
+        if e.status == "approved" || e.status == "revoked" {
+            if let Ok(k) = PublicKey::from_pem(&e.pem) {
+                keys.insert((e.person, e.fingerprint), k);
+            }
+        }
+    }
+    let key_of = |a: &str, f: &str| keys.get(&(a.to_string(), f.to_string()));
+    let verified: HashSet<Uuid> = events
+        .iter()
+        .filter(|e| key_of(&e.event.author, &e.event.key).is_some_and(|k| e.verify(k).is_ok()))
+        .map(|e| e.event.id)
+        .collect();
+    let chain_ok = jingwu_core::event::verify_chain(&events, key_of).is_ok();
+    let mut v = jingwu_core::view::case_detail(&hub.reg, s, &caller.person, &verified, chain_ok);
+    for k in [
+        "can_edit",
+        "can_submit",
+        "can_withdraw",
+        "can_implement",
+        "can_inform",
+    ] {
+        v[k] = Value::Bool(false);
+    }
+    v["edit_values"] = Value::Null;
+    Ok(v)
+}

@@ -1,0 +1,478 @@
+//! County approvers in a real browser: the real hub binary over TLS serves
+//! the UI; station clients take a case to the 户政股股长 step; then headless
+//! Chromium (playwright-core, `tests/browser/approve.mjs`) signs in as
+//! 户政股股长, creates the hosted signing key (approved here by the
+//! administrator through the API), opens the case and agrees with the
+//! signing PIN — after bad input that must change nothing — and 分管局长
+//! does the same. The case must end 已同意 with the browser-made events
+//! verifying on the officer's station and, in the evidence bundle, with
+//! OpenSSL alone. Screenshots go to `test-artifacts/browser/` (or
+//! `$JINGWU_ARTIFACTS/browser`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use jingwu_core::case::Status;
+use jingwu_core::crypto::KdfParams;
+use jingwu_core::event::Decision;
+use jingwu_core::registry::Registry;
+use jingwu_station::client::HubClient;
+use jingwu_station::station::Station;
+use uuid::Uuid;
+
+use crate::common::*;
+use crate::durability::HubProcess;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `test-artifacts/browser/` (or `$JINGWU_ARTIFACTS/browser`).
+fn shots() -> PathBuf {
+    std::env::var_os("JINGWU_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("test-artifacts"))
+        .join("browser")
+}
+
+async fn station(url: &str, fp: &str, person: &str) -> (Station, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = Station::open(dir.path(), Registry::builtin_demo().unwrap()).unwrap();
+    st.enrol(
+        url,
+        Some(fp),
+        person,
+        PASSWORD,
+        PIN,
+        "派出所工作站",
+        KdfParams::TEST_ONLY,
+    )
+    .await
+    .unwrap();
+    (st, dir)
+}
+
+async fn approve_pending(admin: &HubClient, person: &str) -> usize {
+    let mut n = 0;
+    for e in admin.enrolments(Some("pending")).await.unwrap() {
+        assert_eq!(e.person, person, "only {person}'s hosted key is pending");
+        admin.decide_enrolment(&e.id, "approve").await.unwrap();
+        n += 1;
+    }
+    n
+}
+
+/// The base64 SHA-256 of the hub certificate's public key (SPKI), which
+/// Chromium is told to trust (`--ignore-certificate-errors-spki-list`):
+/// the browser pins the hub's key as a station pins its certificate.
+fn spki_pin(place: &HubPlace) -> String {
+    let cert = place.dir.path().join(jingwu_hub::tls::CERT_FILE);
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(
+            "openssl x509 -pubkey -noout -in \"$1\" | openssl pkey -pubin -outform der \
+             | openssl dgst -sha256 -binary | base64",
+        )
+        .arg("spki")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let pin = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(pin.len(), 44, "{pin}");
+    pin
+}
+
+/// Runs the browser script for `person`, answering its requests.
+async fn browser(
+    hub_url: &str,
+    admin: &HubClient,
+    place: &HubPlace,
+    person: &str,
+    case: Uuid,
+    check_bad: bool,
+) {
+    let dir = root().join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "tests/browser/node_modules is missing: run scripts/setup.sh (npm ci there)"
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Chromium is missing: run scripts/setup.sh"
+    );
+    let mut child = Command::new("node")
+        .arg(dir.join("approve.mjs"))
+        .current_dir(&dir)
+        .env("HUB_URL", hub_url)
+        .env("SPKI", spki_pin(place))
+        .env("PERSON", person)
+        .env("PASSWORD", PASSWORD)
+        .env("PIN", PIN)
+        .env("CASE_ID", case.to_string())
+        .env("SHOTS", shots())
+        .env("CHECK_BAD", if check_bad { "1" } else { "0" })
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let events_before = |p: &HubPlace| p.open_db().case_events(&case).unwrap().len();
+    let mut done = false;
+    let mut before_wrong_pin = None;
+    while let Some(line) = rx.recv().await {
+        eprintln!("[{person} browser] {line}");
+        match line.trim() {
+            "KEY_PENDING" => {
+                assert_eq!(approve_pending(admin, person).await, 1);
+                before_wrong_pin = Some(events_before(place));
+                writeln!(stdin, "APPROVED").unwrap();
+            }
+            "WRONG_PIN_DONE" => {
+                // Bad input (no opinion, wrong PIN) committed nothing.
+                assert_eq!(Some(events_before(place)), before_wrong_pin);
+                writeln!(stdin, "CHECKED").unwrap();
+            }
+            "DONE" => done = true,
+            _ => {}
+        }
+        stdin.flush().unwrap();
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        status.success() && done,
+        "the browser run for {person} failed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn county_approvers_decide_in_a_browser() {
+    let place = HubPlace::new(Backend::Sqlite);
+    place.init(&[OFFICER, CHIEF, SECTION, DEPUTY]);
+    let hub = HubProcess::start(&place, true);
+    let fp = hub.fingerprint.clone().unwrap();
+    let mut admin = HubClient::new(&hub.url, Some(&fp)).unwrap();
+    admin.login("admin", PASSWORD, "console").await.unwrap();
+
+    // The page, its scripts and their headers, without a browser.
+    let http = jingwu_station::pin::http_client(Some(&fp)).unwrap();
+    let page = http.get(format!("{}/", hub.url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    assert!(page.text().await.unwrap().contains("main.js"));
+    let js = http
+        .get(format!("{}/api.js", hub.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let login = http
+        .post(format!("{}/api/ui/login", hub.url))
+        .header("X-Jingwu-UI", "1")
+        .json(&serde_json::json!({"person": SECTION, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+    for want in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(cookie.contains(want), "{cookie}");
+    }
+    let token = cookie.split(';').next().unwrap().to_string();
+    // Out of scope is "not found"; desktop-only commands are refused.
+    let r = http
+        .post(format!("{}/api/ui/case_detail", hub.url))
+        .header("X-Jingwu-UI", "1")
+        .header("Cookie", &token)
+        .json(&serde_json::json!({"caseId": Uuid::now_v7()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = http
+        .post(format!("{}/api/ui/create", hub.url))
+        .header("X-Jingwu-UI", "1")
+        .header("Cookie", &token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    let doc = http
+        .get(format!("{}/api/openapi.json", hub.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(doc.contains("/api/ui/{command}"), "the OpenAPI document");
+
+    // 户籍民警 applies, 所长 agrees, on their stations.
+    let (mut officer, _d1) = station(&hub.url, &fp, OFFICER).await;
+    let (mut chief, _d2) = station(&hub.url, &fp, CHIEF).await;
+    for e in admin.enrolments(Some("pending")).await.unwrap() {
+        admin.decide_enrolment(&e.id, "approve").await.unwrap();
+    }
+    let s = officer
+        .create_hukou(PIN, jingwu_core::demo::name_change_form())
+        .unwrap();
+    let case = s.case_id;
+    officer
+        .attach(PIN, case, "scans", &scan_file(officer.data_dir()))
+        .unwrap();
+    officer.submit(PIN, case).unwrap();
+    officer.sync(|_, _, _| {}).await.unwrap();
+    chief.sync(|_, _, _| {}).await.unwrap();
+    chief.decide(PIN, case, Decision::Agree, "同意。").unwrap();
+    let r = chief.sync(|_, _, _| {}).await.unwrap();
+    assert_eq!(r.pushed, 1, "{r:?}");
+
+    // 户政股股长, then 分管局长, in the browser.
+    let _ = std::fs::remove_dir_all(shots());
+    browser(&hub.url, &admin, &place, SECTION, case, true).await;
+    browser(&hub.url, &admin, &place, DEPUTY, case, false).await;
+
+    // The officer's station gets the result and checks every signature,
+    // the browser-made ones included.
+    officer.sync(|_, _, _| {}).await.unwrap();
+    let state = officer.store.case(&case).unwrap().unwrap();
+    assert_eq!(state.status, Status::Approved);
+    let events = officer.store.verified_events(&case).unwrap();
+    assert_eq!(events.len(), 6);
+    for (e, who) in events[4..].iter().zip([SECTION, DEPUTY]) {
+        assert_eq!(e.event.author, who);
+        assert_eq!(e.event.device, jingwu_hub::hosted::HOSTED_DEVICE);
+        assert_eq!(e.event.action.kind(), "decide");
+    }
+
+    // The evidence bundle, checked by the hub and by OpenSSL alone.
+    let bundle = place.dir.path().join("bundle.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_jingwu-hub"))
+        .arg("--data-dir")
+        .arg(place.dir.path())
+        .args(["export-case", &case.to_string(), "--out"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = Command::new("bash")
+        .arg(root().join("scripts/verify-bundle-openssl.sh"))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("证据包校验通过"), "{text}");
+    drop(hub);
+}
+
+/// Hosted keys on the hub itself, on both backends: creation under a PIN,
+/// nothing signed before an administrator approves, refusals that change
+/// nothing, the wrong-PIN lock, and a decision committed through the push
+/// path.
+async fn hosted_keys(backend: Backend) {
+    use jingwu_hub::hosted::MAX_PIN_FAILURES;
+    let place = HubPlace::new(backend);
+    place.init(&[OFFICER, CHIEF, SECTION, DEPUTY]);
+    let hub = RunningHub::start(&place).await;
+    let mut officer = Client::enrol(&hub.url, OFFICER).await;
+    let mut chief = Client::enrol(&hub.url, CHIEF).await;
+    hub.approve_all().await;
+    let case = officer.apply();
+    officer.sync().await;
+    chief.sync().await;
+    chief.agree(case);
+    chief.sync().await;
+
+    let h = hub.hub.clone();
+    let login = |p: &str| {
+        let t = h.login(p, PASSWORD, Some("browser")).unwrap().token;
+        h.authenticate(&t).unwrap()
+    };
+    let section = login(SECTION);
+    assert_eq!(h.hosted_key_status(&section).unwrap().status, "none");
+    let e = h.create_hosted_key(&section, "1111").unwrap_err();
+    assert!(e.body.error.contains("至少 6 位"), "{e}");
+    let k = h.create_hosted_key(&section, PIN).unwrap();
+    assert_eq!(k.status, "pending");
+    let e = h.create_hosted_key(&section, PIN).unwrap_err();
+    assert_eq!(e.body.code, "key_exists");
+    let events = |h: &jingwu_hub::hub::Hub| h.db.case_events(&case).unwrap().len();
+    let n = events(&h);
+    // Not approved yet: nothing is signed.
+    let e = h
+        .hosted_decide(&section, &case, Decision::Agree, "同意。", PIN)
+        .unwrap_err();
+    assert_eq!(e.body.code, "key_not_enrolled", "{e}");
+    hub.approve_all().await;
+    // Someone who sees the case but whose turn it is not: refused before
+    // the PIN is tried.
+    let initiator = login(OFFICER);
+    let k = h.create_hosted_key(&initiator, PIN).unwrap();
+    assert_eq!(k.status, "pending");
+    hub.approve_all().await;
+    let e = h
+        .hosted_decide(&initiator, &case, Decision::Agree, "同意。", "wrong-pin")
+        .unwrap_err();
+    assert_eq!(e.body.code, "not_allowed", "{e}");
+    // A case out of scope (not yet 分管局长's, or unknown) is not found.
+    let deputy = login(DEPUTY);
+    let e = h
+        .hosted_decide(&deputy, &case, Decision::Agree, "同意。", PIN)
+        .unwrap_err();
+    assert_eq!(e.status, 404);
+    let e = h
+        .hosted_decide(
+            &section,
+            &uuid::Uuid::now_v7(),
+            Decision::Agree,
+            "同意。",
+            PIN,
+        )
+        .unwrap_err();
+    assert_eq!(e.status, 404);
+    // Guesses in parallel cannot outrun the lock: each attempt is counted
+    // before its PIN is tried.
+    let codes: Vec<String> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..MAX_PIN_FAILURES + 2)
+            .map(|_| {
+                sc.spawn(|| {
+                    h.hosted_decide(&section, &case, Decision::Agree, "同意。", "246801")
+                        .unwrap_err()
+                        .body
+                        .code
+                })
+            })
+            .collect();
+        hs.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let wrong = codes.iter().filter(|c| *c == "wrong_pin").count() as i64;
+    let locked = codes.iter().filter(|c| *c == "pin_locked").count() as i64;
+    assert_eq!((wrong, locked), (MAX_PIN_FAILURES - 1, 3), "{codes:?}");
+    h.db.set_hosted_key_failures(SECTION, 0, 0).unwrap();
+    // Wrong PINs count down, then lock, and the lock holds the right PIN too.
+    for i in 1..MAX_PIN_FAILURES {
+        let e = h
+            .hosted_decide(&section, &case, Decision::Agree, "同意。", "246801")
+            .unwrap_err();
+        assert_eq!(e.body.code, "wrong_pin", "{e}");
+        assert!(
+            e.body
+                .error
+                .contains(&format!("再输错 {} 次", MAX_PIN_FAILURES - i)),
+            "{e}"
+        );
+    }
+    let e = h
+        .hosted_decide(&section, &case, Decision::Agree, "同意。", "246801")
+        .unwrap_err();
+    assert_eq!(e.body.code, "pin_locked", "{e}");
+    let e = h
+        .hosted_decide(&section, &case, Decision::Agree, "同意。", PIN)
+        .unwrap_err();
+    assert_eq!(e.body.code, "pin_locked", "{e}");
+    assert!(e.body.error.contains("分钟后再试"), "{e}");
+    assert_eq!(events(&h), n, "refusals committed nothing");
+    assert!(h
+        .hosted_key_status(&section)
+        .unwrap()
+        .locked_until
+        .is_some());
+    // The lock ends (here: as if its time had passed).
+    h.db.set_hosted_key_failures(SECTION, 0, 0).unwrap();
+    let s = h
+        .hosted_decide(&section, &case, Decision::Agree, "同意。", PIN)
+        .unwrap();
+    assert_eq!(events(&h), n + 1);
+    assert_eq!(s.trail.last().unwrap().person, SECTION);
+    // The officer's station verifies the hosted key's signature.
+    officer.sync().await;
+    assert_eq!(
+        officer.st.store.verified_events(&case).unwrap().len(),
+        n + 1
+    );
+    hub.stop().await;
+}
+
+crate::both_backends!(hosted_keys_on_the_hub, hosted_keys);
+
+/// A browser's background refresh does not keep its session alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_refreshes_do_not_count_as_activity() {
+    let place = HubPlace::new(Backend::Sqlite);
+    place.init(&[SECTION]);
+    let hub = RunningHub::start(&place).await;
+    let h = hub.hub.clone();
+    // A session last used two minutes ago.
+    let token = "browser-session-under-test".to_string();
+    let th = jingwu_core::crypto::sm3_hex(token.as_bytes());
+    let earlier = time::OffsetDateTime::now_utc().unix_timestamp() - 120;
+    let session = |last_seen: i64| jingwu_hub::db::SessionRow {
+        token_hash: th.clone(),
+        person: SECTION.into(),
+        device: Some("browser".into()),
+        created_at: last_seen,
+        last_seen,
+        revoked: false,
+    };
+    h.db.insert_session(&session(earlier)).unwrap();
+    let seen = || h.db.session(&th).unwrap().unwrap().last_seen;
+    h.authenticate_as(&token, false).unwrap();
+    assert_eq!(seen(), earlier, "a background call moved the idle clock");
+    h.authenticate_as(&token, true).unwrap();
+    assert!(seen() > earlier);
+    // Over HTTP: the idle header is honoured, its absence counts as use.
+    let http = jingwu_station::pin::http_client(None).unwrap();
+    let call = |token: &str, idle: bool| {
+        let mut r = http
+            .post(format!("{}/api/ui/status", hub.url))
+            .header("X-Jingwu-UI", "1")
+            .header("Cookie", format!("{}={token}", jingwu_hub::webui::COOKIE));
+        if idle {
+            r = r.header("X-Jingwu-Idle", "1");
+        }
+        r.json(&serde_json::json!({})).send()
+    };
+    h.db.revoke_session(&th).unwrap();
+    let token = "browser-session-under-test-2".to_string();
+    let th = jingwu_core::crypto::sm3_hex(token.as_bytes());
+    h.db.insert_session(&jingwu_hub::db::SessionRow {
+        token_hash: th.clone(),
+        ..session(earlier)
+    })
+    .unwrap();
+    let seen = || h.db.session(&th).unwrap().unwrap().last_seen;
+    assert_eq!(call(&token, true).await.unwrap().status(), 200);
+    assert_eq!(seen(), earlier);
+    assert_eq!(call(&token, false).await.unwrap().status(), 200);
+    assert!(seen() > earlier);
+    hub.stop().await;
+}
