@@ -11,7 +11,7 @@ use base64::Engine as _;
 use jingwu_core::case::{CaseState, Status};
 use jingwu_core::crypto::{KdfParams, PublicKey};
 use jingwu_core::event::{Action, Decision};
-use jingwu_core::form::{FieldDef, FieldType, FormValues, Mode, DRAFT_STEP};
+use jingwu_core::form::{FormValues, Mode, DRAFT_STEP};
 use jingwu_core::registry::Registry;
 use jingwu_core::SHANGHAI;
 use jingwu_station::scan::{ProcessedFile, ScanPage, SCANS_FIELD};
@@ -384,105 +384,26 @@ pub async fn switch_user(
 
 // ----- lists ----------------------------------------------------------
 
-fn row(st: &Station, s: &CaseState) -> Value {
-    json!({
-        "id": s.case_id,
-        "case_no": s.case_no,
-        "summary": s.summary(),
-        "subject_name": s.form.get("subject_name").and_then(Value::as_str).unwrap_or_default(),
-        "status": s.status.label(),
-        "step": s.current_step(&st.reg).map(|x| x.name.clone()),
-        "updated_at": s.updated_at.to_offset(SHANGHAI).format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-    })
-}
-
 #[tauri::command]
 pub async fn lists(state: State<'_, AppState>) -> Result<Value, String> {
     let st = state.station.lock().await;
     let me = st.person().map_err(err)?;
-    let (mut todo, mut done, mut sent, mut drafts) = (vec![], vec![], vec![], vec![]);
+    let mut cases = Vec::new();
     for c in st.store.list_cases(5000).map_err(err)? {
-        let Some(s) = st.store.case(&c.id).map_err(err)? else {
-            continue;
-        };
-        let r = row(&st, &s);
-        if s.assignees(&st.reg).contains(&me) {
-            todo.push(r);
-        } else if s.initiator == me && s.status.editable_by_initiator() {
-            drafts.push(r);
-        } else if s.initiator == me {
-            sent.push(r);
-        } else if s.trail.iter().any(|t| t.person == me) {
-            done.push(r);
+        if let Some(s) = st.store.case(&c.id).map_err(err)? {
+            cases.push(s);
         }
     }
-    Ok(json!({"todo": todo, "done": done, "sent": sent, "drafts": drafts}))
+    // The same view the hub gives browsers.
+    Ok(jingwu_core::view::lists(&st.reg, &me, &cases))
 }
 
 // ----- the form -------------------------------------------------------
 
-fn field_json(reg: &Registry, f: &FieldDef) -> Value {
-    let (ty, options, extra) = match &f.ty {
-        FieldType::Text { max_len } => ("text", Value::Null, json!({"max_len": max_len})),
-        FieldType::LongText { max_len } => ("textarea", Value::Null, json!({"max_len": max_len})),
-        FieldType::Integer { min, max } => ("number", Value::Null, json!({"min": min, "max": max})),
-        FieldType::Money => ("money", Value::Null, json!({})),
-        FieldType::Date { .. } => ("date", Value::Null, json!({})),
-        FieldType::DateTime { .. } => ("datetime", Value::Null, json!({})),
-        FieldType::Dict { dict } => (
-            "select",
-            reg.dicts
-                .get(dict)
-                .map(|d| {
-                    d.entries
-                        .iter()
-                        .map(|e| json!({"code": e.code, "label": e.label}))
-                        .collect::<Vec<_>>()
-                        .into()
-                })
-                .unwrap_or(Value::Null),
-            json!({}),
-        ),
-        FieldType::Person => ("text", Value::Null, json!({})),
-        FieldType::Unit => ("text", Value::Null, json!({})),
-        FieldType::IdNumber { .. } => ("id_number", Value::Null, json!({})),
-        FieldType::Phone => ("phone", Value::Null, json!({})),
-        FieldType::Attachments { min, max } => {
-            ("attachments", Value::Null, json!({"min": min, "max": max}))
-        }
-        FieldType::Table { columns, .. } => (
-            "table",
-            Value::Null,
-            json!({"columns": columns.iter().map(|c| field_json(reg, c)).collect::<Vec<_>>()}),
-        ),
-    };
-    json!({
-        "key": f.key, "label": f.label, "type": ty, "required": f.required,
-        "options": options, "help": f.help, "section": f.section, "extra": extra,
-    })
-}
-
 #[tauri::command]
 pub async fn template(state: State<'_, AppState>) -> Result<Value, String> {
     let st = state.station.lock().await;
-    let t = st
-        .reg
-        .template_latest("hukou_change")
-        .ok_or("缺少户口变更登记表模板")?;
-    // Only what the initiator may see while drafting.
-    let perms = t.permissions.get(DRAFT_STEP);
-    let fields: Vec<Value> = t
-        .fields
-        .iter()
-        .filter(|f| {
-            perms.is_none_or(|p| {
-                p.fields.get(&f.key).copied().unwrap_or(p.default)
-                    == jingwu_core::form::Permission::Editable
-            })
-        })
-        .map(|f| field_json(&st.reg, f))
-        .collect();
-    Ok(json!({"id": t.id, "version": t.version, "name": t.name, "fields": fields}))
+    jingwu_core::view::hukou_template(&st.reg).ok_or_else(|| "缺少户口变更登记表模板".to_string())
 }
 
 /// Turns UI values into form values: empty strings and nulls are dropped,
@@ -858,82 +779,20 @@ pub async fn case_detail(state: State<'_, AppState>, case_id: String) -> Result<
     let s = st.store.case(&id).map_err(err)?.ok_or("本机没有该案件")?;
     // Each event's signature is checked here, on this machine.
     let events = st.store.events(&id).map_err(err)?;
-    let mut ok_events: HashSet<String> = HashSet::new();
+    let mut ok_events: HashSet<Uuid> = HashSet::new();
     for e in &events {
         let key: Option<PublicKey> = st
             .store
             .public_key(&e.event.author, &e.event.key)
             .map_err(err)?;
         if key.is_some_and(|k| e.verify(&k).is_ok()) {
-            ok_events.insert(e.event.id.to_string());
+            ok_events.insert(e.event.id);
         }
     }
     let chain_ok = st.store.verified_events(&id).is_ok();
-    let trail: Vec<Value> = s
-        .trail
-        .iter()
-        .map(|t| {
-            let step_name = st
-                .reg
-                .workflow(s.workflow.as_ref().unwrap_or(&jingwu_core::workflow::WorkflowRef {
-                    id: String::new(),
-                    version: 0,
-                }))
-                .and_then(|w| w.routes.iter().flat_map(|r| r.steps.iter()).find(|x| x.id == t.step))
-                .map(|x| x.name.clone())
-                .unwrap_or_else(|| if t.step == DRAFT_STEP { "受理".into() } else { t.step.clone() });
-            json!({
-                "step": step_name,
-                "person": t.person,
-                "name": st.reg.org.person(&t.person).map(|p| p.name.clone()),
-                "role": t.role,
-                "decision": t.decision.map(|d| d.label()).unwrap_or(match t.action.as_str() {
-                    "submit" => "提交",
-                    "withdraw" => "撤回",
-                    _ => "",
-                }),
-                "opinion": t.opinion,
-                "time": t.time.to_offset(SHANGHAI).format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-                "verified": chain_ok && ok_events.contains(&t.event_id.to_string()),
-            })
-        })
-        .collect();
-    let attachments: Vec<Value> = s
-        .form
-        .get("scans")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let mut values = s.form.clone();
-    values.remove("scans");
-    let edit_values = values.clone();
-    // ID numbers are shown masked on screen.
-    for k in ["applicant_id", "subject_id"] {
-        if let Some(Value::String(v)) = values.get(k) {
-            if let Ok(id) = jingwu_core::idnum::IdNumber::parse_structure(v) {
-                values.insert(k.to_string(), Value::String(id.masked()));
-            }
-        }
-    }
-    Ok(json!({
-        "id": s.case_id,
-        "case_no": s.case_no,
-        "status": s.status.label(),
-        "step": s.current_step(&st.reg).map(|x| x.name.clone()),
-        "summary": s.summary(),
-        "values": values,
-        "attachments": attachments,
-        "trail": trail,
-        "can_decide": s.assignees(&st.reg).contains(&me),
-        "can_edit": s.initiator == me && s.status.editable_by_initiator(),
-        "edit_values": if s.initiator == me && s.status.editable_by_initiator() { Value::from(serde_json::Map::from_iter(edit_values)) } else { Value::Null },
-        "can_withdraw": s.initiator == me && s.status == Status::InReview,
-        "can_implement": s.initiator == me && s.status == Status::Approved && s.implemented.is_none(),
-        "can_inform": s.initiator == me
-            && s.informed.is_none()
-            && (s.status == Status::Rejected
-                || (s.status == Status::Approved && s.implemented.is_some())),
-    }))
+    Ok(jingwu_core::view::case_detail(
+        &st.reg, &s, &me, &ok_events, chain_ok,
+    ))
 }
 
 #[tauri::command]
