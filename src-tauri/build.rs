@@ -31,6 +31,10 @@ const APP_COMMANDS: &[&str] = &[
     "scan_check",
     "rotate_page",
     "arrange_pages",
+    "scanners",
+    "scan_device",
+    "hot_folder",
+    "take_scan_file",
 ];
 
 fn main() {

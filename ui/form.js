@@ -679,6 +679,31 @@ export class CaseForm {
     }
   }
 
+  /**
+   * Adds a scan already processed by the app (from the scanner or the hot
+   * folder): {scan_id, name, size, preview_b64, pages}. It is attached by
+   * its id, not by sending the file again.
+   */
+  addScanned(item) {
+    if (this.pending.some((p) => p.scanId === item.scan_id && !p.saved)) return;
+    this.pending.push({
+      id: this.nextPendingId++,
+      name: item.name,
+      mime: "image/jpeg",
+      size: item.size,
+      dataUrl: item.preview_b64 ? `data:image/jpeg;base64,${item.preview_b64}` : null,
+      dataB64: null,
+      scanId: item.scan_id,
+      saved: false,
+      checking: false,
+      scan: { pages: item.pages || [] },
+    });
+    const fieldError = document.getElementById("error-scans");
+    if (fieldError) fieldError.textContent = "";
+    this.renderPending();
+    this.onChange();
+  }
+
   removePending(id) {
     this.pending = this.pending.filter((p) => p.id !== id || p.saved);
     this.renderPending();

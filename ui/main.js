@@ -68,6 +68,7 @@
 import { h, CaseForm, renderValues, thumbnail, fmtTime, fmtSize } from "./form.js";
 import { wireSlip } from "./slip.js";
 import { wireUsers } from "./users.js";
+import { scanSources, refreshHotFolder } from "./scan.js";
 import { call, errorText, isDesktop } from "./api.js";
 import { startWeb } from "./web.js";
 
@@ -88,7 +89,7 @@ const api = {
   template: () => call("template"),
   validate: (values, mode) => call("validate", { values, mode }),
   create: (values, pin) => call("create", { values, pin }),
-  attach: (caseId, name, dataB64, pin) => call("attach", { caseId, name, dataB64, pin }),
+  attach: (caseId, name, dataB64, pin, scanId = null) => call("attach", { caseId, name, dataB64, scanId, pin }),
   scanCheck: (name, dataB64) => call("scan_check", { name, dataB64 }),
   rotatePage: (caseId, sm3, quarterTurns, pin) => call("rotate_page", { caseId, sm3, quarterTurns, pin }),
   arrangePages: (caseId, order, pin) => call("arrange_pages", { caseId, order, pin }),
@@ -490,6 +491,7 @@ async function openNewCase() {
     state.form = form;
     $("new-title").textContent = `新建申请 · ${template.name || ""}`;
     $("new-form").replaceChildren(form.element);
+    addScanSources(form);
   } catch (err) {
     $("new-form").replaceChildren();
     showMessage(errorText(err), "error");
@@ -586,7 +588,7 @@ async function saveCase(submitting) {
         const p = files[i];
         step = `保存附件“${p.name}”`;
         showMessage(`正在保存附件 ${i + 1}/${files.length}：${p.name}`, "progress");
-        await api.attach(caseId, p.name, p.dataB64, pin);
+        await api.attach(caseId, p.name, p.dataB64, pin, p.scanId);
         p.saved = true;
         form.renderPending();
       }
@@ -654,6 +656,7 @@ async function openEdit() {
   $("form-errors").hidden = true;
   $("new-title").textContent = `修改申请 · ${detail.case_no || "（未编号）"}`;
   $("new-form").replaceChildren(form.element);
+  addScanSources(form);
   showScreen("edit");
 }
 
@@ -716,7 +719,7 @@ async function saveEdit(resubmitting) {
         const p = files[i];
         step = `保存附件“${p.name}”`;
         showMessage(`正在保存附件 ${i + 1}/${files.length}：${p.name}`, "progress");
-        await api.attach(caseId, p.name, p.dataB64, pin);
+        await api.attach(caseId, p.name, p.dataB64, pin, p.scanId);
         p.saved = true;
         form.renderPending();
       }
@@ -897,6 +900,13 @@ function attachmentItem(att, i, pages = null) {
         )
       : null,
   );
+}
+
+/** The scanner and hot-folder sources under the form's attachments (desktop only). */
+function addScanSources(form) {
+  const list = document.getElementById("attach-list");
+  if (!list || !isDesktop()) return;
+  list.before(scanSources(form, { call, showMessage, clearMessage, busy }));
 }
 
 /** Turns a page 90° clockwise, or moves it one place up or down. */
@@ -1169,6 +1179,7 @@ async function listenEvents() {
         showMessage(text, "info", id ? { label: "查看", run: () => openCase(id) } : null);
       }
     });
+    await ev.listen("jingwu://scanned", () => refreshHotFolder());
     await ev.listen("jingwu://open-case", (e) => {
       const p = (e && e.payload) || {};
       const id = p.case_id || p.caseId;

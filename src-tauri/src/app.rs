@@ -57,6 +57,8 @@ pub struct AppState {
     /// Scans run through the pipeline when chosen, by the SM3 of the file,
     /// so attaching them does not process them again.
     pub scans: std::sync::Mutex<Vec<(String, Arc<ProcessedFile>)>>,
+    /// The hot folder scanners save into, and what it took last.
+    pub hot: std::sync::Mutex<HotState>,
     pub active: Arc<std::sync::Mutex<PathBuf>>,
     pub link: Arc<std::sync::Mutex<LinkStatus>>,
     pub poke: Arc<Notify>,
@@ -74,6 +76,7 @@ impl AppState {
             data_dir,
             station: Mutex::new(station),
             scans: std::sync::Mutex::new(Vec::new()),
+            hot: std::sync::Mutex::new(HotState::default()),
             link: Arc::new(std::sync::Mutex::new(LinkStatus::default())),
             poke: Arc::new(Notify::new()),
         })
@@ -478,12 +481,22 @@ pub async fn attach(
     state: State<'_, AppState>,
     case_id: String,
     name: String,
-    data_b64: String,
+    data_b64: Option<String>,
+    scan_id: Option<String>,
     pin: String,
 ) -> Result<Value, String> {
     let id = parse_case(&case_id)?;
-    let data = decode_upload(&name, &data_b64)?;
-    let processed = scan_of(&state, &name, &data).await?;
+    // A scan from the scanner or the hot folder is already processed and
+    // kept here; a chosen file comes with its bytes.
+    let processed = match (scan_id, data_b64) {
+        (Some(key), _) => cached_scan(&state, &key)
+            .ok_or_else(|| format!("扫描件“{name}”已失效，请重新扫描或导入"))?,
+        (None, Some(b64)) => {
+            let data = decode_upload(&name, &b64)?;
+            scan_of(&state, &name, &data).await?
+        }
+        (None, None) => return Err("没有附件内容".into()),
+    };
     let mut st = state.station.lock().await;
     let r = st
         .attach_processed(&pin, id, SCANS_FIELD, &processed, &processed.pages)
@@ -562,13 +575,221 @@ async fn scan_of(
     let r = tauri::async_runtime::spawn_blocking(move || jingwu_station::scan::process(&p2)).await;
     let _ = std::fs::remove_dir_all(&sub);
     let processed = Arc::new(r.map_err(err)?.map_err(err)?);
+    keep_scan(state, key, processed.clone());
+    Ok(processed)
+}
+
+fn keep_scan(state: &AppState, key: String, processed: Arc<ProcessedFile>) {
     if let Ok(mut cache) = state.scans.lock() {
         cache.retain(|(k, _)| *k != key);
-        cache.push((key, processed.clone()));
+        cache.push((key, processed));
         let extra = cache.len().saturating_sub(SCAN_CACHE);
         cache.drain(..extra);
     }
-    Ok(processed)
+}
+
+fn cached_scan(state: &AppState, key: &str) -> Option<Arc<ProcessedFile>> {
+    state
+        .scans
+        .lock()
+        .ok()?
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, p)| p.clone())
+}
+
+/// A processed scan as the UI's attachment list shows it before saving:
+/// its id here, a preview of the first page, the pages' checks, and the
+/// draft a blank-form QR names, if any.
+fn scanned_item(st: &Station, key: &str, p: &ProcessedFile) -> Value {
+    let pages: Vec<Value> = p
+        .pages
+        .iter()
+        .map(|r| {
+            page_json(&ScanPage::from_result(
+                r,
+                jingwu_core::crypto::sm3_hex(&r.jpeg),
+                jingwu_station::scan::page_name(&p.name, r.page),
+            ))
+        })
+        .collect();
+    let draft = p
+        .pages
+        .iter()
+        .filter_map(|r| r.form_id.as_deref())
+        .find_map(|f| st.case_for_form(f).ok().flatten())
+        .and_then(|id| st.store.case(&id).ok().flatten())
+        .map(|c| json!({"case_id": c.case_id, "case_no": c.case_no}));
+    let preview = p.pages.first().map(|r| {
+        if r.thumbnail.is_empty() {
+            B64.encode(&r.jpeg)
+        } else {
+            B64.encode(&r.thumbnail)
+        }
+    });
+    json!({
+        "scan_id": key,
+        "name": p.name,
+        "size": p.bytes.len(),
+        "mime": "image/jpeg",
+        "preview_b64": preview,
+        "pages": pages,
+        "draft": draft,
+    })
+}
+
+/// Processes a file on this machine (from the scanner or the hot folder)
+/// and keeps the result for attaching.
+async fn process_kept(state: &State<'_, AppState>, path: PathBuf) -> Result<Value, String> {
+    let processed =
+        tauri::async_runtime::spawn_blocking(move || jingwu_station::scan::process(&path))
+            .await
+            .map_err(err)?
+            .map_err(err)?;
+    let key = jingwu_core::crypto::sm3_hex(&processed.bytes);
+    let processed = Arc::new(processed);
+    keep_scan(state, key.clone(), processed.clone());
+    let st = state.station.lock().await;
+    Ok(scanned_item(&st, &key, &processed))
+}
+
+// ----- scanners (SANE) and the hot folder ------------------------------------
+
+/// The scanners SANE sees.
+#[tauri::command]
+pub async fn scanners() -> Result<Value, String> {
+    let list = tauri::async_runtime::spawn_blocking(|| {
+        jingwu_station::sane::list_devices(Duration::from_secs(30))
+    })
+    .await
+    .map_err(err)?
+    .map_err(err)?;
+    Ok(json!(list))
+}
+
+/// Scans one page on `device` (colour, 300 dpi) and runs it through the
+/// scan pipeline; the result waits here until it is attached.
+#[tauri::command]
+pub async fn scan_device(state: State<'_, AppState>, device: String) -> Result<Value, String> {
+    let device = device.trim().to_string();
+    if device.is_empty() || device.len() > 200 || device.chars().any(char::is_control) {
+        return Err("请选择扫描仪".into());
+    }
+    let dir = tempfile::tempdir_in(state.data_dir.join("import"))
+        .or_else(|_| tempfile::tempdir())
+        .map_err(err)?;
+    let d = dir.path().to_path_buf();
+    let files = tauri::async_runtime::spawn_blocking(move || {
+        jingwu_station::sane::acquire(&jingwu_station::sane::Acquire::page(&device), &d)
+    })
+    .await
+    .map_err(err)?
+    .map_err(err)?;
+    let mut items = Vec::new();
+    for f in files {
+        // A name the officer recognises: 扫描件-时分秒.
+        let stamp = time::OffsetDateTime::now_utc().to_offset(SHANGHAI);
+        let ext = f
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("png")
+            .to_string();
+        let named = f.with_file_name(format!(
+            "扫描件-{:02}{:02}{:02}-{}.{ext}",
+            stamp.hour(),
+            stamp.minute(),
+            stamp.second(),
+            items.len() + 1
+        ));
+        std::fs::rename(&f, &named).map_err(err)?;
+        items.push(process_kept(&state, named).await?);
+    }
+    Ok(json!(items))
+}
+
+/// The hot folder and what it has taken lately.
+#[derive(Default)]
+pub struct HotState {
+    pub dir: Option<PathBuf>,
+    pub error: Option<String>,
+    pub outcomes: Vec<Value>,
+    pub handle: Option<jingwu_station::hotfolder::HotFolder>,
+}
+
+/// Most hot-folder outcomes remembered.
+const HOT_KEEP: usize = 30;
+
+/// Watches the hot folder (`JINGWU_SCAN_FOLDER`, else `扫描文件夹` in
+/// the data directory): each complete file is processed and moved to
+/// `已导入/` (or `未能导入/` with the reason); the UI is told.
+pub fn start_hot_folder(app: &AppHandle) {
+    let state = app.state::<AppState>();
+    let dir = std::env::var_os("JINGWU_SCAN_FOLDER")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| state.data_dir.join("扫描文件夹"));
+    let a = app.clone();
+    let started = jingwu_station::hotfolder::HotFolder::start(
+        &dir,
+        jingwu_station::hotfolder::Config::default(),
+        move |o| {
+            let v = json!({
+                "file": o.file.file_name().map(|n| n.to_string_lossy().into_owned()),
+                "moved_to": o.moved_to,
+                "imported": o.imported,
+                "error": o.error,
+                "pages": o.pages.len(),
+                "warnings": o.pages.iter().flat_map(|p| p.page.warnings.clone()).collect::<Vec<_>>(),
+                "time": now_text(),
+            });
+            if let Ok(mut h) = a.state::<AppState>().hot.lock() {
+                h.outcomes.insert(0, v.clone());
+                h.outcomes.truncate(HOT_KEEP);
+            }
+            let _ = a.emit("jingwu://scanned", v);
+        },
+    );
+    let locked = state.hot.lock();
+    if let Ok(mut h) = locked {
+        h.dir = Some(dir);
+        match started {
+            Ok(handle) => h.handle = Some(handle),
+            Err(e) => {
+                eprintln!("jingwu: 扫描文件夹无法使用：{e}");
+                h.error = Some(e.to_string());
+            }
+        }
+    };
+}
+
+/// The hot folder: where it is, and the files it took (newest first).
+#[tauri::command]
+pub fn hot_folder(state: State<'_, AppState>) -> Result<Value, String> {
+    let h = state.hot.lock().map_err(err)?;
+    Ok(json!({"dir": h.dir, "error": h.error, "files": h.outcomes}))
+}
+
+/// Takes a file the hot folder imported (from its `已导入/`) for
+/// attaching: processed again here and kept until saved.
+#[tauri::command]
+pub async fn take_scan_file(state: State<'_, AppState>, path: String) -> Result<Value, String> {
+    let done = {
+        let h = state.hot.lock().map_err(err)?;
+        h.dir
+            .as_ref()
+            .map(|d| d.join(jingwu_station::hotfolder::DONE_DIR))
+            .ok_or("扫描文件夹未启用")?
+    };
+    let path = PathBuf::from(path);
+    // Only files the hot folder itself moved.
+    let real = path
+        .canonicalize()
+        .map_err(|_| "该扫描件已不在扫描文件夹中".to_string())?;
+    let done = done.canonicalize().map_err(err)?;
+    if real.parent() != Some(done.as_path()) {
+        return Err("只能导入扫描文件夹中的扫描件".into());
+    }
+    process_kept(&state, real).await
 }
 
 fn forget_scan(state: &State<'_, AppState>, p: &ProcessedFile) {

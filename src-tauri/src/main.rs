@@ -132,7 +132,11 @@ fn run() -> anyhow::Result<i32> {
             app::switch_user,
             app::scan_check,
             app::rotate_page,
-            app::arrange_pages
+            app::arrange_pages,
+            app::scanners,
+            app::scan_device,
+            app::hot_folder,
+            app::take_scan_file
         ])
         .build(tauri::generate_context!())
         .context("cannot build the desktop app")?;
@@ -151,6 +155,7 @@ fn run() -> anyhow::Result<i32> {
     app.manage(state);
     app.manage(app::TrayState::default());
     app::build_tray(app.handle());
+    app::start_hot_folder(app.handle());
     app::start_link(app.handle().clone(), dir, active, link, poke);
 
     Ok(app.run_return(|_app, _event| {}))

@@ -74,6 +74,9 @@ struct Desktop {
     monitor_log: PathBuf,
     /// What the stand-in tray host (tests/sni_watcher.py) saw.
     tray_log: PathBuf,
+    /// A SANE configuration with only the `test` backend (a real SANE
+    /// backend that makes test pages), for the apps started here.
+    sane_config: tempfile::TempDir,
     _procs: Procs,
 }
 
@@ -168,11 +171,14 @@ fn start_desktop() -> Desktop {
             .map(|l| l.contains("WATCHER"))
             .unwrap_or(false)
     });
+    let sane_config = tempfile::tempdir().unwrap();
+    std::fs::write(sane_config.path().join("dll.conf"), "test\n").unwrap();
     Desktop {
         display,
         bus,
         monitor_log,
         tray_log,
+        sane_config,
         _procs: procs,
     }
 }
@@ -383,6 +389,7 @@ impl App {
             .env("DISPLAY", &desk.display)
             .env("DBUS_SESSION_BUS_ADDRESS", &desk.bus)
             .env("JINGWU_TEST_FAST_KDF", "1")
+            .env("SANE_CONFIG_DIR", desk.sane_config.path())
             .env("XDG_DATA_HOME", data_dir.join("xdg-data"))
             .env("XDG_CONFIG_HOME", data_dir.join("xdg-config"))
             .env("XDG_CACHE_HOME", data_dir.join("xdg-cache"))
@@ -1058,6 +1065,60 @@ async fn a_submission_while_the_hub_is_down_is_queued_then_delivered() {
     drop(hub);
     officer.click("#new-case").await;
     officer.wait_screen("new", 20).await;
+
+    // A page from the scanner (SANE's test backend, through scanimage).
+    officer.click("#scan-device").await;
+    let t0 = Instant::now();
+    while officer
+        .js(
+            "return !!document.querySelector('#scanner-select option[value=\"test:0\"]')",
+            json!([]),
+        )
+        .await
+        != Value::Bool(true)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "SANE's test scanner is not offered: {}",
+            officer.text_of("#message").await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    officer
+        .js(
+            "document.getElementById('scanner-select').value = 'test:0'; return true;",
+            json!([]),
+        )
+        .await;
+    officer.click("#scanner-go").await;
+    officer
+        .wait("[data-testid=pending-attachment][data-name^=扫描件]", 180)
+        .await;
+    // The hot folder: a scanner saved a form there, and something that
+    // is not a picture arrived too; the folder refuses that one and
+    // keeps working.
+    let hot = work.path().join("officer/扫描文件夹");
+    std::fs::write(hot.join("virus.jpg"), b"MZ\x90\x00not a picture").unwrap();
+    std::fs::write(hot.join("form.png"), other_png()).unwrap();
+    officer
+        .wait(
+            "[data-testid=hot-file][data-name=\"virus.jpg\"] [data-testid=hot-error]",
+            60,
+        )
+        .await;
+    officer
+        .click("[data-testid=hot-file][data-name=\"form.png\"] [data-testid=hot-take]")
+        .await;
+    officer
+        .wait(
+            "[data-testid=pending-attachment][data-name=\"form.png\"]",
+            60,
+        )
+        .await;
+    assert!(hot.join("已导入/form.png").exists());
+    assert!(hot.join("未能导入/virus.jpg").exists());
+    officer.shot("00-scanner-and-hot-folder").await;
+
     fill_and_submit(&officer, work.path()).await;
     let t0 = Instant::now();
     loop {
@@ -1077,10 +1138,12 @@ async fn a_submission_while_the_hub_is_down_is_queued_then_delivered() {
 
     // The hub returns on the same address; nobody touches the officer's app.
     let (_url, hub, _stop) = serve_hub(&hub_dir, port, false).await;
-    wait_hub_events(&hub, 3, "the queued case never reached the hub").await;
+    wait_hub_events(&hub, 5, "the queued case never reached the hub").await;
     chief.sync(|_, _, _| {}).await.unwrap();
     let inbox = chief.inbox().unwrap();
     assert_eq!(inbox.len(), 1, "the case reached the station chief");
+    let scans = inbox[0].form["scans"].as_array().unwrap().len();
+    assert_eq!(scans, 3, "scanner page, hot-folder file and chosen file");
     officer.shot("02-delivered").await;
     officer.end().await;
 }
@@ -1297,6 +1360,13 @@ async fn returned_corrected_resubmitted_then_disagreed() {
     wait_case_status(&officer, "#tab-sent", "不同意").await;
     officer.shot("06-switched-back").await;
     officer.end().await;
+}
+
+fn other_png() -> Vec<u8> {
+    // A 5×4 colour PNG.
+    base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAUAAAAECAIAAADJUWIXAAAANElEQVR4nA3HQQEAMAwCMTT1jZyKQEmVIOJkbflFQoMWHQJJePDiw+D/DFlyBPLfoUuPQh9bBR55/Gp+ogAAAABJRU5ErkJggg==")
+        .unwrap()
 }
 
 fn tiny_png() -> Vec<u8> {
