@@ -28,7 +28,7 @@ use crate::hub::{Caller, Hub, LoginResult, PushResult, StoredEvent, WireEvent};
 pub type AppState = Arc<Hub>;
 
 /// Runs blocking hub work off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -705,7 +705,7 @@ impl utoipa::Modify for BearerScheme {
     info(title = "Jingwu county hub API", description = "Sync protocol of Jingwu: see docs/sync-protocol.md"),
     paths(healthz, login, logout, me, enrol, enrolments, decide_enrolment, create_user, revoke_sessions,
         keys, push, pull, case_events, inbox, live, upload_begin, upload_status, upload_chunk, attachment,
-        bundle),
+        bundle, crate::seals::register, crate::seals::list, crate::seals::revoke),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
@@ -764,6 +764,11 @@ pub fn router(hub: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(chunk_limit)),
         )
         .route("/api/attachments/{sm3}", get(attachment))
+        .route(
+            "/api/seals",
+            post(crate::seals::register).get(crate::seals::list),
+        )
+        .route("/api/seals/{id}/revoke", post(crate::seals::revoke))
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
         .fallback(|| async { ApiError::not_found("没有这个接口") })
         .with_state(hub)

@@ -8,6 +8,7 @@ pub mod error;
 pub mod evidence;
 pub mod http;
 pub mod hub;
+pub mod seals;
 pub mod server;
 pub mod tls;
 

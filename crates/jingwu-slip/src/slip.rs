@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::font::CjkFont;
 use crate::pdf::{FontSet, Row, SlipDoc, TrailRow};
+use crate::sealbook::{slip_picture, SealBook, SLIP_PERSONAL_PX, SLIP_UNIT_PX};
 
 /// Errors of slip making and checking. Shown to users.
 #[derive(Debug, thiserror::Error)]
@@ -96,12 +97,32 @@ fn person_name(reg: &Registry, id: &str) -> String {
         .unwrap_or_else(|| id.to_string())
 }
 
-/// Builds the printable slip of a decided 户口变更 case.
+/// Marks a seal drawn from a name because no registered seal fits.
+pub const UNREGISTERED_MARK: &str = "未登记印章";
+
+/// Builds the printable slip of a decided 户口变更 case with no registered
+/// seals: every seal is drawn from names and marked [`UNREGISTERED_MARK`].
 pub fn hukou_slip(
     state: &CaseState,
     events: &[SignedEvent],
     reg: &Registry,
     font: &CjkFont,
+) -> Result<SlipDoc, SlipError> {
+    hukou_slip_sealed(state, events, reg, font, &SealBook::empty())
+}
+
+/// Builds the printable slip of a decided 户口变更 case, stamping each
+/// decision with the approver's registered personal seal and the result
+/// with the deciding unit's registered seal — each bound to the key that
+/// signed the decision and valid (not revoked) at its time. Where none
+/// fits, the seal is drawn from the name and the slip says
+/// [`UNREGISTERED_MARK`].
+pub fn hukou_slip_sealed(
+    state: &CaseState,
+    events: &[SignedEvent],
+    reg: &Registry,
+    font: &CjkFont,
+    book: &SealBook,
 ) -> Result<SlipDoc, SlipError> {
     if state.case_type != CaseType::HukouChange {
         return Err(SlipError::NotHukou);
@@ -195,11 +216,20 @@ pub fn hukou_slip(
         };
         let sdef = route.and_then(|r| r.steps.iter().find(|s| &s.id == step));
         let name = person_name(reg, &d.event.author);
-        let seal = crate::seal::render_personal_seal(&name, font, 240).ok();
+        let registered = book
+            .personal(&d.event.author, &d.event.key, d.event.time)
+            .and_then(|r| slip_picture(&r.seal, SLIP_PERSONAL_PX).ok());
+        let (seal, mark) = match registered {
+            Some(img) => (Some(img), String::new()),
+            None => (
+                crate::seal::render_personal_seal(&name, font, SLIP_PERSONAL_PX).ok(),
+                format!("（{UNREGISTERED_MARK}）"),
+            ),
+        };
         trail.push(TrailRow {
             step: sdef.map(|s| s.name.clone()).unwrap_or_else(|| step.clone()),
             who: format!(
-                "{} {}",
+                "{} {}{mark}",
                 sdef.map(|s| s.role.as_str()).unwrap_or_default(),
                 name
             ),
@@ -214,15 +244,37 @@ pub fn hukou_slip(
             seal,
         });
     }
-    // The seal of the unit that made the final decision.
-    let final_unit = decisions
-        .last()
-        .and_then(|d| org.units_of(&d.event.author).into_iter().next().cloned());
-    let seal_name = match final_unit.as_ref().map(|u| u.kind) {
-        Some(UnitKind::Station) => format!("{issuer}{station_name}"),
-        _ => issuer.clone(),
+    // The seal of the unit that made the final decision: its station, or
+    // else its bureau.
+    let last = decisions.last();
+    let final_unit = last.and_then(|d| org.units_of(&d.event.author).into_iter().next().cloned());
+    let seal_unit = match final_unit.as_ref() {
+        Some(u) if u.kind == UnitKind::Station => Some(u.code.clone()),
+        Some(u) => org
+            .ancestor_of_kind(&u.code, UnitKind::Bureau)
+            .map(|b| b.code.clone()),
+        None => None,
     };
-    let unit_seal = crate::seal::render_unit_seal(&seal_name, Some("户口专用章"), font, 480).ok();
+    let registered = match (last, seal_unit.as_deref()) {
+        (Some(d), Some(unit)) => book.unit(unit, &d.event.key, d.event.time),
+        _ => None,
+    };
+    let (unit_seal, unit_seal_line) = match registered
+        .and_then(|r| slip_picture(&r.seal, SLIP_UNIT_PX).ok().map(|img| (r, img)))
+    {
+        Some((r, img)) => (Some(img), format!("单位印章编码 {}", r.seal.info.id)),
+        None => {
+            let seal_name = match final_unit.as_ref().map(|u| u.kind) {
+                Some(UnitKind::Station) => format!("{issuer}{station_name}"),
+                _ => issuer.clone(),
+            };
+            (
+                crate::seal::render_unit_seal(&seal_name, Some("户口专用章"), font, SLIP_UNIT_PX)
+                    .ok(),
+                format!("单位印章：{UNREGISTERED_MARK}"),
+            )
+        }
+    };
     let result = match payload.result {
         SlipResult::Approved => "同意",
         SlipResult::Rejected => "不同意",
@@ -244,6 +296,7 @@ pub fn hukou_slip(
             "本通知单的审批记录均经审批人 SM2 电子签名。".into(),
             "核验真伪：用“警务协同”扫描右侧二维码，".into(),
             "或运行 jingwu-station verify-slip 文件，无需联网。".into(),
+            unit_seal_line,
         ],
         footer: format!(
             "核验码 {} · 案件 {}",
@@ -261,7 +314,20 @@ pub fn hukou_slip_pdf(
     font: &CjkFont,
     fonts: &FontSet,
 ) -> Result<Vec<u8>, SlipError> {
-    let doc = hukou_slip(state, events, reg, font)?;
+    hukou_slip_pdf_sealed(state, events, reg, font, fonts, &SealBook::empty())
+}
+
+/// Makes the slip PDF of a decided case with the registered seals of
+/// `book` (see [`hukou_slip_sealed`]).
+pub fn hukou_slip_pdf_sealed(
+    state: &CaseState,
+    events: &[SignedEvent],
+    reg: &Registry,
+    font: &CjkFont,
+    fonts: &FontSet,
+    book: &SealBook,
+) -> Result<Vec<u8>, SlipError> {
+    let doc = hukou_slip_sealed(state, events, reg, font, book)?;
     Ok(crate::pdf::render(&doc, fonts)?)
 }
 

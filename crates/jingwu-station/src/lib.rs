@@ -3,4 +3,5 @@
 
 pub mod client;
 pub mod pin;
+pub mod seals;
 pub mod station;

@@ -132,6 +132,12 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Electronic seals: `list` (this station's registered seals); for a
+    /// seal administrator `issue` and `revoke` (at the hub).
+    Seal {
+        #[command(subcommand)]
+        cmd: SealCmd,
+    },
     /// Write a blank 户口变更登记表 with a QR-coded form id.
     BlankForm {
         /// Station unit code.
@@ -142,6 +148,36 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum SealCmd {
+    /// Make, sign (with your key; PIN from JINGWU_PIN) and register a seal.
+    Issue {
+        /// Person id (personal seal) or unit code (unit seal).
+        #[arg(long)]
+        holder: String,
+        /// An uploaded picture (PNG or JPEG, red ink); drawn from the name
+        /// when absent.
+        #[arg(long)]
+        image: Option<PathBuf>,
+        #[arg(long, default_value_t = 1825)]
+        valid_days: u32,
+        /// Unit seals: the person whose approved key holds the seal
+        /// (default: the unit's head).
+        #[arg(long)]
+        keeper: Option<String>,
+        /// Fingerprint of the key to bind, when there are several.
+        #[arg(long)]
+        key: Option<String>,
+        /// Unit seals drawn from the name: text under the star.
+        #[arg(long)]
+        bottom_text: Option<String>,
+    },
+    /// Revoke a seal: it stamps nothing decided after now.
+    Revoke { id: String },
+    /// The registered seals this station holds (from the last sync).
+    List,
 }
 
 fn main() {
@@ -182,16 +218,42 @@ fn run(cli: Cli) -> Result<()> {
                 .into_iter()
                 .find(|c| c.id.to_string() == case || c.case_no == case)
                 .with_context(|| format!("本地库中没有案件 {case}"))?;
-            let state = store.case(&summary.id)?.context("案件状态缺失")?;
-            let events = store.events(&summary.id)?;
             let font = jingwu_slip::font::CjkFont::locate()?;
             let fonts = jingwu_slip::pdf::FontSet::new(&font)?;
-            let pdf = jingwu_slip::slip::hukou_slip_pdf(&state, &events, &reg, &font, &fonts)?;
+            let pdf = jingwu_station::seals::slip_pdf(&store, &reg, &summary.id, &font, &fonts)?;
             write_atomically(&out, &pdf)?;
             println!("已生成结果通知单 {}（{} 字节）", out.display(), pdf.len());
             Ok(())
         }
         Cmd::VerifySlip { file } => verify_slip(&store, &reg, &file),
+        Cmd::Seal { cmd: SealCmd::List } => {
+            let book = jingwu_station::seals::seal_book(&store)?;
+            if book.seals().is_empty() {
+                println!("本机没有已登记的印章（同步后从县局取得）。");
+            }
+            for r in book.seals() {
+                let i = &r.seal.info;
+                let kind = match i.kind {
+                    jingwu_slip::seal::SealKind::Unit => "单位印章",
+                    jingwu_slip::seal::SealKind::Personal => "个人名章",
+                };
+                let state = match &r.revoked_at {
+                    Some(t) => format!("已注销（{t}）"),
+                    None => "有效".to_string(),
+                };
+                println!(
+                    "{}  {kind}  {}  持有 {}  密钥 {}  有效期 {} 至 {}  制章人 {}  {state}",
+                    i.id,
+                    i.name,
+                    i.holder,
+                    &i.holder_key.fingerprint()[..16],
+                    i.valid_from,
+                    i.valid_to,
+                    i.maker
+                );
+            }
+            Ok(())
+        }
         Cmd::Print { file, printer } => {
             let job = jingwu_slip::print::print_pdf(&file, printer.as_deref())?;
             println!("已送打印，任务号 {job}");
@@ -538,6 +600,9 @@ fn is_hub_command(cmd: &Cmd) -> bool {
             | Cmd::Sync { .. }
             | Cmd::Show { .. }
             | Cmd::ExportCase { .. }
+            | Cmd::Seal {
+                cmd: SealCmd::Issue { .. } | SealCmd::Revoke { .. }
+            }
     )
 }
 
@@ -624,6 +689,55 @@ fn hub_command(cli: Cli) -> Result<()> {
             println!(
                 "已登记本机：设备 {}，公钥指纹 {}，{state}",
                 e.device, e.fingerprint
+            );
+        }
+        Cmd::Seal {
+            cmd:
+                SealCmd::Issue {
+                    holder,
+                    image,
+                    valid_days,
+                    keeper,
+                    key,
+                    bottom_text,
+                },
+        } => {
+            let image = image
+                .map(|p| jingwu_station::seals::read_picture(&p))
+                .transpose()?;
+            let font = if image.is_none() {
+                Some(jingwu_slip::font::CjkFont::locate()?)
+            } else {
+                None
+            };
+            let pin = secret("JINGWU_PIN", "签名 PIN")?;
+            let req = jingwu_station::seals::IssueRequest {
+                holder,
+                image,
+                valid_days,
+                keeper,
+                key,
+                bottom_text,
+            };
+            let r = rt.block_on(st.issue_seal(&pin, req, font.as_ref()))?;
+            let i = &r.seal.info;
+            println!(
+                "已登记印章 {}（{}），绑定公钥 {}，有效期至 {}",
+                i.id,
+                i.name,
+                i.holder_key.fingerprint(),
+                i.valid_to
+            );
+        }
+        Cmd::Seal {
+            cmd: SealCmd::Revoke { id },
+        } => {
+            let r = rt.block_on(st.revoke_seal(&id))?;
+            println!(
+                "已注销印章 {}（{}），注销时间 {}",
+                r.seal.info.id,
+                r.seal.info.name,
+                r.revoked_at.unwrap_or_default()
             );
         }
         Cmd::Login => {

@@ -53,6 +53,11 @@ pub struct SyncReport {
     pub failed: Vec<String>,
     /// Events still waiting for the hub.
     pub pending: u64,
+    /// Registered seals fetched and verified.
+    pub seals: usize,
+    /// Seals the hub served that did not verify here, with the reason
+    /// (not stored).
+    pub refused_seals: Vec<String>,
 }
 
 /// Settings keys in the store's meta table.
@@ -163,7 +168,7 @@ impl Station {
         Ok(())
     }
 
-    fn signer(&self, pin: &str) -> Result<(String, SoftwareKey)> {
+    pub(crate) fn signer(&self, pin: &str) -> Result<(String, SoftwareKey)> {
         let person = self.person()?;
         let Some(sealed) = self.store.key(&person)? else {
             return usage(format!("本机没有 {person} 的签名密钥"));
@@ -438,6 +443,10 @@ impl Station {
                 break;
             }
         }
+        // 4. Registered seals (for slips), each checked before it is kept.
+        let (seals, refused) = self.sync_seals(&client).await?;
+        report.seals = seals;
+        report.refused_seals = refused;
         report.pending = self.store.outbox_len()?;
         Ok(report)
     }
