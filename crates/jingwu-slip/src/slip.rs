@@ -561,6 +561,160 @@ mod tests {
         assert!(verify_texts(&texts, &reg, wrong).is_err());
     }
 
+    /// A registered seal made by `maker`.
+    #[allow(clippy::too_many_arguments)]
+    fn registered(
+        id: &str,
+        kind: crate::seal::SealKind,
+        name: &str,
+        holder: &str,
+        holder_key: &SoftwareKey,
+        maker: &SoftwareKey,
+        at: time::OffsetDateTime,
+        revoked_at: Option<time::OffsetDateTime>,
+    ) -> crate::sealbook::RegisteredSeal {
+        use time::format_description::well_known::Rfc3339;
+        // A solid square: easy to tell from a picture drawn from a name.
+        let img = image::RgbaImage::from_pixel(200, 200, image::Rgba([216, 30, 36, 255]));
+        let draft = crate::seal::SealDraft {
+            id: id.into(),
+            kind,
+            name: name.into(),
+            holder: holder.into(),
+            holder_key: holder_key.public_key().clone(),
+            valid_from: (at - time::Duration::days(1)).format(&Rfc3339).unwrap(),
+            valid_to: (at + time::Duration::days(1)).format(&Rfc3339).unwrap(),
+            maker: "052644".into(),
+            maker_key: maker.public_key().fingerprint(),
+        };
+        let png = crate::seal::png_bytes(&img).unwrap();
+        crate::sealbook::RegisteredSeal {
+            seal: crate::seal::Seal::make(draft, png, maker).unwrap(),
+            registered_at: at.format(&Rfc3339).unwrap(),
+            revoked_at: revoked_at.map(|t| t.format(&Rfc3339).unwrap()),
+            revoked_by: revoked_at.map(|_| "052644".into()),
+        }
+    }
+
+    #[test]
+    fn registered_seals_stamp_the_slip_and_missing_ones_are_marked() {
+        use crate::seal::SealKind;
+        let (store, reg, keys, id) = rejected();
+        let state = store.case(&id).unwrap().unwrap();
+        let events = store.events(&id).unwrap();
+        let font = CjkFont::locate().unwrap();
+        let fonts = FontSet::new(&font).unwrap();
+        let decisions = standing_decisions(&events);
+        let (first, last) = (decisions[0].event.clone(), decisions[1].event.clone());
+        let maker = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
+
+        // Nothing registered: drawn from names, and the slip says so.
+        let doc = hukou_slip(&state, &events, &reg, &font).unwrap();
+        assert!(doc.trail.iter().all(|t| t.who.contains(UNREGISTERED_MARK)));
+        assert!(doc.qr_caption.iter().any(|l| l.contains(UNREGISTERED_MARK)));
+
+        // The final decider (户政股股长) decides for the bureau.
+        let bureau = "522634000000";
+        let mut seals = vec![registered(
+            "U-1",
+            SealKind::Unit,
+            "雷山县公安局",
+            bureau,
+            &keys[&last.author],
+            &maker,
+            last.time,
+            None,
+        )];
+        for (i, d) in decisions.iter().enumerate() {
+            let name = person_name(&reg, &d.event.author);
+            seals.push(registered(
+                &format!("P-{i}"),
+                SealKind::Personal,
+                &name,
+                &d.event.author,
+                &keys[&d.event.author],
+                &maker,
+                d.event.time,
+                None,
+            ));
+        }
+        let book = SealBook::new(seals.clone());
+        let doc = hukou_slip_sealed(&state, &events, &reg, &font, &book).unwrap();
+        assert!(doc.trail.iter().all(|t| !t.who.contains(UNREGISTERED_MARK)));
+        for t in &doc.trail {
+            // The registered picture (solid), not a drawn one (transparent
+            // corner).
+            assert_eq!(t.seal.as_ref().unwrap().get_pixel(0, 0).0[3], 255);
+        }
+        assert_eq!(doc.unit_seal.as_ref().unwrap().get_pixel(0, 0).0[3], 255);
+        assert!(doc
+            .qr_caption
+            .iter()
+            .any(|l| l.contains("单位印章编码 U-1")));
+        let pdf = crate::pdf::render(&doc, &fonts).unwrap();
+        let texts = crate::qr::decode_pdf(&pdf).unwrap();
+        let key_of = |a: &str, fp: &str| {
+            keys.get(a)
+                .map(|k| k.public_key().clone())
+                .filter(|k| k.fingerprint() == fp)
+        };
+        verify_texts(&texts, &reg, key_of).unwrap();
+
+        // A seal revoked before the decision, one bound to another key, a
+        // unit seal of another unit: none of them stamps.
+        let other = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
+        let name0 = person_name(&reg, &first.author);
+        let book = SealBook::new(vec![
+            registered(
+                "P-r",
+                SealKind::Personal,
+                &name0,
+                &first.author,
+                &keys[&first.author],
+                &maker,
+                first.time,
+                Some(first.time - time::Duration::seconds(1)),
+            ),
+            registered(
+                "P-o",
+                SealKind::Personal,
+                &name0,
+                &first.author,
+                &other,
+                &maker,
+                first.time,
+                None,
+            ),
+            registered(
+                "U-o",
+                SealKind::Unit,
+                "雷山县公安局方祥派出所",
+                "522634580000",
+                &keys[&last.author],
+                &maker,
+                last.time,
+                None,
+            ),
+        ]);
+        let doc = hukou_slip_sealed(&state, &events, &reg, &font, &book).unwrap();
+        assert!(doc.trail.iter().all(|t| t.who.contains(UNREGISTERED_MARK)));
+        assert!(doc.qr_caption.iter().any(|l| l.contains(UNREGISTERED_MARK)));
+        // Revoked only after the decision: still stamps it.
+        let book = SealBook::new(vec![registered(
+            "P-l",
+            SealKind::Personal,
+            &name0,
+            &first.author,
+            &keys[&first.author],
+            &maker,
+            first.time,
+            Some(first.time + time::Duration::seconds(1)),
+        )]);
+        let doc = hukou_slip_sealed(&state, &events, &reg, &font, &book).unwrap();
+        assert!(!doc.trail[0].who.contains(UNREGISTERED_MARK));
+        assert!(doc.trail[1].who.contains(UNREGISTERED_MARK));
+    }
+
     #[test]
     fn undecided_cases_have_no_slip() {
         let (mut store, reg, keys, _) = rejected();
