@@ -219,17 +219,17 @@ pub fn hukou_slip_sealed(
         let registered = book
             .personal(&d.event.author, &d.event.key, d.event.time)
             .and_then(|r| slip_picture(&r.seal, SLIP_PERSONAL_PX).ok());
-        let (seal, mark) = match registered {
-            Some(img) => (Some(img), String::new()),
+        let (seal, note) = match registered {
+            Some(img) => (Some(img), None),
             None => (
                 crate::seal::render_personal_seal(&name, font, SLIP_PERSONAL_PX).ok(),
-                format!("（{UNREGISTERED_MARK}）"),
+                Some(format!("名章：{UNREGISTERED_MARK}")),
             ),
         };
         trail.push(TrailRow {
             step: sdef.map(|s| s.name.clone()).unwrap_or_else(|| step.clone()),
             who: format!(
-                "{} {}{mark}",
+                "{} {}",
                 sdef.map(|s| s.role.as_str()).unwrap_or_default(),
                 name
             ),
@@ -242,6 +242,7 @@ pub fn hukou_slip_sealed(
                 .format(&fmt)
                 .unwrap_or_default(),
             seal,
+            note,
         });
     }
     // The seal of the unit that made the final decision: its station, or
@@ -610,7 +611,10 @@ mod tests {
 
         // Nothing registered: drawn from names, and the slip says so.
         let doc = hukou_slip(&state, &events, &reg, &font).unwrap();
-        assert!(doc.trail.iter().all(|t| t.who.contains(UNREGISTERED_MARK)));
+        assert!(doc.trail.iter().all(|t| t
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains(UNREGISTERED_MARK))));
         assert!(doc.qr_caption.iter().any(|l| l.contains(UNREGISTERED_MARK)));
 
         // The final decider (户政股股长) decides for the bureau.
@@ -640,7 +644,7 @@ mod tests {
         }
         let book = SealBook::new(seals.clone());
         let doc = hukou_slip_sealed(&state, &events, &reg, &font, &book).unwrap();
-        assert!(doc.trail.iter().all(|t| !t.who.contains(UNREGISTERED_MARK)));
+        assert!(doc.trail.iter().all(|t| t.note.is_none()));
         for t in &doc.trail {
             // The registered picture (solid), not a drawn one (transparent
             // corner).
@@ -697,7 +701,10 @@ mod tests {
             ),
         ]);
         let doc = hukou_slip_sealed(&state, &events, &reg, &font, &book).unwrap();
-        assert!(doc.trail.iter().all(|t| t.who.contains(UNREGISTERED_MARK)));
+        assert!(doc.trail.iter().all(|t| t
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains(UNREGISTERED_MARK))));
         assert!(doc.qr_caption.iter().any(|l| l.contains(UNREGISTERED_MARK)));
         // Revoked only after the decision: still stamps it.
         let book = SealBook::new(vec![registered(
@@ -711,8 +718,8 @@ mod tests {
             Some(first.time + time::Duration::seconds(1)),
         )]);
         let doc = hukou_slip_sealed(&state, &events, &reg, &font, &book).unwrap();
-        assert!(!doc.trail[0].who.contains(UNREGISTERED_MARK));
-        assert!(doc.trail[1].who.contains(UNREGISTERED_MARK));
+        assert!(doc.trail[0].note.is_none());
+        assert!(doc.trail[1].note.is_some());
     }
 
     #[test]
