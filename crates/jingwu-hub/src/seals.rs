@@ -220,6 +220,19 @@ impl Hub {
             .collect()
     }
 
+    /// SM3 over every seal's id and revocation: changes whenever a seal is
+    /// registered or revoked, so stations fetch the pictures only then.
+    pub fn seals_digest(&self) -> Result<String, ApiError> {
+        let mut text = String::new();
+        for r in self.db.seals()? {
+            text.push_str(&r.id);
+            text.push('|');
+            text.push_str(r.revoked_at.as_deref().unwrap_or(""));
+            text.push('\n');
+        }
+        Ok(jingwu_core::crypto::sm3_hex(text.as_bytes()))
+    }
+
     /// Revokes a seal: it stamps nothing decided after now.
     pub fn revoke_seal(&self, caller: &Caller, id: &str) -> Result<RegisteredSeal, ApiError> {
         self.seal_admin(caller)?;
@@ -280,6 +293,18 @@ pub(crate) async fn list(
     Auth(_c): Auth,
 ) -> Result<Json<Vec<RegisteredSeal>>, ApiError> {
     crate::http::blocking(move || hub.registered_seals().map(Json)).await
+}
+
+/// The registry's digest (`{"digest": hex}`): stations fetch
+/// `GET /api/seals` only when it changed since their last sync.
+#[utoipa::path(get, path = "/api/seals/digest",
+    responses((status = 200, description = "{\"digest\": SM3 hex}")), security(("bearer" = [])))]
+pub(crate) async fn digest(
+    State(hub): State<AppState>,
+    Auth(_c): Auth,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    crate::http::blocking(move || Ok(Json(serde_json::json!({ "digest": hub.seals_digest()? }))))
+        .await
 }
 
 /// A seal administrator revokes a seal.

@@ -291,6 +291,11 @@ async fn registry(backend: Backend) {
     let all = admin_http.seals().await.unwrap();
     assert_eq!(all.len(), 2, "{all:?}");
 
+    // Pictures travel only when the registry changed.
+    let mut deputy = deputy;
+    assert_eq!(deputy.sync().await.seals, 2);
+    assert_eq!(deputy.sync().await.seals, 0);
+
     // A station fetches them, verifying each against its maker's key; a
     // row forged straight into the database is refused.
     let mut forged = good("T-10");
@@ -315,6 +320,9 @@ async fn registry(backend: Backend) {
     assert!(r.refused_seals[0].contains("T-10"), "{r:?}");
     let book = officer.st.seal_book().unwrap();
     assert_eq!(book.seals().len(), 2);
+    // A refused row is looked at again at the next sync.
+    let r = officer.sync().await;
+    assert_eq!((r.seals, r.refused_seals.len()), (2, 1), "{r:?}");
     let at = time::OffsetDateTime::now_utc();
     let fp = chief_key.public_key().fingerprint();
     assert!(book.personal(CHIEF, &fp, at).is_some());
@@ -343,6 +351,7 @@ async fn registry(backend: Backend) {
         "not_found",
     );
     officer.sync().await;
+    assert_eq!(deputy.sync().await.seals, 2, "the registry changed");
     let book = officer.st.seal_book().unwrap();
     let revoked = book.seals().iter().find(|s| s.seal.info.id == id).unwrap();
     assert!(revoked.is_revoked());

@@ -332,6 +332,18 @@ impl HubClient {
         self.send(self.http.get(self.url("/api/seals"))).await
     }
 
+    /// The seal registry's digest: changes whenever a seal is registered
+    /// or revoked.
+    pub async fn seals_digest(&self) -> Result<String, ClientError> {
+        let v: serde_json::Value = self
+            .send(self.http.get(self.url("/api/seals/digest")))
+            .await?;
+        v.get("digest")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Protocol("印章摘要缺失".into()))
+    }
+
     /// Seal administrators: registers a seal made and signed here.
     pub async fn register_seal(
         &self,

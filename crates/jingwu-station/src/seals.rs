@@ -24,6 +24,9 @@ use uuid::Uuid;
 use crate::client::HubClient;
 use crate::station::{Result, Station, StationError};
 
+/// Store meta key: the hub's seal registry digest at the last fetch.
+const SEALS_DIGEST: &str = "seals_digest";
+
 /// Longest validity of a seal, in days (ten years).
 pub const MAX_VALID_DAYS: u32 = 3650;
 
@@ -276,6 +279,11 @@ impl Station {
     /// verify against their maker's key. Returns (stored, refused with
     /// reasons).
     pub async fn sync_seals(&mut self, client: &HubClient) -> Result<(usize, Vec<String>)> {
+        // Pictures travel only when the registry changed (slow links).
+        let digest = client.seals_digest().await?;
+        if self.store.meta(SEALS_DIGEST)?.as_deref() == Some(digest.as_str()) {
+            return Ok((0, Vec::new()));
+        }
         let seals = client.seals().await?;
         let mut refreshed = false;
         let mut stored = 0;
@@ -308,6 +316,11 @@ impl Station {
                 }
                 Err(e) => refused.push(e.to_string()),
             }
+        }
+        // A refused seal is looked at again next time (its maker's key may
+        // arrive later).
+        if refused.is_empty() {
+            self.store.set_meta(SEALS_DIGEST, Some(&digest))?;
         }
         Ok((stored, refused))
     }
