@@ -336,8 +336,8 @@ impl Station {
     }
 }
 
-/// Reads an uploaded seal picture file (checked by [`IssueRequest`]'s
-/// consumer).
+/// Reads a seal picture file to upload, refusing oversized files before
+/// reading them; its content is checked by [`Station::issue_seal`].
 pub fn read_picture(path: &Path) -> Result<Vec<u8>> {
     let meta = std::fs::metadata(path)
         .map_err(|e| StationError::Usage(format!("无法读取 {}：{e}", path.display())))?;
