@@ -4,7 +4,8 @@
 # station clients — 户籍民警, 所长, 户政股股长, 分管局长 — each with its
 # own data directory, pinning the hub's certificate fingerprint. One
 # 户口变更 goes through the whole chain; the officer's client follows the
-# live channel until the approval arrives, then prints the result slip.
+# live channel until the approval arrives, then prints the result slip,
+# stamped with the seals the seal administrator (印章管理员) registered.
 #
 # Usage: BIN=target/release bash scripts/hub-demo.sh [WORK_DIR]
 # (scripts/demo.sh builds and calls it; the test suite calls it with the
@@ -46,6 +47,15 @@ for role in officer chief section deputy; do
     --device-name "演示-$role" --key-file "$WORK/hub/demo-keys/$p.json"
 done
 
+echo "==> 印章管理员为三位审批人和县局制发电子印章（绑定各自已批准的签名密钥）"
+"$ST" --data-dir "$WORK/sealadmin" enrol --hub "$URL" --fingerprint "$FP" --person 052644 \
+  --device-name "演示-印章管理" --key-file "$WORK/hub/demo-keys/052644.json"
+for p in 052637 052605 052602; do
+  "$ST" --data-dir "$WORK/sealadmin" seal issue --holder "$p" --valid-days 365
+done
+# The bureau's 户口专用章, kept by the deputy director who decides last.
+"$ST" --data-dir "$WORK/sealadmin" seal issue --holder 522634000000 --keeper 052602 --valid-days 365
+
 echo "==> 方祥派出所户籍民警受理户口变更（姓名更正）"
 cat >"$WORK/form.json" <<'JSON'
 {
@@ -83,6 +93,7 @@ wait $FOLLOW_PID
 echo "==> 户籍民警经实时通道收到："
 cat "$WORK/officer-live.txt"
 "$ST" --data-dir "$WORK/officer" show "$CASE"
+"$ST" --data-dir "$WORK/officer" seal list
 "$ST" --data-dir "$WORK/officer" slip "$CASE" --out "$WORK/slip.pdf"
 "$ST" --data-dir "$WORK/officer" verify-slip "$WORK/slip.pdf"
 "$HUB" --data-dir "$WORK/hub" export-case "$CASE" --out "$WORK/bundle.json"

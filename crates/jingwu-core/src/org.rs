@@ -112,6 +112,10 @@ pub enum OrgError {
     },
 }
 
+/// The post of a seal administrator (印章管理员): issues and revokes the
+/// electronic seals of units and people (see `docs/seals.md`).
+pub const SEAL_ADMIN_POST: &str = "印章管理员";
+
 /// A checked org with lookup indexes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Org {
@@ -300,6 +304,31 @@ impl Org {
     pub fn is_member(&self, person: &str, unit: &str) -> bool {
         self.person(person)
             .is_some_and(|p| p.posts.iter().any(|h| h.unit == unit))
+    }
+
+    /// Whether `person` holds the seal administrator post anywhere.
+    pub fn is_seal_admin(&self, person: &str) -> bool {
+        self.person(person)
+            .is_some_and(|p| p.posts.iter().any(|h| h.post == SEAL_ADMIN_POST))
+    }
+
+    /// The text of a unit's round seal: a bureau or prefecture by its own
+    /// name, a station or internal unit prefixed with its bureau's name
+    /// (e.g. 雷山县公安局方祥派出所).
+    pub fn unit_seal_name(&self, unit: &str) -> Option<String> {
+        let u = self.unit(unit)?;
+        Some(match u.kind {
+            UnitKind::Bureau | UnitKind::Prefecture => u.name.clone(),
+            UnitKind::Station | UnitKind::Internal => {
+                let parent = u
+                    .parent
+                    .as_deref()
+                    .and_then(|p| self.unit(p))
+                    .map(|p| p.name.as_str())
+                    .unwrap_or_default();
+                format!("{parent}{}", u.name)
+            }
+        })
     }
 
     /// The units `person` holds posts in.

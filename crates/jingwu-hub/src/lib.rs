@@ -9,6 +9,7 @@ pub mod evidence;
 pub mod hosted;
 pub mod http;
 pub mod hub;
+pub mod seals;
 pub mod server;
 pub mod tls;
 pub mod webui;

@@ -237,7 +237,19 @@ fn the_county_demo_script_runs_end_to_end() {
         "证据包有效",
         "证据包校验通过",
         "演示完成",
+        "已登记印章",
+        "个人名章",
     ] {
         assert!(stdout.contains(want), "missing {want} in:\n{stdout}");
     }
+    // The slip carries the registered seals, none drawn from a name.
+    let slip = work.path().join("slip.pdf");
+    let text = ok(Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&slip)
+        .arg("-")
+        .output()
+        .unwrap());
+    assert!(text.contains("单位印章编码 522634000000-"), "{text}");
+    assert!(!text.contains("未登记印章"), "{text}");
 }

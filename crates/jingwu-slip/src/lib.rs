@@ -6,4 +6,5 @@ pub mod pdf;
 pub mod print;
 pub mod qr;
 pub mod seal;
+pub mod sealbook;
 pub mod slip;

@@ -39,6 +39,8 @@ pub struct TrailRow {
     pub time: String,
     /// The approver's personal seal, stamped over the entry.
     pub seal: Option<RgbaImage>,
+    /// A small grey note under the approver (e.g. 未登记印章).
+    pub note: Option<String>,
 }
 
 /// Everything printed on a slip.
@@ -312,9 +314,14 @@ pub fn render(slip: &SlipDoc, fonts: &FontSet) -> Result<Vec<u8>, PdfError> {
         let op_lines = p.wrap(&t.opinion, 9.5, cols[4] - cols[3] - 3.0);
         let who_lines = p.wrap(&t.who, 9.5, cols[2] - cols[1] - 2.0);
         let step_lines = p.wrap(&t.step, 9.5, cols[1] - cols[0] - 2.0);
+        let note_lines = t
+            .note
+            .as_deref()
+            .map(|n| p.wrap(n, 8.0, cols[2] - cols[1] - 2.0))
+            .unwrap_or_default();
         let n = op_lines
             .len()
-            .max(who_lines.len())
+            .max(who_lines.len() + note_lines.len())
             .max(step_lines.len())
             .max(1);
         let h = 4.4 * n as f32 + 3.0;
@@ -325,6 +332,13 @@ pub fn render(slip: &SlipDoc, fonts: &FontSet) -> Result<Vec<u8>, PdfError> {
         }
         for (i, l) in who_lines.iter().enumerate() {
             p.text(cols[1], top - 4.4 * i as f32, 9.5, l);
+        }
+        if !note_lines.is_empty() {
+            p.color(GREY);
+            for (i, l) in note_lines.iter().enumerate() {
+                p.text(cols[1], top - 4.4 * (who_lines.len() + i) as f32, 8.0, l);
+            }
+            p.color(BLACK);
         }
         p.text(cols[2], top, 9.5, &t.decision);
         for (i, l) in op_lines.iter().enumerate() {

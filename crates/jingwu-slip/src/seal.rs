@@ -152,6 +152,16 @@ pub enum SealError {
     BadDataHash,
     #[error("签章签名无效：签章内容可能被改动")]
     StampSignatureInvalid,
+    #[error("印章图片过大：{got} 字节，最大 {max} 字节")]
+    PictureTooLarge { got: usize, max: usize },
+    #[error("印章图片须为 PNG 或 JPEG 图片（按文件内容判断）")]
+    PictureNotImage,
+    #[error("印章图片尺寸 {w}×{h} 像素不合要求：每边须在 128–1024 像素之间")]
+    PictureDimensions { w: u32, h: u32 },
+    #[error("印章图片长宽比 {w}×{h} 不合要求：印章应近似方形或圆形（长边不超过短边的 1.5 倍）")]
+    PictureAspect { w: u32, h: u32 },
+    #[error("印章图片中几乎没有红色印泥（红色部分仅占 {permille}‰，至少应占 {min}‰），请上传清晰的红色印模")]
+    PictureNoRedInk { permille: u32, min: u32 },
 }
 
 // ---------------------------------------------------------------------------
@@ -649,6 +659,85 @@ impl Canvas {
             image::Rgba([r, g, b, (c * 255.0).round() as u8])
         })
     }
+}
+
+// ---------------------------------------------------------------------------
+// Uploaded pictures
+// ---------------------------------------------------------------------------
+
+/// Largest uploaded seal picture file.
+pub const MAX_UPLOAD_BYTES: usize = 2 * 1024 * 1024;
+/// Least share of red-ink pixels in an uploaded picture, in per mille.
+pub const MIN_RED_PERMILLE: u32 = 20;
+
+/// Whether an RGBA pixel is seal ink: clearly red and mostly opaque.
+fn is_red_ink(p: &image::Rgba<u8>) -> bool {
+    let [r, g, b, a] = p.0;
+    a >= 128 && r >= 120 && i32::from(r) - i32::from(g.max(b)) >= 60
+}
+
+/// Share of red-ink pixels in `img`, in per mille.
+pub fn red_ink_permille(img: &RgbaImage) -> u32 {
+    let total = u64::from(img.width()) * u64::from(img.height());
+    if total == 0 {
+        return 0;
+    }
+    let red = img.pixels().filter(|p| is_red_ink(p)).count() as u64;
+    (red * 1000 / total) as u32
+}
+
+/// Checks an uploaded seal picture and returns it as a clean PNG.
+///
+/// The file must be PNG or JPEG by content (not by name), at most
+/// [`MAX_UPLOAD_BYTES`], each side within 128–1024 pixels and the long
+/// side at most 1.5 times the short one (dimensions are read from the
+/// header before anything is decoded), and at least [`MIN_RED_PERMILLE`]
+/// of it red ink. Paper-white background (a scanned JPEG has no alpha) is
+/// made transparent so the seal prints over text as a stamp does. The
+/// result is re-encoded: metadata does not survive.
+pub fn check_uploaded_picture(bytes: &[u8]) -> Result<Vec<u8>, SealError> {
+    if bytes.len() > MAX_UPLOAD_BYTES {
+        return Err(SealError::PictureTooLarge {
+            got: bytes.len(),
+            max: MAX_UPLOAD_BYTES,
+        });
+    }
+    let format = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        image::ImageFormat::Png
+    } else if bytes.starts_with(b"\xFF\xD8\xFF") {
+        image::ImageFormat::Jpeg
+    } else {
+        return Err(SealError::PictureNotImage);
+    };
+    let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|_| SealError::PictureNotImage)?;
+    let ok = |v: u32| (MIN_SIZE_PX..=MAX_SIZE_PX).contains(&v);
+    if !ok(w) || !ok(h) {
+        return Err(SealError::PictureDimensions { w, h });
+    }
+    if u64::from(w.max(h)) * 2 > u64::from(w.min(h)) * 3 {
+        return Err(SealError::PictureAspect { w, h });
+    }
+    let mut img = image::load_from_memory_with_format(bytes, format)
+        .map_err(|_| SealError::PictureNotImage)?
+        .to_rgba8();
+    for p in img.pixels_mut() {
+        let [r, g, b, _] = p.0;
+        // Paper: light and unsaturated.
+        if r.min(g).min(b) >= 200 && r.max(g).max(b) - r.min(g).min(b) <= 40 {
+            p.0[3] = 0;
+        }
+    }
+    let permille = red_ink_permille(&img);
+    if permille < MIN_RED_PERMILLE {
+        return Err(SealError::PictureNoRedInk {
+            permille,
+            min: MIN_RED_PERMILLE,
+        });
+    }
+    png_bytes(&img)
 }
 
 // ---------------------------------------------------------------------------

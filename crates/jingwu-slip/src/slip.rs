@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::font::CjkFont;
 use crate::pdf::{FontSet, Row, SlipDoc, TrailRow};
+use crate::sealbook::{slip_picture, SealBook, SLIP_PERSONAL_PX, SLIP_UNIT_PX};
 
 /// Errors of slip making and checking. Shown to users.
 #[derive(Debug, thiserror::Error)]
@@ -96,12 +97,32 @@ fn person_name(reg: &Registry, id: &str) -> String {
         .unwrap_or_else(|| id.to_string())
 }
 
-/// Builds the printable slip of a decided 户口变更 case.
+/// Marks a seal drawn from a name because no registered seal fits.
+pub const UNREGISTERED_MARK: &str = "未登记印章";
+
+/// Builds the printable slip of a decided 户口变更 case with no registered
+/// seals: every seal is drawn from names and marked [`UNREGISTERED_MARK`].
 pub fn hukou_slip(
     state: &CaseState,
     events: &[SignedEvent],
     reg: &Registry,
     font: &CjkFont,
+) -> Result<SlipDoc, SlipError> {
+    hukou_slip_sealed(state, events, reg, font, &SealBook::empty())
+}
+
+/// Builds the printable slip of a decided 户口变更 case, stamping each
+/// decision with the approver's registered personal seal and the result
+/// with the deciding unit's registered seal — each bound to the key that
+/// signed the decision and valid (not revoked) at its time. Where none
+/// fits, the seal is drawn from the name and the slip says
+/// [`UNREGISTERED_MARK`].
+pub fn hukou_slip_sealed(
+    state: &CaseState,
+    events: &[SignedEvent],
+    reg: &Registry,
+    font: &CjkFont,
+    book: &SealBook,
 ) -> Result<SlipDoc, SlipError> {
     if state.case_type != CaseType::HukouChange {
         return Err(SlipError::NotHukou);
@@ -195,7 +216,16 @@ pub fn hukou_slip(
         };
         let sdef = route.and_then(|r| r.steps.iter().find(|s| &s.id == step));
         let name = person_name(reg, &d.event.author);
-        let seal = crate::seal::render_personal_seal(&name, font, 240).ok();
+        let registered = book
+            .personal(&d.event.author, &d.event.key, d.event.time)
+            .and_then(|r| slip_picture(&r.seal, SLIP_PERSONAL_PX).ok());
+        let (seal, note) = match registered {
+            Some(img) => (Some(img), None),
+            None => (
+                crate::seal::render_personal_seal(&name, font, SLIP_PERSONAL_PX).ok(),
+                Some(format!("名章：{UNREGISTERED_MARK}")),
+            ),
+        };
         trail.push(TrailRow {
             step: sdef.map(|s| s.name.clone()).unwrap_or_else(|| step.clone()),
             who: format!(
@@ -212,17 +242,40 @@ pub fn hukou_slip(
                 .format(&fmt)
                 .unwrap_or_default(),
             seal,
+            note,
         });
     }
-    // The seal of the unit that made the final decision.
-    let final_unit = decisions
-        .last()
-        .and_then(|d| org.units_of(&d.event.author).into_iter().next().cloned());
-    let seal_name = match final_unit.as_ref().map(|u| u.kind) {
-        Some(UnitKind::Station) => format!("{issuer}{station_name}"),
-        _ => issuer.clone(),
+    // The seal of the unit that made the final decision: its station, or
+    // else its bureau.
+    let last = decisions.last();
+    let final_unit = last.and_then(|d| org.units_of(&d.event.author).into_iter().next().cloned());
+    let seal_unit = match final_unit.as_ref() {
+        Some(u) if u.kind == UnitKind::Station => Some(u.code.clone()),
+        Some(u) => org
+            .ancestor_of_kind(&u.code, UnitKind::Bureau)
+            .map(|b| b.code.clone()),
+        None => None,
     };
-    let unit_seal = crate::seal::render_unit_seal(&seal_name, Some("户口专用章"), font, 480).ok();
+    let registered = match (last, seal_unit.as_deref()) {
+        (Some(d), Some(unit)) => book.unit(unit, &d.event.key, d.event.time),
+        _ => None,
+    };
+    let (unit_seal, unit_seal_line) = match registered
+        .and_then(|r| slip_picture(&r.seal, SLIP_UNIT_PX).ok().map(|img| (r, img)))
+    {
+        Some((r, img)) => (Some(img), format!("单位印章编码 {}", r.seal.info.id)),
+        None => {
+            let seal_name = match final_unit.as_ref().map(|u| u.kind) {
+                Some(UnitKind::Station) => format!("{issuer}{station_name}"),
+                _ => issuer.clone(),
+            };
+            (
+                crate::seal::render_unit_seal(&seal_name, Some("户口专用章"), font, SLIP_UNIT_PX)
+                    .ok(),
+                format!("单位印章：{UNREGISTERED_MARK}"),
+            )
+        }
+    };
     let result = match payload.result {
         SlipResult::Approved => "同意",
         SlipResult::Rejected => "不同意",
@@ -244,6 +297,7 @@ pub fn hukou_slip(
             "本通知单的审批记录均经审批人 SM2 电子签名。".into(),
             "核验真伪：用“警务协同”扫描右侧二维码，".into(),
             "或运行 jingwu-station verify-slip 文件，无需联网。".into(),
+            unit_seal_line,
         ],
         footer: format!(
             "核验码 {} · 案件 {}",
@@ -261,7 +315,20 @@ pub fn hukou_slip_pdf(
     font: &CjkFont,
     fonts: &FontSet,
 ) -> Result<Vec<u8>, SlipError> {
-    let doc = hukou_slip(state, events, reg, font)?;
+    hukou_slip_pdf_sealed(state, events, reg, font, fonts, &SealBook::empty())
+}
+
+/// Makes the slip PDF of a decided case with the registered seals of
+/// `book` (see [`hukou_slip_sealed`]).
+pub fn hukou_slip_pdf_sealed(
+    state: &CaseState,
+    events: &[SignedEvent],
+    reg: &Registry,
+    font: &CjkFont,
+    fonts: &FontSet,
+    book: &SealBook,
+) -> Result<Vec<u8>, SlipError> {
+    let doc = hukou_slip_sealed(state, events, reg, font, book)?;
     Ok(crate::pdf::render(&doc, fonts)?)
 }
 
@@ -493,6 +560,166 @@ mod tests {
         let other = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
         let wrong = |_: &str, _: &str| Some(other.public_key().clone());
         assert!(verify_texts(&texts, &reg, wrong).is_err());
+    }
+
+    /// A registered seal made by `maker`.
+    #[allow(clippy::too_many_arguments)]
+    fn registered(
+        id: &str,
+        kind: crate::seal::SealKind,
+        name: &str,
+        holder: &str,
+        holder_key: &SoftwareKey,
+        maker: &SoftwareKey,
+        at: time::OffsetDateTime,
+        revoked_at: Option<time::OffsetDateTime>,
+    ) -> crate::sealbook::RegisteredSeal {
+        use time::format_description::well_known::Rfc3339;
+        // A solid square: easy to tell from a picture drawn from a name.
+        let img = image::RgbaImage::from_pixel(200, 200, image::Rgba([216, 30, 36, 255]));
+        let draft = crate::seal::SealDraft {
+            id: id.into(),
+            kind,
+            name: name.into(),
+            holder: holder.into(),
+            holder_key: holder_key.public_key().clone(),
+            valid_from: (at - time::Duration::days(1)).format(&Rfc3339).unwrap(),
+            valid_to: (at + time::Duration::days(1)).format(&Rfc3339).unwrap(),
+            maker: "052644".into(),
+            maker_key: maker.public_key().fingerprint(),
+        };
+        let png = crate::seal::png_bytes(&img).unwrap();
+        crate::sealbook::RegisteredSeal {
+            seal: crate::seal::Seal::make(draft, png, maker).unwrap(),
+            registered_at: at.format(&Rfc3339).unwrap(),
+            revoked_at: revoked_at.map(|t| t.format(&Rfc3339).unwrap()),
+            revoked_by: revoked_at.map(|_| "052644".into()),
+        }
+    }
+
+    #[test]
+    fn registered_seals_stamp_the_slip_and_missing_ones_are_marked() {
+        use crate::seal::SealKind;
+        let (store, reg, keys, id) = rejected();
+        let state = store.case(&id).unwrap().unwrap();
+        let events = store.events(&id).unwrap();
+        let font = CjkFont::locate().unwrap();
+        let fonts = FontSet::new(&font).unwrap();
+        let decisions = standing_decisions(&events);
+        let (first, last) = (decisions[0].event.clone(), decisions[1].event.clone());
+        let maker = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
+
+        // Nothing registered: drawn from names, and the slip says so.
+        let doc = hukou_slip(&state, &events, &reg, &font).unwrap();
+        assert!(doc.trail.iter().all(|t| t
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains(UNREGISTERED_MARK))));
+        assert!(doc.qr_caption.iter().any(|l| l.contains(UNREGISTERED_MARK)));
+
+        // The final decider (户政股股长) decides for the bureau.
+        let bureau = "522634000000";
+        let mut seals = vec![registered(
+            "U-1",
+            SealKind::Unit,
+            "雷山县公安局",
+            bureau,
+            &keys[&last.author],
+            &maker,
+            last.time,
+            None,
+        )];
+        for (i, d) in decisions.iter().enumerate() {
+            let name = person_name(&reg, &d.event.author);
+            seals.push(registered(
+                &format!("P-{i}"),
+                SealKind::Personal,
+                &name,
+                &d.event.author,
+                &keys[&d.event.author],
+                &maker,
+                d.event.time,
+                None,
+            ));
+        }
+        let book = SealBook::new(seals.clone());
+        let doc = hukou_slip_sealed(&state, &events, &reg, &font, &book).unwrap();
+        assert!(doc.trail.iter().all(|t| t.note.is_none()));
+        for t in &doc.trail {
+            // The registered picture (solid), not a drawn one (transparent
+            // corner).
+            assert_eq!(t.seal.as_ref().unwrap().get_pixel(0, 0).0[3], 255);
+        }
+        assert_eq!(doc.unit_seal.as_ref().unwrap().get_pixel(0, 0).0[3], 255);
+        assert!(doc
+            .qr_caption
+            .iter()
+            .any(|l| l.contains("单位印章编码 U-1")));
+        let pdf = crate::pdf::render(&doc, &fonts).unwrap();
+        let texts = crate::qr::decode_pdf(&pdf).unwrap();
+        let key_of = |a: &str, fp: &str| {
+            keys.get(a)
+                .map(|k| k.public_key().clone())
+                .filter(|k| k.fingerprint() == fp)
+        };
+        verify_texts(&texts, &reg, key_of).unwrap();
+
+        // A seal revoked before the decision, one bound to another key, a
+        // unit seal of another unit: none of them stamps.
+        let other = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
+        let name0 = person_name(&reg, &first.author);
+        let book = SealBook::new(vec![
+            registered(
+                "P-r",
+                SealKind::Personal,
+                &name0,
+                &first.author,
+                &keys[&first.author],
+                &maker,
+                first.time,
+                Some(first.time - time::Duration::seconds(1)),
+            ),
+            registered(
+                "P-o",
+                SealKind::Personal,
+                &name0,
+                &first.author,
+                &other,
+                &maker,
+                first.time,
+                None,
+            ),
+            registered(
+                "U-o",
+                SealKind::Unit,
+                "雷山县公安局方祥派出所",
+                "522634580000",
+                &keys[&last.author],
+                &maker,
+                last.time,
+                None,
+            ),
+        ]);
+        let doc = hukou_slip_sealed(&state, &events, &reg, &font, &book).unwrap();
+        assert!(doc.trail.iter().all(|t| t
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains(UNREGISTERED_MARK))));
+        assert!(doc.qr_caption.iter().any(|l| l.contains(UNREGISTERED_MARK)));
+        // Revoked only after the decision: still stamps it.
+        let book = SealBook::new(vec![registered(
+            "P-l",
+            SealKind::Personal,
+            &name0,
+            &first.author,
+            &keys[&first.author],
+            &maker,
+            first.time,
+            Some(first.time + time::Duration::seconds(1)),
+        )]);
+        let doc = hukou_slip_sealed(&state, &events, &reg, &font, &book).unwrap();
+        assert!(doc.trail[0].note.is_none());
+        assert!(doc.trail[1].note.is_some());
     }
 
     #[test]

@@ -714,3 +714,71 @@ proptest! {
         prop_assert!(render_unit_seal(&name, Some("专用章"), font(), 128).is_ok());
     }
 }
+
+// ---------------------------------------------------------------------------
+// Uploaded pictures
+// ---------------------------------------------------------------------------
+
+mod uploads {
+    use jingwu_slip::seal::{check_uploaded_picture, red_ink_permille, MAX_UPLOAD_BYTES};
+
+    use super::*;
+
+    fn png_of(w: u32, h: u32, rgba: [u8; 4]) -> Vec<u8> {
+        png_bytes(&RgbaImage::from_pixel(w, h, image::Rgba(rgba))).unwrap()
+    }
+
+    #[test]
+    fn a_drawn_seal_passes_and_stays_a_png() {
+        let png = png_bytes(&render_unit_seal(UNIT_NAME, Some(UNIT_BOTTOM), font(), 480).unwrap())
+            .unwrap();
+        let out = check_uploaded_picture(&png).unwrap();
+        assert_eq!(&out[..8], b"\x89PNG\r\n\x1a\n");
+        let img = image::load_from_memory(&out).unwrap().to_rgba8();
+        assert_eq!(img.dimensions(), (480, 480));
+    }
+
+    #[test]
+    fn a_scanned_jpeg_on_white_paper_becomes_a_transparent_stamp() {
+        // A red ring on white paper, as a scanner delivers it.
+        let mut img = image::RgbImage::from_pixel(300, 300, image::Rgb([250, 250, 247]));
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            let d = ((x as f32 - 150.0).powi(2) + (y as f32 - 150.0).powi(2)).sqrt();
+            if (110.0..140.0).contains(&d) {
+                *p = image::Rgb([205, 35, 40]);
+            }
+        }
+        let mut jpeg = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+        let out = check_uploaded_picture(jpeg.get_ref()).unwrap();
+        let back = image::load_from_memory(&out).unwrap().to_rgba8();
+        assert_eq!(back.get_pixel(5, 5).0[3], 0, "paper is transparent");
+        assert_eq!(back.get_pixel(150, 25).0[3], 255, "ink stays");
+        assert!(red_ink_permille(&back) > 100);
+    }
+
+    #[test]
+    fn bad_uploads_are_refused_with_reasons() {
+        let red = [216, 30, 36, 255];
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"GIF89a not a seal".to_vec(), "PNG 或 JPEG"),
+            (b"\x89PNG\r\n\x1a\ntruncated".to_vec(), "PNG 或 JPEG"),
+            (png_of(64, 64, red), "128–1024"),
+            (png_of(1100, 1100, red), "128–1024"),
+            (png_of(400, 200, red), "长宽比"),
+            (png_of(300, 300, [20, 40, 200, 255]), "红色印泥"),
+            (png_of(300, 300, [255, 255, 255, 255]), "红色印泥"),
+            (png_of(300, 300, [216, 30, 36, 0]), "红色印泥"),
+        ];
+        for (bytes, want) in cases {
+            let e = check_uploaded_picture(&bytes).unwrap_err();
+            assert!(e.to_string().contains(want), "{e} (want {want})");
+        }
+        let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+        big.resize(MAX_UPLOAD_BYTES + 1, 0);
+        assert!(matches!(
+            check_uploaded_picture(&big),
+            Err(SealError::PictureTooLarge { .. })
+        ));
+    }
+}

@@ -327,6 +327,41 @@ impl HubClient {
         Ok(())
     }
 
+    /// Every registered seal (with pictures and revocations).
+    pub async fn seals(&self) -> Result<Vec<jingwu_slip::sealbook::RegisteredSeal>, ClientError> {
+        self.send(self.http.get(self.url("/api/seals"))).await
+    }
+
+    /// The seal registry's digest: changes whenever a seal is registered
+    /// or revoked.
+    pub async fn seals_digest(&self) -> Result<String, ClientError> {
+        let v: serde_json::Value = self
+            .send(self.http.get(self.url("/api/seals/digest")))
+            .await?;
+        v.get("digest")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Protocol("印章摘要缺失".into()))
+    }
+
+    /// Seal administrators: registers a seal made and signed here.
+    pub async fn register_seal(
+        &self,
+        seal: &jingwu_slip::seal::Seal,
+    ) -> Result<jingwu_slip::sealbook::RegisteredSeal, ClientError> {
+        self.send(self.http.post(self.url("/api/seals")).json(seal))
+            .await
+    }
+
+    /// Seal administrators: revokes a seal.
+    pub async fn revoke_seal(
+        &self,
+        id: &str,
+    ) -> Result<jingwu_slip::sealbook::RegisteredSeal, ClientError> {
+        self.send(self.http.post(self.url(&format!("/api/seals/{id}/revoke"))))
+            .await
+    }
+
     pub async fn keys(&self) -> Result<Vec<KeyInfo>, ClientError> {
         self.send(self.http.get(self.url("/api/keys"))).await
     }

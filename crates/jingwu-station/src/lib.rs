@@ -7,4 +7,5 @@ pub mod pin;
 pub mod sane;
 pub mod scan;
 pub mod slips;
+pub mod seals;
 pub mod station;

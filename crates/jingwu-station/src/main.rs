@@ -132,6 +132,12 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Electronic seals: `list` (this station's registered seals); for a
+    /// seal administrator `issue` and `revoke` (at the hub).
+    Seal {
+        #[command(subcommand)]
+        cmd: SealCmd,
+    },
     /// Write a blank 户口变更登记表 with a QR-coded form id: `--form-id`,
     /// or `--case` for the form id of a local draft (its scan is then
     /// attached to the draft automatically).
@@ -189,6 +195,36 @@ enum Cmd {
         #[arg(long, default_value = "scans")]
         field: String,
     },
+}
+
+#[derive(Subcommand)]
+enum SealCmd {
+    /// Make, sign (with your key; PIN from JINGWU_PIN) and register a seal.
+    Issue {
+        /// Person id (personal seal) or unit code (unit seal).
+        #[arg(long)]
+        holder: String,
+        /// An uploaded picture (PNG or JPEG, red ink); drawn from the name
+        /// when absent.
+        #[arg(long)]
+        image: Option<PathBuf>,
+        #[arg(long, default_value_t = 1825)]
+        valid_days: u32,
+        /// Unit seals: the person whose approved key holds the seal
+        /// (default: the unit's head).
+        #[arg(long)]
+        keeper: Option<String>,
+        /// Fingerprint of the key to bind, when there are several.
+        #[arg(long)]
+        key: Option<String>,
+        /// Unit seals drawn from the name: text under the star.
+        #[arg(long)]
+        bottom_text: Option<String>,
+    },
+    /// Revoke a seal: it stamps nothing decided after now.
+    Revoke { id: String },
+    /// The registered seals this station holds (from the last sync).
+    List,
 }
 
 fn main() {
@@ -262,6 +298,34 @@ fn run(cli: Cli) -> Result<()> {
             println!("  审批结果：{}", c.result);
             for d in &c.decisions {
                 println!("  {}：{} {}（SM2 签名有效）", d.step, d.name, d.decision);
+            }
+            Ok(())
+        }
+        Cmd::Seal { cmd: SealCmd::List } => {
+            let book = jingwu_station::seals::seal_book(&store)?;
+            if book.seals().is_empty() {
+                println!("本机没有已登记的印章（同步后从县局取得）。");
+            }
+            for r in book.seals() {
+                let i = &r.seal.info;
+                let kind = match i.kind {
+                    jingwu_slip::seal::SealKind::Unit => "单位印章",
+                    jingwu_slip::seal::SealKind::Personal => "个人名章",
+                };
+                let state = match &r.revoked_at {
+                    Some(t) => format!("已注销（{t}）"),
+                    None => "有效".to_string(),
+                };
+                println!(
+                    "{}  {kind}  {}  持有 {}  密钥 {}  有效期 {} 至 {}  制章人 {}  {state}",
+                    i.id,
+                    i.name,
+                    i.holder,
+                    &i.holder_key.fingerprint()[..16],
+                    i.valid_from,
+                    i.valid_to,
+                    i.maker
+                );
             }
             Ok(())
         }
@@ -584,6 +648,9 @@ fn is_hub_command(cmd: &Cmd) -> bool {
             | Cmd::Show { .. }
             | Cmd::ExportCase { .. }
             | Cmd::ImportScan { .. }
+            | Cmd::Seal {
+                cmd: SealCmd::Issue { .. } | SealCmd::Revoke { .. }
+            }
     )
 }
 
@@ -657,6 +724,55 @@ fn hub_command(cli: Cli) -> Result<()> {
             println!(
                 "已登记本机：设备 {}，公钥指纹 {}，{state}",
                 e.device, e.fingerprint
+            );
+        }
+        Cmd::Seal {
+            cmd:
+                SealCmd::Issue {
+                    holder,
+                    image,
+                    valid_days,
+                    keeper,
+                    key,
+                    bottom_text,
+                },
+        } => {
+            let image = image
+                .map(|p| jingwu_station::seals::read_picture(&p))
+                .transpose()?;
+            let font = if image.is_none() {
+                Some(jingwu_slip::font::CjkFont::locate()?)
+            } else {
+                None
+            };
+            let pin = secret("JINGWU_PIN", "签名 PIN")?;
+            let req = jingwu_station::seals::IssueRequest {
+                holder,
+                image,
+                valid_days,
+                keeper,
+                key,
+                bottom_text,
+            };
+            let r = rt.block_on(st.issue_seal(&pin, req, font.as_ref()))?;
+            let i = &r.seal.info;
+            println!(
+                "已登记印章 {}（{}），绑定公钥 {}，有效期至 {}",
+                i.id,
+                i.name,
+                i.holder_key.fingerprint(),
+                i.valid_to
+            );
+        }
+        Cmd::Seal {
+            cmd: SealCmd::Revoke { id },
+        } => {
+            let r = rt.block_on(st.revoke_seal(&id))?;
+            println!(
+                "已注销印章 {}（{}），注销时间 {}",
+                r.seal.info.id,
+                r.seal.info.name,
+                r.revoked_at.unwrap_or_default()
             );
         }
         Cmd::Login => {

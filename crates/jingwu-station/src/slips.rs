@@ -67,14 +67,14 @@ impl Station {
                 state.status.label()
             ));
         }
-        let events = self
-            .store
+        // A record that no longer verifies gets no slip; say so plainly.
+        self.store
             .verified_events(case)
             .map_err(|e| StationError::Usage(format!("案件记录校验失败，不能出具通知单：{e}")))?;
         let font = jingwu_slip::font::CjkFont::locate().map_err(slip_err)?;
         let fonts = jingwu_slip::pdf::FontSet::new(&font).map_err(slip_err)?;
-        let pdf = jingwu_slip::slip::hukou_slip_pdf(&state, &events, &self.reg, &font, &fonts)
-            .map_err(slip_err)?;
+        // Stamped with the registered seals this station holds.
+        let pdf = crate::seals::slip_pdf(&self.store, &self.reg, case, &font, &fonts)?;
         Ok((state.case_no, pdf))
     }
 

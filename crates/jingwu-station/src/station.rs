@@ -55,6 +55,11 @@ pub struct SyncReport {
     pub failed: Vec<String>,
     /// Events still waiting for the hub.
     pub pending: u64,
+    /// Registered seals fetched and verified.
+    pub seals: usize,
+    /// Seals the hub served that did not verify here, with the reason
+    /// (not stored).
+    pub refused_seals: Vec<String>,
 }
 
 /// Settings keys in the store's meta table.
@@ -448,6 +453,10 @@ impl Station {
                 break;
             }
         }
+        // 4. Registered seals (for slips), each checked before it is kept.
+        let (seals, refused) = self.sync_seals(&client).await?;
+        report.seals = seals;
+        report.refused_seals = refused;
         report.pending = self.store.outbox_len()?;
         Ok(report)
     }

@@ -147,6 +147,13 @@ fn slip_pdf_prints_verifies_and_detects_tampering() {
     ] {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }
+    // No seal is registered in this offline demo: the seals are drawn
+    // from the names and the slip says so (docs/seals.md).
+    assert!(text.contains("单位印章：未登记印章"), "{text}");
+    assert!(text.contains("名章：未登记印章"), "{text}");
+    let out = station(d, &["seal", "list"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("没有已登记的印章"));
     // Full ID numbers never appear on the slip.
     assert!(!text.contains("522634198503120116"));
     let fonts = run_tool("pdffonts", &[pdf.to_str().unwrap()]);

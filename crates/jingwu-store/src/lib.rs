@@ -79,6 +79,23 @@ pub struct CaseSummary {
 }
 
 /// An outbox entry waiting for the hub.
+/// A registered seal as the station keeps it (the seal itself is the
+/// JSON of `jingwu_slip::seal::Seal`; the station checks it before
+/// saving).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSeal {
+    pub id: String,
+    /// `unit` or `personal`.
+    pub kind: String,
+    pub holder: String,
+    /// SM3 fingerprint of the key the seal is bound to.
+    pub holder_key: String,
+    pub seal_json: String,
+    pub registered_at: String,
+    pub revoked_at: Option<String>,
+    pub revoked_by: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub event: SignedEvent,
@@ -559,6 +576,51 @@ impl Store {
             params![person, key.fingerprint(), key.to_pem()],
         )?;
         Ok(())
+    }
+
+    /// Saves a registered seal; a seal already stored keeps its content
+    /// and only takes on a revocation.
+    pub fn save_seal(&mut self, s: &StoredSeal) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO seals(id, kind, holder, holder_key, seal_json, registered_at, revoked_at,
+               revoked_by)
+             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT(id) DO UPDATE SET
+               revoked_at = COALESCE(seals.revoked_at, excluded.revoked_at),
+               revoked_by = COALESCE(seals.revoked_by, excluded.revoked_by)",
+            params![
+                s.id,
+                s.kind,
+                s.holder,
+                s.holder_key,
+                s.seal_json,
+                s.registered_at,
+                s.revoked_at,
+                s.revoked_by
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Every stored seal, oldest registration first.
+    pub fn seals(&self) -> Result<Vec<StoredSeal>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, kind, holder, holder_key, seal_json, registered_at, revoked_at, revoked_by
+             FROM seals ORDER BY registered_at, id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(StoredSeal {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                holder: r.get(2)?,
+                holder_key: r.get(3)?,
+                seal_json: r.get(4)?,
+                registered_at: r.get(5)?,
+                revoked_at: r.get(6)?,
+                revoked_by: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// A known public key by person and fingerprint (own keys included).

@@ -99,6 +99,18 @@ const MIGRATIONS: &[&str] = &[
         page         INTEGER NOT NULL,
         created_at   TEXT NOT NULL
      ) STRICT;",
+    // 4: registered electronic seals fetched from the hub, each verified
+    // against its maker's key before it is stored.
+    "CREATE TABLE seals (
+        id            TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL,
+        holder        TEXT NOT NULL,
+        holder_key    TEXT NOT NULL,
+        seal_json     TEXT NOT NULL,
+        registered_at TEXT NOT NULL,
+        revoked_at    TEXT,
+        revoked_by    TEXT
+     ) STRICT;",
 ];
 
 /// The schema version this build writes.

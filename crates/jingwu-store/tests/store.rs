@@ -463,3 +463,38 @@ fn crash_recovery() {
     }
     assert!(reported.len() >= 20);
 }
+
+/// A stored seal keeps its content; a later copy only brings its
+/// revocation, and a revocation is never undone.
+#[test]
+fn seals_keep_their_content_and_take_revocations() {
+    let mut store = Store::open_in_memory().unwrap();
+    let seal = jingwu_store::StoredSeal {
+        id: "052637-20261127-abcdef".into(),
+        kind: "personal".into(),
+        holder: "052637".into(),
+        holder_key: "aa".repeat(32),
+        seal_json: "{\"original\":true}".into(),
+        registered_at: "2026-11-27T10:00:00Z".into(),
+        revoked_at: None,
+        revoked_by: None,
+    };
+    store.save_seal(&seal).unwrap();
+    let revoked = jingwu_store::StoredSeal {
+        seal_json: "{\"replaced\":true}".into(),
+        revoked_at: Some("2026-11-28T10:00:00Z".into()),
+        revoked_by: Some("052644".into()),
+        ..seal.clone()
+    };
+    store.save_seal(&revoked).unwrap();
+    let got = store.seals().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].seal_json, seal.seal_json);
+    assert_eq!(got[0].revoked_at.as_deref(), Some("2026-11-28T10:00:00Z"));
+    // Fetched again without the revocation (an old copy): stays revoked.
+    store.save_seal(&seal).unwrap();
+    assert_eq!(
+        store.seals().unwrap()[0].revoked_by.as_deref(),
+        Some("052644")
+    );
+}

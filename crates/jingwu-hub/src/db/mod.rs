@@ -128,6 +128,24 @@ pub struct UploadRow {
     pub received: i64,
 }
 
+/// A registered electronic seal (see `crate::seals`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealRow {
+    pub id: String,
+    /// `unit` or `personal`.
+    pub kind: String,
+    /// Unit code or person id.
+    pub holder: String,
+    /// SM3 fingerprint of the key the seal is bound to.
+    pub holder_key: String,
+    /// The whole seal (info, picture, maker signature) as JSON.
+    pub seal_json: String,
+    pub registered_at: String,
+    pub registered_by: String,
+    pub revoked_at: Option<String>,
+    pub revoked_by: Option<String>,
+}
+
 /// The operations of one push transaction. Everything done through it
 /// commits together or not at all.
 pub trait EventTx {
@@ -239,6 +257,15 @@ pub trait HubDb: Send + Sync + 'static {
     /// (mime, size) of a stored attachment.
     fn attachment_meta(&self, sm3: &str) -> DbResult<Option<(String, i64)>>;
     fn attachment(&self, sm3: &str) -> DbResult<Option<(String, Vec<u8>)>>;
+
+    /// Registers a seal; `false` (and nothing written) when its id is
+    /// taken.
+    fn insert_seal(&self, s: &SealRow) -> DbResult<bool>;
+    /// Every registered seal, oldest first.
+    fn seals(&self) -> DbResult<Vec<SealRow>>;
+    /// Revokes a seal not yet revoked; `false` when there is no such seal
+    /// or it was already revoked.
+    fn revoke_seal(&self, id: &str, by: &str, at: &str) -> DbResult<bool>;
 
     /// Writes a consistent copy of the live database to `dest`.
     fn backup(&self, dest: &Path) -> DbResult<()>;
@@ -365,6 +392,9 @@ impl<D: HubDb> HubDb for OffRuntime<D> {
         fn upload_abort(&self, sm3: &str) -> DbResult<()>;
         fn attachment_meta(&self, sm3: &str) -> DbResult<Option<(String, i64)>>;
         fn attachment(&self, sm3: &str) -> DbResult<Option<(String, Vec<u8>)>>;
+        fn insert_seal(&self, s: &SealRow) -> DbResult<bool>;
+        fn seals(&self) -> DbResult<Vec<SealRow>>;
+        fn revoke_seal(&self, id: &str, by: &str, at: &str) -> DbResult<bool>;
         fn backup(&self, dest: &Path) -> DbResult<()>;
         fn listen(&self, wake: Box<dyn Fn() + Send + Sync>) -> DbResult<()>;
     }

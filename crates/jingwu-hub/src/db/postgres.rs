@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use super::{
     enum_text, parse_state, parse_uuid, state_json, DbError, DbResult, EnrolmentRow, EventRow,
-    EventTx, HostedKeyRow, HubDb, NewEvent, PushFn, SessionRow, UploadRow, UserRow,
+    EventTx, HostedKeyRow, HubDb, NewEvent, PushFn, SealRow, SessionRow, UploadRow, UserRow,
 };
 use crate::error::ApiError;
 
@@ -128,6 +128,19 @@ const MIGRATIONS: &[&str] = &[
         locked_until bigint NOT NULL,
         created_at   text NOT NULL
      );"#,
+    // 3: electronic seals issued by seal administrators (印章管理员).
+    r#"CREATE TABLE seals (
+        id            text PRIMARY KEY,
+        kind          text NOT NULL CHECK (kind IN ('unit', 'personal')),
+        holder        text NOT NULL,
+        holder_key    text NOT NULL,
+        seal_json     text NOT NULL,
+        registered_at text COLLATE "C" NOT NULL,
+        registered_by text NOT NULL,
+        revoked_at    text,
+        revoked_by    text
+     );
+     CREATE INDEX seals_holder ON seals(holder);"#,
 ];
 
 /// Most pooled connections per process.
@@ -1488,6 +1501,70 @@ impl HubDb for PgDb {
             c.query_opt(&s, &[&sm3])?
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
                 .transpose()
+        })
+    }
+
+    fn insert_seal(&self, r: &SealRow) -> DbResult<bool> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "INSERT INTO seals(id, kind, holder, holder_key, seal_json, registered_at,
+                   registered_by, revoked_at, revoked_by)
+                 VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT(id) DO NOTHING",
+            )?;
+            Ok(c.execute(
+                &s,
+                &[
+                    &r.id,
+                    &r.kind,
+                    &r.holder,
+                    &r.holder_key,
+                    &r.seal_json,
+                    &r.registered_at,
+                    &r.registered_by,
+                    &r.revoked_at,
+                    &r.revoked_by,
+                ],
+            )? == 1)
+        })
+    }
+
+    fn seals(&self) -> DbResult<Vec<SealRow>> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT id, kind, holder, holder_key, seal_json, registered_at, registered_by,
+                   revoked_at, revoked_by FROM seals ORDER BY registered_at, id",
+            )?;
+            c.query(&s, &[])?
+                .iter()
+                .map(|r| {
+                    Ok(SealRow {
+                        id: r.try_get(0)?,
+                        kind: r.try_get(1)?,
+                        holder: r.try_get(2)?,
+                        holder_key: r.try_get(3)?,
+                        seal_json: r.try_get(4)?,
+                        registered_at: r.try_get(5)?,
+                        registered_by: r.try_get(6)?,
+                        revoked_at: r.try_get(7)?,
+                        revoked_by: r.try_get(8)?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn revoke_seal(&self, id: &str, by: &str, at: &str) -> DbResult<bool> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "UPDATE seals SET revoked_at=$3, revoked_by=$2 WHERE id=$1 AND revoked_at IS NULL",
+            )?;
+            Ok(c.execute(&s, &[&id, &by, &at])? == 1)
         })
     }
 

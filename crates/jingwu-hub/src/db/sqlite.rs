@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     enum_text, parse_state, parse_uuid, state_json, DbError, DbResult, EnrolmentRow, EventRow,
-    EventTx, HostedKeyRow, HubDb, NewEvent, PushFn, SessionRow, UploadRow, UserRow,
+    EventTx, HostedKeyRow, HubDb, NewEvent, PushFn, SealRow, SessionRow, UploadRow, UserRow,
 };
 use crate::error::ApiError;
 
@@ -106,6 +106,19 @@ const MIGRATIONS: &[&str] = &[
         locked_until INTEGER NOT NULL,
         created_at   TEXT NOT NULL
      ) STRICT;",
+    // 3: electronic seals issued by seal administrators (印章管理员).
+    "CREATE TABLE seals (
+        id            TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL CHECK (kind IN ('unit', 'personal')),
+        holder        TEXT NOT NULL,
+        holder_key    TEXT NOT NULL,
+        seal_json     TEXT NOT NULL,
+        registered_at TEXT NOT NULL,
+        registered_by TEXT NOT NULL,
+        revoked_at    TEXT,
+        revoked_by    TEXT
+     ) STRICT;
+     CREATE INDEX seals_holder ON seals(holder);",
 ];
 
 const READERS: usize = 4;
@@ -962,6 +975,65 @@ impl HubDb for SqliteDb {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
+        })
+    }
+
+    fn insert_seal(&self, s: &SealRow) -> DbResult<bool> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "INSERT INTO seals(id, kind, holder, holder_key, seal_json, registered_at,
+                       registered_by, revoked_at, revoked_by)
+                     VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(id) DO NOTHING",
+                    params![
+                        s.id,
+                        s.kind,
+                        s.holder,
+                        s.holder_key,
+                        s.seal_json,
+                        s.registered_at,
+                        s.registered_by,
+                        s.revoked_at,
+                        s.revoked_by
+                    ],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+    }
+
+    fn seals(&self) -> DbResult<Vec<SealRow>> {
+        self.read(|c| {
+            let mut s = c.prepare(
+                "SELECT id, kind, holder, holder_key, seal_json, registered_at, registered_by,
+                   revoked_at, revoked_by FROM seals ORDER BY registered_at, id",
+            )?;
+            let rows = s.query_map([], |r| {
+                Ok(SealRow {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    holder: r.get(2)?,
+                    holder_key: r.get(3)?,
+                    seal_json: r.get(4)?,
+                    registered_at: r.get(5)?,
+                    registered_by: r.get(6)?,
+                    revoked_at: r.get(7)?,
+                    revoked_by: r.get(8)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn revoke_seal(&self, id: &str, by: &str, at: &str) -> DbResult<bool> {
+        self.write(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE seals SET revoked_at=?3, revoked_by=?2 WHERE id=?1 AND revoked_at IS NULL",
+                    params![id, by, at],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
         })
     }
 
