@@ -55,8 +55,10 @@
 //!    scaled down by 15 % steps only if even 42 does not; plus a 256-px
 //!    thumbnail. Whitening makes a typical form fit at 85.
 //!
-//! A 300-dpi A4 colour page takes about 0.5–0.7 s of one core in a release
-//! build (decode, deskew, crop, resize, checks, encode).
+//! A 300-dpi A4 colour page takes about 0.3–0.5 s of one core in a release
+//! build (decode, deskew, crop, resize, checks, encode) — about a sixth of
+//! ImageMagick's time for the same geometry (`jingwu-bench-scan`, see
+//! bench/README.md).
 //!
 //! # Output
 //!
