@@ -151,35 +151,12 @@ pub async fn enrol(
     device_name: Option<String>,
     new_user: Option<bool>,
 ) -> Result<Value, String> {
-    let hub = hub.trim().to_string();
-    let person = person.trim().to_string();
+    let form = EnrolForm::checked(hub, fingerprint, person, password, pin, device_name)?;
     if new_user == Some(true) {
-        return enrol_new_user(state, hub, fingerprint, person, password, pin, device_name).await;
+        return enrol_new_user(state, form).await;
     }
-    if hub.is_empty() || person.is_empty() || password.is_empty() {
-        return Err("请填写县局服务器地址、警号和登录密码".into());
-    }
-    jingwu_core::crypto::check_pin_strength(&pin)
-        .map_err(|_| "签名 PIN 至少 6 位，且不能是同一个字符重复".to_string())?;
-    let fp = fingerprint
-        .map(|f| f.trim().to_string())
-        .filter(|f| !f.is_empty());
     let mut st = state.station.lock().await;
-    if st.reg.org.person(&person).is_none() {
-        return Err(format!("组织机构中没有警号 {person}"));
-    }
-    let e = st
-        .enrol(
-            &hub,
-            fp.as_deref(),
-            &person,
-            &password,
-            &pin,
-            device_name.as_deref().unwrap_or("户籍室工作站"),
-            kdf(),
-        )
-        .await
-        .map_err(err)?;
+    let e = form.enrol(&mut st).await?;
     drop(st);
     state.poke.notify_one();
     let message = match e.status.as_str() {
@@ -189,26 +166,83 @@ pub async fn enrol(
     Ok(json!({"status": e.status, "message": message}))
 }
 
-/// Enrols another user of this PC in a profile of their own, then makes
-/// it the active one. A failed enrolment leaves no profile behind.
-async fn enrol_new_user(
-    state: State<'_, AppState>,
+/// What the enrolment screen sent, checked.
+struct EnrolForm {
     hub: String,
     fingerprint: Option<String>,
     person: String,
     password: String,
     pin: String,
-    device_name: Option<String>,
-) -> Result<Value, String> {
-    if hub.is_empty() || person.is_empty() || password.is_empty() {
-        return Err("请填写县局服务器地址、警号和登录密码".into());
+    device_name: String,
+}
+
+impl EnrolForm {
+    fn checked(
+        hub: String,
+        fingerprint: Option<String>,
+        person: String,
+        password: String,
+        pin: String,
+        device_name: Option<String>,
+    ) -> Result<EnrolForm, String> {
+        let hub = hub.trim().to_string();
+        let person = person.trim().to_string();
+        if hub.is_empty() || person.is_empty() || password.is_empty() {
+            return Err("请填写县局服务器地址、警号和登录密码".into());
+        }
+        jingwu_core::crypto::check_pin_strength(&pin)
+            .map_err(|_| "签名 PIN 至少 6 位，且不能是同一个字符重复".to_string())?;
+        if registry()?.org.person(&person).is_none() {
+            return Err(format!("组织机构中没有警号 {person}"));
+        }
+        Ok(EnrolForm {
+            hub,
+            fingerprint: fingerprint
+                .map(|f| f.trim().to_string())
+                .filter(|f| !f.is_empty()),
+            person,
+            password,
+            pin,
+            device_name: device_name
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| "户籍室工作站".into()),
+        })
     }
-    jingwu_core::crypto::check_pin_strength(&pin)
-        .map_err(|_| "签名 PIN 至少 6 位，且不能是同一个字符重复".to_string())?;
-    let reg = registry()?;
-    if reg.org.person(&person).is_none() {
-        return Err(format!("组织机构中没有警号 {person}"));
+
+    /// Logs in, makes the signing key and registers the device.
+    async fn enrol(&self, st: &mut Station) -> Result<jingwu_station::client::Enrolment, String> {
+        st.enrol(
+            &self.hub,
+            self.fingerprint.as_deref(),
+            &self.person,
+            &self.password,
+            &self.pin,
+            &self.device_name,
+            kdf(),
+        )
+        .await
+        .map_err(err)
     }
+}
+
+/// Makes `station` (the profile in `dir`) the one the UI and the
+/// background link work with.
+async fn activate(state: &AppState, station: Station, dir: PathBuf) {
+    *state.station.lock().await = station;
+    if let Ok(mut a) = state.active.lock() {
+        *a = dir;
+    }
+    if let Ok(mut l) = state.link.lock() {
+        *l = LinkStatus::default();
+    }
+    state.poke.notify_one();
+}
+
+/// Enrols another user of this PC in a profile of their own, then makes
+/// it the active one. A failed enrolment leaves no profile behind.
+async fn enrol_new_user(state: State<'_, AppState>, form: EnrolForm) -> Result<Value, String> {
+    let person = form.person.clone();
     let root = state.data_dir.clone();
     let known = tauri::async_runtime::spawn_blocking(move || profiles_of(&root))
         .await
@@ -218,23 +252,9 @@ async fn enrol_new_user(
     }
     let dir = profile_dir_for(&state.data_dir, &person)?;
     let fresh = !dir.exists();
-    let fp = fingerprint
-        .map(|f| f.trim().to_string())
-        .filter(|f| !f.is_empty());
     let result = async {
-        let mut next = Station::open(&dir, reg).map_err(err)?;
-        let e = next
-            .enrol(
-                &hub,
-                fp.as_deref(),
-                &person,
-                &password,
-                &pin,
-                device_name.as_deref().unwrap_or("户籍室工作站"),
-                kdf(),
-            )
-            .await
-            .map_err(err)?;
+        let mut next = Station::open(&dir, registry()?).map_err(err)?;
+        let e = form.enrol(&mut next).await?;
         Ok::<_, String>((next, e))
     }
     .await;
@@ -247,14 +267,7 @@ async fn enrol_new_user(
             return Err(m);
         }
     };
-    *state.station.lock().await = next;
-    if let Ok(mut a) = state.active.lock() {
-        *a = dir;
-    }
-    if let Ok(mut l) = state.link.lock() {
-        *l = LinkStatus::default();
-    }
-    state.poke.notify_one();
+    activate(&state, next, dir).await;
     let message = match e.status.as_str() {
         "approved" => "已添加用户，可以使用",
         _ => "已添加用户，等待县局系统管理员批准签名密钥",
@@ -365,21 +378,12 @@ pub async fn switch_user(
         .await
         .map_err(err)?
         .map_err(|_| "签名 PIN 不正确".to_string())?;
-    let mut st = state.station.lock().await;
-    *st = next;
-    drop(st);
-    if let Ok(mut a) = state.active.lock() {
-        *a = dir;
-    }
-    if let Ok(mut l) = state.link.lock() {
-        *l = LinkStatus::default();
-    }
     if let Some(t) = app.try_state::<TrayState>() {
         if let Ok(mut m) = t.0.lock() {
             *m = None;
         }
     }
-    state.poke.notify_one();
+    activate(&state, next, dir).await;
     schedule_tray_refresh(&app);
     let _ = app.emit("jingwu://changed", ());
     Ok(json!({"person": person}))
