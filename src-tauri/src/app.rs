@@ -602,12 +602,9 @@ fn cached_scan(state: &AppState, key: &str) -> Option<Arc<ProcessedFile>> {
         .map(|(_, p)| p.clone())
 }
 
-/// A processed scan as the UI's attachment list shows it before saving:
-/// its id here, a preview of the first page, the pages' checks, and the
-/// draft a blank-form QR names, if any.
-fn scanned_item(st: &Station, key: &str, p: &ProcessedFile) -> Value {
-    let pages: Vec<Value> = p
-        .pages
+/// The pipeline's findings per page of a processed file, before storing.
+fn pages_json(p: &ProcessedFile) -> Vec<Value> {
+    p.pages
         .iter()
         .map(|r| {
             page_json(&ScanPage::from_result(
@@ -616,7 +613,14 @@ fn scanned_item(st: &Station, key: &str, p: &ProcessedFile) -> Value {
                 jingwu_station::scan::page_name(&p.name, r.page),
             ))
         })
-        .collect();
+        .collect()
+}
+
+/// A processed scan as the UI's attachment list shows it before saving:
+/// its id here, a preview of the first page, the pages' checks, and the
+/// draft a blank-form QR names, if any.
+fn scanned_item(st: &Station, key: &str, p: &ProcessedFile) -> Value {
+    let pages = pages_json(p);
     let draft = p
         .pages
         .iter()
@@ -814,17 +818,7 @@ pub async fn scan_check(
 ) -> Result<Value, String> {
     let data = decode_upload(&name, &data_b64)?;
     let p = scan_of(&state, &name, &data).await?;
-    let pages: Vec<Value> = p
-        .pages
-        .iter()
-        .map(|r| {
-            page_json(&ScanPage::from_result(
-                r,
-                jingwu_core::crypto::sm3_hex(&r.jpeg),
-                jingwu_station::scan::page_name(&p.name, r.page),
-            ))
-        })
-        .collect();
+    let pages = pages_json(&p);
     Ok(json!({"name": name, "pages": pages}))
 }
 
@@ -1126,15 +1120,7 @@ pub async fn verify_slip(
     name: String,
     data_b64: String,
 ) -> Result<Value, String> {
-    if data_b64.len() > MAX_FILE / 3 * 4 + 8 {
-        return Err(format!(
-            "文件“{name}”过大，上限 {} MB",
-            MAX_FILE / 1024 / 1024
-        ));
-    }
-    let data = B64
-        .decode(data_b64.as_bytes())
-        .map_err(|_| "文件内容无法读取".to_string())?;
+    let data = decode_upload(&name, &data_b64)?;
     let st = state.station.lock().await;
     Ok(match st.verify_slip(&data) {
         Ok(c) => json!({"valid": true, "name": name, "check": c}),
