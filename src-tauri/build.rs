@@ -35,6 +35,7 @@ const APP_COMMANDS: &[&str] = &[
     "scan_device",
     "hot_folder",
     "take_scan_file",
+    "attach_hot_file",
 ];
 
 fn main() {

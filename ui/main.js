@@ -902,6 +902,23 @@ function attachmentItem(att, i, pages = null) {
   );
 }
 
+/** Attaches a hot-folder scan of a blank form to the draft its QR names. */
+async function attachHotFile(p) {
+  const pin = await askPin(`附加到草稿 ${p.draft.case_no}：请输入签名 PIN`);
+  if (pin === null) return;
+  await busy([], async () => {
+    showMessage(`正在附加“${p.file}”…`, "progress");
+    try {
+      const r = await call("attach_hot_file", { path: p.moved_to, pin });
+      const pages = r.attached.reduce((n, a) => n + a.pages, 0);
+      showMessage(`已将 ${pages} 页扫描件附加到草稿 ${p.draft.case_no}`, "success");
+      await openCase(p.draft.case_id, { keepMessage: true });
+    } catch (err) {
+      showMessage(errorText(err), "error");
+    }
+  });
+}
+
 /** The scanner and hot-folder sources under the form's attachments (desktop only). */
 function addScanSources(form) {
   const list = document.getElementById("attach-list");
@@ -1179,7 +1196,17 @@ async function listenEvents() {
         showMessage(text, "info", id ? { label: "查看", run: () => openCase(id) } : null);
       }
     });
-    await ev.listen("jingwu://scanned", () => refreshHotFolder());
+    await ev.listen("jingwu://scanned", (e) => {
+      refreshHotFolder();
+      // A scanned blank form whose QR names a draft: offer to attach it.
+      const p = (e && e.payload) || {};
+      if (p.imported && p.draft && p.moved_to && state.status && state.status.enrolled) {
+        showMessage(`扫描文件夹收到“${p.file}”，对应草稿 ${p.draft.case_no}`, "info", {
+          label: "附加到草稿",
+          run: () => attachHotFile(p),
+        });
+      }
+    });
     await ev.listen("jingwu://open-case", (e) => {
       const p = (e && e.payload) || {};
       const id = p.case_id || p.caseId;

@@ -2,7 +2,8 @@
 // offline checking of a slip, PDF or photo (screen-verify).
 //
 // Ids (id == data-testid)
-// 案件详情: slip-panel, slip-open (打印预览; shown for 已同意 / 不同意)
+// 案件详情: slip-panel, slip-open (打印预览; shown for 已同意 / 不同意);
+//   blank-form-open (打印空白登记表, in edit-box: a draft's blank form with its QR)
 // 打印预览 (data-screen="slip"): slip-back, slip-title, slip-pages
 //   (img[data-testid="slip-page"] per page), slip-info, printer (select;
 //   the default queue first), printer-note, print-slip
@@ -15,6 +16,7 @@ const $ = (id) => document.getElementById(id);
 
 let ui = null; // what main.js lends: call, showScreen, showMessage, …
 let slipCase = null;
+let slipKind = "slip"; // "slip": the result slip; "blank": a draft's blank QR form
 
 const MAX_FILE = 20 * 1024 * 1024;
 
@@ -25,22 +27,23 @@ function text(tag, content, attrs = {}) {
   return el;
 }
 
-async function openSlip() {
+async function openSlip(kind = "slip") {
   const caseId = ui.caseId();
   if (!caseId) return;
   slipCase = caseId;
+  slipKind = kind;
   ui.showScreen("slip");
   $("slip-pages").replaceChildren(text("p", "正在生成通知单…", { class: "loading-text" }));
   $("slip-info").textContent = "";
-  ui.showMessage("正在生成审批结果通知单…", "progress");
+  ui.showMessage(kind === "blank" ? "正在生成空白登记表…" : "正在生成审批结果通知单…", "progress");
   await Promise.all([loadPreview(caseId), loadPrinters()]);
 }
 
 async function loadPreview(caseId) {
   try {
-    const r = await ui.call("slip_preview", { caseId });
+    const r = await ui.call("slip_preview", { caseId, kind: slipKind });
     if (slipCase !== caseId) return;
-    $("slip-title").textContent = `打印预览 · ${r.case_no}`;
+    $("slip-title").textContent = `打印预览 · ${slipKind === "blank" ? "空白登记表 · " : ""}${r.case_no}`;
     const pages = r.pages.map((png, i) => {
       const img = document.createElement("img");
       img.src = `data:image/png;base64,${png}`;
@@ -90,7 +93,7 @@ async function printSlip() {
   await ui.busy([$("print-slip")], async () => {
     ui.showMessage("正在送打印…", "progress");
     try {
-      const r = await ui.call("print_slip", { caseId, printer });
+      const r = await ui.call("print_slip", { caseId, printer, kind: slipKind });
       ui.showMessage(`已送打印机 ${printer || "（默认）"}，任务号 ${r.job}`, "success");
     } catch (err) {
       ui.showMessage(String(err), "error");
@@ -158,7 +161,8 @@ function showVerdict(r) {
 /** Wires the slip screens; `deps` lends main.js's helpers. */
 export function wireSlip(deps) {
   ui = deps;
-  $("slip-open").addEventListener("click", openSlip);
+  $("slip-open").addEventListener("click", () => openSlip("slip"));
+  $("blank-form-open").addEventListener("click", () => openSlip("blank"));
   $("slip-back").addEventListener("click", () => {
     ui.clearMessage();
     if (slipCase) ui.openCase(slipCase);

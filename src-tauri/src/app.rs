@@ -741,7 +741,14 @@ pub fn start_hot_folder(app: &AppHandle) {
         &dir,
         jingwu_station::hotfolder::Config::default(),
         move |o| {
+            // A page whose blank-form QR names a draft of this user's.
+            let draft = o
+                .pages
+                .iter()
+                .filter_map(|p| p.page.form_id.clone())
+                .find_map(|f| draft_for_form(&a, &f));
             let v = json!({
+                "draft": draft,
                 "file": o.file.file_name().map(|n| n.to_string_lossy().into_owned()),
                 "moved_to": o.moved_to,
                 "imported": o.imported,
@@ -770,6 +777,17 @@ pub fn start_hot_folder(app: &AppHandle) {
     };
 }
 
+/// The draft (id and 受理编号) of the active user's that a blank-form id
+/// names, if any.
+fn draft_for_form(app: &AppHandle, form_id: &str) -> Option<Value> {
+    let dir = app.state::<AppState>().active.lock().ok()?.clone();
+    let st = Station::open(&dir, registry().ok()?).ok()?;
+    let id = st.case_for_form(form_id).ok()??;
+    let c = st.store.case(&id).ok()??;
+    (c.status.editable_by_initiator() && st.person().ok()? == c.initiator)
+        .then(|| json!({"case_id": c.case_id, "case_no": c.case_no}))
+}
+
 /// The hot folder: where it is, and the files it took (newest first).
 #[tauri::command]
 pub fn hot_folder(state: State<'_, AppState>) -> Result<Value, String> {
@@ -781,6 +799,12 @@ pub fn hot_folder(state: State<'_, AppState>) -> Result<Value, String> {
 /// attaching: processed again here and kept until saved.
 #[tauri::command]
 pub async fn take_scan_file(state: State<'_, AppState>, path: String) -> Result<Value, String> {
+    let real = hot_done_file(&state, &path)?;
+    process_kept(&state, real).await
+}
+
+/// A file the hot folder itself moved to its `已导入/`, and nothing else.
+fn hot_done_file(state: &AppState, path: &str) -> Result<PathBuf, String> {
     let done = {
         let h = state.hot.lock().map_err(err)?;
         h.dir
@@ -788,16 +812,37 @@ pub async fn take_scan_file(state: State<'_, AppState>, path: String) -> Result<
             .map(|d| d.join(jingwu_station::hotfolder::DONE_DIR))
             .ok_or("扫描文件夹未启用")?
     };
-    let path = PathBuf::from(path);
-    // Only files the hot folder itself moved.
-    let real = path
+    let real = PathBuf::from(path)
         .canonicalize()
         .map_err(|_| "该扫描件已不在扫描文件夹中".to_string())?;
     let done = done.canonicalize().map_err(err)?;
     if real.parent() != Some(done.as_path()) {
         return Err("只能导入扫描文件夹中的扫描件".into());
     }
-    process_kept(&state, real).await
+    Ok(real)
+}
+
+/// Attaches a hot-folder scan of a QR-coded blank form to the draft its
+/// QR names (each page after a QR page goes with it), signed with the PIN.
+#[tauri::command]
+pub async fn attach_hot_file(
+    state: State<'_, AppState>,
+    path: String,
+    pin: String,
+) -> Result<Value, String> {
+    let real = hot_done_file(&state, &path)?;
+    let mut st = state.station.lock().await;
+    let done = st.import_matched(&pin, &real).map_err(pin_err)?;
+    drop(st);
+    state.poke.notify_one();
+    let attached: Vec<Value> = done
+        .iter()
+        .filter_map(|(case, imp)| case.map(|c| json!({"case_id": c, "pages": imp.pages.len()})))
+        .collect();
+    if attached.is_empty() {
+        return Err("扫描件上的二维码不对应本机的草稿，未附加".into());
+    }
+    Ok(json!({"attached": attached}))
 }
 
 fn forget_scan(state: &State<'_, AppState>, p: &ProcessedFile) {
@@ -1034,12 +1079,13 @@ const PREVIEW_DPI: u32 = 80;
 /// Makes the slip of a decided case, keeps it under `slips/` in the data
 /// directory (the file that is printed) and returns its preview pages.
 #[tauri::command]
-pub async fn slip_preview(state: State<'_, AppState>, case_id: String) -> Result<Value, String> {
+pub async fn slip_preview(
+    state: State<'_, AppState>,
+    case_id: String,
+    kind: Option<String>,
+) -> Result<Value, String> {
     let id = parse_case(&case_id)?;
-    let st = state.station.lock().await;
-    let (case_no, pdf) = st.slip_pdf(&id).map_err(err)?;
-    drop(st);
-    let file = save_slip(&state.data_dir, &case_no, &pdf)?;
+    let (case_no, file, pdf) = document(&state, &id, kind.as_deref()).await?;
     let pages = tauri::async_runtime::spawn_blocking(move || {
         jingwu_slip::print::preview_pngs(&pdf, PREVIEW_DPI)
     })
@@ -1054,15 +1100,39 @@ pub async fn slip_preview(state: State<'_, AppState>, case_id: String) -> Result
     }))
 }
 
-/// Writes the slip PDF completely or not at all.
-fn save_slip(data_dir: &std::path::Path, case_no: &str, pdf: &[u8]) -> Result<PathBuf, String> {
+/// The printable document of a case, made afresh from the record and
+/// saved under `slips/`: the result slip of a decided case, or (`kind`
+/// `blank`) the blank QR-coded form of a draft.
+async fn document(
+    state: &AppState,
+    id: &Uuid,
+    kind: Option<&str>,
+) -> Result<(String, PathBuf, Vec<u8>), String> {
+    let st = state.station.lock().await;
+    let (title, (case_no, pdf)) = match kind {
+        None | Some("slip") => ("户口变更审批结果通知单", st.slip_pdf(id).map_err(err)?),
+        Some("blank") => ("户口变更登记表-空白", st.blank_form_pdf(id).map_err(err)?),
+        Some(_) => return Err("不认识的文书种类".into()),
+    };
+    drop(st);
+    let file = save_slip(&state.data_dir, title, &case_no, &pdf)?;
+    Ok((case_no, file, pdf))
+}
+
+/// Writes a printable PDF completely or not at all.
+fn save_slip(
+    data_dir: &std::path::Path,
+    title: &str,
+    case_no: &str,
+    pdf: &[u8],
+) -> Result<PathBuf, String> {
     let dir = data_dir.join("slips");
     std::fs::create_dir_all(&dir).map_err(|e| format!("无法创建通知单目录：{e}"))?;
     let safe: String = case_no
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
         .collect();
-    let file = dir.join(format!("户口变更审批结果通知单-{safe}.pdf"));
+    let file = dir.join(format!("{title}-{safe}.pdf"));
     let tmp = file.with_extension("part");
     std::fs::write(&tmp, pdf).map_err(|e| format!("无法保存通知单：{e}"))?;
     std::fs::rename(&tmp, &file).map_err(|e| format!("无法保存通知单：{e}"))?;
@@ -1086,6 +1156,7 @@ pub async fn print_slip(
     state: State<'_, AppState>,
     case_id: String,
     printer: Option<String>,
+    kind: Option<String>,
 ) -> Result<Value, String> {
     let id = parse_case(&case_id)?;
     let printer = printer
@@ -1099,10 +1170,7 @@ pub async fn print_slip(
             return Err("打印机名称不正确".into());
         }
     }
-    let st = state.station.lock().await;
-    let (case_no, pdf) = st.slip_pdf(&id).map_err(err)?;
-    drop(st);
-    let file = save_slip(&state.data_dir, &case_no, &pdf)?;
+    let (case_no, file, _) = document(&state, &id, kind.as_deref()).await?;
     let job = tauri::async_runtime::spawn_blocking(move || {
         jingwu_slip::print::print_pdf(&file, printer.as_deref())
     })

@@ -136,7 +136,8 @@ fn run() -> anyhow::Result<i32> {
             app::scanners,
             app::scan_device,
             app::hot_folder,
-            app::take_scan_file
+            app::take_scan_file,
+            app::attach_hot_file
         ])
         .build(tauri::generate_context!())
         .context("cannot build the desktop app")?;

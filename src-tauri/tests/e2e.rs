@@ -915,45 +915,7 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
     let printed_before = pdfs_in(spool).len();
     officer.click("#slip-open").await;
     officer.wait_screen("slip", 20).await;
-    officer.wait("[data-testid=slip-page]", 60).await;
-    let t0 = Instant::now();
-    while officer
-        .js(
-            "return !!document.querySelector('#printer option[value=JingwuPDF]')",
-            json!([]),
-        )
-        .await
-        != Value::Bool(true)
-    {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "the CUPS queue is not offered"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    officer.shot("09-slip-preview").await;
-    officer
-        .js(
-            "document.getElementById('printer').value = 'JingwuPDF'; return true;",
-            json!([]),
-        )
-        .await;
-    officer.click("#print-slip").await;
-    let t0 = Instant::now();
-    loop {
-        let m = officer.text_of("#message").await;
-        if m.contains("任务号") {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "printing was not confirmed: `{m}`"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    wait_until("the printed PDF", Duration::from_secs(60), || {
-        pdfs_in(spool).len() > printed_before
-    });
+    print_to_queue(&officer, spool, printed_before, "09-slip-preview").await;
     officer.shot("10-printed").await;
 
     // The saved slip checks out on the verification page; a picture
@@ -1006,6 +968,58 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
     assert!(officer.text_of("#verify-reason").await.contains("无效"));
     officer.shot("12-slip-invalid").await;
     officer.end().await;
+}
+
+/// On the print preview: waits for the pages, chooses the CUPS PDF queue,
+/// prints and waits for the PDF in the queue's output folder.
+async fn print_to_queue(app: &App, spool: &Path, printed_before: usize, shot: &str) {
+    app.wait("[data-testid=slip-page]", 60).await;
+    let t0 = Instant::now();
+    while app
+        .js(
+            "return !!document.querySelector('#printer option[value=JingwuPDF]')",
+            json!([]),
+        )
+        .await
+        != Value::Bool(true)
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the CUPS queue is not offered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.shot(shot).await;
+    app.js(
+        "document.getElementById('printer').value = 'JingwuPDF'; return true;",
+        json!([]),
+    )
+    .await;
+    app.click("#print-slip").await;
+    let t0 = Instant::now();
+    loop {
+        let m = app.text_of("#message").await;
+        if m.contains("任务号") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "printing was not confirmed: `{m}`"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // cups-pdf creates the file first and writes it afterwards: complete
+    // once it ends with the PDF trailer.
+    wait_until("the printed PDF", Duration::from_secs(60), || {
+        let files = pdfs_in(spool);
+        files.len() > printed_before
+            && files.last().is_some_and(|f| {
+                std::fs::read(f).is_ok_and(|b| {
+                    let end = &b[b.len().saturating_sub(32)..];
+                    end.windows(5).any(|w| w == b"%%EOF")
+                })
+            })
+    });
 }
 
 /// The PDFs in a folder, oldest first.
@@ -1239,6 +1253,65 @@ async fn returned_corrected_resubmitted_then_disagreed() {
         );
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
+
+    // A blank form for the draft: printed with its QR, "filled in and
+    // scanned" (the printed PDF rasterised at 150 dpi), saved by the
+    // scanner into the hot folder: its QR finds the draft.
+    let spool = Path::new("/var/spool/cups-pdf/jingwu");
+    let printed_before = pdfs_in(spool).len();
+    officer.click("#blank-form-open").await;
+    officer.wait_screen("slip", 20).await;
+    print_to_queue(&officer, spool, printed_before, "01c-blank-form").await;
+    let blank = pdfs_in(spool).pop().unwrap();
+    let prefix = work.path().join("blank-scan");
+    let ok = Command::new("pdftoppm")
+        .args(["-r", "150", "-png", "-singlefile"])
+        .arg(&blank)
+        .arg(&prefix)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "pdftoppm");
+    officer.click("#slip-back").await;
+    officer.wait_screen("case", 20).await;
+    let hot = work.path().join("officer/扫描文件夹");
+    std::fs::copy(
+        work.path().join("blank-scan.png"),
+        hot.join("登记表扫描.png"),
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    while !officer
+        .text_of("#message-action")
+        .await
+        .contains("附加到草稿")
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "the scanned blank form was not matched to its draft: {}",
+            officer.text_of("#message").await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    officer.click("#message-action").await;
+    officer.pin().await;
+    let t0 = Instant::now();
+    while !officer.text_of("#message").await.contains("已将") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "the matched scan was not attached: {}",
+            officer.text_of("#message").await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let n = officer
+        .js(
+            "return document.querySelectorAll('[data-testid=case-attachment]').length",
+            json!([]),
+        )
+        .await;
+    assert_eq!(n.as_u64(), Some(2), "the scanned form joined the draft");
+    officer.shot("01d-matched-scan-attached").await;
     officer.click("#edit-case").await;
     officer.wait_screen("edit", 20).await;
     officer.wait("#field-reason", 20).await;

@@ -6,6 +6,6 @@ pub mod hotfolder;
 pub mod pin;
 pub mod sane;
 pub mod scan;
-pub mod slips;
 pub mod seals;
+pub mod slips;
 pub mod station;

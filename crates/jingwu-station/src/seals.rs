@@ -329,7 +329,6 @@ impl Station {
     pub fn seal_book(&self) -> Result<SealBook> {
         seal_book(&self.store)
     }
-
 }
 
 /// Reads a seal picture file to upload, refusing oversized files before

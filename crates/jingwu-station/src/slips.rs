@@ -78,6 +78,27 @@ impl Station {
         Ok((state.case_no, pdf))
     }
 
+    /// A blank 户口变更登记表 for a draft of this user's, carrying the QR
+    /// `JWF1:<form id>` of the draft: filled in by hand, stamped by the
+    /// village committee and scanned back, it finds its draft again.
+    pub fn blank_form_pdf(&self, case: &Uuid) -> Result<(String, Vec<u8>)> {
+        let Some(state) = self.store.case(case)? else {
+            return usage("本地库中没有该案件，请先同步");
+        };
+        if state.initiator != self.person()? || !state.status.editable_by_initiator() {
+            return usage(format!(
+                "案件 {} 当前不能补充扫描件，无需打印空白登记表",
+                state.case_no
+            ));
+        }
+        let font = jingwu_slip::font::CjkFont::locate().map_err(slip_err)?;
+        let fonts = jingwu_slip::pdf::FontSet::new(&font).map_err(slip_err)?;
+        let doc = jingwu_slip::slip::blank_form(&self.reg, &state.unit, &Station::form_id(case))
+            .map_err(slip_err)?;
+        let pdf = jingwu_slip::pdf::render(&doc, &fonts).map_err(slip_err)?;
+        Ok((state.case_no, pdf))
+    }
+
     /// Checks a slip offline — a PDF, or a photo or scan of the printed
     /// page — against the approvers' keys in this store; when this store
     /// holds the case too, the slip must match the record and the record
