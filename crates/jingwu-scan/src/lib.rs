@@ -334,6 +334,10 @@ pub fn process_image(
     let mut image = image;
     image.apply_orientation(orientation);
     let rgb: RgbImage = image.into_rgb8();
+    // The page as scanned (upright, not yet turned or scaled), for a QR
+    // code the processed page no longer reads: interpolation blurs small
+    // modules. Kept only while this page is processed.
+    let scanned_luma = opts.decode_qr.then(|| analysis::luma_plane(&rgb));
 
     let (rgb, skew) = if opts.deskew {
         deskew::deskew(rgb, opts.max_skew_degrees)
@@ -365,7 +369,10 @@ pub fn process_image(
         stamp::detect_stamp(&rgb)
     };
     let qr = if opts.decode_qr {
-        qr::pick_payload(&qr::decode_qr(&analysis::luma_plane(&rgb)))
+        qr::pick_payload(&qr::decode_qr_with(
+            &analysis::luma_plane(&rgb),
+            scanned_luma.as_ref(),
+        ))
     } else {
         None
     };

@@ -11,19 +11,76 @@ pub const BLANK_FORM_PREFIX: &str = "JWF1:";
 
 /// Every QR payload found on the page. Tries the picture as is, then
 /// binarised (Otsu), then at half size for large pages — scanner noise
-/// and JPEG ringing defeat the detector now and then.
+/// and JPEG ringing defeat the detector now and then. When a code's
+/// finder patterns were seen but no pass could read it (how well it reads
+/// depends on the payload's module pattern against the pixel grid), it
+/// is tried again at other scales, as is and binarised. A page without
+/// any code pays for three passes only.
 pub fn decode_qr(img: &GrayImage) -> Vec<String> {
-    let mut found = decode_once(img);
+    decode_qr_with(img, None)
+}
+
+/// [`decode_qr`] on the processed page, falling back to `scanned`, the
+/// page as scanned
+/// (before it was turned and scaled: no interpolation blur, more pixels
+/// per module), then to other scales.
+pub fn decode_qr_with(img: &GrayImage, scanned: Option<&GrayImage>) -> Vec<String> {
+    let (mut found, seen) = decode_passes(img);
     if found.is_empty() {
-        let bin = binarise(img);
-        found = decode_once(&bin);
-        if found.is_empty() && img.width().max(img.height()) > 1800 {
-            let half = imageops::thumbnail(img, img.width() / 2, img.height() / 2);
-            found = decode_once(&binarise(&half));
+        // Where no code was even seen, one more look at the scanned page
+        // (most pages have no code; they pay one pass); where one was seen,
+        // every pass there, then other scales.
+        if let Some(scanned) = scanned {
+            found = if seen > 0 {
+                decode_passes(scanned).0
+            } else {
+                decode_once(scanned).0
+            };
+        }
+        if found.is_empty() && seen > 0 {
+            found = decode_rescaled(img);
         }
     }
     found.dedup();
     found
+}
+
+/// As is, binarised, and at half size for large pages: the payloads read
+/// and how many codes were seen.
+fn decode_passes(img: &GrayImage) -> (Vec<String>, usize) {
+    let (mut found, mut seen) = decode_once(img);
+    if found.is_empty() {
+        let bin = binarise(img);
+        let (f, g) = decode_once(&bin);
+        found = f;
+        seen += g;
+        if found.is_empty() && img.width().max(img.height()) > 1800 {
+            let half = imageops::thumbnail(img, img.width() / 2, img.height() / 2);
+            let (f, g) = decode_once(&binarise(&half));
+            found = f;
+            seen += g;
+        }
+    }
+    (found, seen)
+}
+
+/// Further scales for a code that was seen but not read.
+fn decode_rescaled(img: &GrayImage) -> Vec<String> {
+    for scale in [0.75f32, 1.5, 0.6, 2.0, 0.5] {
+        let w = (img.width() as f32 * scale).round() as u32;
+        let h = (img.height() as f32 * scale).round() as u32;
+        if w.max(h) > 6000 || w.min(h) < 100 {
+            continue;
+        }
+        let scaled = imageops::resize(img, w, h, imageops::FilterType::Triangle);
+        for candidate in [binarise(&scaled), scaled] {
+            let (found, _) = decode_once(&candidate);
+            if !found.is_empty() {
+                return found;
+            }
+        }
+    }
+    Vec::new()
 }
 
 /// The payload to report: a blank-form payload if there is one, else the
@@ -44,18 +101,21 @@ pub fn form_id(payload: &str) -> Option<&str> {
         .filter(|id| !id.is_empty())
 }
 
-fn decode_once(img: &GrayImage) -> Vec<String> {
+/// The payloads read, and how many codes were seen (read or not).
+fn decode_once(img: &GrayImage) -> (Vec<String>, usize) {
     let w = img.width() as usize;
     let raw = img.as_raw();
     let mut prepared =
         rqrr::PreparedImage::prepare_from_greyscale(w, img.height() as usize, |x, y| {
             raw.get(y * w + x).copied().unwrap_or(255)
         });
-    prepared
-        .detect_grids()
+    let grids = prepared.detect_grids();
+    let seen = grids.len();
+    let found = grids
         .into_iter()
         .filter_map(|g| g.decode().ok().map(|(_, text)| text))
-        .collect()
+        .collect();
+    (found, seen)
 }
 
 fn binarise(img: &GrayImage) -> GrayImage {

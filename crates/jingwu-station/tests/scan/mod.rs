@@ -288,7 +288,7 @@ fn qr_matched_scans_attach_to_their_draft() {
     );
     let got = st.import_matched(PIN, &scans.join("ours.pdf")).unwrap();
     assert_eq!(got.len(), 1, "{got:?}");
-    assert_eq!(got[0].0, Some(case));
+    assert_eq!(got[0].0, Some(case), "{id}: {got:?}");
     // The page after the QR page belongs to the same form.
     assert_eq!(got[0].1.pages.len(), 2);
     assert_eq!(got[0].1.pages[0].form_id.as_deref(), Some(id.as_str()));
