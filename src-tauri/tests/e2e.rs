@@ -8,6 +8,7 @@
 //! screen go to `test-artifacts/desktop/` (or `$JINGWU_ARTIFACTS/desktop`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -39,6 +40,21 @@ impl Drop for Procs {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// tauri-driver, started in a process group of its own, and stopped with
+/// its WebKitWebDriver and the app it launched (killing tauri-driver alone
+/// leaves them running).
+struct Driver(Child);
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -77,7 +93,18 @@ struct Desktop {
     /// A SANE configuration with only the `test` backend (a real SANE
     /// backend that makes test pages), for the apps started here.
     sane_config: tempfile::TempDir,
+    /// The forked session bus daemon, stopped with the desktop.
+    bus_pid: u32,
     _procs: Procs,
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.bus_pid.to_string())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 fn start_desktop() -> Desktop {
@@ -179,6 +206,7 @@ fn start_desktop() -> Desktop {
         monitor_log,
         tray_log,
         sane_config,
+        bus_pid,
         _procs: procs,
     }
 }
@@ -352,7 +380,7 @@ struct App {
     http: reqwest::Client,
     base: String,
     name: &'static str,
-    _driver: Procs,
+    _driver: Driver,
 }
 
 fn tauri_driver() -> PathBuf {
@@ -380,6 +408,7 @@ impl App {
         let port = free_port();
         let native = free_port();
         let driver = Command::new(tauri_driver())
+            .process_group(0)
             .args([
                 "--port",
                 &port.to_string(),
@@ -397,7 +426,7 @@ impl App {
             .stderr(std::fs::File::create(artifacts().join(format!("{name}-app.log"))).unwrap())
             .spawn()
             .expect("tauri-driver (cargo install tauri-driver --locked)");
-        let driver = Procs(vec![driver]);
+        let driver = Driver(driver);
         let http = jingwu_station::pin::http_client(None).unwrap();
         let url = format!("http://127.0.0.1:{port}");
         let app_bin = env!("CARGO_BIN_EXE_jingwu");
