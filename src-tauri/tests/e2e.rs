@@ -521,6 +521,38 @@ impl App {
         }
     }
 
+    /// WebDriver sends no events: polls until `script` returns true.
+    async fn wait_true(&self, script: &str, secs: u64) {
+        let t0 = Instant::now();
+        while self.js(script, json!([])).await != Value::Bool(true) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(secs),
+                "{}: `{script}` stayed false (message: {})",
+                self.name,
+                self.text_of("#message").await
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// Polls until the text of `css` contains `needle`.
+    async fn wait_text(&self, css: &str, needle: &str, secs: u64) {
+        let t0 = Instant::now();
+        loop {
+            let text = self.text_of(css).await;
+            if text.contains(needle) {
+                return;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(secs),
+                "{}: `{css}` never said `{needle}` (it says `{text}`; message: {})",
+                self.name,
+                self.text_of("#message").await
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
     async fn click(&self, css: &str) {
         let e = self.wait(css, 20).await;
         // Into the middle of the window: the sticky header must not cover
@@ -790,18 +822,12 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
     // A missing required field: the message is at the field, nothing is
     // created.
     officer.click("#submit-case").await;
-    let t0 = Instant::now();
-    loop {
-        let e = officer.text_of("#error-applicant_name").await;
-        if !e.is_empty() {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "no message at a missing required field"
-        );
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
+    officer
+        .wait_true(
+            "return document.getElementById('error-applicant_name').textContent.trim() !== ''",
+            10,
+        )
+        .await;
     // A program renamed .jpg is refused by its content.
     let fake = work.path().join("照片.jpg");
     std::fs::write(&fake, b"MZ\x90\x00this is not a picture").unwrap();
@@ -813,17 +839,7 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
             json!({"text": fake.display().to_string()}),
         )
         .await;
-    let t0 = Instant::now();
-    loop {
-        if officer.text_of("#message").await.contains("扩展名") {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "no message for a renamed program"
-        );
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
+    officer.wait_text("#message", "扩展名", 10).await;
     assert!(officer
         .find("[data-testid=pending-attachment]")
         .await
@@ -1003,21 +1019,11 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
 /// prints and waits for the PDF in the queue's output folder.
 async fn print_to_queue(app: &App, spool: &Path, printed_before: usize, shot: &str) {
     app.wait("[data-testid=slip-page]", 60).await;
-    let t0 = Instant::now();
-    while app
-        .js(
-            "return !!document.querySelector('#printer option[value=JingwuPDF]')",
-            json!([]),
-        )
-        .await
-        != Value::Bool(true)
-    {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "the CUPS queue is not offered"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    app.wait_true(
+        "return !!document.querySelector('#printer option[value=JingwuPDF]')",
+        60,
+    )
+    .await;
     app.shot(shot).await;
     app.js(
         "document.getElementById('printer').value = 'JingwuPDF'; return true;",
@@ -1025,18 +1031,7 @@ async fn print_to_queue(app: &App, spool: &Path, printed_before: usize, shot: &s
     )
     .await;
     app.click("#print-slip").await;
-    let t0 = Instant::now();
-    loop {
-        let m = app.text_of("#message").await;
-        if m.contains("任务号") {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "printing was not confirmed: `{m}`"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    app.wait_text("#message", "任务号", 90).await;
     // cups-pdf creates the file first and writes it afterwards: complete
     // once it ends with the PDF trailer.
     wait_until("the printed PDF", Duration::from_secs(60), || {
@@ -1111,22 +1106,12 @@ async fn a_submission_while_the_hub_is_down_is_queued_then_delivered() {
 
     // A page from the scanner (SANE's test backend, through scanimage).
     officer.click("#scan-device").await;
-    let t0 = Instant::now();
-    while officer
-        .js(
+    officer
+        .wait_true(
             "return !!document.querySelector('#scanner-select option[value=\"test:0\"]')",
-            json!([]),
+            60,
         )
-        .await
-        != Value::Bool(true)
-    {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "SANE's test scanner is not offered: {}",
-            officer.text_of("#message").await
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        .await;
     officer
         .js(
             "document.getElementById('scanner-select').value = 'test:0'; return true;",
@@ -1163,18 +1148,9 @@ async fn a_submission_while_the_hub_is_down_is_queued_then_delivered() {
     officer.shot("00-scanner-and-hot-folder").await;
 
     fill_and_submit(&officer, work.path()).await;
-    let t0 = Instant::now();
-    loop {
-        let m = officer.text_of("#message").await;
-        if m.contains("网络恢复后自动上传") || m.contains("已保存在本机") {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "the app did not say the case is queued: `{m}`"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    officer
+        .wait_text("#message", "网络恢复后自动上传", 90)
+        .await;
     officer.shot("01-queued").await;
     let pending = officer.text_of("#sync-pending").await;
     assert!(!pending.contains(" 0 "), "pending shown: `{pending}`");
@@ -1253,14 +1229,7 @@ async fn returned_corrected_resubmitted_then_disagreed() {
         .await;
     officer.click("#page-rotate-1").await;
     officer.pin().await;
-    let t0 = Instant::now();
-    while !officer.text_of("#message").await.contains("页面已旋转") {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "the page was not turned"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    officer.wait_text("#message", "页面已旋转", 90).await;
     officer.wait("[data-testid=case-attachment]", 20).await;
     let after = officer
         .js(
@@ -1270,18 +1239,9 @@ async fn returned_corrected_resubmitted_then_disagreed() {
         .await;
     assert_ne!(before, after, "a turned page is a new page");
     officer.shot("01b-page-turned").await;
-    let t0 = Instant::now();
-    while officer
-        .js("return document.body.hasAttribute('aria-busy')", json!([]))
-        .await
-        != Value::Bool(false)
-    {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "the page stayed busy"
-        );
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
+    officer
+        .wait_true("return !document.body.hasAttribute('aria-busy')", 60)
+        .await;
 
     // A blank form for the draft: printed with its QR, "filled in and
     // scanned" (the printed PDF rasterised at 150 dpi), saved by the
@@ -1309,30 +1269,10 @@ async fn returned_corrected_resubmitted_then_disagreed() {
         hot.join("登记表扫描.png"),
     )
     .unwrap();
-    let t0 = Instant::now();
-    while !officer
-        .text_of("#message-action")
-        .await
-        .contains("附加到草稿")
-    {
-        assert!(
-            t0.elapsed() < Duration::from_secs(90),
-            "the scanned blank form was not matched to its draft: {}",
-            officer.text_of("#message").await
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    officer.wait_text("#message-action", "附加到草稿", 90).await;
     officer.click("#message-action").await;
     officer.pin().await;
-    let t0 = Instant::now();
-    while !officer.text_of("#message").await.contains("已将") {
-        assert!(
-            t0.elapsed() < Duration::from_secs(90),
-            "the matched scan was not attached: {}",
-            officer.text_of("#message").await
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    officer.wait_text("#message", "已将", 90).await;
     let n = officer
         .js(
             "return document.querySelectorAll('[data-testid=case-attachment]').length",
@@ -1439,25 +1379,11 @@ async fn returned_corrected_resubmitted_then_disagreed() {
     officer.click(&back_to_officer).await;
     officer.type_into("#pin-input", "864209").await;
     officer.click("#pin-ok").await;
-    let t0 = Instant::now();
-    while !officer.text_of("#message").await.contains("PIN 不正确") {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "a wrong PIN was not refused"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    officer.wait_text("#message", "PIN 不正确", 90).await;
     assert!(officer.text_of("#user-person").await.contains(CHIEF));
     officer.click(&back_to_officer).await;
     officer.pin().await;
-    let t0 = Instant::now();
-    while !officer.text_of("#user-person").await.contains(OFFICER) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "the switch back failed"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    officer.wait_text("#user-person", OFFICER, 30).await;
     officer.wait_screen("work", 20).await;
     wait_case_status(&officer, "#tab-sent", "不同意").await;
     officer.shot("06-switched-back").await;
