@@ -95,6 +95,9 @@ struct Desktop {
     sane_config: tempfile::TempDir,
     /// The forked session bus daemon, stopped with the desktop.
     bus_pid: u32,
+    /// Apps launched on this display so far: each gets its own place on
+    /// the (wide) screen, so a screenshot of one never shows another.
+    windows: std::sync::atomic::AtomicU32,
     _procs: Procs,
 }
 
@@ -119,7 +122,7 @@ fn start_desktop() -> Desktop {
     let display = format!(":{n}");
     procs.0.push(
         Command::new("Xvfb")
-            .args([&display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .args([&display, "-screen", "0", "3840x900x24", "-nolisten", "tcp"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -207,6 +210,7 @@ fn start_desktop() -> Desktop {
         tray_log,
         sane_config,
         bus_pid,
+        windows: std::sync::atomic::AtomicU32::new(0),
         _procs: procs,
     }
 }
@@ -380,7 +384,24 @@ struct App {
     http: reqwest::Client,
     base: String,
     name: &'static str,
+    /// The X display and the app's top-level window on it, for
+    /// screenshots taken from the X server (see [`App::shot`]).
+    display: String,
+    window: String,
     _driver: Driver,
+}
+
+/// The pid of the app process started with `data_dir`, found in /proc
+/// (WebKitWebDriver starts it; nothing reports its pid to the test).
+fn app_pid(app_bin: &str, data_dir: &Path) -> Option<u32> {
+    let dir = data_dir.display().to_string();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let ours = args.first() == Some(&app_bin.as_bytes()) && args.contains(&dir.as_bytes());
+        ours.then_some(pid)
+    })
 }
 
 fn tauri_driver() -> PathBuf {
@@ -450,10 +471,47 @@ impl App {
                 Err(e) => panic!("tauri-driver did not answer: {e}"),
             }
         };
+        let mut pid = None;
+        wait_until("the app process", Duration::from_secs(30), || {
+            pid = app_pid(app_bin, data_dir);
+            pid.is_some()
+        });
+        let pid = pid.unwrap().to_string();
+        // `--sync` waits for the window to be mapped.
+        let out = Command::new("timeout")
+            .args([
+                "30",
+                "xdotool",
+                "search",
+                "--sync",
+                "--onlyvisible",
+                "--pid",
+                &pid,
+            ])
+            .env("DISPLAY", &desk.display)
+            .output()
+            .expect("xdotool (package xdotool)");
+        let window = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_else(|| panic!("no window for the {name} app (pid {pid})"))
+            .to_string();
+        // Side by side on the wide screen: 1280 px apart.
+        let slot = desk
+            .windows
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let status = Command::new("xdotool")
+            .args(["windowmove", &window, &(slot * 1280).to_string(), "0"])
+            .env("DISPLAY", &desk.display)
+            .status()
+            .unwrap();
+        assert!(status.success(), "xdotool windowmove");
         App {
             http,
             base: format!("{url}/session/{session}"),
             name,
+            display: desk.display.clone(),
+            window,
             _driver: driver,
         }
     }
@@ -590,13 +648,30 @@ impl App {
         }
     }
 
+    /// A screenshot of the app's window, as the X server shows it.
+    ///
+    /// Not WebDriver's screenshot command: in WebKitGTK's non-composited
+    /// mode, which the app uses (src-tauri/src/main.rs), that command
+    /// never answers (WebKitGTK 2.50, GTK 3).
     async fn shot(&self, name: &str) {
-        let v = self.call("GET", "/screenshot", Value::Null).await;
-        if let Some(b) = v.as_str() {
-            if let Ok(png) = base64::engine::general_purpose::STANDARD.decode(b) {
-                let _ = std::fs::write(artifacts().join(format!("{}-{name}.png", self.name)), png);
-            }
-        }
+        // Let the page paint what the DOM now holds (two animation frames).
+        self.call(
+            "POST",
+            "/execute/async",
+            json!({"script": "const done = arguments[arguments.length - 1]; \
+                requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                "args": []}),
+        )
+        .await;
+        let path = artifacts().join(format!("{}-{name}.png", self.name));
+        let (display, window) = (self.display.clone(), self.window.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            Command::new("import")
+                .args(["-display", &display, "-window", &window])
+                .arg(path)
+                .status()
+        })
+        .await;
     }
 
     async fn screen(&self) -> String {
