@@ -339,24 +339,33 @@ pub fn process_image(
     // modules. Kept only while this page is processed.
     let scanned_luma = opts.decode_qr.then(|| analysis::luma_plane(&rgb));
 
-    let (rgb, skew) = if opts.deskew {
-        deskew::deskew(rgb, opts.max_skew_degrees)
+    let skew = if opts.deskew {
+        deskew::detect_skew(&rgb, opts.max_skew_degrees)
     } else {
-        (
-            rgb,
-            Skew {
-                degrees: 0.0,
-                text_found: false,
-            },
+        Skew {
+            degrees: 0.0,
+            text_found: false,
+        }
+    };
+    let (rgb, crop) = if deskew::needs_turn(skew) {
+        // Turned, cut and scaled in one pass.
+        let fill = deskew::fill_colour(&rgb);
+        geometry::straighten(
+            &rgb,
+            -skew.degrees,
+            fill,
+            opts.crop_borders,
+            opts.target_dpi,
         )
-    };
-    let (rgb, crop) = if opts.crop_borders {
-        let (rgb, crop) = geometry::crop_borders(rgb);
-        (geometry::fill_border(rgb), crop)
     } else {
-        (rgb, None)
+        let (rgb, crop) = if opts.crop_borders {
+            let (rgb, crop) = geometry::crop_borders(rgb);
+            (geometry::fill_border(rgb), crop)
+        } else {
+            (rgb, None)
+        };
+        (geometry::normalise(rgb, opts.target_dpi), crop)
     };
-    let rgb = geometry::normalise(rgb, opts.target_dpi);
     let rgb = if opts.whiten { tone::whiten(rgb) } else { rgb };
 
     let stamp = if gray {
