@@ -35,7 +35,10 @@
 //! 2. **Deskew** ([`deskew`]) — the text-line angle within ±15° by
 //!    projection-profile maximisation on a reduced, binarised copy
 //!    (coarse 0.25° then 0.05° steps and a parabola; within 0.1° on
-//!    typical forms), then a bilinear rotation back.
+//!    typical forms), then a bilinear rotation back — for a skewed page
+//!    done in one pass with steps 3 and 4 ([`geometry::straighten`]): the
+//!    border is found on a turned reduced copy and each pixel of the
+//!    200-dpi output is sampled straight from the page as scanned.
 //! 3. **Border crop** ([`geometry::find_paper`], [`geometry::fill_border`])
 //!    — dark or grey scanner background connected to the image edge is cut
 //!    away; what remains of it (corners of a skewed page that lay outside
@@ -55,10 +58,10 @@
 //!    scaled down by 15 % steps only if even 42 does not; plus a 256-px
 //!    thumbnail. Whitening makes a typical form fit at 85.
 //!
-//! A 300-dpi A4 colour page takes about 0.3–0.5 s of one core in a release
-//! build (decode, deskew, crop, resize, checks, encode) — about a sixth of
-//! ImageMagick's time for the same geometry (`jingwu-bench-scan`, see
-//! bench/README.md).
+//! A 300-dpi A4 colour page takes about 0.3–0.5 s of one core in a
+//! release build (decode, deskew, crop, resize, checks, encode; median
+//! about 0.41 s) — about a sixth of ImageMagick's time for the same
+//! geometry (`jingwu-bench-scan`, see bench/README.md).
 //!
 //! # Output
 //!
