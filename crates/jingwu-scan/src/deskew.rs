@@ -174,19 +174,27 @@ impl Profile {
     }
 }
 
+/// Whether a skew is worth turning back (text found, at least 0.05°).
+pub fn needs_turn(skew: Skew) -> bool {
+    skew.text_found && skew.degrees.abs() >= 0.05
+}
+
 /// Detects the skew and rotates it away. Uncovered corners take the
 /// scanner border's colour when the page has one (so the border crop
 /// removes them too), else the paper's colour.
 pub fn deskew(img: RgbImage, max_degrees: f32) -> (RgbImage, Skew) {
     let skew = detect_skew(&img, max_degrees);
-    if !skew.text_found || skew.degrees.abs() < 0.05 {
+    if !needs_turn(skew) {
         return (img, skew);
     }
     let fill = fill_colour(&img);
     (geometry::rotate(&img, -skew.degrees, fill), skew)
 }
 
-fn fill_colour(img: &RgbImage) -> Rgb<u8> {
+/// The colour for the corners a turn uncovers: the scanner border's
+/// when the page has one (so the border crop removes them too), else the
+/// paper's.
+pub fn fill_colour(img: &RgbImage) -> Rgb<u8> {
     let (small, _) = analysis::shrink(img, 600);
     let paper = analysis::paper_luma(&analysis::histogram(&small));
     let mask = analysis::border_mask(&small, paper);

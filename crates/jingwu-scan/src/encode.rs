@@ -82,7 +82,14 @@ pub fn thumbnail(img: &RgbImage, max_side: u32, gray: bool) -> Result<Jpeg, Scan
     let small = if long > max_side {
         let nw = ((u64::from(w) * u64::from(max_side) / u64::from(long)) as u32).max(1);
         let nh = ((u64::from(h) * u64::from(max_side) / u64::from(long)) as u32).max(1);
-        imageops::thumbnail(img, nw, nh)
+        // Block means down to at least twice the size first (cheap, one
+        // read of the page), then `thumbnail`'s exact area average.
+        if long >= max_side * 4 {
+            let (coarse, _) = crate::analysis::shrink(img, max_side * 2);
+            imageops::thumbnail(&coarse, nw, nh)
+        } else {
+            imageops::thumbnail(img, nw, nh)
+        }
     } else {
         img.clone()
     };
@@ -158,5 +165,18 @@ mod tests {
         assert_eq!((t.width, t.height), (128, 256));
         let d = image::load_from_memory(&t.bytes).unwrap();
         assert_eq!(d.color(), image::ColorType::L8);
+        // A full page: reduced in two steps, same size and tone.
+        let page = RgbImage::from_fn(1654, 2339, |x, y| {
+            if (x / 40 + y / 40) % 2 == 0 {
+                Rgb([250, 250, 250])
+            } else {
+                Rgb([20, 20, 20])
+            }
+        });
+        let t = thumbnail(&page, 256, false).unwrap();
+        assert_eq!((t.width, t.height), (181, 256));
+        let d = image::load_from_memory(&t.bytes).unwrap().to_rgb8();
+        let mean = d.as_raw().iter().map(|v| f64::from(*v)).sum::<f64>() / d.as_raw().len() as f64;
+        assert!((mean - 135.0).abs() < 10.0, "{mean}");
     }
 }

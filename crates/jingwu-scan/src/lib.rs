@@ -35,7 +35,10 @@
 //! 2. **Deskew** ([`deskew`]) — the text-line angle within ±15° by
 //!    projection-profile maximisation on a reduced, binarised copy
 //!    (coarse 0.25° then 0.05° steps and a parabola; within 0.1° on
-//!    typical forms), then a bilinear rotation back.
+//!    typical forms), then a bilinear rotation back — for a skewed page
+//!    done in one pass with steps 3 and 4 ([`geometry::straighten`]): the
+//!    border is found on a turned reduced copy and each pixel of the
+//!    200-dpi output is sampled straight from the page as scanned.
 //! 3. **Border crop** ([`geometry::find_paper`], [`geometry::fill_border`])
 //!    — dark or grey scanner background connected to the image edge is cut
 //!    away; what remains of it (corners of a skewed page that lay outside
@@ -55,10 +58,10 @@
 //!    scaled down by 15 % steps only if even 42 does not; plus a 256-px
 //!    thumbnail. Whitening makes a typical form fit at 85.
 //!
-//! A 300-dpi A4 colour page takes about 0.3–0.5 s of one core in a release
-//! build (decode, deskew, crop, resize, checks, encode) — about a sixth of
-//! ImageMagick's time for the same geometry (`jingwu-bench-scan`, see
-//! bench/README.md).
+//! A 300-dpi A4 colour page takes about 0.3–0.5 s of one core in a
+//! release build (decode, deskew, crop, resize, checks, encode; median
+//! about 0.41 s) — about a sixth of ImageMagick's time for the same
+//! geometry (`jingwu-bench-scan`, see bench/README.md).
 //!
 //! # Output
 //!
@@ -339,24 +342,33 @@ pub fn process_image(
     // modules. Kept only while this page is processed.
     let scanned_luma = opts.decode_qr.then(|| analysis::luma_plane(&rgb));
 
-    let (rgb, skew) = if opts.deskew {
-        deskew::deskew(rgb, opts.max_skew_degrees)
+    let skew = if opts.deskew {
+        deskew::detect_skew(&rgb, opts.max_skew_degrees)
     } else {
-        (
-            rgb,
-            Skew {
-                degrees: 0.0,
-                text_found: false,
-            },
+        Skew {
+            degrees: 0.0,
+            text_found: false,
+        }
+    };
+    let (rgb, crop) = if deskew::needs_turn(skew) {
+        // Turned, cut and scaled in one pass.
+        let fill = deskew::fill_colour(&rgb);
+        geometry::straighten(
+            &rgb,
+            -skew.degrees,
+            fill,
+            opts.crop_borders,
+            opts.target_dpi,
         )
-    };
-    let (rgb, crop) = if opts.crop_borders {
-        let (rgb, crop) = geometry::crop_borders(rgb);
-        (geometry::fill_border(rgb), crop)
     } else {
-        (rgb, None)
+        let (rgb, crop) = if opts.crop_borders {
+            let (rgb, crop) = geometry::crop_borders(rgb);
+            (geometry::fill_border(rgb), crop)
+        } else {
+            (rgb, None)
+        };
+        (geometry::normalise(rgb, opts.target_dpi), crop)
     };
-    let rgb = geometry::normalise(rgb, opts.target_dpi);
     let rgb = if opts.whiten { tone::whiten(rgb) } else { rgb };
 
     let stamp = if gray {
