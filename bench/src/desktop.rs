@@ -72,6 +72,9 @@ fn own_rss_kib(pid: u32) -> u64 {
 /// RSS and PSS of the process tree, RSS of the program's own process (MB).
 type Runs = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
 
+/// A benchmark subject: its name, program and added environment.
+type Subject<'a> = (&'a str, &'a Path, &'a [(&'a str, &'a str)]);
+
 /// `runs` starts of `program` with a fresh data directory each, `env`
 /// added to the environment.
 fn measure(program: &Path, env: &[(&str, &str)], display: &str, runs: usize) -> Result<Runs> {
@@ -150,7 +153,7 @@ fn main() -> Result<()> {
     // The app as shipped (WebKitGTK non-composited, src-tauri/src/main.rs),
     // the app with compositing (JINGWU_GPU=1), and the peer: a bare
     // WebKitGTK window in the app's (non-composited) mode.
-    let subjects: [(&str, &Path, &[(&str, &str)]); 3] = [
+    let subjects: [Subject; 3] = [
         ("jingwu (as shipped: non-composited)", app, &[]),
         (
             "jingwu with JINGWU_GPU=1 (composited)",
