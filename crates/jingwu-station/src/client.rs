@@ -219,12 +219,12 @@ impl HubClient {
             .timeout(Duration::from_secs(60))
             .send()
             .await
-            .map_err(|e| ClientError::Offline(error_chain(&e)))?;
+            .map_err(|e| ClientError::Offline(offline_reason(&e)))?;
         let status = resp.status();
         let bytes = resp
             .bytes()
             .await
-            .map_err(|e| ClientError::Offline(error_chain(&e)))?;
+            .map_err(|e| ClientError::Offline(offline_reason(&e)))?;
         if !status.is_success() {
             let body: Box<HubError> = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
                 Box::new(HubError {
@@ -461,7 +461,7 @@ impl HubClient {
             .auth(self.http.get(self.url(&format!("/api/attachments/{sm3}"))))
             .send()
             .await
-            .map_err(|e| ClientError::Offline(error_chain(&e)))?;
+            .map_err(|e| ClientError::Offline(offline_reason(&e)))?;
         if !resp.status().is_success() {
             let status = resp.status().as_u16();
             let body = Box::new(resp.json::<HubError>().await.unwrap_or_default());
@@ -470,7 +470,7 @@ impl HubClient {
         Ok(resp
             .bytes()
             .await
-            .map_err(|e| ClientError::Offline(error_chain(&e)))?
+            .map_err(|e| ClientError::Offline(offline_reason(&e)))?
             .to_vec())
     }
 
@@ -492,7 +492,7 @@ impl HubClient {
             .header(reqwest::header::ACCEPT, "text/event-stream")
             .send()
             .await
-            .map_err(|e| ClientError::Offline(error_chain(&e)))?;
+            .map_err(|e| ClientError::Offline(offline_reason(&e)))?;
         if !resp.status().is_success() {
             let status = resp.status().as_u16();
             let body = Box::new(resp.json::<HubError>().await.unwrap_or_default());
@@ -529,7 +529,7 @@ fn sse_events(
                 None => return None,
                 Some(Err(e)) => {
                     return Some((
-                        Err(ClientError::Offline(error_chain(&e))),
+                        Err(ClientError::Offline(offline_reason(&e))),
                         (bytes, buf, ready),
                     ));
                 }
@@ -591,6 +591,37 @@ fn parse_message(msg: &[u8]) -> Option<Result<LiveMsg, ClientError>> {
     }
 }
 
+/// Why a request to the hub failed: plain words first (the officer reads
+/// them in the status bar), then the technical chain for the IT officer.
+fn offline_reason(e: &reqwest::Error) -> String {
+    if let Some(mismatch) = crate::pin::fingerprint_mismatch(e) {
+        return mismatch.to_string();
+    }
+    let refused = {
+        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        let mut found = false;
+        while let Some(c) = src {
+            if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                found |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+            }
+            src = c.source();
+        }
+        found
+    };
+    let reason = if e.is_timeout() {
+        "县局服务器在规定时间内没有应答"
+    } else if refused {
+        "该地址上没有县局服务器在运行（连接被拒绝）"
+    } else if e.is_connect() {
+        "网络不通，或服务器地址无法解析"
+    } else if e.is_body() || e.is_decode() {
+        "传输中途断开"
+    } else {
+        "网络请求失败"
+    };
+    format!("{reason}（技术细节：{}）", error_chain(e))
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
@@ -600,4 +631,46 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_closed_port_is_explained_in_plain_words() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let err = crate::pin::http_client(None)
+            .unwrap()
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        let text = ClientError::Offline(offline_reason(&err)).to_string();
+        assert!(
+            text.starts_with("无法连接县局服务器：该地址上没有县局服务器在运行"),
+            "{text}"
+        );
+        assert!(text.contains("（技术细节："), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_hub_that_never_answers_is_a_timeout() {
+        // Accepted by the kernel's backlog, never answered.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let err = crate::pin::http_client(None)
+            .unwrap()
+            .get(format!("http://127.0.0.1:{port}/"))
+            .timeout(Duration::from_millis(200))
+            .send()
+            .await
+            .unwrap_err();
+        let text = offline_reason(&err);
+        assert!(text.starts_with("县局服务器在规定时间内没有应答"), "{text}");
+        drop(listener);
+    }
 }
