@@ -74,8 +74,10 @@ const FINDER_WINDOW: usize = 7;
 /// modules of 0.6 mm, 13 mm), so a window fits inside one.
 const FINDER_WINDOW_MM: f32 = 8.0;
 /// Fewest colour changes per pixel, across and down, in a window: a code
-/// of 0.7-mm modules makes about 0.2, one of 2-mm modules about 0.08.
-const FINDER_MIN_EDGES: f32 = 0.04;
+/// makes about half a change per module width, 0.12–0.25 a pixel for
+/// 0.7-mm modules, 0.04–0.08 for the printed form's 1.9-mm ones; text
+/// makes many too, a solid bar none across.
+const FINDER_MIN_EDGES: f32 = 0.03;
 /// Dark fraction of a window inside a code: about half, more in a finder
 /// pattern.
 const FINDER_DARK: std::ops::RangeInclusive<f32> = 0.3..=0.7;

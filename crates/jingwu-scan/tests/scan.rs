@@ -529,3 +529,37 @@ fn qr_candidates_on_rendered_forms() {
         vec![payload.to_string()]
     );
 }
+
+/// The code the real blank form prints (`jingwu_slip::qr::encode`, 62 mm
+/// wide with its quiet zone, about 1.9-mm modules) on a form with text
+/// and a seal: a candidate at every scan resolution, read from it alone.
+#[test]
+fn the_printed_blank_forms_code_is_a_candidate() {
+    let fonts = corpus::Fonts::locate();
+    let payload = "JWF1:FX-20261127-0042";
+    let (code, _) = jingwu_slip::qr::encode(payload).unwrap();
+    let spec = corpus::PageSpec::form(0.0);
+    for dpi in [100, 150, 200, 300] {
+        let mm = |v: f32| (v / 25.4 * dpi as f32).round() as u32;
+        let side = mm(62.0);
+        let code =
+            image::imageops::resize(&code, side, side, image::imageops::FilterType::Triangle);
+        let mut luma = jingwu_scan::analysis::luma_plane(&corpus::render_page(&spec, &fonts, dpi));
+        let (x0, y0) = (mm(128.0), mm(20.0));
+        image::imageops::overlay(&mut luma, &code, i64::from(x0), i64::from(y0));
+        let found = jingwu_scan::qr::qr_candidates(&luma);
+        assert!(
+            found.iter().any(|r| r.x <= x0
+                && r.y <= y0
+                && r.x + r.width >= x0 + side
+                && r.y + r.height >= y0 + side),
+            "{dpi} dpi: code at {x0},{y0} ({side} px) not in {found:?}"
+        );
+        let processed = image::GrayImage::from_pixel(100, 140, image::Luma([250]));
+        assert_eq!(
+            jingwu_scan::qr::decode_qr_with(&processed, Some(&luma)),
+            vec![payload.to_string()],
+            "{dpi} dpi"
+        );
+    }
+}
