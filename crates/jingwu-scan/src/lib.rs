@@ -51,7 +51,11 @@
 //!    pixels, connected components, a round ring of seal size. Absent is a
 //!    warning ([`stamp::NO_STAMP_WARNING`]), not a refusal.
 //! 7. **QR** ([`qr`]) — payloads decoded with `rqrr`; the project's blank
-//!    forms carry `JWF1:<form id>` ([`PageResult::form_id`]).
+//!    forms carry `JWF1:<form id>` ([`PageResult::form_id`]). Where the
+//!    processed page shows no code, the regions of the page as scanned
+//!    that look like one ([`qr::qr_candidates`]: many dark/light changes
+//!    both ways, about half dark) are cut out and read at full
+//!    resolution; a page with no such region is not read again.
 //! 8. **Compression** ([`encode`]) — colour JPEG (grey for grey input;
 //!    baseline, 4:2:0, with the page's dpi in the JFIF header, written by
 //!    `jpeg-encoder`) at the highest quality in 85…42 that fits 300 KB,
@@ -60,7 +64,7 @@
 //!
 //! A 300-dpi A4 colour page takes about 0.3–0.5 s of one core in a
 //! release build (decode, deskew, crop, resize, checks, encode; median
-//! about 0.41 s) — about a sixth of ImageMagick's time for the same
+//! about 0.36 s) — about a seventh of ImageMagick's time for the same
 //! geometry (`jingwu-bench-scan`, see bench/README.md).
 //!
 //! # Output

@@ -5,6 +5,7 @@
 use image::{imageops, GrayImage};
 
 use crate::analysis;
+use crate::geometry::Rect;
 
 /// Prefix of a blank form's QR payload.
 pub const BLANK_FORM_PREFIX: &str = "JWF1:";
@@ -21,20 +22,22 @@ pub fn decode_qr(img: &GrayImage) -> Vec<String> {
 }
 
 /// [`decode_qr`] on the processed page, falling back to `scanned`, the
-/// page as scanned
-/// (before it was turned and scaled: no interpolation blur, more pixels
-/// per module), then to other scales.
+/// page as scanned (before it was turned and scaled: no interpolation
+/// blur, more pixels per module), then to other scales.
+///
+/// Where the processed page showed no code at all, only the parts of the
+/// scanned page that look like one ([`qr_candidates`]) are read, as is
+/// and binarised; a page without any such part pays for the search only
+/// (a few milliseconds). Where a code was seen but not read, the whole
+/// scanned page gets every pass, then the processed page other scales.
 pub fn decode_qr_with(img: &GrayImage, scanned: Option<&GrayImage>) -> Vec<String> {
     let (mut found, seen) = decode_passes(img);
     if found.is_empty() {
-        // Where no code was even seen, one more look at the scanned page
-        // (most pages have no code; they pay one pass); where one was seen,
-        // every pass there, then other scales.
         if let Some(scanned) = scanned {
             found = if seen > 0 {
                 decode_passes(scanned).0
             } else {
-                decode_once(scanned).0
+                decode_candidates(scanned)
             };
         }
         if found.is_empty() && seen > 0 {
@@ -43,6 +46,220 @@ pub fn decode_qr_with(img: &GrayImage, scanned: Option<&GrayImage>) -> Vec<Strin
     }
     found.dedup();
     found
+}
+
+/// The payloads read in the [`qr_candidates`] of the page: each region
+/// cut out, read as is, then binarised.
+fn decode_candidates(img: &GrayImage) -> Vec<String> {
+    let mut found = Vec::new();
+    for r in qr_candidates(img) {
+        let crop = imageops::crop_imm(img, r.x, r.y, r.width, r.height).to_image();
+        let (mut f, _) = decode_once(&crop);
+        if f.is_empty() {
+            f = decode_once_binarised(&crop, otsu_threshold(&crop)).0;
+        }
+        found.extend(f);
+    }
+    found
+}
+
+/// The page is reduced for [`qr_candidates`] by the largest whole factor
+/// that leaves at least this many pixels a millimetre (3–6; the page's
+/// longer side taken as A4's 297 mm): two or more pixels per module of
+/// the smallest code printed (0.6–0.7-mm modules).
+const FINDER_PX_PER_MM: usize = 3;
+/// The window judged is this many cells a side …
+const FINDER_WINDOW: usize = 7;
+/// … and about this many millimetres: smaller than the smallest code (21
+/// modules of 0.6 mm, 13 mm), so a window fits inside one.
+const FINDER_WINDOW_MM: f32 = 8.0;
+/// Fewest colour changes per pixel, across and down, in a window: a code
+/// makes about half a change per module width, 0.12–0.25 a pixel for
+/// 0.7-mm modules, 0.04–0.08 for the printed form's 1.9-mm ones; text
+/// makes many too, a solid bar none across.
+const FINDER_MIN_EDGES: f32 = 0.03;
+/// Dark fraction of a window inside a code: about half, more in a finder
+/// pattern.
+const FINDER_DARK: std::ops::RangeInclusive<f32> = 0.3..=0.7;
+
+/// Regions of the page (in its pixels) that may hold a QR code: on a copy
+/// reduced by a whole factor to 3–6 pixels a millimetre (block means; the
+/// page's longer side taken as A4's 297 mm) and binarised (Otsu, but at
+/// least 48 levels below the paper), every window of about 8 × 8 mm with
+/// many dark/light changes both across and down and 30–70 % dark;
+/// overlapping windows joined, each region widened by a quarter of its
+/// size (at least a window) on every side and clipped to the page;
+/// overlapping regions merged. Blank paper (no changes), solid bars (too
+/// dark, few changes across) and most text (too light) give none; a stamp
+/// or a heading in large bold type may give one, which costs a small
+/// decode. A page too small for one
+/// window (under 8 mm or 14 px a side) is one region.
+pub fn qr_candidates(img: &GrayImage) -> Vec<Rect> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let whole = Rect {
+        x: 0,
+        y: 0,
+        width: img.width(),
+        height: img.height(),
+    };
+    let px_per_mm = w.max(h) as f32 / 297.0;
+    let k = (px_per_mm as usize / FINDER_PX_PER_MM).max(1);
+    let cell =
+        ((FINDER_WINDOW_MM * px_per_mm / k as f32 / FINDER_WINDOW as f32).round() as usize).max(2);
+    let (sw, sh) = (w / k, h / k);
+    let (gw, gh) = (sw / cell, sh / cell);
+    if gw < FINDER_WINDOW || gh < FINDER_WINDOW {
+        return if w == 0 || h == 0 {
+            Vec::new()
+        } else {
+            vec![whole]
+        };
+    }
+    let small = block_means(img, k);
+    let mut hist = [0u64; 256];
+    for v in &small {
+        hist[usize::from(*v)] += 1;
+    }
+    let t = analysis::otsu(&hist).min(analysis::paper_luma(&hist).saturating_sub(48));
+    let dark: Vec<bool> = small.iter().map(|v| *v <= t).collect();
+
+    // Per cell: dark pixels and changes to the right and downwards.
+    let mut cells = vec![[0u32; 3]; gw * gh];
+    for y in 0..gh * cell {
+        let row = &dark[y * sw..(y + 1) * sw];
+        let below = dark.get((y + 1) * sw..(y + 2) * sw);
+        let cell_row = &mut cells[(y / cell) * gw..(y / cell + 1) * gw];
+        for x in 0..gw * cell {
+            let c = &mut cell_row[x / cell];
+            let d = row[x];
+            c[0] += u32::from(d);
+            c[1] += u32::from(row.get(x + 1).is_some_and(|r| *r != d));
+            c[2] += u32::from(below.is_some_and(|b| b[x] != d));
+        }
+    }
+    // Summed-area table of the cells.
+    let sw1 = gw + 1;
+    let mut sat = vec![[0u32; 3]; sw1 * (gh + 1)];
+    for cy in 0..gh {
+        let mut run = [0u32; 3];
+        for cx in 0..gw {
+            let c = cells[cy * gw + cx];
+            for i in 0..3 {
+                run[i] += c[i];
+                sat[(cy + 1) * sw1 + cx + 1][i] = sat[cy * sw1 + cx + 1][i] + run[i];
+            }
+        }
+    }
+    let n = ((FINDER_WINDOW * cell).pow(2)) as f32;
+    let mut marked = vec![false; gw * gh];
+    for cy in 0..=gh - FINDER_WINDOW {
+        for cx in 0..=gw - FINDER_WINDOW {
+            let (x1, y1) = (cx + FINDER_WINDOW, cy + FINDER_WINDOW);
+            let sum = |i: usize| {
+                (sat[y1 * sw1 + x1][i] + sat[cy * sw1 + cx][i]
+                    - sat[cy * sw1 + x1][i]
+                    - sat[y1 * sw1 + cx][i]) as f32
+                    / n
+            };
+            if FINDER_DARK.contains(&sum(0))
+                && sum(1) >= FINDER_MIN_EDGES
+                && sum(2) >= FINDER_MIN_EDGES
+            {
+                for row in marked[cy * gw..y1 * gw].chunks_exact_mut(gw) {
+                    row[cx..x1].fill(true);
+                }
+            }
+        }
+    }
+
+    // Connected marked cells (8-neighbours): their bounding boxes, in
+    // pixels of the page, widened.
+    let px = cell * k;
+    let mut regions: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let mut stack = Vec::new();
+    for start in 0..marked.len() {
+        if !marked[start] {
+            continue;
+        }
+        marked[start] = false;
+        stack.push(start);
+        let (mut x0, mut y0, mut x1, mut y1) = (gw, gh, 0, 0);
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i % gw, i / gw);
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
+            for ny in y.saturating_sub(1)..(y + 2).min(gh) {
+                for nx in x.saturating_sub(1)..(x + 2).min(gw) {
+                    if marked[ny * gw + nx] {
+                        marked[ny * gw + nx] = false;
+                        stack.push(ny * gw + nx);
+                    }
+                }
+            }
+        }
+        let (x0, y0, x1, y1) = (x0 * px, y0 * px, x1 * px, y1 * px);
+        let margin = ((x1 - x0).max(y1 - y0) / 4).max(FINDER_WINDOW * px);
+        regions.push((
+            x0.saturating_sub(margin),
+            y0.saturating_sub(margin),
+            (x1 + margin).min(w),
+            (y1 + margin).min(h),
+        ));
+    }
+    // Merge overlapping regions until none overlap.
+    let mut merged = true;
+    while merged {
+        merged = false;
+        'outer: for i in 0..regions.len() {
+            for j in i + 1..regions.len() {
+                let (a, b) = (regions[i], regions[j]);
+                if a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3 {
+                    regions[i] = (a.0.min(b.0), a.1.min(b.1), a.2.max(b.2), a.3.max(b.3));
+                    regions.swap_remove(j);
+                    merged = true;
+                    break 'outer;
+                }
+            }
+        }
+    }
+    regions
+        .into_iter()
+        .map(|(x0, y0, x1, y1)| Rect {
+            x: x0 as u32,
+            y: y0 as u32,
+            width: (x1 - x0) as u32,
+            height: (y1 - y0) as u32,
+        })
+        .collect()
+}
+
+/// The page reduced by `k` in each direction, each pixel the mean of a
+/// `k` × `k` block (a partial block at the right or bottom edge dropped).
+fn block_means(img: &GrayImage, k: usize) -> Vec<u8> {
+    let w = img.width() as usize;
+    let (sw, sh) = (w / k, img.height() as usize / k);
+    let mut out = vec![0u8; sw * sh];
+    if sw == 0 || sh == 0 {
+        return out;
+    }
+    let used = sw * k;
+    let area = (k * k) as u32;
+    let mut cols = vec![0u32; used];
+    for (rows, out_row) in img
+        .as_raw()
+        .chunks_exact(k * w)
+        .zip(out.chunks_exact_mut(sw))
+    {
+        cols.fill(0);
+        for row in rows.chunks_exact(w) {
+            for (c, v) in cols.iter_mut().zip(&row[..used]) {
+                *c += u32::from(*v);
+            }
+        }
+        for (block, o) in cols.chunks_exact(k).zip(out_row.iter_mut()) {
+            *o = ((block.iter().sum::<u32>() + area / 2) / area) as u8;
+        }
+    }
+    out
 }
 
 /// As is, binarised, and at half size for large pages: the payloads read
@@ -298,6 +515,187 @@ mod tests {
                 assert_eq!(div.div(n), k);
             }
         }
+    }
+
+    /// A page `w` × `h` of paper (250) with ink (30) where `ink` says.
+    fn page(w: u32, h: u32, ink: impl Fn(u32, u32) -> bool) -> GrayImage {
+        GrayImage::from_fn(w, h, |x, y| Luma([if ink(x, y) { 30 } else { 250 }]))
+    }
+
+    /// Whether page pixel (x, y) is dark in `payload`'s code drawn with
+    /// its top-left corner at (ox, oy), `module` px a module, turned
+    /// `degrees` counter-clockwise about that corner.
+    fn qr_ink(
+        payload: &str,
+        ox: f32,
+        oy: f32,
+        module: f32,
+        degrees: f32,
+    ) -> impl Fn(u32, u32) -> bool {
+        let code = qrcode::QrCode::new(payload.as_bytes()).unwrap();
+        let n = code.width() as i64;
+        let colours = code.to_colors();
+        let (sin, cos) = degrees.to_radians().sin_cos();
+        move |x, y| {
+            let (dx, dy) = (x as f32 - ox, y as f32 - oy);
+            // Back into the code's own axes.
+            let (u, v) = (dx * cos - dy * sin, dx * sin + dy * cos);
+            let (mx, my) = ((u / module).floor() as i64, (v / module).floor() as i64);
+            (0..n).contains(&mx)
+                && (0..n).contains(&my)
+                && colours[(my * n + mx) as usize] == qrcode::Color::Dark
+        }
+    }
+
+    /// Lines of made-up characters: strokes 2 px wide in 24-px boxes
+    /// (0.34 mm, 4 mm at 150 dpi), lines 56 px (9.5 mm) apart, from (x0, y0) over `cols` × `lines`.
+    fn text_ink(x0: u32, y0: u32, cols: u32, lines: u32) -> impl Fn(u32, u32) -> bool {
+        move |x, y| {
+            if x < x0 || y < y0 {
+                return false;
+            }
+            let (cx, cy) = ((x - x0) / 28, (y - y0) / 56);
+            let (ix, iy) = ((x - x0) % 28, (y - y0) % 56);
+            if cx >= cols || cy >= lines || ix >= 24 || iy >= 24 {
+                return false;
+            }
+            let seed = (cx * 7919 + cy * 104_729).wrapping_mul(2_654_435_761);
+            let across = [4 + seed % 5, 11 + (seed >> 5) % 4, 18 + (seed >> 9) % 4];
+            let down = [3 + (seed >> 13) % 6, 12 + (seed >> 17) % 8];
+            across
+                .iter()
+                .any(|a| iy >= *a && iy < a + 2 && ix > 1 && ix < 22)
+                || down
+                    .iter()
+                    .any(|d| ix >= *d && ix < d + 2 && iy > 1 && iy < 23)
+        }
+    }
+
+    fn covers(r: &Rect, x0: u32, y0: u32, x1: u32, y1: u32) -> bool {
+        r.x <= x0 && r.y <= y0 && r.x + r.width >= x1 && r.y + r.height >= y1
+    }
+
+    fn area(rs: &[Rect], img: &GrayImage) -> f32 {
+        rs.iter().map(|r| (r.width * r.height) as f32).sum::<f32>()
+            / (img.width() * img.height()) as f32
+    }
+
+    /// An A4 page at 150 dpi: 1240 × 1754 px; a code of 0.7-mm (4-px)
+    /// modules at (165 mm, 12 mm), as the corpus draws it.
+    const A4: (u32, u32) = (1240, 1754);
+    const PAYLOAD: &str = "JWF1:FX-20261127-0007";
+
+    #[test]
+    fn finds_a_code_on_a_blank_page() {
+        for (module, at) in [
+            (4.0, (975.0, 71.0)),
+            (3.0, (600.0, 900.0)),
+            (12.0, (100.0, 1200.0)),
+        ] {
+            let img = page(A4.0, A4.1, qr_ink(PAYLOAD, at.0, at.1, module, 0.0));
+            let side = (module * qrcode::QrCode::new(PAYLOAD).unwrap().width() as f32) as u32;
+            let (x0, y0) = (at.0 as u32, at.1 as u32);
+            let found = qr_candidates(&img);
+            assert_eq!(found.len(), 1, "{module}: {found:?}");
+            assert!(
+                covers(&found[0], x0, y0, x0 + side, y0 + side),
+                "{module}: {found:?}"
+            );
+            // Margin enough for the quiet zone, yet a small part of the page.
+            assert!(covers(
+                &found[0],
+                x0 - 2,
+                y0 - 2,
+                x0 + side + 2,
+                y0 + side + 2
+            ));
+            assert!(area(&found, &img) < 0.15, "{found:?}");
+        }
+    }
+
+    #[test]
+    fn finds_a_code_among_text() {
+        let qr = qr_ink(PAYLOAD, 975.0, 71.0, 4.0, 0.0);
+        let text = text_ink(120, 200, 36, 25);
+        let img = page(A4.0, A4.1, |x, y| qr(x, y) || text(x, y));
+        let found = qr_candidates(&img);
+        assert!(
+            found.iter().any(|r| covers(r, 975, 71, 1075, 171)),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn finds_a_turned_code() {
+        for degrees in [-15.0f32, -4.0, 2.5, 12.0, 90.0] {
+            let img = page(A4.0, A4.1, qr_ink(PAYLOAD, 600.0, 700.0, 4.0, degrees));
+            let found = qr_candidates(&img);
+            assert_eq!(found.len(), 1, "{degrees}°: {found:?}");
+            // The turned code's corners.
+            let (sin, cos) = degrees.to_radians().sin_cos();
+            let s = 4.0 * qrcode::QrCode::new(PAYLOAD).unwrap().width() as f32;
+            for (u, v) in [(0.0, 0.0), (s, 0.0), (0.0, s), (s, s)] {
+                let x = (600.0 + u * cos + v * sin) as u32;
+                let y = (700.0 - u * sin + v * cos) as u32;
+                assert!(
+                    covers(&found[0], x, y, x + 1, y + 1),
+                    "{degrees}°: {x},{y} {found:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn blank_text_and_bars_are_not_codes() {
+        let blank = page(A4.0, A4.1, |_, _| false);
+        assert!(qr_candidates(&blank).is_empty());
+        // Paper with scanner noise.
+        let mut seed = 7u32;
+        let noisy = GrayImage::from_fn(A4.0, A4.1, |_, _| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            Luma([235 + (seed % 20) as u8])
+        });
+        assert!(qr_candidates(&noisy).is_empty());
+        let bars = page(A4.0, A4.1, |x, y| {
+            (100..1100).contains(&x) && (y % 300) < 120
+        });
+        assert!(
+            qr_candidates(&bars).is_empty(),
+            "{:?}",
+            qr_candidates(&bars)
+        );
+        let text = page(A4.0, A4.1, text_ink(120, 200, 36, 30));
+        let found = qr_candidates(&text);
+        assert!(area(&found, &text) < 0.2, "{found:?}");
+    }
+
+    #[test]
+    fn tiny_pages_are_one_region() {
+        let img = GrayImage::from_pixel(12, 30, Luma([250]));
+        assert_eq!(
+            qr_candidates(&img),
+            vec![Rect {
+                x: 0,
+                y: 0,
+                width: 12,
+                height: 30
+            }]
+        );
+        assert!(qr_candidates(&GrayImage::new(0, 0)).is_empty());
+    }
+
+    #[test]
+    fn the_scanned_page_is_read_where_a_code_may_be() {
+        let processed = GrayImage::from_pixel(827, 1170, Luma([250]));
+        let scanned = page(A4.0, A4.1, qr_ink(PAYLOAD, 975.0, 71.0, 4.0, 0.0));
+        assert_eq!(
+            decode_qr_with(&processed, Some(&scanned)),
+            vec![PAYLOAD.to_string()]
+        );
+        let blank = page(A4.0, A4.1, |_, _| false);
+        assert!(decode_qr_with(&processed, Some(&blank)).is_empty());
     }
 
     #[test]

@@ -473,3 +473,93 @@ fn processed_pages_turn_by_quarter_turns() {
     }
     assert!(jingwu_scan::rotate_page(b"MZ\x90\0not a jpeg", 1, 300_000).is_err());
 }
+
+/// The QR candidate finder on rendered forms with Chinese text and a
+/// seal: the blank form's code (drawn at 165 mm, 12 mm) is always inside
+/// a candidate, and a form without a code gives little to read; on a
+/// skewed scan, the code is read from a candidate alone.
+#[test]
+fn qr_candidates_on_rendered_forms() {
+    let fonts = corpus::Fonts::locate();
+    let payload = "JWF1:FX-20261127-0042";
+    let with_qr = corpus::PageSpec {
+        qr: Some(payload.to_string()),
+        ..corpus::PageSpec::form(0.0)
+    };
+    let without = corpus::PageSpec::form(0.0);
+    let n = qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M)
+        .unwrap()
+        .width() as u32;
+    for dpi in [120, 150, 300] {
+        let mm = |v: f32| (v / 25.4 * dpi as f32) as u32;
+        let module = (0.7 / 25.4 * dpi as f32).round().max(3.0) as u32;
+        let (x0, y0) = (mm(165.0), mm(12.0));
+        let (x1, y1) = (x0 + n * module, y0 + n * module);
+        let page = corpus::render_page(&with_qr, &fonts, dpi);
+        let luma = jingwu_scan::analysis::luma_plane(&page);
+        let found = jingwu_scan::qr::qr_candidates(&luma);
+        assert!(
+            found
+                .iter()
+                .any(|r| r.x <= x0 && r.y <= y0 && r.x + r.width >= x1 && r.y + r.height >= y1),
+            "{dpi} dpi: code at {x0},{y0}–{x1},{y1} not in {found:?}"
+        );
+
+        let page = corpus::render_page(&without, &fonts, dpi);
+        let luma = jingwu_scan::analysis::luma_plane(&page);
+        let found = jingwu_scan::qr::qr_candidates(&luma);
+        let area: u64 = found
+            .iter()
+            .map(|r| u64::from(r.width) * u64::from(r.height))
+            .sum();
+        let page_area = u64::from(luma.width()) * u64::from(luma.height());
+        assert!(area * 5 < page_area, "{dpi} dpi: {found:?}");
+        assert!(found.len() <= 5, "{dpi} dpi: {found:?}");
+    }
+
+    let skewed = corpus::PageSpec {
+        skew: 4.5,
+        ..with_qr
+    };
+    let scanned = corpus::scan(&corpus::render_page(&skewed, &fonts, 150), &skewed, 150, 5);
+    let scanned = jingwu_scan::analysis::luma_plane(&scanned);
+    let processed = image::GrayImage::from_pixel(1654, 2339, image::Luma([250]));
+    assert_eq!(
+        jingwu_scan::qr::decode_qr_with(&processed, Some(&scanned)),
+        vec![payload.to_string()]
+    );
+}
+
+/// The code the real blank form prints (`jingwu_slip::qr::encode`, 62 mm
+/// wide with its quiet zone, about 1.9-mm modules) on a form with text
+/// and a seal: a candidate at every scan resolution, read from it alone.
+#[test]
+fn the_printed_blank_forms_code_is_a_candidate() {
+    let fonts = corpus::Fonts::locate();
+    let payload = "JWF1:FX-20261127-0042";
+    let (code, _) = jingwu_slip::qr::encode(payload).unwrap();
+    let spec = corpus::PageSpec::form(0.0);
+    for dpi in [100, 150, 200, 300] {
+        let mm = |v: f32| (v / 25.4 * dpi as f32).round() as u32;
+        let side = mm(62.0);
+        let code =
+            image::imageops::resize(&code, side, side, image::imageops::FilterType::Triangle);
+        let mut luma = jingwu_scan::analysis::luma_plane(&corpus::render_page(&spec, &fonts, dpi));
+        let (x0, y0) = (mm(128.0), mm(20.0));
+        image::imageops::overlay(&mut luma, &code, i64::from(x0), i64::from(y0));
+        let found = jingwu_scan::qr::qr_candidates(&luma);
+        assert!(
+            found.iter().any(|r| r.x <= x0
+                && r.y <= y0
+                && r.x + r.width >= x0 + side
+                && r.y + r.height >= y0 + side),
+            "{dpi} dpi: code at {x0},{y0} ({side} px) not in {found:?}"
+        );
+        let processed = image::GrayImage::from_pixel(100, 140, image::Luma([250]));
+        assert_eq!(
+            jingwu_scan::qr::decode_qr_with(&processed, Some(&luma)),
+            vec![payload.to_string()],
+            "{dpi} dpi"
+        );
+    }
+}
