@@ -65,7 +65,7 @@ fn decode_candidates(img: &GrayImage) -> Vec<String> {
 
 /// The page is reduced for [`qr_candidates`] by the largest whole factor
 /// that leaves at least this many pixels a millimetre (3–6; the page's
-/// longer side taken as A4's 297 mm): two or more pixels per module of
+/// longer side taken as A4's 297 mm): about two pixels per module of
 /// the smallest code printed (0.6–0.7-mm modules).
 const FINDER_PX_PER_MM: usize = 3;
 /// The window judged is this many cells a side …
