@@ -975,7 +975,8 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
     );
     desk.tray_click(&tray, &case_no);
     chief.wait_screen("case", 20).await;
-    assert_eq!(chief.text_of("#case-no").await, case_no);
+    // The case page fills in after the screen switches.
+    chief.wait_text("#case-no", &case_no, 20).await;
     chief.wait("[data-testid=sig-ok]", 20).await;
     chief.type_into("#opinion", "情况属实，同意。").await;
     chief.click("#decide-agree").await;
@@ -1024,7 +1025,7 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
     assert_eq!(officer.screen().await, "work");
     desk.dunstctl(&["action", "0"]);
     officer.wait_screen("case", 20).await;
-    assert_eq!(officer.text_of("#case-no").await, case_no);
+    officer.wait_text("#case-no", &case_no, 20).await;
     officer.wait("[data-testid=trail-entry]", 20).await;
     let oks = officer.verified_marks().await;
     assert!(oks >= 4, "every trail entry verified: {oks}");
