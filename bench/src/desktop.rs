@@ -30,16 +30,7 @@ fn tree_rss_kib(pid: u32) -> (u64, u64) {
         })
         .unwrap_or_default();
     while let Some(p) = todo.pop() {
-        if let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/status")) {
-            if let Some(kb) = s
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<u64>().ok())
-            {
-                total += kb;
-            }
-        }
+        total += own_rss_kib(p);
         if let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")) {
             if let Some(kb) = s
                 .lines()

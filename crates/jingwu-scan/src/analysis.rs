@@ -37,17 +37,33 @@ pub fn shrink(img: &RgbImage, max_side: u32) -> (RgbImage, f32) {
     if nw == 0 || nh == 0 {
         return (img.clone(), 1.0);
     }
-    let src = img.as_raw();
-    let stride = w as usize * 3;
-    let mut out = vec![0u8; nw * nh * 3];
-    // Column sums of k rows first (contiguous, vectorises), then the k
-    // column sums of each block: the same sums as block by block.
-    let used = nw * k * 3;
+    let out = block_means(img.as_raw(), w as usize, 3, k);
+    match RgbImage::from_raw(nw as u32, nh as u32, out) {
+        Some(small) => (small, k as f32),
+        None => (img.clone(), 1.0),
+    }
+}
+
+/// Block means of a picture of `channels` interleaved channels, `width`
+/// pixels a row: each output pixel the mean (rounded) of a `k` × `k`
+/// block, channel by channel; a partial block at the right or bottom
+/// edge is dropped. Column sums of `k` rows first (contiguous,
+/// vectorises), then the `k` column sums of each block.
+pub fn block_means(raw: &[u8], width: usize, channels: usize, k: usize) -> Vec<u8> {
+    let k = k.max(1);
+    let stride = width * channels;
+    let (nw, nh) = (width / k, raw.len().checked_div(stride).unwrap_or(0) / k);
+    let mut out = vec![0u8; nw * nh * channels];
+    if nw == 0 || nh == 0 {
+        return out;
+    }
+    let used = nw * k * channels;
     let mut cols = vec![0u32; used];
     let area = (k * k) as u32;
-    for (rows, out_row) in src
+    let mut sums = vec![0u32; channels];
+    for (rows, out_row) in raw
         .chunks_exact(k * stride)
-        .zip(out.chunks_exact_mut(nw * 3))
+        .zip(out.chunks_exact_mut(nw * channels))
     {
         cols.fill(0);
         for row in rows.chunks_exact(stride) {
@@ -55,22 +71,22 @@ pub fn shrink(img: &RgbImage, max_side: u32) -> (RgbImage, f32) {
                 *c += u32::from(*v);
             }
         }
-        for (block, o) in cols.chunks_exact(k * 3).zip(out_row.chunks_exact_mut(3)) {
-            let mut a = [0u32; 3];
-            for px in block.chunks_exact(3) {
-                a[0] += px[0];
-                a[1] += px[1];
-                a[2] += px[2];
+        for (block, o) in cols
+            .chunks_exact(k * channels)
+            .zip(out_row.chunks_exact_mut(channels))
+        {
+            sums.fill(0);
+            for px in block.chunks_exact(channels) {
+                for (s, v) in sums.iter_mut().zip(px) {
+                    *s += v;
+                }
             }
-            for (o, a) in o.iter_mut().zip(a) {
-                *o = ((a + area / 2) / area) as u8;
+            for (o, s) in o.iter_mut().zip(&sums) {
+                *o = ((s + area / 2) / area) as u8;
             }
         }
     }
-    match RgbImage::from_raw(nw as u32, nh as u32, out) {
-        Some(small) => (small, k as f32),
-        None => (img.clone(), 1.0),
-    }
+    out
 }
 
 /// Luminance histogram.
@@ -306,6 +322,23 @@ mod tests {
         assert!(!mask[47 * 100 + 50], "text is not border");
         assert!(!mask[20 * 100 + 20]);
         assert_eq!(mask_colour(&img, &mask, 0.01), Some(Rgb([20, 20, 20])));
+    }
+
+    #[test]
+    fn block_means_of_one_channel() {
+        let (w, h) = (23usize, 17usize);
+        let raw: Vec<u8> = (0..w * h).map(|i| (i * 37 % 251) as u8).collect();
+        let out = block_means(&raw, w, 1, 4);
+        assert_eq!(out.len(), (w / 4) * (h / 4));
+        for (i, v) in out.iter().enumerate() {
+            let (bx, by) = (i % (w / 4), i / (w / 4));
+            let sum: u32 = (0..4)
+                .flat_map(|dy| (0..4).map(move |dx| (bx * 4 + dx, by * 4 + dy)))
+                .map(|(x, y)| u32::from(raw[y * w + x]))
+                .sum();
+            assert_eq!(u32::from(*v), (sum + 8) / 16);
+        }
+        assert!(block_means(&raw, w, 1, 30).is_empty());
     }
 
     #[test]

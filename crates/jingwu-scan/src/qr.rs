@@ -115,11 +115,8 @@ pub fn qr_candidates(img: &GrayImage) -> Vec<Rect> {
             vec![whole]
         };
     }
-    let small = block_means(img, k);
-    let mut hist = [0u64; 256];
-    for v in &small {
-        hist[usize::from(*v)] += 1;
-    }
+    let small = analysis::block_means(img.as_raw(), w, 1, k);
+    let hist = grey_histogram(&small);
     let t = analysis::otsu(&hist).min(analysis::paper_luma(&hist).saturating_sub(48));
     let dark: Vec<bool> = small.iter().map(|v| *v <= t).collect();
 
@@ -230,36 +227,6 @@ pub fn qr_candidates(img: &GrayImage) -> Vec<Rect> {
             height: (y1 - y0) as u32,
         })
         .collect()
-}
-
-/// The page reduced by `k` in each direction, each pixel the mean of a
-/// `k` × `k` block (a partial block at the right or bottom edge dropped).
-fn block_means(img: &GrayImage, k: usize) -> Vec<u8> {
-    let w = img.width() as usize;
-    let (sw, sh) = (w / k, img.height() as usize / k);
-    let mut out = vec![0u8; sw * sh];
-    if sw == 0 || sh == 0 {
-        return out;
-    }
-    let used = sw * k;
-    let area = (k * k) as u32;
-    let mut cols = vec![0u32; used];
-    for (rows, out_row) in img
-        .as_raw()
-        .chunks_exact(k * w)
-        .zip(out.chunks_exact_mut(sw))
-    {
-        cols.fill(0);
-        for row in rows.chunks_exact(w) {
-            for (c, v) in cols.iter_mut().zip(&row[..used]) {
-                *c += u32::from(*v);
-            }
-        }
-        for (block, o) in cols.chunks_exact(k).zip(out_row.iter_mut()) {
-            *o = ((block.iter().sum::<u32>() + area / 2) / area) as u8;
-        }
-    }
-    out
 }
 
 /// As is, binarised, and at half size for large pages: the payloads read
@@ -434,11 +401,16 @@ impl Divisor {
 /// Otsu's threshold of the picture: [`decode_once_binarised`] makes
 /// `v > t` white.
 fn otsu_threshold(img: &GrayImage) -> u8 {
+    analysis::otsu(&grey_histogram(img.as_raw()))
+}
+
+/// Histogram of grey levels.
+fn grey_histogram(pixels: &[u8]) -> [u64; 256] {
     let mut hist = [0u64; 256];
-    for v in img.as_raw() {
+    for v in pixels {
         hist[usize::from(*v)] += 1;
     }
-    analysis::otsu(&hist)
+    hist
 }
 
 #[cfg(test)]

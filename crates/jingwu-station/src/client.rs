@@ -597,17 +597,11 @@ fn offline_reason(e: &reqwest::Error) -> String {
     if let Some(mismatch) = crate::pin::fingerprint_mismatch(e) {
         return mismatch.to_string();
     }
-    let refused = {
-        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
-        let mut found = false;
-        while let Some(c) = src {
-            if let Some(io) = c.downcast_ref::<std::io::Error>() {
-                found |= io.kind() == std::io::ErrorKind::ConnectionRefused;
-            }
-            src = c.source();
-        }
-        found
-    };
+    let first: &(dyn std::error::Error + 'static) = e;
+    let refused = std::iter::successors(Some(first), |c| c.source()).any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    });
     let reason = if e.is_timeout() {
         "县局服务器在规定时间内没有应答"
     } else if refused {
