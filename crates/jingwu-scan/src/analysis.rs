@@ -37,33 +37,32 @@ pub fn shrink(img: &RgbImage, max_side: u32) -> (RgbImage, f32) {
     if nw == 0 || nh == 0 {
         return (img.clone(), 1.0);
     }
-    let out = block_means(img.as_raw(), w as usize, 3, k);
+    let out = block_means::<3>(img.as_raw(), w as usize, k);
     match RgbImage::from_raw(nw as u32, nh as u32, out) {
         Some(small) => (small, k as f32),
         None => (img.clone(), 1.0),
     }
 }
 
-/// Block means of a picture of `channels` interleaved channels, `width`
-/// pixels a row: each output pixel the mean (rounded) of a `k` × `k`
-/// block, channel by channel; a partial block at the right or bottom
-/// edge is dropped. Column sums of `k` rows first (contiguous,
-/// vectorises), then the `k` column sums of each block.
-pub fn block_means(raw: &[u8], width: usize, channels: usize, k: usize) -> Vec<u8> {
+/// Block means of a picture of `C` interleaved channels, `width` pixels
+/// a row: each output pixel the mean (rounded) of a `k` × `k` block,
+/// channel by channel; a partial block at the right or bottom edge is
+/// dropped. Column sums of `k` rows first (contiguous, vectorises), then
+/// the `k` column sums of each block.
+pub fn block_means<const C: usize>(raw: &[u8], width: usize, k: usize) -> Vec<u8> {
     let k = k.max(1);
-    let stride = width * channels;
+    let stride = width * C;
     let (nw, nh) = (width / k, raw.len().checked_div(stride).unwrap_or(0) / k);
-    let mut out = vec![0u8; nw * nh * channels];
+    let mut out = vec![0u8; nw * nh * C];
     if nw == 0 || nh == 0 {
         return out;
     }
-    let used = nw * k * channels;
+    let used = nw * k * C;
     let mut cols = vec![0u32; used];
     let area = (k * k) as u32;
-    let mut sums = vec![0u32; channels];
     for (rows, out_row) in raw
         .chunks_exact(k * stride)
-        .zip(out.chunks_exact_mut(nw * channels))
+        .zip(out.chunks_exact_mut(nw * C))
     {
         cols.fill(0);
         for row in rows.chunks_exact(stride) {
@@ -71,17 +70,14 @@ pub fn block_means(raw: &[u8], width: usize, channels: usize, k: usize) -> Vec<u
                 *c += u32::from(*v);
             }
         }
-        for (block, o) in cols
-            .chunks_exact(k * channels)
-            .zip(out_row.chunks_exact_mut(channels))
-        {
-            sums.fill(0);
-            for px in block.chunks_exact(channels) {
+        for (block, o) in cols.chunks_exact(k * C).zip(out_row.chunks_exact_mut(C)) {
+            let mut sums = [0u32; C];
+            for px in block.chunks_exact(C) {
                 for (s, v) in sums.iter_mut().zip(px) {
                     *s += v;
                 }
             }
-            for (o, s) in o.iter_mut().zip(&sums) {
+            for (o, s) in o.iter_mut().zip(sums) {
                 *o = ((s + area / 2) / area) as u8;
             }
         }
@@ -328,7 +324,7 @@ mod tests {
     fn block_means_of_one_channel() {
         let (w, h) = (23usize, 17usize);
         let raw: Vec<u8> = (0..w * h).map(|i| (i * 37 % 251) as u8).collect();
-        let out = block_means(&raw, w, 1, 4);
+        let out = block_means::<1>(&raw, w, 4);
         assert_eq!(out.len(), (w / 4) * (h / 4));
         for (i, v) in out.iter().enumerate() {
             let (bx, by) = (i % (w / 4), i / (w / 4));
@@ -338,7 +334,7 @@ mod tests {
                 .sum();
             assert_eq!(u32::from(*v), (sum + 8) / 16);
         }
-        assert!(block_means(&raw, w, 1, 30).is_empty());
+        assert!(block_means::<1>(&raw, w, 30).is_empty());
     }
 
     #[test]

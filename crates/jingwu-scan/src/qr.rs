@@ -115,7 +115,7 @@ pub fn qr_candidates(img: &GrayImage) -> Vec<Rect> {
             vec![whole]
         };
     }
-    let small = analysis::block_means(img.as_raw(), w, 1, k);
+    let small = analysis::block_means::<1>(img.as_raw(), w, k);
     let hist = grey_histogram(&small);
     let t = analysis::otsu(&hist).min(analysis::paper_luma(&hist).saturating_sub(48));
     let dark: Vec<bool> = small.iter().map(|v| *v <= t).collect();
