@@ -239,26 +239,29 @@ fn main() -> Result<()> {
     println!();
     println!("| measure | ours | ImageMagick | ratio | target |");
     println!("|---|---|---|---|---|");
-    println!(
-        "| median CPU ms per page ({} pages both ran) | {:.0} | {:.0} | {:.2} | faster than ImageMagick |",
-        both.len(),
-        median(ours_cpu.clone()),
-        median(im_cpu.clone()),
-        median(ours_cpu.clone()) / median(im_cpu.clone())
-    );
-    println!(
-        "| total CPU ms ({} pages) | {:.0} | {:.0} | {:.2} | — |",
-        both.len(),
-        ours_cpu.iter().sum::<f64>(),
-        im_cpu.iter().sum::<f64>(),
-        ours_cpu.iter().sum::<f64>() / im_cpu.iter().sum::<f64>()
-    );
-    println!(
-        "| mean KB per page | {:.0} | {:.0} | {:.2} | ≤ 300 KB |",
-        kb(ours_bytes) / n,
-        kb(im_bytes) / n,
-        ours_bytes / im_bytes
-    );
+    // Without ImageMagick (JINGWU_BENCH_SCAN_IM=0) only our own row.
+    if !both.is_empty() {
+        println!(
+            "| median CPU ms per page ({} pages both ran) | {:.0} | {:.0} | {:.2} | faster than ImageMagick |",
+            both.len(),
+            median(ours_cpu.clone()),
+            median(im_cpu.clone()),
+            median(ours_cpu.clone()) / median(im_cpu.clone())
+        );
+        println!(
+            "| total CPU ms ({} pages) | {:.0} | {:.0} | {:.2} | — |",
+            both.len(),
+            ours_cpu.iter().sum::<f64>(),
+            im_cpu.iter().sum::<f64>(),
+            ours_cpu.iter().sum::<f64>() / im_cpu.iter().sum::<f64>()
+        );
+        println!(
+            "| mean KB per page | {:.0} | {:.0} | {:.2} | ≤ 300 KB |",
+            kb(ours_bytes) / n,
+            kb(im_bytes) / n,
+            ours_bytes / im_bytes
+        );
+    }
     println!(
         "| ours, all {} pages: median / max CPU ms, max KB | {:.0} / {:.0} ms, {:.0} KB | — | — | < 400 ms per {dpi}-dpi page |",
         rows.len(),
