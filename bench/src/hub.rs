@@ -75,7 +75,7 @@ fn apply(reg: &Registry, state: Option<&CaseState>, e: &SignedEvent) -> Result<C
     })
 }
 
-fn create_action(reg: &Registry, n: u32) -> Result<Action> {
+fn create_action(reg: &Registry, author: &Author, n: u32) -> Result<Action> {
     let t = reg
         .template_latest("hukou_change")
         .context("模板")?
@@ -88,7 +88,12 @@ fn create_action(reg: &Registry, n: u32) -> Result<Action> {
         case_type: CaseType::HukouChange,
         template: t,
         workflow: Some(w),
-        case_no: jingwu_core::caseno::CaseNo::format(UNIT, time::macros::date!(2026 - 11 - 27), n),
+        case_no: jingwu_core::caseno::CaseNo::format(
+            UNIT,
+            time::macros::date!(2026 - 11 - 27),
+            &jingwu_core::caseno::issuer_of(&author.key.public_key().fingerprint(), "bench"),
+            n,
+        ),
         unit: UNIT.into(),
         form: jingwu_core::demo::name_change_form(),
     })
@@ -146,7 +151,11 @@ fn throughput(
     let mut events = Vec::with_capacity(n);
     let mut states = Vec::with_capacity(n);
     for i in 0..n {
-        let e = officer.event(None, Uuid::now_v7(), create_action(&reg, i as u32 + 1)?)?;
+        let e = officer.event(
+            None,
+            Uuid::now_v7(),
+            create_action(&reg, &officer, i as u32 + 1)?,
+        )?;
         states.push(apply(&reg, None, &e)?);
         events.push(e);
     }
@@ -277,7 +286,7 @@ async fn live_latency(clients: usize, decisions: usize) -> Result<Latency> {
         let mut s: Option<CaseState> = None;
         let mut batch = Vec::new();
         for action in [
-            create_action(&reg, i as u32 + 1)?,
+            create_action(&reg, &officer, i as u32 + 1)?,
             Action::Attach {
                 field: "scans".into(),
                 attachment: jingwu_core::form::AttachmentRef {

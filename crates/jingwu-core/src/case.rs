@@ -237,6 +237,12 @@ impl CaseState {
         if cn.unit != *unit {
             return deny("编号中的单位编码与受理单位不符");
         }
+        let issuer = crate::caseno::issuer_of(&ev.key, &ev.device);
+        if cn.issuer.as_deref() != Some(issuer.as_str()) {
+            return deny(format!(
+                "编号 {case_no} 不是本机本人的签名密钥所签发（应含签发码 {issuer}），不能使用"
+            ));
+        }
         match case_type {
             CaseType::HukouChange => {
                 if u.kind != UnitKind::Station {

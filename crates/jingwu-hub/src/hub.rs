@@ -118,6 +118,15 @@ pub struct LiveEvent {
     pub viewers: HashSet<String>,
 }
 
+/// A session that ended before its time (logout, an administrator's
+/// revocation): live streams of that session close at once.
+#[derive(Debug, Clone)]
+pub struct SessionEnded {
+    pub person: String,
+    /// One session; `None` for every session of the person.
+    pub token_hash: Option<String>,
+}
+
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -145,14 +154,26 @@ pub struct Hub {
     pub reg: Arc<Registry>,
     pub limits: Limits,
     keys: RwLock<HashMap<(String, String), (PublicKey, Instant)>>,
+    /// Devices each approved key is enrolled on, cached like `keys`.
+    devices: RwLock<HashMap<(String, String), EnrolledDevices>>,
     live: broadcast::Sender<Arc<LiveEvent>>,
+    ended: broadcast::Sender<SessionEnded>,
     wake: Arc<Notify>,
     published: Mutex<i64>,
 }
 
+/// The devices one approved key is enrolled on, and when that was read.
+type EnrolledDevices = (HashSet<String>, Instant);
+
 /// How long an approved key stays cached (bounds how long another hub
 /// process keeps accepting a key revoked elsewhere).
 const KEY_TTL: Duration = Duration::from_secs(60);
+
+/// How stale `last_seen` may get before a request records itself: at
+/// most a minute, at most half the idle limit.
+fn touch_interval(idle_secs: i64) -> i64 {
+    (idle_secs / 2).clamp(0, 60)
+}
 
 fn now_secs() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -282,13 +303,16 @@ impl Hub {
         limits: Limits,
     ) -> Result<Arc<Hub>, ApiError> {
         let (live, _) = broadcast::channel(8192);
+        let (ended, _) = broadcast::channel(256);
         let start = db.max_gseq()?;
         let hub = Arc::new(Hub {
             db,
             reg,
             limits,
             keys: RwLock::new(HashMap::new()),
+            devices: RwLock::new(HashMap::new()),
             live,
+            ended,
             wake: Arc::new(Notify::new()),
             published: Mutex::new(start),
         });
@@ -433,7 +457,15 @@ impl Hub {
     /// As [`Hub::authenticate`]; `active: false` (a browser's background
     /// refresh, no one at the keyboard) leaves the idle clock running.
     pub fn authenticate_as(&self, token: &str, active: bool) -> Result<Caller, ApiError> {
-        let th = sm3_hex(token.as_bytes());
+        self.session_check(&sm3_hex(token.as_bytes()), active)
+            .map(|(c, _)| c)
+    }
+
+    /// Checks the session whose token has SM3 `th`; the caller and the
+    /// Unix time at which the session ends unless it is used again (the
+    /// earlier of its idle and absolute limits).
+    pub fn session_check(&self, th: &str, active: bool) -> Result<(Caller, i64), ApiError> {
+        let th = th.to_string();
         let s = self
             .db
             .session(&th)?
@@ -460,21 +492,50 @@ impl Hub {
                 "该账号已停用，请联系系统管理员",
             ));
         }
-        // Touch at most once a minute: a write per request would cost the
-        // push path a commit.
-        if active && now - s.last_seen >= 60 {
+        // Touch at most once a minute (a write per request would cost the
+        // push path a commit), and often enough that a short idle limit
+        // never ends a session in use.
+        let mut last_seen = s.last_seen;
+        if active && now - s.last_seen >= touch_interval(self.limits.session_idle_secs) {
             self.db.touch_session(&th, now)?;
+            last_seen = now;
         }
-        Ok(Caller {
-            person: s.person,
-            is_admin: user.is_admin,
-            device: s.device,
-            token_hash: th,
-        })
+        let ends = (s.created_at + self.limits.session_absolute_secs)
+            .min(last_seen + self.limits.session_idle_secs);
+        Ok((
+            Caller {
+                person: s.person,
+                is_admin: user.is_admin,
+                device: s.device,
+                token_hash: th,
+            },
+            ends,
+        ))
     }
 
     pub fn logout(&self, caller: &Caller) -> Result<(), ApiError> {
-        Ok(self.db.revoke_session(&caller.token_hash)?)
+        self.db.revoke_session(&caller.token_hash)?;
+        let _ = self.ended.send(SessionEnded {
+            person: caller.person.clone(),
+            token_hash: Some(caller.token_hash.clone()),
+        });
+        Ok(())
+    }
+
+    /// Ends every session of `person` (an administrator's revocation);
+    /// returns how many.
+    pub fn revoke_sessions_of(&self, person: &str) -> Result<u64, ApiError> {
+        let n = self.db.revoke_sessions_of(person)?;
+        let _ = self.ended.send(SessionEnded {
+            person: person.to_string(),
+            token_hash: None,
+        });
+        Ok(n)
+    }
+
+    /// Sessions ended in this process (live streams listen to close).
+    pub fn session_ends(&self) -> broadcast::Receiver<SessionEnded> {
+        self.ended.subscribe()
     }
 
     // ----- enrolment -------------------------------------------------
@@ -496,14 +557,31 @@ impl Hub {
         let key = PublicKey::from_pem(pem)
             .map_err(|e| ApiError::bad_request("bad_key", format!("公钥无效：{e}")))?;
         let fp = key.fingerprint();
-        if let Some(e) = self.db.enrolments(None)?.into_iter().find(|e| {
+        let all = self.db.enrolments(None)?;
+        if let Some(e) = all.iter().find(|e| {
             e.person == caller.person
                 && e.device == device
                 && e.fingerprint == fp
                 && e.status != "rejected"
                 && e.status != "revoked"
         }) {
-            return Ok(e);
+            return Ok(e.clone());
+        }
+        // A key on a device names the case numbers it may issue
+        // (jingwu_core::caseno): no two enrolments may share an issuer, or
+        // they could issue the same numbers.
+        let issuer = jingwu_core::caseno::issuer_of(&fp, device);
+        if all.iter().any(|e| {
+            (e.fingerprint != fp || e.device != device)
+                && e.status != "rejected"
+                && jingwu_core::caseno::issuer_of(&e.fingerprint, &e.device) == issuer
+        }) {
+            return Err(ApiError::conflict(
+                "key_issuer_taken",
+                format!(
+                    "本机签名密钥的编号签发码 {issuer} 与已登记的另一台设备相同，请重新安装本机客户端（生成新的设备编号）后再登记"
+                ),
+            ));
         }
         let row = EnrolmentRow {
             id: Uuid::now_v7().to_string(),
@@ -562,6 +640,9 @@ impl Hub {
             if let Ok(mut k) = self.keys.write() {
                 k.remove(&(e.person.clone(), e.fingerprint.clone()));
             }
+            if let Ok(mut d) = self.devices.write() {
+                d.remove(&(e.person.clone(), e.fingerprint.clone()));
+            }
         }
         self.db
             .enrolment(id)?
@@ -587,6 +668,37 @@ impl Hub {
             cache.insert(k, (pk.clone(), Instant::now()));
         }
         Ok(Some(pk))
+    }
+
+    /// Whether `person`'s approved key `fingerprint` is enrolled on
+    /// `device` (a case's first event must come from an enrolled device:
+    /// its number names the key and device, see jingwu_core::caseno).
+    fn device_enrolled(
+        &self,
+        person: &str,
+        fingerprint: &str,
+        device: &str,
+    ) -> Result<bool, ApiError> {
+        let k = (person.to_string(), fingerprint.to_string());
+        if let Ok(cache) = self.devices.read() {
+            if let Some((set, at)) = cache.get(&k) {
+                if at.elapsed() < KEY_TTL && set.contains(device) {
+                    return Ok(true);
+                }
+            }
+        }
+        let set: HashSet<String> = self
+            .db
+            .enrolments(Some("approved"))?
+            .into_iter()
+            .filter(|e| e.person == person && e.fingerprint == fingerprint)
+            .map(|e| e.device)
+            .collect();
+        let found = set.contains(device);
+        if let Ok(mut cache) = self.devices.write() {
+            cache.insert(k, (set, Instant::now()));
+        }
+        Ok(found)
     }
 
     // ----- events ----------------------------------------------------
@@ -633,6 +745,15 @@ impl Hub {
                 )
                 .at(i, id.clone())
             })?;
+            if matches!(e.event.action, Action::Create { .. })
+                && !self.device_enrolled(&e.event.author, &e.event.key, &e.event.device)?
+            {
+                return Err(ApiError::forbidden(
+                    "device_not_enrolled",
+                    "案件须在已登记并经批准的设备上受理（受理编号含本机签发码），该设备未登记",
+                )
+                .at(i, id));
+            }
             keys.push(key);
         }
         // Signatures are checked in parallel before the write lock.
@@ -681,6 +802,18 @@ impl Hub {
                     Some(s) => s.apply(ev, &hash, reg),
                 }
                 .map_err(|e| rejection(e, current.as_ref()).at(i, id.clone()))?;
+                if current.is_none() && tx.case_no_taken(&next.case_no, &ev.case_id)? {
+                    let mut err = ApiError::conflict(
+                        "case_no_taken",
+                        format!(
+                            "受理编号 {} 已被另一案件使用，县局未接受该案件（其他案件不受影响）",
+                            next.case_no
+                        ),
+                    )
+                    .at(i, id);
+                    err.body.case_id = Some(ev.case_id.to_string());
+                    return Err(err);
+                }
                 if let Action::Attach { attachment, .. } = &ev.action {
                     if !tx.attachment_exists(&attachment.sm3)? {
                         return Err(ApiError::new(

@@ -478,7 +478,13 @@ mod tests {
         let station = reg.org.units().find(|u| u.name == "方祥派出所").unwrap();
         let officer = reg.org.holders(&station.code, "户籍民警")[0].id.clone();
         let now = time::OffsetDateTime::now_utc().to_offset(SHANGHAI);
-        let case_no = store.next_case_no(&station.code, now.date()).unwrap();
+        let case_no = store
+            .next_case_no(
+                &station.code,
+                &keys[&officer].public_key().fingerprint(),
+                now.date(),
+            )
+            .unwrap();
         let create = Action::Create {
             case_type: CaseType::HukouChange,
             template: reg.template_latest("hukou_change").unwrap().reference(),

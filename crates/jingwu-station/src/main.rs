@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use jingwu_core::case::CaseState;
-use jingwu_core::crypto::{KdfParams, SoftwareKey};
+use jingwu_core::crypto::{KdfParams, Signer as _, SoftwareKey};
 use jingwu_core::event::{Action, Decision};
 use jingwu_core::form::{CaseType, FormValues};
 use jingwu_core::registry::Registry;
@@ -428,7 +428,11 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
         "户口变更登记表（村委会盖章）.svg",
         "image/svg+xml",
     )?;
-    let case_no = store.next_case_no(&station, now().date())?;
+    let case_no = store.next_case_no(
+        &station,
+        &key(&officer)?.public_key().fingerprint(),
+        now().date(),
+    )?;
     let mut form = jingwu_core::demo::name_change_form();
     form.insert("scans".into(), json!([scan]));
     let s = store.record(
@@ -527,7 +531,11 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
         "location": "方祥乡平祥村二组", "township": "522634204",
         "summary": "报警人称其家中耕牛被盗", "alarm_category": "010000", "level": "1"
     }))?;
-    let case_no = store.next_case_no(&desk_unit, now().date())?;
+    let case_no = store.next_case_no(
+        &desk_unit,
+        &key(&desk)?.public_key().fingerprint(),
+        now().date(),
+    )?;
     let s = store.record(
         reg,
         key(&desk)?,

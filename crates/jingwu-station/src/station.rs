@@ -215,7 +215,12 @@ impl Station {
             .workflow_latest("hukou_change")
             .ok_or_else(|| StationError::Usage("缺少户口变更审批流程".into()))?
             .reference();
-        let case_no = self.store.next_case_no(&unit, now().date())?;
+        let fingerprint = self
+            .store
+            .key(&person)?
+            .map(|k| k.public_key.fingerprint())
+            .ok_or_else(|| StationError::Usage(format!("本机没有 {person} 的签名密钥")))?;
+        let case_no = self.store.next_case_no(&unit, &fingerprint, now().date())?;
         self.record(
             pin,
             None,
@@ -376,22 +381,41 @@ impl Station {
         // file it does not hold. Only files a pending Attach names are
         // sent: scan originals (kept for evidence, see crate::scan) are
         // never named by an event and so never leave the station.
+        // A refused upload sets its case aside; only an unreachable hub
+        // stops the sync.
         let pending = self.store.outbox(u32::MAX)?;
         let mut seen = HashSet::new();
+        let mut blocked: HashSet<Uuid> = HashSet::new();
         for p in &pending {
-            if let Action::Attach { attachment, .. } = &p.event.event.action {
+            let ev = &p.event.event;
+            if blocked.contains(&ev.case_id) {
+                continue;
+            }
+            if let Action::Attach { attachment, .. } = &ev.action {
                 if seen.insert(attachment.sm3.clone()) {
-                    self.upload(&client, attachment, &mut progress).await?;
-                    report.uploaded += 1;
+                    match self.upload(&client, attachment, &mut progress).await {
+                        Ok(()) => report.uploaded += 1,
+                        Err(StationError::Client(e @ ClientError::Hub { .. }))
+                            if e.status() != Some(401) =>
+                        {
+                            let reason = format!("附件“{}”未能上传：{e}", attachment.name);
+                            self.store.mark_failed(&ev.id, &reason)?;
+                            report.failed.push(format!("{}：{reason}", ev.id));
+                            blocked.insert(ev.case_id);
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             }
         }
 
         // 2. Push, per case in order, in batches. A refused event stops
-        // only its own case.
-        let mut blocked: HashSet<Uuid> = HashSet::new();
+        // only its own case. A batch the hub fails on without naming the
+        // event (a server error) is retried one case at a time, so one
+        // case the hub cannot take never holds up the others.
+        let mut one_case = false;
         loop {
-            let batch: Vec<SignedEvent> = self
+            let mut batch: Vec<SignedEvent> = self
                 .store
                 .outbox(u32::MAX)?
                 .into_iter()
@@ -399,6 +423,11 @@ impl Station {
                 .filter(|e| !blocked.contains(&e.event.case_id))
                 .take(PUSH_BATCH)
                 .collect();
+            if one_case {
+                if let Some(first) = batch.first().map(|e| e.event.case_id) {
+                    batch.retain(|e| e.event.case_id == first);
+                }
+            }
             if batch.is_empty() {
                 break;
             }
@@ -413,7 +442,16 @@ impl Station {
                     if (400..500).contains(&status) && status != 401 =>
                 {
                     let Some(bad) = body.index.and_then(|i| batch.get(i)) else {
-                        return Err(ClientError::Hub { status, body }.into());
+                        if !one_case {
+                            one_case = true;
+                            continue;
+                        }
+                        // This case alone fails, with no event named.
+                        let first = &batch[0].event;
+                        self.store.mark_failed(&first.id, &body.error)?;
+                        report.failed.push(format!("{}：{}", first.id, body.error));
+                        blocked.insert(first.case_id);
+                        continue;
                     };
                     let case = bad.event.case_id;
                     // Events before the bad one were fine: the batch was
@@ -422,6 +460,14 @@ impl Station {
                         self.rebase(&client, case, &body.error, &mut refreshed)
                             .await?;
                         report.rebased.push(case.to_string());
+                    } else if status == 409 && body.code == "case_no_taken" {
+                        // The hub will never take this case under its
+                        // number (a store restored from an old backup
+                        // reissued it): it is set aside with the reason,
+                        // so the case that holds the number can come in.
+                        let reason = format!("{}；本机的这份申请已另存，请重新受理", body.error);
+                        self.store.rebase_case(&self.reg, &case, &[], &reason)?;
+                        report.failed.push(format!("{}：{reason}", bad.event.id));
                     } else {
                         self.store.mark_failed(&bad.event.id, &body.error)?;
                         report
@@ -429,6 +475,17 @@ impl Station {
                             .push(format!("{}：{}", bad.event.id, body.error));
                         blocked.insert(case);
                     }
+                }
+                Err(ClientError::Hub { status, body }) if status >= 500 => {
+                    if !one_case {
+                        one_case = true;
+                        continue;
+                    }
+                    let first = &batch[0].event;
+                    let reason = format!("县局暂时无法处理该案件（{}）：{}", status, body.error);
+                    self.store.mark_failed(&first.id, &reason)?;
+                    report.failed.push(format!("{}：{reason}", first.id));
+                    blocked.insert(first.case_id);
                 }
                 Err(e) => return Err(e.into()),
             }

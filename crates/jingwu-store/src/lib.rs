@@ -182,15 +182,23 @@ impl Store {
         Ok(id)
     }
 
-    /// Allocates the next 受理编号 of `unit` for `date`; unique by
-    /// construction (the unit's own counter), no hub needed.
-    pub fn next_case_no(&mut self, unit: &str, date: time::Date) -> Result<String> {
+    /// Allocates the next 受理编号 of `unit` for `date`, issued by the key
+    /// whose fingerprint is `key_fingerprint` on this store's device;
+    /// unique by construction (the key and device's issuer component and
+    /// this store's own counter), no hub needed.
+    pub fn next_case_no(
+        &mut self,
+        unit: &str,
+        key_fingerprint: &str,
+        date: time::Date,
+    ) -> Result<String> {
         let day = format!(
             "{:04}{:02}{:02}",
             date.year(),
             u8::from(date.month()),
             date.day()
         );
+        let issuer = jingwu_core::caseno::issuer_of(key_fingerprint, &self.device_id()?);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -202,7 +210,7 @@ impl Store {
             |r| r.get(0),
         )?;
         tx.commit()?;
-        Ok(CaseNo::format(unit, date, seq))
+        Ok(CaseNo::format(unit, date, &issuer, seq))
     }
 
     /// Checks, then durably records an event: signature against `key`,

@@ -62,7 +62,11 @@ impl Kit {
     fn create(&self, store: &mut Store, now: OffsetDateTime) -> Result<Uuid, StoreError> {
         let officer = self.holder("方祥派出所", "户籍民警");
         let unit = self.unit("方祥派出所");
-        let case_no = store.next_case_no(&unit, now.date())?;
+        let case_no = store.next_case_no(
+            &unit,
+            &self.keys[&officer].public_key().fingerprint(),
+            now.date(),
+        )?;
         let s = store.record(
             &self.reg,
             &self.keys[&officer],
@@ -262,16 +266,24 @@ fn events_from_elsewhere_are_verified_and_idempotent() {
 fn case_numbers_are_unique_per_unit_and_day() {
     let mut store = Store::open_in_memory().unwrap();
     let d = time::macros::date!(2026 - 11 - 27);
-    let a = store.next_case_no("522634580000", d).unwrap();
-    let b = store.next_case_no("522634580000", d).unwrap();
-    let c = store.next_case_no("522634510000", d).unwrap();
+    let fp = "3fa90c1b".repeat(8);
+    let a = store.next_case_no("522634580000", &fp, d).unwrap();
+    let b = store.next_case_no("522634580000", &fp, d).unwrap();
+    let c = store.next_case_no("522634510000", &fp, d).unwrap();
     let e = store
-        .next_case_no("522634580000", d.next_day().unwrap())
+        .next_case_no("522634580000", &fp, d.next_day().unwrap())
         .unwrap();
-    assert_eq!(a, "522634580000-20261127-0001");
-    assert_eq!(b, "522634580000-20261127-0002");
-    assert_eq!(c, "522634510000-20261127-0001");
-    assert_eq!(e, "522634580000-20261128-0001");
+    let i = jingwu_core::caseno::issuer_of(&fp, &store.device_id().unwrap());
+    assert_eq!(a, format!("522634580000-20261127-{i}-0001"));
+    assert_eq!(b, format!("522634580000-20261127-{i}-0002"));
+    assert_eq!(c, format!("522634510000-20261127-{i}-0001"));
+    assert_eq!(e, format!("522634580000-20261128-{i}-0001"));
+    // Another store (another PC, or the same key copied there) numbers in
+    // its own space.
+    let mut other = Store::open_in_memory().unwrap();
+    let o = other.next_case_no("522634580000", &fp, d).unwrap();
+    assert_ne!(o, a);
+    assert!(o.ends_with("-0001"), "{o}");
 }
 
 #[test]

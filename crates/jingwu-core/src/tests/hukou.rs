@@ -567,3 +567,58 @@ fn attachments_are_rearranged_while_editable() {
     assert_eq!(scan_order(&w), order);
     assert_eq!(&w.replay(), w.state());
 }
+
+/// A case number names the key that issued it: a colleague's number, a
+/// number without an issuer (the first format) or one with a made-up
+/// issuer is refused; the creator's own is accepted.
+#[test]
+fn case_numbers_belong_to_the_issuing_key() {
+    use crate::caseno::CaseNo;
+    let w0 = World::new();
+    let p = people(&w0);
+    let officer_issuer = w0.issuer(&p.officer);
+    let chief_issuer = w0.issuer(&p.chief);
+    let create = |w: &mut World, author: &str, case_no: String| {
+        let unit = w.unit(STATION);
+        let t = w.reg.template_latest("hukou_change").unwrap().reference();
+        let wf = w.reg.workflow_latest("hukou_change").unwrap().reference();
+        w.act(
+            author,
+            Action::Create {
+                case_type: crate::form::CaseType::HukouChange,
+                template: t,
+                workflow: Some(wf),
+                case_no,
+                unit,
+                form: hukou_form(),
+            },
+        )
+        .map(|s| s.case_no.clone())
+    };
+    let unit = w0.unit(STATION);
+    let day = w0.clock.date();
+    for (no, why) in [
+        (
+            CaseNo::format(&unit, day, &chief_issuer, 1),
+            "a colleague's issuer",
+        ),
+        (
+            format!(
+                "{unit}-{:04}{:02}{:02}-0001",
+                day.year(),
+                u8::from(day.month()),
+                day.day()
+            ),
+            "no issuer",
+        ),
+        (CaseNo::format(&unit, day, "00000000", 1), "made-up issuer"),
+    ] {
+        let mut w = World::new();
+        let e = create(&mut w, &p.officer, no.clone()).expect_err(why);
+        assert!(e.to_string().contains("签发"), "{why}: {e}");
+        assert!(w.log.is_empty(), "{why}: nothing recorded");
+    }
+    let mut w = World::new();
+    let own = CaseNo::format(&unit, day, &officer_issuer, 7);
+    assert_eq!(create(&mut w, &p.officer, own.clone()).unwrap(), own);
+}

@@ -41,7 +41,7 @@ pub(crate) fn feedback() -> FormValues {
 fn create(w: &mut World, unit_name: &str, author: &str) -> Result<(), Rejection> {
     let unit = w.unit(unit_name);
     let t = w.reg.template_latest("incident").unwrap().reference();
-    let case_no = CaseNo::format(&unit, w.clock.date(), 1);
+    let case_no = CaseNo::format(&unit, w.clock.date(), &w.issuer(author), 1);
     w.act(
         author,
         Action::Create {

@@ -105,6 +105,11 @@ impl World {
     /// Builds and signs the next event of the case by `author`.
     /// A `Decide` whose `case_no` is left empty gets the case's number and
     /// summary filled in (tests name only step, decision and opinion).
+    /// The case-number issuer of `author`'s key.
+    pub fn issuer(&self, author: &str) -> String {
+        crate::caseno::issuer_of(&self.keys[author].public_key().fingerprint(), "test-device")
+    }
+
     pub fn event(&mut self, author: &str, mut action: Action) -> SignedEvent {
         if let (
             Action::Decide {
@@ -197,7 +202,7 @@ impl World {
             .template_latest("hukou_change")
             .unwrap()
             .reference();
-        let case_no = CaseNo::format(&unit, self.clock.date(), 1);
+        let case_no = CaseNo::format(&unit, self.clock.date(), &self.issuer(author), 1);
         self.act(
             author,
             Action::Create {

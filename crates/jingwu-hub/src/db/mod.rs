@@ -163,6 +163,9 @@ pub trait EventTx {
     fn grant(&mut self, case_id: &Uuid, persons: &[String]) -> DbResult<()>;
     /// Whether an attachment is stored.
     fn attachment_exists(&mut self, sm3: &str) -> DbResult<bool>;
+    /// Whether a case other than `case_id` already carries `case_no`
+    /// (including cases written earlier in this transaction).
+    fn case_no_taken(&mut self, case_no: &str, case_id: &Uuid) -> DbResult<bool>;
 }
 
 /// The closure run inside a push transaction.

@@ -611,6 +611,7 @@ const SQL_EVENT_HASH: &str = "SELECT hash FROM events WHERE id=$1";
 const SQL_CASE_STATE: &str = "SELECT state_json FROM cases WHERE id=$1";
 const SQL_CAN_SEE: &str = "SELECT 1 FROM case_access WHERE person=$1 AND case_id=$2";
 const SQL_ATTACHMENT_EXISTS: &str = "SELECT 1 FROM attachments WHERE sm3=$1";
+const SQL_CASE_NO_TAKEN: &str = "SELECT 1 FROM cases WHERE case_no=$1 AND id<>$2";
 
 /// The operations of one push transaction.
 ///
@@ -782,6 +783,23 @@ impl EventTx for PgTx<'_, '_> {
     fn attachment_exists(&mut self, sm3: &str) -> DbResult<bool> {
         let s = self.stmt(SQL_ATTACHMENT_EXISTS)?;
         Ok(self.tx.query_opt(&s, &[&sm3]).map_err(db)?.is_some())
+    }
+
+    fn case_no_taken(&mut self, case_no: &str, case_id: &Uuid) -> DbResult<bool> {
+        // Projections of this transaction are written at its end.
+        if self
+            .cases
+            .values()
+            .any(|c| c.case_no == case_no && c.case_id != *case_id)
+        {
+            return Ok(true);
+        }
+        let s = self.stmt(SQL_CASE_NO_TAKEN)?;
+        Ok(self
+            .tx
+            .query_opt(&s, &[&case_no, &case_id.to_string()])
+            .map_err(db)?
+            .is_some())
     }
 }
 

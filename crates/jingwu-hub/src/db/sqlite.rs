@@ -305,6 +305,19 @@ struct Tx<'a, 'c> {
 }
 
 impl EventTx for Tx<'_, '_> {
+    fn case_no_taken(&mut self, case_no: &str, case_id: &Uuid) -> DbResult<bool> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT 1 FROM cases WHERE case_no=?1 AND id<>?2",
+                params![case_no, case_id.to_string()],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(db)?
+            .is_some())
+    }
+
     fn event_hash(&mut self, id: &Uuid) -> DbResult<Option<String>> {
         self.tx
             .query_row(
