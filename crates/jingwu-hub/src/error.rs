@@ -95,14 +95,47 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 impl From<DbError> for ApiError {
+    /// The details (database text, constraint names) go to the log for
+    /// the operator, never into the response.
     fn from(e: DbError) -> ApiError {
         tracing::error!(error = %e, "database");
-        ApiError::internal(format!("县局服务器存储出错，请稍后重试（{e}）"))
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "storage",
+            "县局服务器存储出错，请稍后重试；如持续出现，请联系县局系统管理员查看服务器日志",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(*self.body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    /// Database text (constraint names, SQL) goes to the log, not to the
+    /// client.
+    #[test]
+    fn storage_errors_do_not_leak_database_text() {
+        for e in [
+            DbError::Backend("UNIQUE constraint failed: cases.case_no".into()),
+            DbError::Backend(
+                "duplicate key value violates unique constraint \"cases_case_no_key\"".into(),
+            ),
+            DbError::Corrupt("案件状态无法解析：expected value at line 1".into()),
+        ] {
+            let a = ApiError::from(e);
+            assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+            let body = serde_json::to_string(&*a.body).unwrap();
+            for leak in ["UNIQUE", "constraint", "case_no", "line 1", "数据库错误"] {
+                assert!(!body.contains(leak), "{body}");
+            }
+            assert!(body.contains("县局服务器存储出错"), "{body}");
+        }
     }
 }

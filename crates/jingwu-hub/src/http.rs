@@ -354,7 +354,7 @@ async fn revoke_sessions(
     }
     blocking(move || {
         Ok(Json(RevokeResponse {
-            revoked: hub.db.revoke_sessions_of(&req.person)?,
+            revoked: hub.revoke_sessions_of(&req.person)?,
         }))
     })
     .await
@@ -479,8 +479,21 @@ async fn live(
     });
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<SseEvent, Infallible>>(256);
     let mut sub = hub.subscribe();
+    let mut ended = hub.session_ends();
     let person = c.person.clone();
     tokio::spawn(async move {
+        // The stream lives as long as its session: it ends at logout or an
+        // administrator's revocation (signalled in this process), and at
+        // the session's idle or absolute limit. The session is checked
+        // again at the earliest time it could end, and at least every
+        // `SESSION_RECHECK` (a revocation made by another hub process).
+        let check = |hub: AppState, th: String| async move {
+            blocking(move || hub.session_check(&th, false).map(|(_, ends)| ends)).await
+        };
+        let mut next_check = match check(hub.clone(), c.token_hash.clone()).await {
+            Ok(ends) => recheck_at(ends),
+            Err(_) => return,
+        };
         let send = |e: &StoredEvent| {
             SseEvent::default()
                 .event("event")
@@ -530,7 +543,31 @@ async fn live(
                 }
                 catch_up = false;
             }
-            match sub.recv().await {
+            let msg = tokio::select! {
+                m = sub.recv() => m,
+                _ = tokio::time::sleep_until(next_check) => {
+                    match check(hub.clone(), c.token_hash.clone()).await {
+                        Ok(ends) => next_check = recheck_at(ends),
+                        Err(e) => return end_stream(&tx, &e).await,
+                    }
+                    continue;
+                }
+                e = ended.recv() => {
+                    let mine = match &e {
+                        Ok(e) => e.person == person
+                            && e.token_hash.as_ref().is_none_or(|t| *t == c.token_hash),
+                        // Missed signals: check to be sure.
+                        Err(_) => true,
+                    };
+                    if mine {
+                        if let Err(e) = check(hub.clone(), c.token_hash.clone()).await {
+                            return end_stream(&tx, &e).await;
+                        }
+                    }
+                    continue;
+                }
+            };
+            match msg {
                 Ok(ev) => {
                     if ev.event.gseq <= seen || !ev.viewers.contains(&person) {
                         continue;
@@ -548,6 +585,25 @@ async fn live(
     Ok(Sse::new(ReceiverStream::new(rx))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
+}
+
+/// Longest a live stream goes without checking its session.
+const SESSION_RECHECK: Duration = Duration::from_secs(15);
+
+/// When a stream whose session ends at Unix time `ends` checks it again.
+fn recheck_at(ends: i64) -> tokio::time::Instant {
+    let left = ends - time::OffsetDateTime::now_utc().unix_timestamp() + 1;
+    let wait = Duration::from_secs(u64::try_from(left).unwrap_or(0)).min(SESSION_RECHECK);
+    tokio::time::Instant::now() + wait
+}
+
+/// Tells the client why its live stream ends (`event: end`), then ends it.
+async fn end_stream(tx: &tokio::sync::mpsc::Sender<Result<SseEvent, Infallible>>, e: &ApiError) {
+    let end = SseEvent::default()
+        .event("end")
+        .json_data(e.body.as_ref())
+        .unwrap_or_else(|_| SseEvent::default().event("end"));
+    let _ = tx.send(Ok(end)).await;
 }
 
 /// Starts or resumes a content-addressed upload.

@@ -121,3 +121,112 @@ async fn revoked_keys_no_longer_sign_but_old_events_stay_verifiable() {
     b.verify(None).unwrap();
     hub.stop().await;
 }
+
+/// Waits (at most `secs`) for the live stream to end; the reason it gave.
+async fn stream_end<S>(stream: &mut S, secs: u64) -> String
+where
+    S: futures_util::Stream<
+            Item = Result<jingwu_station::client::LiveMsg, jingwu_station::client::ClientError>,
+        > + Unpin,
+{
+    use futures_util::StreamExt as _;
+    let deadline = std::time::Duration::from_secs(secs);
+    tokio::time::timeout(deadline, async {
+        let mut reason = String::new();
+        while let Some(m) = stream.next().await {
+            if let Err(e) = m {
+                assert_eq!(e.status(), Some(401), "{e}");
+                reason = e.to_string();
+            }
+        }
+        reason
+    })
+    .await
+    .expect("the live stream outlived its session")
+}
+
+/// Opens a live stream and waits until it is live.
+async fn live_stream(
+    c: &HubClient,
+) -> impl futures_util::Stream<
+    Item = Result<jingwu_station::client::LiveMsg, jingwu_station::client::ClientError>,
+> + Unpin {
+    use futures_util::StreamExt as _;
+    let mut s = Box::pin(c.live(0).await.unwrap());
+    loop {
+        match s.next().await {
+            Some(Ok(jingwu_station::client::LiveMsg::Ready(_))) => return s,
+            Some(Ok(_)) => continue,
+            other => panic!("live stream failed before ready: {other:?}"),
+        }
+    }
+}
+
+async fn live_ends_with_session(backend: Backend) {
+    let place = HubPlace::new(backend);
+    place.init(&[OFFICER]);
+    let hub = RunningHub::start(&place).await;
+
+    // Logout.
+    let mut c = HubClient::new(&hub.url, None).unwrap();
+    c.login(OFFICER, PASSWORD, "d").await.unwrap();
+    let mut s = live_stream(&c).await;
+    c.logout().await.unwrap();
+    let why = stream_end(&mut s, 10).await;
+    assert!(why.contains("注销"), "{why}");
+
+    // An administrator's revocation.
+    c.login(OFFICER, PASSWORD, "d").await.unwrap();
+    let mut s = live_stream(&c).await;
+    let admin = hub.admin().await;
+    let r = jingwu_station::pin::http_client(None)
+        .unwrap()
+        .post(format!("{}/api/admin/sessions/revoke", hub.url))
+        .bearer_auth(admin.token().unwrap())
+        .json(&serde_json::json!({"person": OFFICER}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let why = stream_end(&mut s, 10).await;
+    assert!(why.contains("注销"), "{why}");
+    hub.stop().await;
+
+    // The absolute limit: the stream ends when the session does.
+    let limits = Limits {
+        session_absolute_secs: 3,
+        ..Limits::default()
+    };
+    let hub = RunningHub::start_with(&place, limits).await;
+    let mut c = HubClient::new(&hub.url, None).unwrap();
+    c.login(OFFICER, PASSWORD, "d").await.unwrap();
+    let mut s = live_stream(&c).await;
+    let why = stream_end(&mut s, 15).await;
+    assert!(why.contains("最长时限"), "{why}");
+    hub.stop().await;
+}
+
+crate::both_backends!(live_stream_ends_with_its_session, live_ends_with_session);
+
+/// An idle limit under a minute does not end a session that is in use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_idle_limit_keeps_sessions_in_use() {
+    let place = HubPlace::new(Backend::Sqlite);
+    place.init(&[OFFICER]);
+    let limits = Limits {
+        session_idle_secs: 2,
+        ..Limits::default()
+    };
+    let hub = RunningHub::start_with(&place, limits).await;
+    let mut c = HubClient::new(&hub.url, None).unwrap();
+    c.login(OFFICER, PASSWORD, "d").await.unwrap();
+    // A request every 1.2 s, 6 s in all: never 2 s without one. (The
+    // passing of time is what this test is about.)
+    for i in 0..5 {
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        c.pull(0, 10)
+            .await
+            .unwrap_or_else(|e| panic!("request {i} refused: {e}"));
+    }
+    hub.stop().await;
+}

@@ -587,6 +587,16 @@ fn parse_message(msg: &[u8]) -> Option<Result<LiveMsg, ClientError>> {
                 .map(LiveMsg::Event)
                 .map_err(|e| ClientError::Protocol(e.to_string())),
         ),
+        // The hub ends the stream with its session (logout, revocation,
+        // timeout), saying why.
+        Some("end") => Some(Err(ClientError::Hub {
+            status: 401,
+            body: Box::new(serde_json::from_str(&data).unwrap_or_else(|_| HubError {
+                code: "unauthorized".into(),
+                error: "登录已失效，请重新登录".into(),
+                ..HubError::default()
+            })),
+        })),
         _ => None,
     }
 }
