@@ -194,6 +194,18 @@ fn deny<T>(msg: impl Into<String>) -> Result<T, Rejection> {
     Err(Rejection::NotAllowed(msg.into()))
 }
 
+/// The one-line summary of a 户口变更 from its parts (see
+/// [`CaseState::summary`]); a slip checker rebuilds it from a printed page.
+pub fn hukou_summary(
+    subject_name: &str,
+    masked_id: &str,
+    change_item: &str,
+    before: &str,
+    after: &str,
+) -> String {
+    format!("{subject_name}（{masked_id}）{change_item}：{before} → {after}")
+}
+
 impl CaseState {
     /// Starts a case from its first event.
     pub fn create(ev: &Event, hash: &str, reg: &Registry) -> Result<CaseState, Rejection> {
@@ -352,13 +364,12 @@ impl CaseState {
         let masked = crate::idnum::IdNumber::parse_structure(&id)
             .map(|i| i.masked())
             .unwrap_or_default();
-        format!(
-            "{}（{}）{}：{} → {}",
-            f("subject_name"),
-            masked,
-            f("change_item"),
-            f("before"),
-            f("after")
+        hukou_summary(
+            &f("subject_name"),
+            &masked,
+            &f("change_item"),
+            &f("before"),
+            &f("after"),
         )
     }
 

@@ -19,6 +19,7 @@ use jingwu_core::event::{Action, Decision};
 use jingwu_core::form::{CaseType, FormValues};
 use jingwu_core::registry::Registry;
 use jingwu_core::SHANGHAI;
+use jingwu_station::slips::PageCheck;
 use jingwu_station::station::Station;
 use jingwu_store::Store;
 use serde_json::json;
@@ -293,11 +294,25 @@ fn run(cli: Cli) -> Result<()> {
                 std::fs::read(&file).with_context(|| format!("无法读取 {}", file.display()))?;
             let st = Station::open(&cli.data_dir, reg)?;
             let c = st.verify_slip(&bytes)?;
-            println!("有效：受理编号 {}", c.case_no);
+            match c.page_check {
+                PageCheck::Matched => {
+                    println!("有效：受理编号 {}（页面文字与签名内容一致）", c.case_no)
+                }
+                PageCheck::CompareByEye => println!(
+                    "签名有效：受理编号 {}\n\
+                     ！！请逐字核对：纸面上的受理编号、变更内容和审批记录必须与下列签名内容完全一致，\n\
+                     ！！否则通知单已被改动（照片或扫描件无法自动核对页面文字）。",
+                    c.case_no
+                ),
+            }
+            println!("  受理编号：{}", c.case_no);
             println!("  审批事项：{}", c.summary);
             println!("  审批结果：{}", c.result);
             for d in &c.decisions {
-                println!("  {}：{} {}（SM2 签名有效）", d.step, d.name, d.decision);
+                println!(
+                    "  {}：{} {}　意见：{}　{}（SM2 签名有效）",
+                    d.step, d.name, d.decision, d.opinion, d.time
+                );
             }
             Ok(())
         }
