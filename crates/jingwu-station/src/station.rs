@@ -186,6 +186,13 @@ impl Station {
 
     fn record(&mut self, pin: &str, case: Option<Uuid>, action: Action) -> Result<CaseState> {
         let (person, key) = self.signer(pin)?;
+        // ID numbers as typed (`…x`, spaces, 15 digits) are signed in
+        // their canonical form only.
+        let state = match case {
+            Some(id) => self.store.case(&id)?,
+            None => None,
+        };
+        let action = jingwu_core::case::canonical_action(&self.reg, state.as_ref(), action);
         Ok(self
             .store
             .record(&self.reg, &key, &person, case, action, now())?)
