@@ -361,6 +361,39 @@ fn a_slip_pdf_with_forged_visible_text_is_invalid() {
     );
 }
 
+/// `jingwu-station show … | head -1`: the reader closes the pipe before
+/// the station writes; the station ends quietly (no panic, no message, exit
+/// 0) instead of panicking on the broken pipe.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(station(d, &["demo"]).status.success());
+    let case = hukou_case(d);
+    for args in [vec!["show", case.as_str()], vec!["list"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jingwu-station"))
+            .arg("--data-dir")
+            .arg(d)
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the only reading end before the child has printed.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+    // With a reader, `show` prints the case, its ID numbers masked.
+    let out = station(d, &["show", &case]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("5226**********0116"), "{said}");
+}
+
 /// A case still under review has no slip; the message says why.
 #[test]
 fn undecided_or_unknown_cases_have_no_slip() {
