@@ -550,14 +550,19 @@ pub fn check_page(page: &crate::pdf::PageContent, payload: &SlipPayload) -> Resu
         };
         let top = texts[at].y;
         let mut value = String::new();
-        for (n, i) in (at + 1..texts.len()).enumerate() {
-            let t = &texts[i];
+        // Value lines follow their label, one pitch apart (an empty line
+        // of a multi-line value prints nothing, so steps may be skipped).
+        let mut next_line = 0.0f32;
+        for (i, t) in texts.iter().enumerate().skip(at + 1) {
+            let line = (top - t.y) / VALUE_PITCH;
             if !(near(t.x, VALUE_X, 0.3)
                 && near(t.size, VALUE_SIZE, 0.01)
-                && near(t.y, top - VALUE_PITCH * n as f32, 0.3))
+                && near(line, line.round(), 0.3 / VALUE_PITCH)
+                && line.round() >= next_line)
             {
                 break;
             }
+            next_line = line.round() + 1.0;
             value.push_str(&t.text);
             signed_items.push(i);
         }
@@ -699,6 +704,15 @@ mod tests {
         reg: &Registry,
         keys: &BTreeMap<String, SoftwareKey>,
     ) -> CaseState {
+        new_case_with(store, reg, keys, form())
+    }
+
+    fn new_case_with(
+        store: &mut Store,
+        reg: &Registry,
+        keys: &BTreeMap<String, SoftwareKey>,
+        form: FormValues,
+    ) -> CaseState {
         let station = reg.org.units().find(|u| u.name == "方祥派出所").unwrap();
         let officer = reg.org.holders(&station.code, "户籍民警")[0].id.clone();
         let now = time::OffsetDateTime::now_utc().to_offset(SHANGHAI);
@@ -709,7 +723,7 @@ mod tests {
             workflow: Some(reg.workflow_latest("hukou_change").unwrap().reference()),
             case_no,
             unit: station.code.clone(),
-            form: form(),
+            form,
         };
         store
             .record(reg, &keys[&officer], &officer, None, create, now)
@@ -718,6 +732,12 @@ mod tests {
 
     /// A case refused by the 户政股 chief, in a fresh store.
     fn rejected() -> (Store, Registry, BTreeMap<String, SoftwareKey>, uuid::Uuid) {
+        rejected_with(form())
+    }
+
+    fn rejected_with(
+        form: FormValues,
+    ) -> (Store, Registry, BTreeMap<String, SoftwareKey>, uuid::Uuid) {
         let reg = Registry::builtin_demo().unwrap();
         let keys: BTreeMap<String, SoftwareKey> = reg
             .org
@@ -730,7 +750,7 @@ mod tests {
             })
             .collect();
         let mut store = Store::open_in_memory().unwrap();
-        let mut s = new_case(&mut store, &reg, &keys);
+        let mut s = new_case_with(&mut store, &reg, &keys, form);
         let (id, officer) = (s.case_id, s.initiator.clone());
         let now = time::OffsetDateTime::now_utc().to_offset(SHANGHAI);
         s = store
@@ -1009,7 +1029,11 @@ mod tests {
     }
 
     fn slip_pdf_of_rejected() -> (Vec<u8>, Registry, BTreeMap<String, SoftwareKey>) {
-        let (store, reg, keys, id) = rejected();
+        slip_pdf_of(form())
+    }
+
+    fn slip_pdf_of(form: FormValues) -> (Vec<u8>, Registry, BTreeMap<String, SoftwareKey>) {
+        let (store, reg, keys, id) = rejected_with(form);
         let state = store.case(&id).unwrap().unwrap();
         let events = store.events(&id).unwrap();
         let font = CjkFont::locate().unwrap();
@@ -1076,5 +1100,23 @@ mod tests {
         let texts = crate::qr::decode_pdf(&pdf).unwrap();
         let v = verify_texts(&texts, &reg, key_of(&keys)).unwrap();
         assert_eq!(v.page, PageCheck::CompareByEye);
+    }
+
+    /// Values wrapped over several lines read back as signed; the rows
+    /// after them (a reason with a blank line) do not disturb it.
+    #[test]
+    fn multi_line_values_read_back() {
+        let mut f = form();
+        f.insert("reason".into(), json!("用字错误。\n\n有出生医学证明为证。"));
+        f.insert("after".into(), json!("王德勇（曾用名王德永）".repeat(8)));
+        let (pdf, reg, keys) = slip_pdf_of(f);
+        let page = crate::pdf::page_content(&pdf).unwrap();
+        let t = &page.texts;
+        let i = t.iter().position(|x| x.text == AFTER_LABEL).unwrap();
+        // The value's second line, under its first.
+        assert!((t[i + 1].x - t[i + 2].x).abs() < 0.01, "not wrapped");
+        assert!(t[i + 2].y < t[i + 1].y);
+        let v = verify_slip_file(&pdf, &reg, key_of(&keys)).unwrap();
+        assert_eq!(v.page, PageCheck::Matched);
     }
 }
