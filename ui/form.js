@@ -211,6 +211,9 @@ function typedValue(field, raw) {
       return normalizeDate(text);
     case "textarea":
       return text;
+    case "id_number":
+      // The check character is stored as upper-case X (the core refuses x).
+      return text.trim().toUpperCase();
     default:
       return text.trim();
   }

@@ -148,11 +148,19 @@ function showVerdict(r) {
   list.replaceChildren();
   if (r.valid) {
     const c = r.check;
-    $("verify-verdict").textContent = `✔ 有效：受理编号 ${c.case_no}，审批结果：${c.result}`;
+    const byEye = c.page_check === "compare_by_eye";
+    box.dataset.compare = byEye ? "by-eye" : "matched";
+    $("verify-verdict").textContent = byEye
+      ? `✔ 签名有效：受理编号 ${c.case_no}，审批结果：${c.result}。请逐字核对纸面：受理编号、变更内容和审批记录必须与下列签名内容完全一致，否则通知单已被改动。`
+      : `✔ 有效：受理编号 ${c.case_no}，审批结果：${c.result}（页面文字与签名内容一致）`;
     $("verify-reason").textContent =
-      `${c.summary}。` + (c.matched_local_record ? "与本机案件记录一致。" : "本机没有该案件的记录，仅核验了签名。");
-    for (const d of c.decisions) list.append(text("li", `${d.step}：${d.name} ${d.decision}（SM2 签名有效）`));
+      `签名内容：受理编号 ${c.case_no}；${c.summary}。` +
+      (c.matched_local_record ? "与本机案件记录一致。" : "本机没有该案件的记录，仅核验了签名。");
+    for (const d of c.decisions) {
+      list.append(text("li", `${d.step}：${d.name} ${d.decision}　意见：${d.opinion}　${d.time}（SM2 签名有效）`));
+    }
   } else {
+    delete box.dataset.compare;
     $("verify-verdict").textContent = "✘ 无效";
     $("verify-reason").textContent = r.reason;
   }

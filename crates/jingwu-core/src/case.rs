@@ -194,6 +194,40 @@ fn deny<T>(msg: impl Into<String>) -> Result<T, Rejection> {
     Err(Rejection::NotAllowed(msg.into()))
 }
 
+/// The one-line summary of a 户口变更 from its parts (see
+/// [`CaseState::summary`]); a slip checker rebuilds it from a printed page.
+pub fn hukou_summary(
+    subject_name: &str,
+    masked_id: &str,
+    change_item: &str,
+    before: &str,
+    after: &str,
+) -> String {
+    format!("{subject_name}（{masked_id}）{change_item}：{before} → {after}")
+}
+
+/// `action` with its form values in canonical form
+/// ([`crate::form::Template::canonicalise`]): a create's form by its
+/// template, an update's or feedback's changes by the case's. Adapters
+/// call it on every action before signing; `apply` refuses non-canonical
+/// ID numbers, so nothing else gets signed.
+pub fn canonical_action(reg: &Registry, state: Option<&CaseState>, mut action: Action) -> Action {
+    match &mut action {
+        Action::Create { template, form, .. } => {
+            if let Some(t) = reg.template(template) {
+                t.canonicalise(form);
+            }
+        }
+        Action::UpdateForm { changes } | Action::Feedback { changes } => {
+            if let Some(t) = state.and_then(|s| reg.template(&s.template)) {
+                t.canonicalise(changes);
+            }
+        }
+        _ => {}
+    }
+    action
+}
+
 impl CaseState {
     /// Starts a case from its first event.
     pub fn create(ev: &Event, hash: &str, reg: &Registry) -> Result<CaseState, Rejection> {
@@ -358,14 +392,20 @@ impl CaseState {
         let masked = crate::idnum::IdNumber::parse_structure(&id)
             .map(|i| i.masked())
             .unwrap_or_default();
-        format!(
-            "{}（{}）{}：{} → {}",
-            f("subject_name"),
-            masked,
-            f("change_item"),
-            f("before"),
-            f("after")
+        hukou_summary(
+            &f("subject_name"),
+            &masked,
+            &f("change_item"),
+            &f("before"),
+            &f("after"),
         )
+    }
+
+    /// [`CaseState::summary`] as shown to people: every ID number in it
+    /// masked. Only for display — what approvers sign is the summary
+    /// itself.
+    pub fn display_summary(&self) -> String {
+        crate::idnum::mask_in_text(&self.summary())
     }
 
     /// The decision action for the current step, with the case number and

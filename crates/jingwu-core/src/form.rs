@@ -293,6 +293,26 @@ impl Template {
         errors
     }
 
+    /// `values` with every ID number in the canonical form the core
+    /// accepts: trimmed, check character `X` upper-case, a legacy 15-digit
+    /// number as its 18-digit form. Values that do not parse stay as they
+    /// are (validation names them). Apply it wherever a form enters, before
+    /// anything is signed.
+    pub fn canonicalise(&self, values: &mut FormValues) {
+        for f in &self.fields {
+            if !matches!(f.ty, FieldType::IdNumber { .. }) {
+                continue;
+            }
+            if let Some(Value::String(v)) = values.get_mut(&f.key) {
+                if let Ok(id) = IdNumber::parse_structure(v) {
+                    if id.as_str() != v {
+                        *v = id.as_str().to_string();
+                    }
+                }
+            }
+        }
+    }
+
     /// Validates a change made at `step`: every changed field must be
     /// editable there. Returns the fields that may not be changed.
     pub fn check_edit(&self, step: &str, changes: &FormValues) -> Vec<FieldError> {
@@ -474,6 +494,14 @@ fn validate_value(
             None => push(errors, key, format!("{label}应为文字")),
             Some(s) => match IdNumber::parse(s, ctx.today) {
                 Err(e) => push(errors, key, format!("{label}：{e}")),
+                // What is signed is the canonical form only, so one person
+                // has one spelling in every record (the adapters store it
+                // through `Template::canonicalise`).
+                Ok(id) if id.as_str() != s => push(
+                    errors,
+                    key,
+                    format!("{label}应写成 18 位标准形式（校验位 X 大写，不含空格）"),
+                ),
                 Ok(id) => {
                     let recorded_sex = sex_field
                         .as_ref()

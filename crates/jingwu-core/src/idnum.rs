@@ -309,6 +309,41 @@ impl From<IdNumber> for String {
     }
 }
 
+/// `text` with every run that looks like an ID number masked the way
+/// [`IdNumber::masked`] does (first 4 and last 4 characters kept): 17
+/// digits and a digit or `X`/`x`, or a legacy 15-digit number, with no
+/// digit right before or after. Valid or not:
+/// free text (变更前后内容, reasons, opinions) is shown masked by default.
+#[must_use]
+pub fn mask_in_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let starts_word = i == 0 || !chars[i - 1].is_ascii_digit();
+        let digits = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let len = match (starts_word, digits) {
+            (false, _) => 0,
+            (true, 17) if chars.get(i + 17).is_some_and(|c| *c == 'X' || *c == 'x') => 18,
+            (true, 18) | (true, 15) => digits,
+            _ => 0,
+        };
+        let ends_word = chars.get(i + len).is_none_or(|c| !c.is_ascii_digit());
+        if len > 0 && ends_word {
+            out.extend(&chars[i..i + 4]);
+            out.extend(std::iter::repeat_n('*', len - 8));
+            out.extend(&chars[i + len - 4..i + len]);
+            i += len;
+        } else {
+            // Skip the whole run of digits (or the one character).
+            let step = digits.max(1);
+            out.extend(&chars[i..i + step]);
+            i += step;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -371,6 +406,26 @@ mod tests {
                     recorded: other
                 })
             );
+        }
+    }
+
+    #[test]
+    fn id_numbers_in_free_text_are_masked() {
+        assert_eq!(
+            mask_in_text("原号码11010519491231002x，新号码 522634198503120044。"),
+            "原号码1101**********002x，新号码 5226**********0044。"
+        );
+        assert_eq!(mask_in_text("52263419900101123X"), "5226**********123X");
+        assert_eq!(mask_in_text("旧 110105491231002"), "旧 1101*******1002");
+        assert_eq!(mask_in_text("A522634198503120044B"), "A5226**********0044B");
+        // Not ID numbers: phone numbers, longer or shorter runs.
+        for s in [
+            "电话 13985500123",
+            "1234567890123456789",
+            "1234567890123456",
+            "",
+        ] {
+            assert_eq!(mask_in_text(s), s);
         }
     }
 

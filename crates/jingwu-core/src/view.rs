@@ -20,12 +20,22 @@ fn local_time(t: time::OffsetDateTime) -> String {
     t.to_offset(SHANGHAI).format(&Rfc3339).unwrap_or_default()
 }
 
+/// Masks ID numbers in every string inside `v`.
+fn mask_strings(v: &mut Value) {
+    match v {
+        Value::String(s) => *s = crate::idnum::mask_in_text(s),
+        Value::Array(a) => a.iter_mut().for_each(mask_strings),
+        Value::Object(o) => o.values_mut().for_each(mask_strings),
+        _ => {}
+    }
+}
+
 /// One row of a case list.
 pub fn list_row(reg: &Registry, s: &CaseState) -> Value {
     json!({
         "id": s.case_id,
         "case_no": s.case_no,
-        "summary": s.summary(),
+        "summary": s.display_summary(),
         "subject_name": s.form.get("subject_name").and_then(Value::as_str).unwrap_or_default(),
         "status": s.status.label(),
         "step": s.current_step(reg).map(|x| x.name.clone()),
@@ -158,7 +168,7 @@ pub fn case_detail(
                     "withdraw" => "撤回",
                     _ => "",
                 }),
-                "opinion": t.opinion,
+                "opinion": crate::idnum::mask_in_text(&t.opinion),
                 "time": local_time(t.time),
                 "verified": chain_ok && verified.contains(&t.event_id),
             })
@@ -173,11 +183,22 @@ pub fn case_detail(
     let mut values = s.form.clone();
     values.remove("scans");
     let edit_values = values.clone();
-    for k in ["applicant_id", "subject_id"] {
-        if let Some(Value::String(v)) = values.get(k) {
-            if let Ok(id) = crate::idnum::IdNumber::parse_structure(v) {
-                values.insert(k.to_string(), Value::String(id.masked()));
+    // Every ID number masked: the ID fields, the before/after of a
+    // 公民身份号码 change, and any ID-number-like run in free text.
+    let text_of = |k: &str| values.get(k).and_then(Value::as_str).unwrap_or_default();
+    // 变更更正类别 10–19 are the 公民身份号码 ones.
+    let id_change = text_of("change_item").contains("公民身份号码")
+        || (text_of("change_category").len() == 2 && text_of("change_category").starts_with('1'));
+    for (k, v) in values.iter_mut() {
+        let whole_id = ["applicant_id", "subject_id"].contains(&k.as_str())
+            || (id_change && ["before", "after"].contains(&k.as_str()));
+        match v {
+            Value::String(text) if whole_id => {
+                *text = crate::idnum::IdNumber::parse_structure(text)
+                    .map(|id| id.masked())
+                    .unwrap_or_else(|_| crate::idnum::mask_in_text(text));
             }
+            v => mask_strings(v),
         }
     }
     let editable = s.initiator == me && s.status.editable_by_initiator();
@@ -186,7 +207,7 @@ pub fn case_detail(
         "case_no": s.case_no,
         "status": s.status.label(),
         "step": s.current_step(reg).map(|x| x.name.clone()),
-        "summary": s.summary(),
+        "summary": s.display_summary(),
         "values": values,
         "attachments": attachments,
         "trail": trail,

@@ -69,6 +69,18 @@ pub struct SlipDoc {
 const PAGE_W: f32 = 210.0;
 const PAGE_H: f32 = 297.0;
 const MARGIN: f32 = 18.0;
+/// Where the form part's labels and values start (mm from the left edge)
+/// and their sizes (pt); [`crate::slip::check_page`] reads rows by them.
+pub(crate) const LABEL_X: f32 = MARGIN + 1.0;
+pub(crate) const LABEL_SIZE: f32 = 10.0;
+pub(crate) const VALUE_X: f32 = MARGIN + 38.0 + 2.0;
+pub(crate) const VALUE_SIZE: f32 = 10.5;
+/// Line pitch of wrapped values (mm).
+pub(crate) const VALUE_PITCH: f32 = 4.6;
+/// The 受理编号 line starts with this.
+pub(crate) const CASE_NO_PREFIX: &str = "受理编号：";
+/// The result line starts with this.
+pub(crate) const RESULT_PREFIX: &str = "审批结果：";
 const BLACK: (f32, f32, f32) = (0.0, 0.0, 0.0);
 const GREY: (f32, f32, f32) = (0.35, 0.35, 0.35);
 
@@ -256,7 +268,7 @@ pub fn render(slip: &SlipDoc, fonts: &FontSet) -> Result<Vec<u8>, PdfError> {
     y -= 11.0;
     p.centered(mid, y, 20.0, &slip.title);
     y -= 10.0;
-    p.text(left, y, 10.5, &format!("受理编号：{}", slip.case_no));
+    p.text(left, y, 10.5, &format!("{CASE_NO_PREFIX}{}", slip.case_no));
     let station = format!("受理单位：{}", slip.station);
     let sw = p.width_mm(&station, 10.5);
     p.text(right - sw, y, 10.5, &station);
@@ -265,16 +277,16 @@ pub fn render(slip: &SlipDoc, fonts: &FontSet) -> Result<Vec<u8>, PdfError> {
 
     // The form part: label | value rows with wrapped values.
     let label_w = 38.0;
-    let value_x = left + label_w + 2.0;
+    let value_x = VALUE_X;
     for row in &slip.rows {
-        let lines = p.wrap(&row.value, 10.5, right - value_x - 1.0);
-        let h = 4.6 * lines.len().max(1) as f32 + 2.6;
+        let lines = p.wrap(&row.value, VALUE_SIZE, right - value_x - 1.0);
+        let h = VALUE_PITCH * lines.len().max(1) as f32 + 2.6;
         y -= h;
         p.color(GREY);
-        p.text(left + 1.0, y + h - 5.2, 10.0, &row.label);
+        p.text(LABEL_X, y + h - 5.2, LABEL_SIZE, &row.label);
         p.color(BLACK);
         for (i, l) in lines.iter().enumerate() {
-            p.text(value_x, y + h - 5.2 - 4.6 * i as f32, 10.5, l);
+            p.text(value_x, y + h - 5.2 - VALUE_PITCH * i as f32, VALUE_SIZE, l);
         }
         p.line(left, y, right, y, 0.4);
         p.line(left + label_w, y, left + label_w, y + h, 0.4);
@@ -284,9 +296,9 @@ pub fn render(slip: &SlipDoc, fonts: &FontSet) -> Result<Vec<u8>, PdfError> {
     y -= 13.0;
     let result_y = y;
     if let Some(result) = &slip.result {
-        p.text(left + 1.0, y, 14.0, &format!("审批结果：{result}"));
+        p.text(left + 1.0, y, 14.0, &format!("{RESULT_PREFIX}{result}"));
     } else {
-        p.text(left + 1.0, y, 14.0, "审批结果：");
+        p.text(left + 1.0, y, 14.0, RESULT_PREFIX);
     }
 
     // The approval trail.
@@ -397,4 +409,256 @@ pub fn render(slip: &SlipDoc, fonts: &FontSet) -> Result<Vec<u8>, PdfError> {
     };
     let mut warnings = Vec::new();
     Ok(doc.with_pages(vec![page]).save(&opts, &mut warnings))
+}
+
+/// One piece of text shown on a PDF page, as read back from its content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageText {
+    /// Where it starts, in mm from the page's bottom-left corner.
+    pub x: f32,
+    pub y: f32,
+    /// Font size in pt.
+    pub size: f32,
+    /// The characters, through the font's ToUnicode map.
+    pub text: String,
+}
+
+/// A rectangle on the page, in mm from its bottom-left corner.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rect {
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+}
+
+impl Rect {
+    pub fn overlaps(&self, o: &Rect) -> bool {
+        self.x0 < o.x1 && o.x0 < self.x1 && self.y0 < o.y1 && o.y0 < self.y1
+    }
+}
+
+/// What a slip page shows: its text in drawing order and where pictures
+/// lie on it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PageContent {
+    pub texts: Vec<PageText>,
+    pub images: Vec<Rect>,
+}
+
+/// Why a page's text could not be read. Shown to users.
+#[derive(Debug, thiserror::Error)]
+pub enum PageTextError {
+    #[error("无法读取 PDF：{0}")]
+    Pdf(String),
+    #[error("通知单应只有一页，此文件有 {0} 页")]
+    Pages(usize),
+    #[error("页面上有无法读出的文字（{0}），无法与签名内容核对")]
+    Unreadable(String),
+    #[error("页面上有隐藏、变色或变形的文字，无法与签名内容核对")]
+    Hidden,
+    #[error("页面上有嵌入的表单对象，无法与签名内容核对")]
+    Form,
+    #[error("页面上有填充图形或内嵌图片，可能遮盖文字，无法与签名内容核对")]
+    Covered,
+}
+
+/// Upper bound of a page's decompressed content (our slips have a few KB).
+const MAX_CONTENT: usize = 4 << 20;
+
+type Matrix = [f32; 6];
+const IDENTITY: Matrix = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+
+/// `m` applied after `n` (PDF row-vector convention: `m × n`).
+fn concat(m: &Matrix, n: &Matrix) -> Matrix {
+    [
+        m[0] * n[0] + m[1] * n[2],
+        m[0] * n[1] + m[1] * n[3],
+        m[2] * n[0] + m[3] * n[2],
+        m[2] * n[1] + m[3] * n[3],
+        m[4] * n[0] + m[5] * n[2] + n[4],
+        m[4] * n[1] + m[5] * n[3] + n[5],
+    ]
+}
+
+fn is_identity(m: &Matrix) -> bool {
+    m.iter()
+        .zip(IDENTITY.iter())
+        .all(|(a, b)| (a - b).abs() < 1e-4)
+}
+
+/// Reads what the one page of a slip PDF shows: the text in drawing order,
+/// each piece decoded through its font's ToUnicode map, and where its
+/// pictures lie. Refuses what would let the visible page differ from this
+/// text without a trace in it: a glyph no map names, text drawn invisible
+/// (render mode), light or in an unknown colour, or under a
+/// transformation, text-state operators our renderer never writes, and
+/// form objects (which could draw text of their own).
+pub fn page_content(pdf: &[u8]) -> Result<PageContent, PageTextError> {
+    use lopdf::{content::Content, Document, Object};
+    let bad = |e: lopdf::Error| PageTextError::Pdf(e.to_string());
+    let doc = Document::load_mem(pdf).map_err(bad)?;
+    let pages = doc.get_pages();
+    let page = match (pages.len(), pages.values().next()) {
+        (1, Some(id)) => *id,
+        (n, _) => return Err(PageTextError::Pages(n)),
+    };
+    let fonts = doc.get_page_fonts(page).map_err(bad)?;
+    let mut encodings = std::collections::BTreeMap::new();
+    for (name, font) in fonts {
+        let enc = font
+            .get_font_encoding_with_limit(&doc, MAX_CONTENT)
+            .map_err(bad)?;
+        encodings.insert(name, enc);
+    }
+    let (resources, resource_ids) = doc.get_page_resources(page).map_err(bad)?;
+    let resources: Vec<&lopdf::Dictionary> = resources
+        .into_iter()
+        .chain(
+            resource_ids
+                .iter()
+                .filter_map(|id| doc.get_dictionary(*id).ok()),
+        )
+        .collect();
+    fn deref<'a>(doc: &'a Document, o: &'a Object) -> Option<&'a Object> {
+        match o {
+            Object::Reference(id) => doc.get_object(*id).ok(),
+            o => Some(o),
+        }
+    }
+    let is_image = |name: &[u8]| {
+        resources
+            .iter()
+            .filter_map(|r| r.get(b"XObject").ok().and_then(|o| deref(&doc, o)))
+            .filter_map(|x| x.as_dict().ok())
+            .find_map(|x| x.get(name).ok().and_then(|o| deref(&doc, o)))
+            .and_then(|o| o.as_stream().ok())
+            .and_then(|s| s.dict.get(b"Subtype").and_then(Object::as_name).ok())
+            .is_some_and(|n| n == b"Image")
+    };
+    let content = doc
+        .get_page_content_with_limit(page, MAX_CONTENT)
+        .map_err(bad)?;
+    let ops = Content::decode(&content).map_err(bad)?.operations;
+    let num = |o: Option<&Object>| o.and_then(|o| o.as_float().ok()).unwrap_or(0.0);
+    let nums = |a: &[Object]| {
+        a.iter()
+            .map(|o| o.as_float().unwrap_or(0.0))
+            .collect::<Vec<_>>()
+    };
+    let to_mm = |v: f32| v * 25.4 / 72.0;
+    let mut out = PageContent::default();
+    // The graphics state that matters here: the transformation and
+    // whether the fill colour is dark enough to read; saved by `q`.
+    let (mut ctm, mut dark) = (IDENTITY, true);
+    let mut saved: Vec<(Matrix, bool)> = Vec::new();
+    let (mut font, mut size) = (Vec::new(), 0.0f32);
+    let (mut x, mut y, mut mode) = (0.0f32, 0.0f32, 0i64);
+    for op in &ops {
+        let a = op.operands.as_slice();
+        match op.operator.as_str() {
+            "q" => saved.push((ctm, dark)),
+            "Q" => (ctm, dark) = saved.pop().unwrap_or((IDENTITY, true)),
+            "cm" => {
+                let v = nums(a);
+                if v.len() == 6 {
+                    ctm = concat(&[v[0], v[1], v[2], v[3], v[4], v[5]], &ctm);
+                }
+            }
+            // Luminance under one half: black and our grey read; white or
+            // pale text would hide.
+            "g" => dark = num(a.first()) < 0.5,
+            "rg" => {
+                let v = nums(a);
+                dark = v.len() == 3 && 0.299 * v[0] + 0.587 * v[1] + 0.114 * v[2] < 0.5;
+            }
+            "k" => {
+                let v = nums(a);
+                dark = v.len() == 4 && (1.0 - v[0].max(v[1]).max(v[2])) * (1.0 - v[3]) < 0.5;
+            }
+            "cs" | "sc" | "scn" => dark = false,
+            "BT" => (x, y) = (0.0, 0.0),
+            "Tf" => {
+                font = a
+                    .first()
+                    .and_then(|o| o.as_name().ok())
+                    .unwrap_or_default()
+                    .to_vec();
+                size = num(a.get(1));
+            }
+            "Td" => {
+                x += num(a.first());
+                y += num(a.get(1));
+            }
+            "Tr" => mode = a.first().and_then(|o| o.as_i64().ok()).unwrap_or(0),
+            "Tm" | "TD" | "T*" | "'" | "\"" | "Tz" | "Ts" | "TL" => {
+                // Never written by our renderer; each could move, squeeze
+                // or hide text where this reading would not follow.
+                return Err(PageTextError::Hidden);
+            }
+            "Tc" | "Tw" if num(a.first()) != 0.0 => return Err(PageTextError::Hidden),
+            // Our renderer strokes lines and places images, nothing else:
+            // a filled shape or an inline image could cover text.
+            "f" | "F" | "f*" | "B" | "B*" | "b" | "b*" | "sh" | "BI" | "ID" | "EI" => {
+                return Err(PageTextError::Covered)
+            }
+            "Tj" | "TJ" => {
+                if mode != 0 || !dark || !is_identity(&ctm) || size < 4.0 {
+                    return Err(PageTextError::Hidden);
+                }
+                let enc = encodings
+                    .get(&font)
+                    .ok_or_else(|| PageTextError::Unreadable("未知字体".into()))?;
+                let mut parts: Vec<&Object> = Vec::new();
+                match a.first() {
+                    Some(Object::Array(items)) => parts.extend(items.iter()),
+                    Some(o) => parts.push(o),
+                    None => {}
+                }
+                let mut text = String::new();
+                for part in parts {
+                    match part {
+                        Object::String(bytes, _) => {
+                            let s = Document::decode_text(enc, bytes).map_err(bad)?;
+                            if s.contains('\u{fffd}') || s.chars().count() * 2 < bytes.len() {
+                                return Err(PageTextError::Unreadable(s));
+                            }
+                            text.push_str(&s);
+                        }
+                        // Kerning inside TJ: also never ours.
+                        _ => return Err(PageTextError::Hidden),
+                    }
+                }
+                out.texts.push(PageText {
+                    x: to_mm(x),
+                    y: to_mm(y),
+                    size,
+                    text,
+                });
+            }
+            "Do" => {
+                let name = a.first().and_then(|o| o.as_name().ok()).unwrap_or_default();
+                if !is_image(name) {
+                    return Err(PageTextError::Form);
+                }
+                // An image fills the unit square under the CTM.
+                let corners = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)].map(|(u, v)| {
+                    (
+                        u * ctm[0] + v * ctm[2] + ctm[4],
+                        u * ctm[1] + v * ctm[3] + ctm[5],
+                    )
+                });
+                let xs = corners.map(|c| to_mm(c.0));
+                let ys = corners.map(|c| to_mm(c.1));
+                out.images.push(Rect {
+                    x0: xs.iter().copied().fold(f32::INFINITY, f32::min),
+                    y0: ys.iter().copied().fold(f32::INFINITY, f32::min),
+                    x1: xs.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+                    y1: ys.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
 }

@@ -97,6 +97,17 @@ fn person_name(reg: &Registry, id: &str) -> String {
         .unwrap_or_else(|| id.to_string())
 }
 
+/// The rows of the form part that show what the approvers signed (the
+/// summary: 变动人, masked ID number, 变更更正项目, before and after); the
+/// page check reads them back by these labels.
+const SUBJECT_LABEL: &str = "变动人";
+const ITEM_LABEL: &str = "变更更正项目";
+const BEFORE_LABEL: &str = "变更前内容";
+const AFTER_LABEL: &str = "变更后内容";
+/// Separates the parts of the 变动人 row.
+const SEP: char = '\u{3000}';
+const ID_PREFIX: &str = "公民身份号码 ";
+
 /// Marks a seal drawn from a name because no registered seal fits.
 pub const UNREGISTERED_MARK: &str = "未登记印章";
 
@@ -158,9 +169,9 @@ pub fn hukou_slip_sealed(
             ),
         },
         Row {
-            label: "变动人".into(),
+            label: SUBJECT_LABEL.into(),
             value: format!(
-                "{}　{}　{}　公民身份号码 {}",
+                "{}{SEP}{}{SEP}{}{SEP}{ID_PREFIX}{}",
                 text(state, "subject_name"),
                 dict_label(reg, "sex", state, "subject_sex"),
                 dict_label(reg, "ethnicity", state, "subject_ethnicity"),
@@ -176,7 +187,7 @@ pub fn hukou_slip_sealed(
             value: dict_label(reg, "hukou_business", state, "business_category"),
         },
         Row {
-            label: "变更更正项目".into(),
+            label: ITEM_LABEL.into(),
             value: format!(
                 "{}（{}）",
                 text(state, "change_item"),
@@ -184,11 +195,11 @@ pub fn hukou_slip_sealed(
             ),
         },
         Row {
-            label: "变更前内容".into(),
+            label: BEFORE_LABEL.into(),
             value: text(state, "before"),
         },
         Row {
-            label: "变更后内容".into(),
+            label: AFTER_LABEL.into(),
             value: text(state, "after"),
         },
         Row {
@@ -332,23 +343,52 @@ pub fn hukou_slip_pdf_sealed(
     Ok(crate::pdf::render(&doc, fonts)?)
 }
 
+/// One decision as its approver signed it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SignedDecision {
+    /// The approver's name (or id when the org does not know them).
+    pub name: String,
+    /// The step's name.
+    pub step: String,
+    /// 同意 / 不同意 / 退回补正.
+    pub decision: String,
+    pub opinion: String,
+    /// Signing time, Asia/Shanghai, `2026-11-27 10:42`.
+    pub time: String,
+}
+
+/// How the slip's visible text was compared with what was signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageCheck {
+    /// A PDF: its page shows the signed case number, change and result.
+    Matched,
+    /// A photo or scan: no text to read; a person must compare the paper
+    /// with the signed content.
+    CompareByEye,
+}
+
 /// What checking a slip found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub payload: SlipPayload,
-    /// Each decision: (approver name, step, decision label).
-    pub decisions: Vec<(String, String, String)>,
+    /// Each decision, as signed.
+    pub decisions: Vec<SignedDecision>,
+    /// Whether the page's text was compared (PDF) or must be by eye.
+    pub page: PageCheck,
 }
 
 /// Checks QR texts read from a slip against the approvers' keys the
 /// verifier holds. Returns the first payload that verifies, or the reason
-/// the slip is not genuine.
+/// the slip is not genuine. The page itself is not looked at
+/// ([`PageCheck::CompareByEye`]); see [`verify_slip_file`].
 pub fn verify_texts(
     texts: &[String],
     reg: &Registry,
     key_of: impl Fn(&str, &str) -> Option<PublicKey>,
 ) -> Result<Verdict, AttestError> {
     let mut last_err = AttestError::NotASlip;
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
     for t in texts {
         match SlipPayload::decode(t).and_then(|p| p.verify(&key_of).map(|_| p)) {
             Ok(p) => {
@@ -366,23 +406,212 @@ pub fn verify_texts(
                 let decisions = p
                     .decisions
                     .iter()
-                    .map(|d| {
-                        (
-                            person_name(reg, &d.author),
-                            step_name(&d.step),
-                            d.decision.label().to_string(),
-                        )
+                    .map(|d| SignedDecision {
+                        name: person_name(reg, &d.author),
+                        step: step_name(&d.step),
+                        decision: d.decision.label().to_string(),
+                        opinion: d.opinion.clone(),
+                        time: d.time.to_offset(SHANGHAI).format(&fmt).unwrap_or_default(),
                     })
                     .collect();
                 return Ok(Verdict {
                     payload: p,
                     decisions,
+                    page: PageCheck::CompareByEye,
                 });
             }
             Err(e) => last_err = e,
         }
     }
     Err(last_err)
+}
+
+/// Why a slip file is not genuine. Shown to users (after 无效：).
+#[derive(Debug, thiserror::Error)]
+pub enum SlipCheckError {
+    #[error(transparent)]
+    Qr(#[from] crate::qr::QrError),
+    #[error(transparent)]
+    Attest(#[from] AttestError),
+    #[error(transparent)]
+    Page(#[from] crate::pdf::PageTextError),
+    #[error("页面文字与审批人签名的内容不符：{0}")]
+    Mismatch(String),
+}
+
+/// Checks a slip file offline: a PDF we wrote, or a photo or scan of the
+/// printed page. The QR code must verify against the approvers' keys the
+/// verifier holds; for a PDF, the page must also show the signed case
+/// number, change summary and result ([`check_page`]), so a PDF whose
+/// visible text was edited is refused. A photo or scan has no text to
+/// read: the verdict says [`PageCheck::CompareByEye`], and whoever shows
+/// it must show the signed content beside it.
+pub fn verify_slip_file(
+    bytes: &[u8],
+    reg: &Registry,
+    key_of: impl Fn(&str, &str) -> Option<PublicKey>,
+) -> Result<Verdict, SlipCheckError> {
+    let is_pdf = bytes.starts_with(b"%PDF");
+    let texts = if is_pdf {
+        crate::qr::decode_pdf(bytes)?
+    } else {
+        crate::qr::decode_file_image(bytes)?
+    };
+    let mut verdict = verify_texts(&texts, reg, key_of)?;
+    if is_pdf {
+        let page = crate::pdf::page_content(bytes)?;
+        check_page(&page, &verdict.payload).map_err(SlipCheckError::Mismatch)?;
+        verdict.page = PageCheck::Matched;
+    }
+    Ok(verdict)
+}
+
+/// A text's box on the page (mm), wide enough for full-width characters.
+fn text_box(t: &crate::pdf::PageText) -> crate::pdf::Rect {
+    let em = t.size * 25.4 / 72.0;
+    let width: f32 = t
+        .text
+        .chars()
+        .map(|c| if c.is_ascii() { 0.6 } else { 1.0 })
+        .sum::<f32>()
+        * em;
+    crate::pdf::Rect {
+        x0: t.x,
+        y0: t.y - 0.2 * em,
+        x1: t.x + width,
+        y1: t.y + 0.8 * em,
+    }
+}
+
+/// `s` without its last balanced `（…）` (the category after the item).
+fn strip_trailing_paren(s: &str) -> Option<&str> {
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices().rev() {
+        match c {
+            '）' => depth += 1,
+            '（' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(&s[..i]);
+                }
+            }
+            _ if depth == 0 => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Compares what a slip page shows with what its approvers signed: the
+/// 受理编号 line, the rows the summary is made of (变动人 with the masked
+/// ID number, 变更更正项目, 变更前内容, 变更后内容) and the result. The
+/// rows are read where our renderer puts them — a label, then its value
+/// lines at the value column, one line pitch apart — and none of this
+/// text may lie under a picture or under other text. `Err` says what
+/// differs.
+pub fn check_page(page: &crate::pdf::PageContent, payload: &SlipPayload) -> Result<(), String> {
+    use crate::pdf::{
+        CASE_NO_PREFIX, LABEL_SIZE, LABEL_X, RESULT_PREFIX, VALUE_PITCH, VALUE_SIZE, VALUE_X,
+    };
+    let texts = &page.texts;
+    let near = |a: f32, b: f32, tol: f32| (a - b).abs() <= tol;
+    // Items that show signed content; none may be covered.
+    let mut signed_items: Vec<usize> = Vec::new();
+
+    let one_line = |prefix: &str, what: &str| -> Result<usize, String> {
+        let at: Vec<usize> = (0..texts.len())
+            .filter(|&i| texts[i].text.starts_with(prefix))
+            .collect();
+        match at[..] {
+            [i] => Ok(i),
+            _ => Err(format!("页面上应有一处{what}，现有 {} 处", at.len())),
+        }
+    };
+    let case_line = one_line(CASE_NO_PREFIX, "受理编号")?;
+    let shown = &texts[case_line].text[CASE_NO_PREFIX.len()..];
+    if shown != payload.case_no {
+        return Err(format!(
+            "页面上的受理编号为“{shown}”，签名的是“{}”",
+            payload.case_no
+        ));
+    }
+    signed_items.push(case_line);
+
+    let mut row = |label: &str| -> Result<String, String> {
+        let at: Vec<usize> = (0..texts.len())
+            .filter(|&i| {
+                texts[i].text == label
+                    && near(texts[i].x, LABEL_X, 0.3)
+                    && near(texts[i].size, LABEL_SIZE, 0.01)
+            })
+            .collect();
+        let [at] = at[..] else {
+            return Err(format!("页面上应有一栏“{label}”，现有 {} 栏", at.len()));
+        };
+        let top = texts[at].y;
+        let mut value = String::new();
+        // Value lines follow their label, one pitch apart (an empty line
+        // of a multi-line value prints nothing, so steps may be skipped).
+        let mut next_line = 0.0f32;
+        for (i, t) in texts.iter().enumerate().skip(at + 1) {
+            let line = (top - t.y) / VALUE_PITCH;
+            if !(near(t.x, VALUE_X, 0.3)
+                && near(t.size, VALUE_SIZE, 0.01)
+                && near(line, line.round(), 0.3 / VALUE_PITCH)
+                && line.round() >= next_line)
+            {
+                break;
+            }
+            next_line = line.round() + 1.0;
+            value.push_str(&t.text);
+            signed_items.push(i);
+        }
+        Ok(value)
+    };
+    let subject = row(SUBJECT_LABEL)?;
+    let item = row(ITEM_LABEL)?;
+    let before = row(BEFORE_LABEL)?;
+    let after = row(AFTER_LABEL)?;
+    let mut parts = subject.rsplitn(4, SEP);
+    let (id_part, _, _, name) = (parts.next(), parts.next(), parts.next(), parts.next());
+    let masked = id_part.and_then(|p| p.strip_prefix(ID_PREFIX));
+    let (Some(name), Some(masked)) = (name, masked) else {
+        return Err(format!(
+            "页面上“{SUBJECT_LABEL}”一栏的格式不对：“{subject}”"
+        ));
+    };
+    let item = strip_trailing_paren(&item)
+        .ok_or_else(|| format!("页面上“{ITEM_LABEL}”一栏的格式不对：“{item}”"))?;
+    let shown = jingwu_core::case::hukou_summary(name, masked, item, &before, &after);
+    // A line break in a value prints as a wrapped line.
+    let signed: String = payload
+        .summary
+        .chars()
+        .filter(|c| *c != '\n' && *c != '\r')
+        .collect();
+    if shown != signed {
+        return Err(format!("页面上为“{shown}”，签名的是“{signed}”"));
+    }
+
+    let result = match payload.result {
+        SlipResult::Approved => "同意",
+        SlipResult::Rejected => "不同意",
+    };
+    let result_line = one_line(RESULT_PREFIX, "审批结果")?;
+    let shown = &texts[result_line].text[RESULT_PREFIX.len()..];
+    if shown != result {
+        return Err(format!("页面上的审批结果为“{shown}”，签名的是“{result}”"));
+    }
+
+    for &i in &signed_items {
+        let b = text_box(&texts[i]);
+        let covered = page.images.iter().any(|r| r.overlaps(&b))
+            || (0..texts.len()).any(|j| j != i && text_box(&texts[j]).overlaps(&b));
+        if covered {
+            return Err(format!("“{}”一处被图片或其他文字覆盖", texts[i].text));
+        }
+    }
+    Ok(())
 }
 
 /// The QR prefix of a blank form's id (the scan pipeline matches it).
@@ -475,6 +704,15 @@ mod tests {
         reg: &Registry,
         keys: &BTreeMap<String, SoftwareKey>,
     ) -> CaseState {
+        new_case_with(store, reg, keys, form())
+    }
+
+    fn new_case_with(
+        store: &mut Store,
+        reg: &Registry,
+        keys: &BTreeMap<String, SoftwareKey>,
+        form: FormValues,
+    ) -> CaseState {
         let station = reg.org.units().find(|u| u.name == "方祥派出所").unwrap();
         let officer = reg.org.holders(&station.code, "户籍民警")[0].id.clone();
         let now = time::OffsetDateTime::now_utc().to_offset(SHANGHAI);
@@ -491,7 +729,7 @@ mod tests {
             workflow: Some(reg.workflow_latest("hukou_change").unwrap().reference()),
             case_no,
             unit: station.code.clone(),
-            form: form(),
+            form,
         };
         store
             .record(reg, &keys[&officer], &officer, None, create, now)
@@ -500,6 +738,12 @@ mod tests {
 
     /// A case refused by the 户政股 chief, in a fresh store.
     fn rejected() -> (Store, Registry, BTreeMap<String, SoftwareKey>, uuid::Uuid) {
+        rejected_with(form())
+    }
+
+    fn rejected_with(
+        form: FormValues,
+    ) -> (Store, Registry, BTreeMap<String, SoftwareKey>, uuid::Uuid) {
         let reg = Registry::builtin_demo().unwrap();
         let keys: BTreeMap<String, SoftwareKey> = reg
             .org
@@ -512,7 +756,7 @@ mod tests {
             })
             .collect();
         let mut store = Store::open_in_memory().unwrap();
-        let mut s = new_case(&mut store, &reg, &keys);
+        let mut s = new_case_with(&mut store, &reg, &keys, form);
         let (id, officer) = (s.case_id, s.initiator.clone());
         let now = time::OffsetDateTime::now_utc().to_offset(SHANGHAI);
         s = store
@@ -561,7 +805,7 @@ mod tests {
         };
         let v = verify_texts(&texts, &reg, key_of).unwrap();
         assert_eq!(v.payload.result, SlipResult::Rejected);
-        assert_eq!(v.decisions[1].2, "不同意");
+        assert_eq!(v.decisions[1].decision, "不同意");
         // Someone else's keys do not verify it.
         let other = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
         let wrong = |_: &str, _: &str| Some(other.public_key().clone());
@@ -736,5 +980,149 @@ mod tests {
         let events = store.events(&s.case_id).unwrap();
         let err = hukou_slip(&s, &events, &reg, &font).unwrap_err();
         assert!(err.to_string().contains("尚未审批结束"), "{err}");
+    }
+
+    /// The 2-byte glyph code of `ch` on the page (Identity-H), read through
+    /// the font's ToUnicode map.
+    fn glyph_code(doc: &lopdf::Document, page: lopdf::ObjectId, ch: char) -> Vec<u8> {
+        let fonts = doc.get_page_fonts(page).unwrap();
+        let (_, font) = fonts.iter().next().unwrap();
+        let enc = font.get_font_encoding(doc).unwrap();
+        let content = doc.get_and_decode_page_content(page).unwrap();
+        for op in &content.operations {
+            if op.operator != "Tj" {
+                continue;
+            }
+            let bytes = op.operands[0].as_str().unwrap();
+            for code in bytes.chunks(2) {
+                let s = lopdf::Document::decode_text(&enc, code).unwrap();
+                if s == ch.to_string() {
+                    return code.to_vec();
+                }
+            }
+        }
+        panic!("{ch} is not on the page");
+    }
+
+    /// Forges a slip PDF the way a person with a PDF editor would: every
+    /// glyph `from` in the page's text becomes the glyph `to`; the QR code
+    /// and everything else stay as they were.
+    pub(crate) fn forge_glyph(pdf: &[u8], from: char, to: char) -> Vec<u8> {
+        let mut doc = lopdf::Document::load_mem(pdf).unwrap();
+        let page = *doc.get_pages().values().next().unwrap();
+        let (a, b) = (glyph_code(&doc, page, from), glyph_code(&doc, page, to));
+        let mut content = doc.get_and_decode_page_content(page).unwrap();
+        let mut n = 0;
+        for op in &mut content.operations {
+            if op.operator != "Tj" {
+                continue;
+            }
+            if let lopdf::Object::String(bytes, _) = &mut op.operands[0] {
+                for code in bytes.chunks_mut(2) {
+                    if code == a.as_slice() {
+                        code.copy_from_slice(&b);
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert!(n > 0);
+        doc.change_page_content(page, content.encode().unwrap())
+            .unwrap();
+        let mut out = Vec::new();
+        doc.save_to(&mut out).unwrap();
+        out
+    }
+
+    fn slip_pdf_of_rejected() -> (Vec<u8>, Registry, BTreeMap<String, SoftwareKey>) {
+        slip_pdf_of(form())
+    }
+
+    fn slip_pdf_of(form: FormValues) -> (Vec<u8>, Registry, BTreeMap<String, SoftwareKey>) {
+        let (store, reg, keys, id) = rejected_with(form);
+        let state = store.case(&id).unwrap().unwrap();
+        let events = store.events(&id).unwrap();
+        let font = CjkFont::locate().unwrap();
+        let fonts = FontSet::new(&font).unwrap();
+        let pdf = hukou_slip_pdf(&state, &events, &reg, &font, &fonts).unwrap();
+        (pdf, reg, keys)
+    }
+
+    fn key_of(
+        keys: &BTreeMap<String, SoftwareKey>,
+    ) -> impl Fn(&str, &str) -> Option<PublicKey> + '_ {
+        |a: &str, fp: &str| {
+            keys.get(a)
+                .map(|k| k.public_key().clone())
+                .filter(|k| k.fingerprint() == fp)
+        }
+    }
+
+    #[test]
+    fn a_genuine_slip_pdf_shows_what_was_signed() {
+        let (pdf, reg, keys) = slip_pdf_of_rejected();
+        let page = crate::pdf::page_content(&pdf).unwrap();
+        assert!(page.texts.iter().any(|t| t.text.contains("王德勇")));
+        let v = verify_slip_file(&pdf, &reg, key_of(&keys)).unwrap();
+        assert_eq!(v.page, PageCheck::Matched);
+        assert!(v.payload.summary.contains("王德永 → 王德勇"));
+        assert_eq!(v.decisions[1].opinion, "证明材料不足");
+    }
+
+    #[test]
+    fn a_pdf_with_forged_visible_text_is_refused() {
+        let (pdf, reg, keys) = slip_pdf_of_rejected();
+        // 变动人 王德勇 → 王德永, in the 变动人 row and in 变更后内容; the QR
+        // still carries the signed summary.
+        let forged = forge_glyph(&pdf, '勇', '永');
+        let page = crate::pdf::page_content(&forged).unwrap();
+        assert!(!page.texts.iter().any(|t| t.text.contains("王德勇")));
+        assert!(crate::qr::decode_pdf(&forged).is_ok());
+        let err = verify_slip_file(&forged, &reg, key_of(&keys)).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("页面文字与审批人签名的内容不符"), "{msg}");
+        assert!(
+            msg.contains("王德永（5226**********0116）姓名：王德永 → 王德永"),
+            "{msg}"
+        );
+        // The 受理编号 changed by one digit: refused too.
+        let forged = forge_glyph(&pdf, '1', '7');
+        let msg = verify_slip_file(&forged, &reg, key_of(&keys))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("受理编号"), "{msg}");
+        // The result changed (不同意 → 同意 needs a glyph removed; 不 → 同
+        // gives 同同意).
+        let forged = forge_glyph(&pdf, '不', '同');
+        let msg = verify_slip_file(&forged, &reg, key_of(&keys))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("审批结果"), "{msg}");
+    }
+
+    #[test]
+    fn a_photo_of_a_slip_is_to_be_compared_by_eye() {
+        let (pdf, reg, keys) = slip_pdf_of_rejected();
+        let texts = crate::qr::decode_pdf(&pdf).unwrap();
+        let v = verify_texts(&texts, &reg, key_of(&keys)).unwrap();
+        assert_eq!(v.page, PageCheck::CompareByEye);
+    }
+
+    /// Values wrapped over several lines read back as signed; the rows
+    /// after them (a reason with a blank line) do not disturb it.
+    #[test]
+    fn multi_line_values_read_back() {
+        let mut f = form();
+        f.insert("reason".into(), json!("用字错误。\n\n有出生医学证明为证。"));
+        f.insert("after".into(), json!("王德勇（曾用名王德永）".repeat(8)));
+        let (pdf, reg, keys) = slip_pdf_of(f);
+        let page = crate::pdf::page_content(&pdf).unwrap();
+        let t = &page.texts;
+        let i = t.iter().position(|x| x.text == AFTER_LABEL).unwrap();
+        // The value's second line, under its first.
+        assert!((t[i + 1].x - t[i + 2].x).abs() < 0.01, "not wrapped");
+        assert!(t[i + 2].y < t[i + 1].y);
+        let v = verify_slip_file(&pdf, &reg, key_of(&keys)).unwrap();
+        assert_eq!(v.page, PageCheck::Matched);
     }
 }

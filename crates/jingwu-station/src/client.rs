@@ -168,11 +168,21 @@ impl HubClient {
     /// A client of the hub at `base` (`https://host:port` or, on
     /// loopback, `http://…`). `fingerprint` pins the hub certificate.
     pub fn new(base: &str, fingerprint: Option<&str>) -> Result<HubClient, ClientError> {
-        let base = base.trim_end_matches('/').to_string();
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
-            return Err(ClientError::Setup("县局地址应以 https:// 开头".into()));
+        let base = base.trim().trim_end_matches('/').to_string();
+        let url = reqwest::Url::parse(&base)
+            .map_err(|_| ClientError::Setup(format!("县局地址“{base}”不是有效的网址")))?;
+        match url.scheme() {
+            "https" => {}
+            // Like the hub, which serves plain HTTP on loopback only: off
+            // this machine, passwords and tokens go over TLS.
+            "http" if is_loopback(&url) => {}
+            "http" => return Err(ClientError::Setup(
+                "不加密的 http:// 只能连接本机（127.0.0.1、::1、localhost），连接县局请用 https://"
+                    .into(),
+            )),
+            _ => return Err(ClientError::Setup("县局地址应以 https:// 开头".into())),
         }
-        if base.starts_with("https://") && fingerprint.is_none() {
+        if url.scheme() == "https" && fingerprint.is_none() {
             return Err(ClientError::Setup(
                 "使用 https 连接县局须提供证书指纹（由县局管理员提供）".into(),
             ));
@@ -626,6 +636,18 @@ fn offline_reason(e: &reqwest::Error) -> String {
     format!("{reason}（技术细节：{}）", error_chain(e))
 }
 
+/// Whether `url` names this machine: a loopback address, or `localhost`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
@@ -641,6 +663,40 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    /// Plain HTTP only to this machine, as the hub serves it; https
+    /// anywhere, with a pinned certificate.
+    #[test]
+    fn plain_http_is_refused_off_loopback() {
+        for ok in [
+            "http://127.0.0.1:8443",
+            "http://127.8.0.1:8443/",
+            "http://[::1]:8443",
+            "http://localhost:8443",
+            "http://LOCALHOST",
+        ] {
+            assert!(HubClient::new(ok, None).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.5:8443",
+            "http://hub.example.cn",
+            "http://localhost.example.cn",
+            "http://127.0.0.1.example.cn",
+            "http://[::ffff:10.0.0.5]:8443",
+            "http://0.0.0.0:8443",
+        ] {
+            let Err(e) = HubClient::new(bad, None) else {
+                panic!("{bad} accepted");
+            };
+            assert!(e.to_string().contains("只能连接本机"), "{bad}: {e}");
+        }
+        let fp = "ab".repeat(32);
+        assert!(HubClient::new("https://hub.example.cn:8443", Some(&fp)).is_ok());
+        assert!(HubClient::new("https://hub.example.cn:8443", None).is_err());
+        for bad in ["ftp://127.0.0.1", "hub.example.cn", ""] {
+            assert!(HubClient::new(bad, None).is_err(), "{bad}");
+        }
+    }
 
     #[tokio::test]
     async fn a_closed_port_is_explained_in_plain_words() {

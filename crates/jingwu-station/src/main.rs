@@ -19,6 +19,7 @@ use jingwu_core::event::{Action, Decision};
 use jingwu_core::form::{CaseType, FormValues};
 use jingwu_core::registry::Registry;
 use jingwu_core::SHANGHAI;
+use jingwu_station::slips::PageCheck;
 use jingwu_station::station::Station;
 use jingwu_store::Store;
 use serde_json::json;
@@ -227,12 +228,50 @@ enum SealCmd {
     List,
 }
 
+/// `println!` that answers an error instead of panicking when standard
+/// output is gone (`jingwu-station show … | head -1`); `main` then ends
+/// quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
-        eprintln!("错误：{e:#}");
+        if closed_pipe(&e) {
+            // The reader has all it wanted.
+            return;
+        }
+        eprintln!("错误：{}", error_text(&e));
         std::process::exit(1);
     }
+}
+
+/// Whether `e` is standard output closed by its reader.
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The error and its causes, joined with `：`. Our error types show their
+/// cause in their own text (`操作未被允许：<the rejection>`) and also
+/// report it as their source, so a cause the text already shows is not
+/// repeated.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push('：');
+            text.push_str(&c);
+        }
+    }
+    text
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -249,7 +288,7 @@ fn run(cli: Cli) -> Result<()> {
         } => return scan_command(files, &out, sane, resolution, batch),
         Cmd::Scanners => {
             for d in jingwu_station::sane::list_devices(std::time::Duration::from_secs(60))? {
-                println!("{}", serde_json::to_string(&d)?);
+                say!("{}", serde_json::to_string(&d)?)?;
             }
             return Ok(());
         }
@@ -267,16 +306,20 @@ fn run(cli: Cli) -> Result<()> {
     let reg = Registry::builtin_demo().context("加载雷山县演示组织机构失败")?;
     match cli.cmd {
         Cmd::Demo => demo(&mut store, &reg),
-        Cmd::Verify => verify_all(&store, &reg).map(|n| println!("已校验 {n} 个案件，全部通过。")),
+        Cmd::Verify => {
+            let n = verify_all(&store, &reg)?;
+            say!("已校验 {n} 个案件，全部通过。")?;
+            Ok(())
+        }
         Cmd::List => {
             for c in store.list_cases(1000)? {
-                println!(
+                say!(
                     "{}  {}  {:<10}  {}",
                     c.id,
                     c.case_no,
                     c.status.label(),
                     c.updated_at
-                );
+                )?;
             }
             Ok(())
         }
@@ -285,7 +328,7 @@ fn run(cli: Cli) -> Result<()> {
             let id = st.find_case(&case)?;
             let (_, pdf) = st.slip_pdf(&id)?;
             write_atomically(&out, &pdf)?;
-            println!("已生成结果通知单 {}（{} 字节）", out.display(), pdf.len());
+            say!("已生成结果通知单 {}（{} 字节）", out.display(), pdf.len())?;
             Ok(())
         }
         Cmd::VerifySlip { file } => {
@@ -293,18 +336,36 @@ fn run(cli: Cli) -> Result<()> {
                 std::fs::read(&file).with_context(|| format!("无法读取 {}", file.display()))?;
             let st = Station::open(&cli.data_dir, reg)?;
             let c = st.verify_slip(&bytes)?;
-            println!("有效：受理编号 {}", c.case_no);
-            println!("  审批事项：{}", c.summary);
-            println!("  审批结果：{}", c.result);
+            match c.page_check {
+                PageCheck::Matched => {
+                    say!("有效：受理编号 {}（页面文字与签名内容一致）", c.case_no)?
+                }
+                PageCheck::CompareByEye => say!(
+                    "签名有效：受理编号 {}\n\
+                     ！！请逐字核对：纸面上的受理编号、变更内容和审批记录必须与下列签名内容完全一致，\n\
+                     ！！否则通知单已被改动（照片或扫描件无法自动核对页面文字）。",
+                    c.case_no
+                )?,
+            }
+            say!("  受理编号：{}", c.case_no)?;
+            say!("  审批事项：{}", c.summary)?;
+            say!("  审批结果：{}", c.result)?;
             for d in &c.decisions {
-                println!("  {}：{} {}（SM2 签名有效）", d.step, d.name, d.decision);
+                say!(
+                    "  {}：{} {}　意见：{}　{}（SM2 签名有效）",
+                    d.step,
+                    d.name,
+                    d.decision,
+                    d.opinion,
+                    d.time
+                )?;
             }
             Ok(())
         }
         Cmd::Seal { cmd: SealCmd::List } => {
             let book = jingwu_station::seals::seal_book(&store)?;
             if book.seals().is_empty() {
-                println!("本机没有已登记的印章（同步后从县局取得）。");
+                say!("本机没有已登记的印章（同步后从县局取得）。")?;
             }
             for r in book.seals() {
                 let i = &r.seal.info;
@@ -316,7 +377,7 @@ fn run(cli: Cli) -> Result<()> {
                     Some(t) => format!("已注销（{t}）"),
                     None => "有效".to_string(),
                 };
-                println!(
+                say!(
                     "{}  {kind}  {}  持有 {}  密钥 {}  有效期 {} 至 {}  制章人 {}  {state}",
                     i.id,
                     i.name,
@@ -325,13 +386,13 @@ fn run(cli: Cli) -> Result<()> {
                     i.valid_from,
                     i.valid_to,
                     i.maker
-                );
+                )?;
             }
             Ok(())
         }
         Cmd::Print { file, printer } => {
             let job = jingwu_slip::print::print_pdf(&file, printer.as_deref())?;
-            println!("已送打印，任务号 {job}");
+            say!("已送打印，任务号 {job}")?;
             Ok(())
         }
         Cmd::BlankForm {
@@ -358,7 +419,7 @@ fn run(cli: Cli) -> Result<()> {
             let doc = jingwu_slip::slip::blank_form(&reg, &station, &form_id)?;
             let pdf = jingwu_slip::pdf::render(&doc, &fonts)?;
             write_atomically(&out, &pdf)?;
-            println!("已生成空白登记表 {}", out.display());
+            say!("已生成空白登记表 {}", out.display())?;
             Ok(())
         }
         _ => bail!("内部错误：县局命令未分派"),
@@ -401,7 +462,7 @@ fn now() -> OffsetDateTime {
 }
 
 fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
-    println!("警务协同 演示：雷山县公安局（演示数据，人员均为虚构）");
+    say!("警务协同 演示：雷山县公安局（演示数据，人员均为虚构）")?;
     let keys = demo_keys(store, reg)?;
     let org = &reg.org;
     let unit_of = |name: &str| -> Result<String> {
@@ -458,11 +519,11 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
         now(),
     )?;
     let id = s.case_id;
-    println!(
+    say!(
         "\n[户口变更] 受理编号 {}，承办民警 {}",
         s.case_no,
         name(&officer)
-    );
+    )?;
     let s = store.record(
         reg,
         key(&officer)?,
@@ -471,10 +532,10 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
         Action::Submit {},
         now(),
     )?;
-    println!(
+    say!(
         "  提交 → 待“{}”",
         s.current_step(reg).map(|x| x.name.as_str()).unwrap_or("")
-    );
+    )?;
     let mut s = s;
     while s.status == jingwu_core::case::Status::InReview {
         let step = s.current_step(reg).context("找不到当前环节")?.clone();
@@ -485,12 +546,12 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
             .with_context(|| format!("{} 无人任职", step.name))?;
         let decision = s.decision_action(reg, Decision::Agree, "同意")?;
         s = store.record(reg, key(&who)?, &who, Some(id), decision, now())?;
-        println!(
+        say!(
             "  {}（{}）同意 → {}",
             step.role,
             name(&who),
             s.status.label()
-        );
+        )?;
     }
     store.record(
         reg,
@@ -514,7 +575,7 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
         },
         now(),
     )?;
-    println!("  已落实，已告知申请人。审批结果：{}", s.status.label());
+    say!("  已落实，已告知申请人。审批结果：{}", s.status.label())?;
 
     // 2. 110 接处警.
     let desk_unit = unit_of("110巡警大队")?;
@@ -555,11 +616,11 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
         now(),
     )?;
     let iid = s.case_id;
-    println!(
+    say!(
         "\n[110 接处警] 接警单 {}，接警员 {}",
         s.case_no,
         name(&desk)
-    );
+    )?;
     let steps: Vec<(&String, Action)> = vec![
         (
             &desk,
@@ -590,7 +651,7 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
     ];
     for (who, action) in steps {
         let s = store.record(reg, key(who)?, who, Some(iid), action, now())?;
-        println!("  {} → {}", name(who), s.status.label());
+        say!("  {} → {}", name(who), s.status.label())?;
     }
     let archiver = "system110".to_string();
     let s = store.record(
@@ -601,13 +662,13 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
         Action::Archive {},
         now(),
     )?;
-    println!("  自动归档 → {}", s.status.label());
+    say!("  自动归档 → {}", s.status.label())?;
 
     let n = verify_all(store, reg)?;
-    println!(
+    say!(
         "\n本地库中共 {n} 个案件，签名、哈希链与业务规则全部校验通过；待同步到县局的事件 {} 个。",
         store.outbox_len()?
-    );
+    )?;
     Ok(())
 }
 
@@ -677,7 +738,7 @@ fn secret(var: &str, what: &str) -> Result<String> {
     Ok(v)
 }
 
-fn print_case(st: &Station, s: &CaseState) {
+fn print_case(st: &Station, s: &CaseState) -> Result<()> {
     let step = s
         .current_step(&st.reg)
         .map(|x| {
@@ -688,7 +749,8 @@ fn print_case(st: &Station, s: &CaseState) {
             )
         })
         .unwrap_or_default();
-    println!("{}  {}  {}{}", s.case_id, s.case_no, s.status.label(), step);
+    say!("{}  {}  {}{}", s.case_id, s.case_no, s.status.label(), step)?;
+    Ok(())
 }
 
 fn hub_command(cli: Cli) -> Result<()> {
@@ -706,7 +768,7 @@ fn hub_command(cli: Cli) -> Result<()> {
             let password = secret("JINGWU_PASSWORD", "登录密码")?;
             if let Some(f) = key_file {
                 let fp = st.import_key(&person, &f)?;
-                println!("已导入 {person} 的签名密钥（公钥指纹 {fp}）");
+                say!("已导入 {person} 的签名密钥（公钥指纹 {fp}）")?;
             }
             let pin = if st.store.key(&person)?.is_some() {
                 String::new()
@@ -729,10 +791,11 @@ fn hub_command(cli: Cli) -> Result<()> {
                 "pending" => "待县局系统管理员批准",
                 other => other,
             };
-            println!(
+            say!(
                 "已登记本机：设备 {}，公钥指纹 {}，{state}",
-                e.device, e.fingerprint
-            );
+                e.device,
+                e.fingerprint
+            )?;
         }
         Cmd::Seal {
             cmd:
@@ -764,29 +827,29 @@ fn hub_command(cli: Cli) -> Result<()> {
             };
             let r = rt.block_on(st.issue_seal(&pin, req, font.as_ref()))?;
             let i = &r.seal.info;
-            println!(
+            say!(
                 "已登记印章 {}（{}），绑定公钥 {}，有效期至 {}",
                 i.id,
                 i.name,
                 i.holder_key.fingerprint(),
                 i.valid_to
-            );
+            )?;
         }
         Cmd::Seal {
             cmd: SealCmd::Revoke { id },
         } => {
             let r = rt.block_on(st.revoke_seal(&id))?;
-            println!(
+            say!(
                 "已注销印章 {}（{}），注销时间 {}",
                 r.seal.info.id,
                 r.seal.info.name,
                 r.revoked_at.unwrap_or_default()
-            );
+            )?;
         }
         Cmd::Login => {
             let password = secret("JINGWU_PASSWORD", "登录密码")?;
             rt.block_on(st.login(&password))?;
-            println!("已登录");
+            say!("已登录")?;
         }
         Cmd::New { form } => {
             let json = std::fs::read_to_string(&form)
@@ -799,24 +862,24 @@ fn hub_command(cli: Cli) -> Result<()> {
             })?;
             let pin = secret("JINGWU_PIN", "签名 PIN")?;
             let s = st.create_hukou(&pin, values)?;
-            print_case(&st, &s);
+            print_case(&st, &s)?;
         }
         Cmd::Attach { case, file, field } => {
             let id = st.find_case(&case)?;
             let pin = secret("JINGWU_PIN", "签名 PIN")?;
             let s = st.attach(&pin, id, &field, &file)?;
-            print_case(&st, &s);
+            print_case(&st, &s)?;
         }
         Cmd::Submit { case } => {
             let id = st.find_case(&case)?;
             let pin = secret("JINGWU_PIN", "签名 PIN")?;
             let s = st.submit(&pin, id)?;
-            print_case(&st, &s);
+            print_case(&st, &s)?;
         }
         Cmd::Inbox => {
             for s in st.inbox()? {
-                print_case(&st, &s);
-                println!("    {}", s.summary());
+                print_case(&st, &s)?;
+                say!("    {}", s.display_summary())?;
             }
         }
         Cmd::Decide {
@@ -833,7 +896,7 @@ fn hub_command(cli: Cli) -> Result<()> {
             let id = st.find_case(&case)?;
             let pin = secret("JINGWU_PIN", "签名 PIN")?;
             let s = st.decide(&pin, id, d, &opinion)?;
-            print_case(&st, &s);
+            print_case(&st, &s)?;
         }
         Cmd::Sync {
             follow,
@@ -844,12 +907,17 @@ fn hub_command(cli: Cli) -> Result<()> {
             let report = rt.block_on(st.sync(|name, done, total| {
                 eprintln!("上传 {name}：{done}/{total} 字节");
             }))?;
-            println!("{}", serde_json::to_string(&report)?);
+            say!("{}", serde_json::to_string(&report)?)?;
             if follow {
                 let want_case = case.map(|c| st.find_case(&c)).transpose()?;
                 let want_status = status;
+                let mut gone = false;
                 let fut = st.follow(None, |s| {
-                    print_case_line(s);
+                    if let Err(e) = print_case_line(s) {
+                        // Standard output closed: stop following.
+                        gone = closed_pipe(&e);
+                        return false;
+                    }
                     !(Some(s.case_id) == want_case
                         && want_status.as_deref().is_some_and(|w| {
                             serde_json::to_value(s.status).ok()
@@ -864,22 +932,25 @@ fn hub_command(cli: Cli) -> Result<()> {
                         .map_err(|_| anyhow::anyhow!("等待超时（{t} 秒）"))??,
                     None => rt.block_on(fut)?,
                 }
+                if gone {
+                    return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
+                }
             }
         }
         Cmd::Show { case } => {
             let id = st.find_case(&case)?;
             let s = st.store.case(&id)?.context("本地库中没有该案件")?;
-            print_case(&st, &s);
-            println!("    {}", s.summary());
+            print_case(&st, &s)?;
+            say!("    {}", s.display_summary())?;
             for t in &s.trail {
-                println!("    {}", serde_json::to_string(t)?);
+                say!("    {}", serde_json::to_string(t)?)?;
             }
         }
         Cmd::ExportCase { case, out } => {
             let id = st.find_case(&case)?;
             let b = st.bundle(&id)?;
             write_atomically(&out, b.to_json_pretty()?.as_bytes())?;
-            println!("已导出 {} 个事件到 {}", b.events.len(), out.display());
+            say!("已导出 {} 个事件到 {}", b.events.len(), out.display())?;
         }
         Cmd::ImportScan { case, files, field } => {
             let id = st.find_case(&case)?;
@@ -890,13 +961,13 @@ fn hub_command(cli: Cli) -> Result<()> {
             let mut failed = false;
             for f in &files {
                 match st.import_scan(&pin, id, &field, f) {
-                    Ok(imp) => println!("{}", serde_json::to_string(&imp)?),
+                    Ok(imp) => say!("{}", serde_json::to_string(&imp)?)?,
                     Err(e) => {
                         failed = true;
-                        println!(
+                        say!(
                             "{}",
                             json!({"source": f.display().to_string(), "error": e.to_string()})
-                        );
+                        )?;
                     }
                 }
             }
@@ -909,8 +980,9 @@ fn hub_command(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-fn print_case_line(s: &CaseState) {
-    println!("{}  {}  {}", s.case_id, s.case_no, s.status.label());
+fn print_case_line(s: &CaseState) -> Result<()> {
+    say!("{}  {}  {}", s.case_id, s.case_no, s.status.label())?;
+    Ok(())
 }
 
 /// `scan FILE… --out DIR` / `scan --sane DEVICE --out DIR`.
@@ -963,12 +1035,12 @@ fn scan_command(
                     if let Some(o) = v.as_object_mut() {
                         o.insert("output".into(), json!(path.display().to_string()));
                     }
-                    println!("{}", serde_json::to_string(&v)?);
+                    say!("{}", serde_json::to_string(&v)?)?;
                 }
             }
             Err(e) => {
                 failed += 1;
-                println!("{}", json!({"source": source, "error": e.to_string()}));
+                say!("{}", json!({"source": source, "error": e.to_string()}))?;
             }
         }
     }
@@ -1018,10 +1090,39 @@ fn watch_command(
         }
     );
     for (n, o) in rx.into_iter().enumerate() {
-        println!("{}", serde_json::to_string(&o)?);
+        say!("{}", serde_json::to_string(&o)?)?;
         if max_files.is_some_and(|m| n + 1 >= m) {
             break;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    /// A refusal reads once, not `表单有 1 处…: 表单有 1 处…`.
+    #[test]
+    fn a_refusal_is_not_repeated() {
+        let rejection =
+            jingwu_core::case::Rejection::Invalid(vec![jingwu_core::form::FieldError {
+                field: "applicant_phone".into(),
+                message: "申报人联系电话应为 11 位手机号码".into(),
+            }]);
+        let e: anyhow::Error =
+            jingwu_station::station::StationError::from(jingwu_store::StoreError::from(rejection))
+                .into();
+        assert_eq!(
+            error_text(&e),
+            "操作未被允许：表单有 1 处需要修改：申报人联系电话应为 11 位手机号码"
+        );
+        // What `{:#}` printed before.
+        assert_eq!(format!("{e:#}").matches("表单有 1 处").count(), 2);
+        // A cause the message does not show is still told.
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "没有这个文件");
+        let e = anyhow::Error::from(io).context("无法读取 slip.pdf");
+        assert_eq!(error_text(&e), "无法读取 slip.pdf：没有这个文件");
+    }
 }

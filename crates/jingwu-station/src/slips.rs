@@ -5,12 +5,16 @@
 
 use jingwu_core::attest::SlipResult;
 use jingwu_core::case::Status;
+pub use jingwu_slip::slip::{PageCheck, SignedDecision};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::station::{Result, Station, StationError};
 
-/// What checking a slip found: the slip is genuine.
+/// What checking a slip found: the slip is genuine. `summary`, `case_no`,
+/// `result` and `decisions` are what the approvers signed; a person shown
+/// a photo or scan (`page_check` = `compare_by_eye`) must compare them
+/// with the paper.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SlipCheck {
     pub case_id: Uuid,
@@ -18,17 +22,13 @@ pub struct SlipCheck {
     pub summary: String,
     /// 同意 or 不同意.
     pub result: String,
-    /// Each decision: approver's name, step, decision label.
-    pub decisions: Vec<SlipDecision>,
+    /// Each decision as signed: approver, step, decision, opinion, time.
+    pub decisions: Vec<SignedDecision>,
     /// Whether this station holds the case and its record matched.
     pub matched_local_record: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SlipDecision {
-    pub name: String,
-    pub step: String,
-    pub decision: String,
+    /// `matched`: a PDF whose page shows the signed content;
+    /// `compare_by_eye`: a photo or scan, to be compared by a person.
+    pub page_check: PageCheck,
 }
 
 fn usage<T>(msg: impl Into<String>) -> Result<T> {
@@ -104,14 +104,8 @@ impl Station {
         if bytes.is_empty() {
             return usage("无效：文件为空");
         }
-        let texts = if bytes.starts_with(b"%PDF") {
-            jingwu_slip::qr::decode_pdf(bytes)
-        } else {
-            jingwu_slip::qr::decode_file_image(bytes)
-        }
-        .map_err(|e| StationError::Usage(format!("无效：{e}")))?;
         let key_of = |author: &str, fp: &str| self.store.public_key(author, fp).ok().flatten();
-        let verdict = jingwu_slip::slip::verify_texts(&texts, &self.reg, key_of)
+        let verdict = jingwu_slip::slip::verify_slip_file(bytes, &self.reg, key_of)
             .map_err(|e| StationError::Usage(format!("无效：{e}")))?;
         let p = &verdict.payload;
         let mut matched = false;
@@ -138,16 +132,9 @@ impl Station {
                 SlipResult::Rejected => "不同意",
             }
             .to_string(),
-            decisions: verdict
-                .decisions
-                .iter()
-                .map(|(name, step, decision)| SlipDecision {
-                    name: name.clone(),
-                    step: step.clone(),
-                    decision: decision.clone(),
-                })
-                .collect(),
+            decisions: verdict.decisions.clone(),
             matched_local_record: matched,
+            page_check: verdict.page,
         })
     }
 }

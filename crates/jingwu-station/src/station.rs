@@ -186,6 +186,13 @@ impl Station {
 
     fn record(&mut self, pin: &str, case: Option<Uuid>, action: Action) -> Result<CaseState> {
         let (person, key) = self.signer(pin)?;
+        // ID numbers as typed (`…x`, spaces, 15 digits) are signed in
+        // their canonical form only.
+        let state = match case {
+            Some(id) => self.store.case(&id)?,
+            None => None,
+        };
+        let action = jingwu_core::case::canonical_action(&self.reg, state.as_ref(), action);
         Ok(self
             .store
             .record(&self.reg, &key, &person, case, action, now())?)
@@ -632,5 +639,55 @@ pub fn sniff_mime(bytes: &[u8]) -> Option<&'static str> {
         Some("application/pdf")
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    /// An ID number typed with a lower-case `x` (or spaces) is signed and
+    /// stored in its canonical form, on create and on update alike.
+    #[test]
+    fn id_numbers_are_stored_canonical() {
+        use jingwu_core::crypto::{KdfParams, SoftwareKey};
+        const PIN: &str = "246810";
+        let dir = tempfile::tempdir().unwrap();
+        let reg = jingwu_core::registry::Registry::builtin_demo().unwrap();
+        let code = reg
+            .org
+            .units()
+            .find(|u| u.name == "方祥派出所")
+            .unwrap()
+            .code
+            .clone();
+        let officer = reg.org.holders(&code, "户籍民警")[0].id.clone();
+        let mut st = Station::open(dir.path(), reg).unwrap();
+        let k = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
+        let sealed = k
+            .seal(PIN, KdfParams::TEST_ONLY, &mut getrandom::SysRng)
+            .unwrap();
+        st.store.save_key(&officer, &sealed).unwrap();
+        st.store.set_meta("person", Some(&officer)).unwrap();
+
+        let mut form = jingwu_core::demo::name_change_form();
+        form.insert("applicant_id".into(), "11010519491231002x".into());
+        let s = st.create_hukou(PIN, form).unwrap();
+        assert_eq!(s.form["applicant_id"], "11010519491231002X");
+        let changes = [("applicant_id".to_string(), " 11010519491231002x ".into())].into();
+        let s = st
+            .act(
+                PIN,
+                s.case_id,
+                jingwu_core::event::Action::UpdateForm { changes },
+            )
+            .unwrap();
+        assert_eq!(s.form["applicant_id"], "11010519491231002X");
+        // The signed bytes never carry the lower-case form.
+        for e in st.store.events(&s.case_id).unwrap() {
+            let bytes = String::from_utf8(e.bytes().to_vec()).unwrap();
+            assert!(!bytes.contains("002x"), "{bytes}");
+        }
     }
 }

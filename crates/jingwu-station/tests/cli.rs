@@ -209,6 +209,12 @@ fn slip_pdf_prints_verifies_and_detects_tampering() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // A picture has no text to compare: the signed content is printed for
+    // a person to compare with the paper.
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("请逐字核对"), "{said}");
+    assert!(said.contains("王德永 → 王德勇"), "{said}");
+    assert!(said.contains("意见："), "{said}");
     // zbar, a third party, reads the same code.
     let z = run_tool("zbarimg", &["--raw", "-q", rotated.to_str().unwrap()]);
     assert!(z.trim().starts_with("JW1:"), "{z}");
@@ -253,6 +259,139 @@ fn slip_pdf_prints_verifies_and_detects_tampering() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("无效") && err.contains("改动"), "{err}");
+}
+
+/// A slip PDF whose visible text was edited (the 变动人's name, one glyph,
+/// in both places it shows) while its QR code stayed as it was is 无效,
+/// and says what differs; the genuine PDF stays 有效.
+#[test]
+fn a_slip_pdf_with_forged_visible_text_is_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(station(d, &["demo"]).status.success());
+    let case = hukou_case(d);
+    let pdf = d.join("slip.pdf");
+    assert!(station(d, &["slip", &case, "--out", pdf.to_str().unwrap()])
+        .status
+        .success());
+    // Uncompressed, as a PDF editor would see it.
+    let qdf = d.join("slip-qdf.pdf");
+    run_tool(
+        "qpdf",
+        &[
+            "--qdf",
+            "--object-streams=disable",
+            pdf.to_str().unwrap(),
+            qdf.to_str().unwrap(),
+        ],
+    );
+    let bytes = std::fs::read(&qdf).unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    // The glyph codes of 勇 and 永 from the font's ToUnicode map.
+    let code_of = |unicode: &str| {
+        text.lines()
+            .find_map(|l| {
+                let l = l.trim();
+                l.strip_suffix(&format!("> <{unicode}>"))
+                    .and_then(|c| c.strip_prefix('<'))
+                    .map(str::to_lowercase)
+            })
+            .unwrap_or_else(|| panic!("no ToUnicode entry for {unicode}"))
+    };
+    let (yong, yong2) = (code_of("52C7"), code_of("6C38"));
+    // Byte lines: fonts and images in between are binary.
+    let mut replaced = 0;
+    let mut forged: Vec<u8> = Vec::with_capacity(bytes.len());
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if i > 0 {
+            forged.push(b'\n');
+        }
+        let hex = std::str::from_utf8(line)
+            .ok()
+            .and_then(|l| l.strip_prefix('<'))
+            .and_then(|l| l.strip_suffix("> Tj"));
+        let Some(hex) = hex else {
+            forged.extend_from_slice(line);
+            continue;
+        };
+        let mut glyphs = String::new();
+        for c in hex.as_bytes().chunks(4) {
+            let c = std::str::from_utf8(c).unwrap();
+            if c == yong {
+                replaced += 1;
+                glyphs.push_str(&yong2);
+            } else {
+                glyphs.push_str(c);
+            }
+        }
+        forged.extend_from_slice(format!("<{glyphs}> Tj").as_bytes());
+    }
+    assert_eq!(replaced, 2, "王德勇 shows twice (变动人, 变更后内容)");
+    let forged_pdf = d.join("forged.pdf");
+    std::fs::write(&forged_pdf, forged).unwrap();
+    run_tool("qpdf", &["--check", forged_pdf.to_str().unwrap()]);
+    // What a reader of the PDF now sees.
+    let seen = run_tool("pdftotext", &["-layout", forged_pdf.to_str().unwrap(), "-"]);
+    assert!(!seen.contains("王德勇"), "{seen}");
+
+    let out = station(d, &["verify-slip", forged_pdf.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        err.contains("无效：页面文字与审批人签名的内容不符")
+            && err.contains("王德永 → 王德永")
+            && err.contains("王德永 → 王德勇"),
+        "{err}"
+    );
+    // The qdf form of the genuine slip is still the genuine slip.
+    let out = station(d, &["verify-slip", qdf.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.starts_with("有效") && said.contains("页面文字与签名内容一致"),
+        "{said}"
+    );
+}
+
+/// `jingwu-station show … | head -1`: the reader closes the pipe before
+/// the station writes; the station ends quietly (no panic, no message, exit
+/// 0) instead of panicking on the broken pipe.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(station(d, &["demo"]).status.success());
+    let case = hukou_case(d);
+    for args in [vec!["show", case.as_str()], vec!["list"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jingwu-station"))
+            .arg("--data-dir")
+            .arg(d)
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the only reading end before the child has printed.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+    // With a reader, `show` prints the case, its ID numbers masked.
+    let out = station(d, &["show", &case]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("5226**********0116"), "{said}");
 }
 
 /// A case still under review has no slip; the message says why.

@@ -74,3 +74,131 @@ fn lists_and_case_page_for_each_person() {
         .iter()
         .any(|f| f["key"] == "subject_id"));
 }
+
+/// A 公民身份号码 change: before, after, the reason and opinions carry full
+/// ID numbers. The view masks every one of them (values, summary, list
+/// row, trail); what approvers sign stays the unmasked summary.
+#[test]
+fn id_numbers_are_masked_everywhere_in_the_view_but_signed_in_full() {
+    let mut w = World::new();
+    let officer = w.holder(STATION, "户籍民警");
+    let chief = w.holder(STATION, "所长");
+    let mut form = hukou_form();
+    for (k, v) in [
+        ("change_item", "公民身份号码"),
+        ("change_category", "12"),
+        ("before", "522634198503120116"),
+        ("after", "52263419900101123X"),
+        (
+            "reason",
+            "原号码 522634198503120116 与 52263419900101123X 重号",
+        ),
+    ] {
+        form.insert(k.into(), Value::String(v.into()));
+    }
+    w.create_hukou(STATION, &officer, form).unwrap();
+    w.act(&officer, Action::Submit {}).unwrap();
+    w.act(
+        &chief,
+        decide(
+            "station_chief",
+            Decision::Agree,
+            "核对 522634198503120044 无误",
+        ),
+    )
+    .unwrap();
+    let s = w.state().clone();
+    // Signed in full: the decision carries the unmasked summary.
+    let signed = w
+        .log
+        .iter()
+        .find_map(|e| match &e.event.action {
+            Action::Decide { summary, .. } => Some(summary.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(signed, s.summary());
+    assert!(signed.contains("522634198503120116 → 52263419900101123X"));
+
+    let all: HashSet<_> = w.log.iter().map(|e| e.event.id).collect();
+    let d = view::case_detail(&w.reg, &s, &chief, &all, true);
+    let row = view::list_row(&w.reg, &s);
+    for shown in [d.to_string(), row.to_string()] {
+        for full in [
+            "522634198503120116",
+            "52263419900101123X",
+            "522634198503120044",
+            "522634198503120116",
+        ] {
+            assert!(!shown.contains(full), "{full} shown in {shown}");
+        }
+    }
+    assert_eq!(d["values"]["before"], "5226**********0116");
+    assert_eq!(d["values"]["after"], "5226**********123X");
+    assert_eq!(
+        d["values"]["reason"],
+        "原号码 5226**********0116 与 5226**********123X 重号"
+    );
+    assert!(d["summary"]
+        .as_str()
+        .unwrap()
+        .contains("5226**********0116 → 5226**********123X"));
+    assert_eq!(d["trail"][1]["opinion"], "核对 5226**********0044 无误");
+}
+
+/// An ID number is signed only in its canonical form: a lower-case check
+/// character is refused by the rules, and `canonical_action` (which every
+/// adapter applies) stores `X`.
+#[test]
+fn a_lower_case_x_is_refused_and_canonicalised() {
+    let mut w = World::new();
+    let officer = w.holder(STATION, "户籍民警");
+    let mut form = hukou_form();
+    form.insert(
+        "applicant_id".into(),
+        Value::String("11010519491231002x".into()),
+    );
+    let err = w
+        .create_hukou(STATION, &officer, form.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("标准形式"), "{err}");
+
+    let t = w.reg.template_latest("hukou_change").unwrap().reference();
+    let create = Action::Create {
+        case_type: crate::form::CaseType::HukouChange,
+        template: t,
+        workflow: None,
+        case_no: String::new(),
+        unit: String::new(),
+        form,
+    };
+    let Action::Create { form, .. } = crate::case::canonical_action(&w.reg, None, create) else {
+        panic!()
+    };
+    assert_eq!(form["applicant_id"], "11010519491231002X");
+    let s = w.create_hukou(STATION, &officer, form).unwrap();
+    assert_eq!(s.form["applicant_id"], "11010519491231002X");
+
+    // An update with a lower-case x: refused as it is, canonicalised by
+    // canonical_action against the case's template.
+    let changes: crate::form::FormValues = [(
+        "applicant_id".to_string(),
+        Value::String(" 11010519491231002x ".into()),
+    )]
+    .into();
+    let err = w
+        .act(
+            &officer,
+            Action::UpdateForm {
+                changes: changes.clone(),
+            },
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("标准形式"), "{err}");
+    let s = w.state().clone();
+    let a = crate::case::canonical_action(&w.reg, Some(&s), Action::UpdateForm { changes });
+    w.act(&officer, a).unwrap();
+    assert_eq!(w.state().form["applicant_id"], "11010519491231002X");
+}
