@@ -11,6 +11,7 @@ mod attachments;
 mod bad_input;
 mod browser;
 mod chain;
+mod clock;
 mod durability;
 mod loopback;
 mod offline;
