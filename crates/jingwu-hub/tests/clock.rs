@@ -196,6 +196,26 @@ async fn receipts_are_signed_by_the_hub(backend: Backend) {
         .verify(&hub_key, &log[1].signed().unwrap())
         .is_err());
 
+    // The stations keep the receipts, checked against the hub's key: the
+    // officer's own events came back with theirs, the chief's decision
+    // with its own.
+    officer.sync().await;
+    for c in [&officer, &chief] {
+        let times = c.st.store.receipt_times(&case).unwrap();
+        assert_eq!(times.len(), 4, "{}", c.person);
+        for e in &log {
+            assert_eq!(
+                times[&e.signed().unwrap().event.id],
+                receipt_of(e).body.received_at
+            );
+        }
+    }
+    let wrong = officer
+        .st
+        .store
+        .save_receipt(&log[1].signed().unwrap(), &receipt_of(&log[0]));
+    assert!(wrong.is_err(), "a receipt of another event is refused");
+
     // OpenSSL checks a receipt with the served key, as an auditor would.
     let dir = tempfile::tempdir().unwrap();
     let rec = log[3].receipt.as_ref().unwrap();
