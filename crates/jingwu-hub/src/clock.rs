@@ -71,6 +71,23 @@ impl HubKey {
     }
 }
 
+impl HubKey {
+    /// The receipts of a push's accepted events `(event, gseq)`, signed
+    /// in parallel (the push holds the write lock meanwhile); returns
+    /// `(gseq, receipt)` in order.
+    pub fn receipts(
+        &self,
+        accepted: &[(&SignedEvent, i64)],
+        received_at: OffsetDateTime,
+    ) -> Result<Vec<(i64, SignedReceipt)>, ApiError> {
+        use rayon::prelude::*;
+        accepted
+            .par_iter()
+            .map(|(se, gseq)| Ok((*gseq, self.receipt(se, *gseq, received_at)?)))
+            .collect()
+    }
+}
+
 /// The hub's now, to the millisecond (the precision receipts carry).
 pub fn hub_now() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();

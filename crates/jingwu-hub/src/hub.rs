@@ -684,6 +684,7 @@ impl Hub {
         let person = caller.person.as_str();
         self.db.push(&mut |tx| {
             results.clear();
+            let mut accepted = Vec::new();
             // The hub's time of acceptance, taken under the write lock.
             let now = hub_now();
             let received_at = crate::rfc3339(now);
@@ -738,8 +739,7 @@ impl Hub {
                     kind: ev.action.kind(),
                     received_at: &received_at,
                 })?;
-                let receipt = self.hub_key.receipt(se, gseq, now)?;
-                tx.set_receipt(gseq, receipt.bytes(), receipt.signature())?;
+                accepted.push((se, gseq));
                 tx.put_case(&next)?;
                 tx.grant(
                     &ev.case_id,
@@ -750,6 +750,9 @@ impl Hub {
                     gseq: Some(gseq),
                     duplicate: false,
                 });
+            }
+            for (gseq, r) in self.hub_key.receipts(&accepted, now)? {
+                tx.set_receipt(gseq, r.bytes(), r.signature())?;
             }
             Ok(())
         })?;
