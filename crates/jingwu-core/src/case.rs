@@ -184,6 +184,13 @@ pub enum Rejection {
     UnknownTemplate(String),
     #[error("未知的流程 {0}")]
     UnknownWorkflow(String),
+    /// The event's device time is earlier than the case's previous event:
+    /// a device clock set back, or a backdated decision.
+    #[error("事件时间 {} 早于该案件上一事件的时间 {}，不予受理（请核对本机时钟）", rfc3339_shanghai(*.time), rfc3339_shanghai(*.previous))]
+    Backdated {
+        time: OffsetDateTime,
+        previous: OffsetDateTime,
+    },
     #[error("{0}")]
     NotAllowed(String),
     #[error("表单有 {} 处需要修改：{}", .0.len(), .0.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("；"))]
@@ -465,6 +472,12 @@ impl CaseState {
             return Err(Rejection::WrongSeq {
                 expected: self.next_seq,
                 found: ev.seq,
+            });
+        }
+        if ev.time < self.updated_at {
+            return Err(Rejection::Backdated {
+                time: ev.time,
+                previous: self.updated_at,
             });
         }
         if reg.org.person(&ev.author).is_none() {
@@ -979,6 +992,11 @@ impl CaseState {
             f(d);
         }
     }
+}
+
+/// A time as people here read it: Beijing time, to the second.
+fn rfc3339_shanghai(t: OffsetDateTime) -> String {
+    rfc3339(t.to_offset(SHANGHAI))
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {

@@ -16,6 +16,7 @@ pub mod form;
 pub mod idnum;
 pub mod money;
 pub mod org;
+pub mod receipt;
 pub mod registry;
 pub mod view;
 pub mod workdays;

@@ -150,6 +150,15 @@ pub struct KeyInfo {
     pub pem: String,
 }
 
+/// The hub's receipt-signing public key.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct HubKeyInfo {
+    /// SM3 fingerprint, as named in each receipt's `hub_key`.
+    pub fingerprint: String,
+    /// SM2 public key, PEM (SubjectPublicKeyInfo).
+    pub pem: String,
+}
+
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct PushRequest {
     pub events: Vec<WireEvent>,
@@ -379,13 +388,24 @@ async fn keys(State(hub): State<AppState>, Auth(_c): Auth) -> Result<Json<Vec<Ke
     .await
 }
 
+/// The public key that verifies the hub's receipts (the hub's time of
+/// acceptance of each event, see docs/sync-protocol.md).
+#[utoipa::path(get, path = "/api/hub-key", responses((status = 200, body = HubKeyInfo)), security(("bearer" = [])))]
+async fn hub_key(State(hub): State<AppState>, Auth(_c): Auth) -> Json<HubKeyInfo> {
+    let k = hub.hub_key.public_key();
+    Json(HubKeyInfo {
+        fingerprint: k.fingerprint(),
+        pem: k.to_pem(),
+    })
+}
+
 /// Pushes a batch of signed events, all or nothing.
 #[utoipa::path(post, path = "/api/events", request_body = PushRequest,
     responses((status = 200, body = PushResult),
         (status = 400, description = "malformed event or bad signature", body = ErrorBody),
         (status = 403, description = "not the author's enrolled key, out of scope, or not allowed at this step", body = ErrorBody),
         (status = 409, description = "stale: the case moved on; carries the current head", body = ErrorBody),
-        (status = 422, description = "invalid form or missing attachment", body = ErrorBody)),
+        (status = 422, description = "invalid form, missing attachment, or a device time ahead of the hub's clock (`clock_future`) or before the case's previous event (`clock_past`)", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn push(
     State(hub): State<AppState>,
@@ -760,7 +780,7 @@ impl utoipa::Modify for BearerScheme {
 #[openapi(
     info(title = "Jingwu county hub API", description = "Sync protocol of Jingwu: see docs/sync-protocol.md"),
     paths(healthz, login, logout, me, enrol, enrolments, decide_enrolment, create_user, revoke_sessions,
-        keys, push, pull, case_events, inbox, live, upload_begin, upload_status, upload_chunk, attachment,
+        keys, hub_key, push, pull, case_events, inbox, live, upload_begin, upload_status, upload_chunk, attachment,
         bundle, crate::webui::command, crate::seals::register, crate::seals::list,
         crate::seals::digest, crate::seals::revoke),
     modifiers(&BearerScheme)
@@ -808,6 +828,7 @@ pub fn router(hub: AppState) -> Router {
         .route("/api/admin/users", post(create_user))
         .route("/api/admin/sessions/revoke", post(revoke_sessions))
         .route("/api/keys", get(keys))
+        .route("/api/hub-key", get(hub_key))
         .route("/api/events", post(push).get(pull))
         .route("/api/cases/{id}/events", get(case_events))
         .route("/api/cases/{id}/bundle", get(bundle))

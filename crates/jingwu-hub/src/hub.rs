@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, Notify};
 use uuid::Uuid;
 
+use crate::clock::{check_device_time, hub_now, HubKey};
 use crate::db::{EnrolmentRow, EventRow, HubDb, NewEvent, SessionRow, UserRow};
 use crate::error::ApiError;
 
@@ -41,6 +42,9 @@ pub struct Limits {
     pub max_batch: usize,
     /// Most events returned by one pull.
     pub max_pull: i64,
+    /// How far (seconds) an event's device time may run ahead of the
+    /// hub's clock.
+    pub max_clock_ahead_secs: i64,
 }
 
 impl Default for Limits {
@@ -52,6 +56,7 @@ impl Default for Limits {
             max_chunk_bytes: 1024 * 1024,
             max_batch: 500,
             max_pull: 1000,
+            max_clock_ahead_secs: 300,
         }
     }
 }
@@ -73,6 +78,17 @@ pub struct WireEvent {
     pub signature: String,
 }
 
+/// The hub's signed receipt of an event (see `jingwu_core::receipt`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WireReceipt {
+    /// The signed bytes (RFC 8785 JSON of event id, event SM3, case id,
+    /// gseq, the hub's time of acceptance and the hub key's fingerprint),
+    /// base64.
+    pub bytes: String,
+    /// The hub's SM2 signature (DER, default ID), base64.
+    pub signature: String,
+}
+
 /// A stored event as served by pull, case logs and the live channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredEvent {
@@ -82,6 +98,9 @@ pub struct StoredEvent {
     pub seq: i64,
     pub bytes: String,
     pub signature: String,
+    /// The hub's receipt; absent for events stored before receipts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<WireReceipt>,
 }
 
 impl StoredEvent {
@@ -92,6 +111,10 @@ impl StoredEvent {
             seq: r.seq,
             bytes: B64.encode(&r.bytes),
             signature: B64.encode(&r.signature),
+            receipt: r.receipt.as_ref().map(|(bytes, sig)| WireReceipt {
+                bytes: B64.encode(bytes),
+                signature: B64.encode(sig),
+            }),
         }
     }
 }
@@ -153,6 +176,8 @@ pub struct Hub {
     pub db: Arc<dyn HubDb>,
     pub reg: Arc<Registry>,
     pub limits: Limits,
+    /// Signs the receipt of every accepted event.
+    pub hub_key: HubKey,
     keys: RwLock<HashMap<(String, String), (PublicKey, Instant)>>,
     /// Devices each approved key is enrolled on, cached like `keys`.
     devices: RwLock<HashMap<(String, String), EnrolledDevices>>,
@@ -246,6 +271,11 @@ fn rejection(e: Rejection, state: Option<&CaseState>) -> ApiError {
             ApiError::conflict("unknown_case", "县局没有该案件，请先上传该案件之前的记录")
         }
         Rejection::WrongCase => ApiError::bad_request("wrong_case", e.to_string()),
+        Rejection::Backdated { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "clock_past",
+            e.to_string(),
+        ),
         Rejection::NotAllowed(_) => ApiError::forbidden("not_allowed", e.to_string()),
         Rejection::Invalid(_) | Rejection::UnknownTemplate(_) | Rejection::UnknownWorkflow(_) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string())
@@ -305,10 +335,12 @@ impl Hub {
         let (live, _) = broadcast::channel(8192);
         let (ended, _) = broadcast::channel(256);
         let start = db.max_gseq()?;
+        let hub_key = HubKey::load_or_create(db.as_ref())?;
         let hub = Arc::new(Hub {
             db,
             reg,
             limits,
+            hub_key,
             keys: RwLock::new(HashMap::new()),
             devices: RwLock::new(HashMap::new()),
             live,
@@ -768,12 +800,15 @@ impl Hub {
                     .at(i, Some(e.event.id.to_string())),
             );
         }
-        let received_at = crate::now_rfc3339();
         let mut results = Vec::with_capacity(events.len());
         let reg = &self.reg;
         let person = caller.person.as_str();
         self.db.push(&mut |tx| {
             results.clear();
+            let mut accepted = Vec::new();
+            // The hub's time of acceptance, taken under the write lock.
+            let now = hub_now();
+            let received_at = crate::rfc3339(now);
             for (i, se) in events.iter().enumerate() {
                 let ev = &se.event;
                 let id = Some(ev.id.to_string());
@@ -793,6 +828,8 @@ impl Hub {
                     });
                     continue;
                 }
+                check_device_time(ev.time, now, self.limits.max_clock_ahead_secs)
+                    .map_err(|e| e.at(i, id.clone()))?;
                 let current = tx.case_state(&ev.case_id)?;
                 if current.is_some() && !tx.can_see(person, &ev.case_id)? {
                     return Err(ApiError::forbidden("out_of_scope", "无权处理该案件").at(i, id));
@@ -835,6 +872,7 @@ impl Hub {
                     kind: ev.action.kind(),
                     received_at: &received_at,
                 })?;
+                accepted.push((se, gseq));
                 tx.put_case(&next)?;
                 tx.grant(
                     &ev.case_id,
@@ -845,6 +883,9 @@ impl Hub {
                     gseq: Some(gseq),
                     duplicate: false,
                 });
+            }
+            for (gseq, r) in self.hub_key.receipts(&accepted, now)? {
+                tx.set_receipt(gseq, r.bytes(), r.signature())?;
             }
             Ok(())
         })?;

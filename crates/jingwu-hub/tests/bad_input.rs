@@ -194,6 +194,7 @@ async fn openapi_document_is_generated_from_the_handlers() {
         "/api/live",
         "/api/uploads/{sm3}",
         "/api/login",
+        "/api/hub-key",
         "/healthz",
     ] {
         assert!(doc["paths"].get(p).is_some(), "missing {p}");

@@ -12,6 +12,7 @@ mod bad_input;
 mod browser;
 mod case_numbers;
 mod chain;
+mod clock;
 mod durability;
 mod loopback;
 mod offline;

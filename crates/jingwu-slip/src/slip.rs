@@ -135,6 +135,29 @@ pub fn hukou_slip_sealed(
     font: &CjkFont,
     book: &SealBook,
 ) -> Result<SlipDoc, SlipError> {
+    hukou_slip_timed(state, events, reg, font, book, &HubTimes::new())
+}
+
+/// The hub's times of acceptance of events, by event id, from receipts
+/// the caller has verified against the hub's key.
+pub type HubTimes = std::collections::HashMap<uuid::Uuid, time::OffsetDateTime>;
+
+/// Marks a decision time that is the signer's device time, for a decision
+/// with no hub receipt.
+pub const DEVICE_TIME_MARK: &str = "时间为设备时间（无县局回执）";
+
+/// As [`hukou_slip_sealed`], with the hub's receipt times: each decision's
+/// printed time, and the time at which its seals must be valid and
+/// unrevoked, is the hub's time of acceptance. A decision without a
+/// receipt falls back to its device time, marked [`DEVICE_TIME_MARK`].
+pub fn hukou_slip_timed(
+    state: &CaseState,
+    events: &[SignedEvent],
+    reg: &Registry,
+    font: &CjkFont,
+    book: &SealBook,
+    hub_times: &HubTimes,
+) -> Result<SlipDoc, SlipError> {
     if state.case_type != CaseType::HukouChange {
         return Err(SlipError::NotHukou);
     }
@@ -227,16 +250,23 @@ pub fn hukou_slip_sealed(
         };
         let sdef = route.and_then(|r| r.steps.iter().find(|s| &s.id == step));
         let name = person_name(reg, &d.event.author);
+        let hub_time = hub_times.get(&d.event.id).copied();
+        let at = hub_time.unwrap_or(d.event.time);
         let registered = book
-            .personal(&d.event.author, &d.event.key, d.event.time)
+            .personal(&d.event.author, &d.event.key, at)
             .and_then(|r| slip_picture(&r.seal, SLIP_PERSONAL_PX).ok());
-        let (seal, note) = match registered {
-            Some(img) => (Some(img), None),
-            None => (
-                crate::seal::render_personal_seal(&name, font, SLIP_PERSONAL_PX).ok(),
-                Some(format!("名章：{UNREGISTERED_MARK}")),
-            ),
+        let mut notes = Vec::new();
+        let seal = match registered {
+            Some(img) => Some(img),
+            None => {
+                notes.push(format!("名章：{UNREGISTERED_MARK}"));
+                crate::seal::render_personal_seal(&name, font, SLIP_PERSONAL_PX).ok()
+            }
         };
+        if hub_time.is_none() {
+            notes.push(DEVICE_TIME_MARK.to_string());
+        }
+        let note = (!notes.is_empty()).then(|| notes.join("；"));
         trail.push(TrailRow {
             step: sdef.map(|s| s.name.clone()).unwrap_or_else(|| step.clone()),
             who: format!(
@@ -246,12 +276,7 @@ pub fn hukou_slip_sealed(
             ),
             decision: decision.label().to_string(),
             opinion: opinion.clone(),
-            time: d
-                .event
-                .time
-                .to_offset(SHANGHAI)
-                .format(&fmt)
-                .unwrap_or_default(),
+            time: at.to_offset(SHANGHAI).format(&fmt).unwrap_or_default(),
             seal,
             note,
         });
@@ -268,7 +293,11 @@ pub fn hukou_slip_sealed(
         None => None,
     };
     let registered = match (last, seal_unit.as_deref()) {
-        (Some(d), Some(unit)) => book.unit(unit, &d.event.key, d.event.time),
+        (Some(d), Some(unit)) => book.unit(
+            unit,
+            &d.event.key,
+            hub_times.get(&d.event.id).copied().unwrap_or(d.event.time),
+        ),
         _ => None,
     };
     let (unit_seal, unit_seal_line) = match registered
@@ -339,7 +368,21 @@ pub fn hukou_slip_pdf_sealed(
     fonts: &FontSet,
     book: &SealBook,
 ) -> Result<Vec<u8>, SlipError> {
-    let doc = hukou_slip_sealed(state, events, reg, font, book)?;
+    hukou_slip_pdf_timed(state, events, reg, font, fonts, book, &HubTimes::new())
+}
+
+/// Makes the slip PDF of a decided case with the registered seals of
+/// `book` and the hub's receipt times (see [`hukou_slip_timed`]).
+pub fn hukou_slip_pdf_timed(
+    state: &CaseState,
+    events: &[SignedEvent],
+    reg: &Registry,
+    font: &CjkFont,
+    fonts: &FontSet,
+    book: &SealBook,
+    hub_times: &HubTimes,
+) -> Result<Vec<u8>, SlipError> {
+    let doc = hukou_slip_timed(state, events, reg, font, book, hub_times)?;
     Ok(crate::pdf::render(&doc, fonts)?)
 }
 
@@ -894,7 +937,10 @@ mod tests {
         }
         let book = SealBook::new(seals.clone());
         let doc = hukou_slip_sealed(&state, &events, &reg, &font, &book).unwrap();
-        assert!(doc.trail.iter().all(|t| t.note.is_none()));
+        assert!(doc
+            .trail
+            .iter()
+            .all(|t| t.note.as_deref() == Some(DEVICE_TIME_MARK)));
         for t in &doc.trail {
             // The registered picture (solid), not a drawn one (transparent
             // corner).
@@ -968,8 +1014,63 @@ mod tests {
             Some(first.time + time::Duration::seconds(1)),
         )]);
         let doc = hukou_slip_sealed(&state, &events, &reg, &font, &book).unwrap();
-        assert!(doc.trail[0].note.is_none());
-        assert!(doc.trail[1].note.is_some());
+        assert_eq!(doc.trail[0].note.as_deref(), Some(DEVICE_TIME_MARK));
+        assert!(doc.trail[1]
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains(UNREGISTERED_MARK)));
+    }
+
+    /// The hub's receipt time, not the device time, prints on the slip and
+    /// decides whether a seal was still valid: a decision its device dated
+    /// before the seal's revocation, but that reached the hub after it,
+    /// is not stamped.
+    #[test]
+    fn hub_times_print_and_judge_seals() {
+        use crate::seal::SealKind;
+        let (store, reg, keys, id) = rejected();
+        let state = store.case(&id).unwrap().unwrap();
+        let events = store.events(&id).unwrap();
+        let font = CjkFont::locate().unwrap();
+        let decisions = standing_decisions(&events);
+        let first = decisions[0].event.clone();
+        let maker = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
+        let name0 = person_name(&reg, &first.author);
+        let revoked = first.time + time::Duration::hours(1);
+        let book = SealBook::new(vec![registered(
+            "P-b",
+            SealKind::Personal,
+            &name0,
+            &first.author,
+            &keys[&first.author],
+            &maker,
+            first.time,
+            Some(revoked),
+        )]);
+        // Without a receipt: the device time, marked, and the seal stamps.
+        let doc = hukou_slip_sealed(&state, &events, &reg, &font, &book).unwrap();
+        assert_eq!(doc.trail[0].note.as_deref(), Some(DEVICE_TIME_MARK));
+        // The hub received it two hours later, after the revocation.
+        let hub_at = first.time + time::Duration::hours(2);
+        let times = HubTimes::from([(first.id, hub_at)]);
+        let doc = hukou_slip_timed(&state, &events, &reg, &font, &book, &times).unwrap();
+        let note = doc.trail[0].note.as_deref().unwrap();
+        assert!(note.contains(UNREGISTERED_MARK), "{note}");
+        assert!(!note.contains(DEVICE_TIME_MARK), "{note}");
+        let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+        assert_eq!(
+            doc.trail[0].time,
+            hub_at.to_offset(SHANGHAI).format(&fmt).unwrap()
+        );
+        assert_ne!(
+            doc.trail[0].time,
+            first.time.to_offset(SHANGHAI).format(&fmt).unwrap()
+        );
+        // The other decision has no receipt: still marked.
+        assert!(doc.trail[1]
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains(DEVICE_TIME_MARK)));
     }
 
     #[test]

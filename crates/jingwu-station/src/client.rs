@@ -5,6 +5,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use futures_util::StreamExt as _;
 use jingwu_core::event::SignedEvent;
+use jingwu_core::receipt::SignedReceipt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -87,6 +88,32 @@ pub struct StoredEvent {
     pub seq: i64,
     pub bytes: String,
     pub signature: String,
+    /// The hub's signed receipt (its time of acceptance); absent for
+    /// events the hub stored before it gave receipts, or an older hub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<WireReceipt>,
+}
+
+/// The hub's signed receipt of an event, as served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireReceipt {
+    /// Canonical receipt JSON, base64.
+    pub bytes: String,
+    /// The hub's SM2 signature (DER), base64.
+    pub signature: String,
+}
+
+impl WireReceipt {
+    /// Decodes the receipt (signature not yet checked).
+    pub fn signed(&self) -> Result<SignedReceipt, ClientError> {
+        let b = B64
+            .decode(&self.bytes)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let s = B64
+            .decode(&self.signature)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        SignedReceipt::from_parts(b, s).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
 }
 
 impl StoredEvent {
@@ -126,6 +153,13 @@ pub struct Enrolment {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyInfo {
     pub person: String,
+    pub fingerprint: String,
+    pub pem: String,
+}
+
+/// The hub's receipt-signing public key (`GET /api/hub-key`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HubKeyInfo {
     pub fingerprint: String,
     pub pem: String,
 }
@@ -374,6 +408,11 @@ impl HubClient {
 
     pub async fn keys(&self) -> Result<Vec<KeyInfo>, ClientError> {
         self.send(self.http.get(self.url("/api/keys"))).await
+    }
+
+    /// The hub's receipt-signing public key.
+    pub async fn hub_key(&self) -> Result<HubKeyInfo, ClientError> {
+        self.send(self.http.get(self.url("/api/hub-key"))).await
     }
 
     pub async fn push(&self, events: &[SignedEvent]) -> Result<PushResult, ClientError> {

@@ -134,7 +134,10 @@ pub fn slip_pdf(
     };
     let events = store.verified_events(case)?;
     let book = seal_book(store)?;
-    jingwu_slip::slip::hukou_slip_pdf_sealed(&state, &events, reg, font, fonts, &book)
+    // The hub's receipt times (each verified against the hub's key) for
+    // the printed times and seal validity; device times only where none.
+    let hub_times = store.receipt_times(case)?;
+    jingwu_slip::slip::hukou_slip_pdf_timed(&state, &events, reg, font, fonts, &book, &hub_times)
         .map_err(|e| StationError::Usage(e.to_string()))
 }
 

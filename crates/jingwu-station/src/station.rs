@@ -349,6 +349,8 @@ impl Station {
     ) -> Result<bool> {
         let ev = se.signed()?;
         if self.store.has_event(&ev.event.id)? {
+            // Our own events come back with the hub's receipt.
+            self.keep_receipt(client, se, &ev).await?;
             return Ok(false);
         }
         let known = self.store.case(&ev.event.case_id)?;
@@ -359,6 +361,7 @@ impl Station {
         if in_order {
             let key = self.key_for(client, &ev, refreshed).await?;
             self.store.append(&self.reg, &ev, &key, Origin::Remote)?;
+            self.keep_receipt(client, se, &ev).await?;
             return Ok(true);
         }
         // A case that became visible to us after it started, or a gap:
@@ -367,14 +370,47 @@ impl Station {
         let mut any = false;
         for e in log {
             let ev = e.signed()?;
-            if self.store.has_event(&ev.event.id)? {
-                continue;
+            if !self.store.has_event(&ev.event.id)? {
+                let key = self.key_for(client, &ev, refreshed).await?;
+                self.store.append(&self.reg, &ev, &key, Origin::Remote)?;
+                any = true;
             }
-            let key = self.key_for(client, &ev, refreshed).await?;
-            self.store.append(&self.reg, &ev, &key, Origin::Remote)?;
-            any = true;
+            self.keep_receipt(client, &e, &ev).await?;
         }
         Ok(any)
+    }
+
+    /// Keeps the hub's receipt of a stored event, checked against the
+    /// hub's key (fetched again when the receipt names a key not held
+    /// here). Events without a receipt (stored on the hub before receipts
+    /// existed) keep only their device time.
+    async fn keep_receipt(
+        &mut self,
+        client: &HubClient,
+        se: &StoredEvent,
+        ev: &SignedEvent,
+    ) -> Result<()> {
+        let Some(w) = &se.receipt else {
+            return Ok(());
+        };
+        let r = w.signed()?;
+        if self.store.hub_key(&r.body.hub_key)?.is_none() {
+            self.fetch_hub_key(client).await?;
+        }
+        self.store.save_receipt(ev, &r)?;
+        Ok(())
+    }
+
+    /// Fetches the hub's receipt key (over the pinned link) and keeps it.
+    async fn fetch_hub_key(&mut self, client: &HubClient) -> Result<()> {
+        let info = client.hub_key().await?;
+        let key = PublicKey::from_pem(&info.pem)
+            .map_err(|e| StationError::Usage(format!("县局回执公钥无效：{e}")))?;
+        if key.fingerprint() != info.fingerprint {
+            return usage("县局回执公钥与其指纹不符");
+        }
+        self.store.save_hub_key(&key)?;
+        Ok(())
     }
 
     /// Uploads pending attachments, pushes the outbox and pulls what the
@@ -551,12 +587,15 @@ impl Station {
     ) -> Result<()> {
         let log = client.case_events(&case).await?;
         let mut remote = Vec::with_capacity(log.len());
-        for e in log {
+        for e in &log {
             let ev = e.signed()?;
             let key = self.key_for(client, &ev, refreshed).await?;
             remote.push((ev, key));
         }
         self.store.rebase_case(&self.reg, &case, &remote, reason)?;
+        for (e, (ev, _)) in log.iter().zip(&remote) {
+            self.keep_receipt(client, e, ev).await?;
+        }
         Ok(())
     }
 

@@ -17,6 +17,7 @@ use jingwu_core::caseno::CaseNo;
 use jingwu_core::crypto::{self, EncryptedKey, PublicKey, Signer};
 use jingwu_core::event::{Action, Event, EventError, SignedEvent};
 use jingwu_core::form::{AttachmentRef, CaseType};
+use jingwu_core::receipt::{ReceiptError, SignedReceipt};
 use jingwu_core::registry::Registry;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use time::format_description::well_known::Rfc3339;
@@ -53,6 +54,10 @@ pub enum StoreError {
     AttachmentTooLarge { size: usize, max: usize },
     #[error("无法取得随机数")]
     Rng,
+    #[error(transparent)]
+    Receipt(#[from] ReceiptError),
+    #[error("没有县局回执公钥 {0}，无法校验回执")]
+    UnknownHubKey(String),
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -574,6 +579,89 @@ impl Store {
             .optional()?;
         json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
             .transpose()
+    }
+
+    /// Remembers a key of the hub that signs receipts (fetched from the
+    /// hub over its pinned TLS link).
+    pub fn save_hub_key(&mut self, key: &PublicKey) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO hub_keys(fingerprint, pem) VALUES(?1, ?2)
+             ON CONFLICT(fingerprint) DO NOTHING",
+            params![key.fingerprint(), key.to_pem()],
+        )?;
+        Ok(())
+    }
+
+    /// A hub receipt key by fingerprint.
+    pub fn hub_key(&self, fingerprint: &str) -> Result<Option<PublicKey>> {
+        let pem: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT pem FROM hub_keys WHERE fingerprint=?1",
+                params![fingerprint],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(pem.map(|p| PublicKey::from_pem(&p)).transpose()?)
+    }
+
+    /// Keeps the hub's receipt of `event` after checking it against the
+    /// hub key it names and the event itself. A receipt already kept for
+    /// the event stays.
+    pub fn save_receipt(&mut self, event: &SignedEvent, receipt: &SignedReceipt) -> Result<()> {
+        let key = self
+            .hub_key(&receipt.body.hub_key)?
+            .ok_or_else(|| StoreError::UnknownHubKey(receipt.body.hub_key.clone()))?;
+        receipt.verify(&key, event)?;
+        let at = receipt
+            .body
+            .received_at
+            .format(&Rfc3339)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.conn.execute(
+            "INSERT INTO receipts(event_id, case_id, bytes, signature, received_at)
+             VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(event_id) DO NOTHING",
+            params![
+                event.event.id.to_string(),
+                event.event.case_id.to_string(),
+                receipt.bytes(),
+                receipt.signature(),
+                at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The hub's time of acceptance of each event of the case that has a
+    /// receipt here, every receipt checked again against the hub key and
+    /// the verified event (a receipt that no longer verifies is an error).
+    pub fn receipt_times(
+        &self,
+        case_id: &Uuid,
+    ) -> Result<std::collections::HashMap<Uuid, OffsetDateTime>> {
+        let events = self.verified_events(case_id)?;
+        let mut st = self
+            .conn
+            .prepare("SELECT event_id, bytes, signature FROM receipts WHERE case_id=?1")?;
+        let rows = st
+            .query_map(params![case_id.to_string()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<(String, Vec<u8>, Vec<u8>)>>>()?;
+        let mut out = std::collections::HashMap::new();
+        for (id, bytes, sig) in rows {
+            let Some(ev) = events.iter().find(|e| e.event.id.to_string() == id) else {
+                // The event was replaced (a rebase): its receipt no longer applies.
+                continue;
+            };
+            let r = SignedReceipt::from_parts(bytes, sig)?;
+            let key = self
+                .hub_key(&r.body.hub_key)?
+                .ok_or_else(|| StoreError::UnknownHubKey(r.body.hub_key.clone()))?;
+            r.verify(&key, ev)?;
+            out.insert(ev.event.id, r.body.received_at);
+        }
+        Ok(out)
     }
 
     /// Remembers another person's public key (from the hub), for verifying.

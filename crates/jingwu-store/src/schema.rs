@@ -111,6 +111,21 @@ const MIGRATIONS: &[&str] = &[
         revoked_at    TEXT,
         revoked_by    TEXT
      ) STRICT;",
+    // 5: the hub's signed receipts (its time of acceptance of each event),
+    // each verified against the hub's key before it is stored, and the
+    // hub keys that sign them.
+    "CREATE TABLE hub_keys (
+        fingerprint TEXT PRIMARY KEY,
+        pem         TEXT NOT NULL
+     ) STRICT;
+     CREATE TABLE receipts (
+        event_id    TEXT PRIMARY KEY,
+        case_id     TEXT NOT NULL,
+        bytes       BLOB NOT NULL,
+        signature   BLOB NOT NULL,
+        received_at TEXT NOT NULL
+     ) STRICT;
+     CREATE INDEX receipts_case ON receipts(case_id);",
 ];
 
 /// The schema version this build writes.

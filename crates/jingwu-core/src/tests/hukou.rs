@@ -622,3 +622,33 @@ fn case_numbers_belong_to_the_issuing_key() {
     let own = CaseNo::format(&unit, day, &officer_issuer, 7);
     assert_eq!(create(&mut w, &p.officer, own.clone()).unwrap(), own);
 }
+
+#[test]
+fn a_decision_dated_before_the_previous_event_is_refused() {
+    let (mut w, p) = submitted();
+    let before = w.state().clone();
+    // A device clock set back to 2001, long before the case existed.
+    w.clock = time::macros::datetime!(2001-01-01 09:00 +8);
+    let err = w
+        .act(&p.chief, decide("station_chief", Decision::Agree, "同意"))
+        .unwrap_err();
+    assert!(
+        matches!(err, Rejection::Backdated { previous, .. } if previous == before.updated_at),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("早于该案件上一事件的时间"), "{msg}");
+    assert!(msg.contains("2001-01-01T09:"), "{msg}");
+    assert_eq!(w.state(), &before);
+    // One second before the previous event is still too early; the same
+    // second is allowed (two actions can share a clock second).
+    w.clock = before.updated_at - time::Duration::minutes(7) - time::Duration::seconds(1);
+    assert!(matches!(
+        w.act(&p.chief, decide("station_chief", Decision::Agree, "同意")),
+        Err(Rejection::Backdated { .. })
+    ));
+    w.clock = before.updated_at - time::Duration::minutes(7);
+    w.act(&p.chief, decide("station_chief", Decision::Agree, "同意"))
+        .unwrap();
+    assert_eq!(w.state().updated_at, before.updated_at);
+}

@@ -116,6 +116,38 @@ proptest! {
         prop_assert_eq!(&w.replay(), w.state());
     }
 
+    /// Whatever the device clocks say, an event dated before the case's
+    /// previous event is refused as backdated (state untouched), and the
+    /// accepted log's times never go back.
+    #[test]
+    fn event_times_never_go_back(steps in proptest::collection::vec((0usize..5, any::<u8>(), -600i64..600), 1..30)) {
+        let mut w = World::new();
+        let who = actors(&w);
+        w.create_hukou(STATION, &who[0], hukou_form()).unwrap();
+        for (actor, choice, skew) in steps {
+            let before = w.state().clone();
+            // World::event adds 7 minutes; `skew` moves the clock around that.
+            w.clock += time::Duration::seconds(skew - 420);
+            let se = w.event(&who[actor], action(choice, true));
+            let t = se.event.time;
+            match w.submit_signed(se) {
+                Ok(s) => prop_assert!(t >= before.updated_at && s.updated_at == t),
+                Err(crate::case::Rejection::Backdated { time, previous }) => {
+                    prop_assert!(t < before.updated_at);
+                    prop_assert_eq!((time, previous), (t, before.updated_at));
+                    prop_assert_eq!(w.state(), &before);
+                }
+                Err(_) => {
+                    prop_assert!(t >= before.updated_at, "a backdated event refused for another reason");
+                    prop_assert_eq!(w.state(), &before);
+                }
+            }
+        }
+        let times: Vec<_> = w.log.iter().map(|e| e.event.time).collect();
+        prop_assert!(times.windows(2).all(|p| p[0] <= p[1]));
+        prop_assert_eq!(&w.replay(), w.state());
+    }
+
     /// Changing any byte of any event (its signed bytes or its signature)
     /// breaks verification.
     #[test]

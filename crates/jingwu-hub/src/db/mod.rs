@@ -103,6 +103,9 @@ pub struct EventRow {
     pub seq: i64,
     pub bytes: Vec<u8>,
     pub signature: Vec<u8>,
+    /// The hub's signed receipt: (canonical bytes, DER signature). `None`
+    /// for events stored before receipts existed (schema step "receipts").
+    pub receipt: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// An event to insert.
@@ -157,6 +160,8 @@ pub trait EventTx {
     fn can_see(&mut self, person: &str, case_id: &Uuid) -> DbResult<bool>;
     /// Inserts an event; returns its `gseq`.
     fn insert_event(&mut self, ev: &NewEvent<'_>) -> DbResult<i64>;
+    /// Stores the hub's signed receipt of the event with `gseq`.
+    fn set_receipt(&mut self, gseq: i64, bytes: &[u8], signature: &[u8]) -> DbResult<()>;
     /// Inserts or replaces the case projection.
     fn put_case(&mut self, state: &CaseState) -> DbResult<()>;
     /// Lets `persons` see the case (already granted ones are kept).
@@ -178,6 +183,9 @@ pub trait HubDb: Send + Sync + 'static {
 
     fn meta_get(&self, key: &str) -> DbResult<Option<String>>;
     fn meta_set(&self, key: &str, value: &str) -> DbResult<()>;
+    /// Stores `value` under `key` unless the key is already set; returns
+    /// the value stored (so concurrent first starts agree on one).
+    fn meta_init(&self, key: &str, value: &str) -> DbResult<String>;
 
     /// Inserts a user; `false` when the person already has an account.
     fn insert_user(&self, u: &UserRow) -> DbResult<bool>;
@@ -360,6 +368,7 @@ impl<D: HubDb> HubDb for OffRuntime<D> {
     forward! {
         fn meta_get(&self, key: &str) -> DbResult<Option<String>>;
         fn meta_set(&self, key: &str, value: &str) -> DbResult<()>;
+        fn meta_init(&self, key: &str, value: &str) -> DbResult<String>;
         fn insert_user(&self, u: &UserRow) -> DbResult<bool>;
         fn user(&self, person: &str) -> DbResult<Option<UserRow>>;
         fn users(&self) -> DbResult<Vec<UserRow>>;

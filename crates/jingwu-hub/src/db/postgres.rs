@@ -141,6 +141,11 @@ const MIGRATIONS: &[&str] = &[
         revoked_by    text
      );
      CREATE INDEX seals_holder ON seals(holder);"#,
+    // receipts: the hub's signed receipt of each event it accepts (the
+    // canonical receipt bytes and the hub's SM2 signature). Events stored
+    // before this step have none.
+    r#"ALTER TABLE events ADD COLUMN receipt bytea;
+     ALTER TABLE events ADD COLUMN receipt_sig bytea;"#,
 ];
 
 /// Most pooled connections per process.
@@ -582,7 +587,16 @@ fn enrolment_row(r: &postgres::Row) -> Result<EnrolmentRow, postgres::Error> {
     })
 }
 
-type RawEvent = (i64, String, String, i64, Vec<u8>, Vec<u8>);
+type RawEvent = (
+    i64,
+    String,
+    String,
+    i64,
+    Vec<u8>,
+    Vec<u8>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+);
 
 fn raw_event(r: &postgres::Row) -> Result<RawEvent, postgres::Error> {
     Ok((
@@ -592,11 +606,13 @@ fn raw_event(r: &postgres::Row) -> Result<RawEvent, postgres::Error> {
         r.try_get(3)?,
         r.try_get(4)?,
         r.try_get(5)?,
+        r.try_get(6)?,
+        r.try_get(7)?,
     ))
 }
 
 fn to_event(raw: RawEvent) -> DbResult<EventRow> {
-    let (gseq, id, case_id, seq, bytes, signature) = raw;
+    let (gseq, id, case_id, seq, bytes, signature, receipt, receipt_sig) = raw;
     Ok(EventRow {
         gseq,
         id: parse_uuid(&id)?,
@@ -604,6 +620,7 @@ fn to_event(raw: RawEvent) -> DbResult<EventRow> {
         seq,
         bytes,
         signature,
+        receipt: receipt.zip(receipt_sig),
     })
 }
 
@@ -765,6 +782,15 @@ impl EventTx for PgTx<'_, '_> {
         row.try_get(0).map_err(db)
     }
 
+    fn set_receipt(&mut self, gseq: i64, bytes: &[u8], signature: &[u8]) -> DbResult<()> {
+        let s = self.stmt("UPDATE events SET receipt=$1, receipt_sig=$2 WHERE gseq=$3")?;
+        self.tx
+            .execute(&s, &[&bytes, &signature, &gseq])
+            .map_err(db)?;
+        self.dirty = true;
+        Ok(())
+    }
+
     fn put_case(&mut self, st: &CaseState) -> DbResult<()> {
         self.cases.insert(st.case_id, st.clone());
         self.dirty = true;
@@ -909,6 +935,19 @@ impl HubDb for PgDb {
             )?;
             c.execute(&s, &[&key, &value])?;
             Ok(())
+        })
+    }
+
+    fn meta_init(&self, key: &str, value: &str) -> DbResult<String> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT(key) DO NOTHING",
+            )?;
+            c.execute(&s, &[&key, &value])?;
+            let s = stmt(c, st, "SELECT value FROM meta WHERE key=$1")?;
+            c.query_one(&s, &[&key])?.try_get(0)
         })
     }
 
@@ -1265,7 +1304,7 @@ impl HubDb for PgDb {
             let s = stmt(
                 c,
                 st,
-                "SELECT e.gseq, e.id, e.case_id, e.seq, e.bytes, e.signature
+                "SELECT e.gseq, e.id, e.case_id, e.seq, e.bytes, e.signature, e.receipt, e.receipt_sig
                  FROM events e JOIN case_access a ON a.case_id = e.case_id AND a.person = $1
                  WHERE e.gseq > $2 ORDER BY e.gseq LIMIT $3",
             )?;
@@ -1284,14 +1323,14 @@ impl HubDb for PgDb {
             let s = stmt(
                 c,
                 st,
-                "SELECT e.gseq, e.id, e.case_id, e.seq, e.bytes, e.signature,
+                "SELECT e.gseq, e.id, e.case_id, e.seq, e.bytes, e.signature, e.receipt, e.receipt_sig,
                    ARRAY(SELECT a.person FROM case_access a WHERE a.case_id = e.case_id
                          ORDER BY a.person)
                  FROM events e WHERE e.gseq > $1 ORDER BY e.gseq LIMIT $2",
             )?;
             c.query(&s, &[&after, &limit])?
                 .iter()
-                .map(|r| Ok((raw_event(r)?, r.try_get::<_, Vec<String>>(6)?)))
+                .map(|r| Ok((raw_event(r)?, r.try_get::<_, Vec<String>>(8)?)))
                 .collect::<Result<Vec<_>, postgres::Error>>()
         })?;
         raw.into_iter()
@@ -1304,7 +1343,7 @@ impl HubDb for PgDb {
             let s = stmt(
                 c,
                 st,
-                "SELECT gseq, id, case_id, seq, bytes, signature FROM events WHERE case_id=$1
+                "SELECT gseq, id, case_id, seq, bytes, signature, receipt, receipt_sig FROM events WHERE case_id=$1
                  ORDER BY seq",
             )?;
             c.query(&s, &[&case_id.to_string()])?

@@ -119,6 +119,11 @@ const MIGRATIONS: &[&str] = &[
         revoked_by    TEXT
      ) STRICT;
      CREATE INDEX seals_holder ON seals(holder);",
+    // receipts: the hub's signed receipt of each event it accepts (the
+    // canonical receipt bytes and the hub's SM2 signature). Events stored
+    // before this step have none.
+    "ALTER TABLE events ADD COLUMN receipt BLOB;
+     ALTER TABLE events ADD COLUMN receipt_sig BLOB;",
 ];
 
 const READERS: usize = 4;
@@ -275,7 +280,16 @@ fn enrolment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EnrolmentRow> {
 const ENROLMENT_COLS: &str =
     "id, device, device_name, person, fingerprint, pem, status, created_at, decided_by, decided_at";
 
-type RawEvent = (i64, String, String, i64, Vec<u8>, Vec<u8>);
+type RawEvent = (
+    i64,
+    String,
+    String,
+    i64,
+    Vec<u8>,
+    Vec<u8>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+);
 
 fn raw_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEvent> {
     Ok((
@@ -285,11 +299,13 @@ fn raw_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEvent> {
         r.get(3)?,
         r.get(4)?,
         r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
     ))
 }
 
 fn to_event(raw: RawEvent) -> DbResult<EventRow> {
-    let (gseq, id, case_id, seq, bytes, signature) = raw;
+    let (gseq, id, case_id, seq, bytes, signature, receipt, receipt_sig) = raw;
     Ok(EventRow {
         gseq,
         id: parse_uuid(&id)?,
@@ -297,6 +313,7 @@ fn to_event(raw: RawEvent) -> DbResult<EventRow> {
         seq,
         bytes,
         signature,
+        receipt: receipt.zip(receipt_sig),
     })
 }
 
@@ -380,6 +397,15 @@ impl EventTx for Tx<'_, '_> {
         .map_err(db)
     }
 
+    fn set_receipt(&mut self, gseq: i64, bytes: &[u8], signature: &[u8]) -> DbResult<()> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("UPDATE events SET receipt=?1, receipt_sig=?2 WHERE gseq=?3")
+            .map_err(db)?;
+        stmt.execute(params![bytes, signature, gseq]).map_err(db)?;
+        Ok(())
+    }
+
     fn put_case(&mut self, s: &CaseState) -> DbResult<()> {
         let mut stmt = self
             .tx
@@ -457,6 +483,20 @@ impl HubDb for SqliteDb {
             )
             .map_err(db)?;
             Ok(())
+        })
+    }
+
+    fn meta_init(&self, key: &str, value: &str) -> DbResult<String> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO NOTHING",
+                params![key, value],
+            )
+            .map_err(db)?;
+            tx.query_row("SELECT value FROM meta WHERE key=?1", params![key], |r| {
+                r.get(0)
+            })
+            .map_err(db)
         })
     }
 
@@ -748,7 +788,7 @@ impl HubDb for SqliteDb {
     fn events_after(&self, person: &str, after: i64, limit: i64) -> DbResult<Vec<EventRow>> {
         let raw = self.read(|c| {
             let mut s = c.prepare_cached(
-                "SELECT e.gseq, e.id, e.case_id, e.seq, e.bytes, e.signature
+                "SELECT e.gseq, e.id, e.case_id, e.seq, e.bytes, e.signature, e.receipt, e.receipt_sig
                  FROM events e JOIN case_access a ON a.case_id = e.case_id AND a.person = ?1
                  WHERE e.gseq > ?2 ORDER BY e.gseq LIMIT ?3",
             )?;
@@ -761,7 +801,7 @@ impl HubDb for SqliteDb {
     fn feed_after(&self, after: i64, limit: i64) -> DbResult<Vec<(EventRow, Vec<String>)>> {
         let raw = self.read(|c| {
             let mut s = c.prepare_cached(
-                "SELECT gseq, id, case_id, seq, bytes, signature FROM events
+                "SELECT gseq, id, case_id, seq, bytes, signature, receipt, receipt_sig FROM events
                  WHERE gseq > ?1 ORDER BY gseq LIMIT ?2",
             )?;
             let events = s
@@ -794,7 +834,7 @@ impl HubDb for SqliteDb {
     fn case_events(&self, case_id: &Uuid) -> DbResult<Vec<EventRow>> {
         let raw = self.read(|c| {
             let mut s = c.prepare_cached(
-                "SELECT gseq, id, case_id, seq, bytes, signature FROM events WHERE case_id=?1 ORDER BY seq",
+                "SELECT gseq, id, case_id, seq, bytes, signature, receipt, receipt_sig FROM events WHERE case_id=?1 ORDER BY seq",
             )?;
             let rows = s.query_map(params![case_id.to_string()], raw_event)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
