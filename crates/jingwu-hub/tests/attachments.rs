@@ -176,6 +176,22 @@ async fn upload_status(url: &str, token: &str, sm3: &str) -> (u16, serde_json::V
     (s, r.json().await.unwrap_or(serde_json::Value::Null))
 }
 
+/// The browser UI's `attachment_data` (session in the UI cookie):
+/// status, body.
+async fn ui_attachment(url: &str, token: &str, sm3: &str) -> (u16, serde_json::Value) {
+    let r = jingwu_station::pin::http_client(None)
+        .unwrap()
+        .post(format!("{url}/api/ui/attachment_data"))
+        .header("X-Jingwu-UI", "1")
+        .header("Cookie", format!("{}={token}", jingwu_hub::webui::COOKIE))
+        .json(&serde_json::json!({ "sm3": sm3 }))
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
 /// A PNG of `len` bytes, different for each `n`.
 fn png_of(n: u32, len: usize) -> Vec<u8> {
     let mut f = png_bytes(n);
@@ -196,16 +212,20 @@ async fn push_outbox(c: &Client) -> Result<(), jingwu_station::client::ClientErr
     c.st.client().unwrap().push(&batch).await.map(|_| ())
 }
 
+fn scan_ref(sm3: &str, size: usize) -> jingwu_core::form::AttachmentRef {
+    jingwu_core::form::AttachmentRef {
+        sm3: sm3.into(),
+        name: "别人的扫描件.png".into(),
+        mime: "image/png".into(),
+        size: size as u64,
+        pages: None,
+    }
+}
+
 fn attach_ref(sm3: &str, size: usize) -> jingwu_core::event::Action {
     jingwu_core::event::Action::Attach {
         field: "scans".into(),
-        attachment: jingwu_core::form::AttachmentRef {
-            sm3: sm3.into(),
-            name: "别人的扫描件.png".into(),
-            mime: "image/png".into(),
-            size: size as u64,
-            pages: None,
-        },
+        attachment: scan_ref(sm3, size),
     }
 }
 
@@ -273,11 +293,39 @@ async fn downloads(backend: Backend) {
         assert_eq!(get(&url, t, &sm3, Some("bytes=0-")).await, missing);
         assert_eq!(upload_status(&url, t, &sm3).await, missing_status);
     }
+    // The browser UI answers the same.
+    let ui_missing = ui_attachment(&url, &xt, &"0".repeat(64)).await;
+    assert_eq!(ui_missing.0, 404);
+    assert_eq!(ui_attachment(&url, &xt, &sm3).await, ui_missing);
+    assert_eq!(ui_attachment(&url, &st, &sm3).await, ui_missing);
+    let (s, b) = ui_attachment(&url, &ct, &sm3).await;
+    assert_eq!((s, b["mime"].as_str()), (200, Some("image/png")));
     // Once the case waits for the 户政股股长, they read it too.
     chief.sync().await;
     chief.agree(case);
     assert_eq!(chief.sync().await.pushed, 1);
     assert_eq!(get(&url, &st, &sm3, None).await, (200, scan.clone()));
+    assert_eq!(ui_attachment(&url, &st, &sm3).await.0, 200);
+    assert_eq!(get(&url, &xt, &sm3, None).await, missing);
+
+    // Naming the file in a form field of one's own case (not through an
+    // attach event) reaches it neither.
+    let own = other
+        .st
+        .create_hukou(PIN, jingwu_core::demo::name_change_form())
+        .unwrap()
+        .case_id;
+    let changes = jingwu_core::form::FormValues::from([(
+        "scans".to_string(),
+        serde_json::to_value([scan_ref(&sm3, scan.len())]).unwrap(),
+    )]);
+    other
+        .st
+        .act(PIN, own, jingwu_core::event::Action::UpdateForm { changes })
+        .unwrap();
+    push_outbox(&other).await.unwrap();
+    other.sync().await;
+    assert_eq!(ui_attachment(&url, &xt, &sm3).await, ui_missing);
     assert_eq!(get(&url, &xt, &sm3, None).await, missing);
 
     // Attaching a file by its SM3 alone is refused: the author neither
