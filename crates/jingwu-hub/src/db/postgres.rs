@@ -1603,15 +1603,18 @@ impl HubDb for PgDb {
 
     fn expire_uploads(&self, before: i64) -> DbResult<u64> {
         self.write(|tx, st| {
-            let dc = stmt(
+            // The chunks of exactly the uploads removed: one touched by a
+            // chunk meanwhile is not removed, and keeps its chunks.
+            let s = stmt(
                 tx,
                 st,
-                "DELETE FROM upload_chunks c USING uploads u
-                 WHERE c.person = u.person AND c.sm3 = u.sm3 AND u.touched_at < $1",
+                "WITH gone AS (DELETE FROM uploads WHERE touched_at < $1 RETURNING person, sm3),
+                      chunks AS (DELETE FROM upload_chunks c USING gone g
+                                 WHERE c.person = g.person AND c.sm3 = g.sm3)
+                 SELECT count(*) FROM gone",
             )?;
-            tx.execute(&dc, &[&before])?;
-            let du = stmt(tx, st, "DELETE FROM uploads WHERE touched_at < $1")?;
-            tx.execute(&du, &[&before])
+            let n: i64 = tx.query_one(&s, &[&before])?.try_get(0)?;
+            Ok(n.unsigned_abs())
         })
     }
 
@@ -2428,11 +2431,13 @@ mod tests {
             UploadBegin::OverQuota { used: 60 }
         );
         started(db.upload_begin("p1", "h", 100, "image/png", 30, Q).unwrap());
+        assert!(db.upload_append("p1", "h", 0, b"hh", 30).unwrap());
         started(db.upload_begin("p5", "i", 41, "image/png", 30, Q).unwrap());
         assert!(db.upload_append("p5", "i", 0, b"x", 40).unwrap());
         // Expiry: untouched before the cut-off.
         assert_eq!(db.expire_uploads(31).unwrap(), 1);
         assert_eq!(db.upload("p1", "h").unwrap(), None);
+        assert!(db.upload_data("p1", "h").unwrap().is_empty());
         assert_eq!(db.upload_data("p5", "i").unwrap(), b"x");
         started(db.upload_begin("p1", "i", 41, "image/png", 50, Q).unwrap());
     }
