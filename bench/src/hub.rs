@@ -277,9 +277,9 @@ async fn live_latency(clients: usize, decisions: usize) -> Result<Latency> {
     // Cases waiting at the 所长 step, with a real scan uploaded.
     let scan = b"\x89PNG\r\n\x1a\nbench-scan".to_vec();
     let sm3 = sm3_hex(&scan);
-    hub.upload_begin(&sm3, scan.len() as i64, "image/png")?;
-    hub.upload_chunk(&sm3, 0, &scan)?;
     let oc = caller(&hub, OFFICER)?;
+    hub.upload_begin(&oc, &sm3, scan.len() as i64, "image/png")?;
+    hub.upload_chunk(&oc, &sm3, 0, &scan)?;
     let mut states = Vec::new();
     for i in 0..decisions {
         let id = Uuid::now_v7();

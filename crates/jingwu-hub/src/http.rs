@@ -628,14 +628,16 @@ async fn end_stream(tx: &tokio::sync::mpsc::Sender<Result<SseEvent, Infallible>>
 
 /// Starts or resumes a content-addressed upload.
 #[utoipa::path(post, path = "/api/uploads", request_body = UploadRequest,
-    responses((status = 200, body = UploadStatus), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = UploadStatus), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 507, description = "the account's unfinished uploads would exceed its quota (`upload_quota`)", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn upload_begin(
     State(hub): State<AppState>,
-    Auth(_c): Auth,
+    Auth(c): Auth,
     JsonBody(req): JsonBody<UploadRequest>,
 ) -> Result<Json<UploadStatus>, ApiError> {
     blocking(move || {
-        let (received, complete) = hub.upload_begin(&req.sm3, req.size, &req.mime)?;
+        let (received, complete) = hub.upload_begin(&c, &req.sm3, req.size, &req.mime)?;
         Ok(Json(UploadStatus {
             sm3: req.sm3,
             received,
@@ -650,26 +652,15 @@ async fn upload_begin(
     responses((status = 200, body = UploadStatus), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 async fn upload_status(
     State(hub): State<AppState>,
-    Auth(_c): Auth,
+    Auth(c): Auth,
     Path(sm3): Path<String>,
 ) -> Result<Json<UploadStatus>, ApiError> {
     blocking(move || {
-        crate::hub::check_sm3(&sm3)?;
-        if let Some((_, size)) = hub.db.attachment_meta(&sm3)? {
-            return Ok(Json(UploadStatus {
-                sm3,
-                received: size,
-                complete: true,
-            }));
-        }
-        let u = hub
-            .db
-            .upload(&sm3)?
-            .ok_or_else(|| ApiError::not_found("没有该附件的上传"))?;
+        let (received, complete) = hub.upload_status(&c, &sm3)?;
         Ok(Json(UploadStatus {
             sm3,
-            received: u.received,
-            complete: false,
+            received,
+            complete,
         }))
     })
     .await
@@ -682,7 +673,7 @@ async fn upload_status(
         (status = 413, body = ErrorBody), (status = 422, description = "digest mismatch", body = ErrorBody)), security(("bearer" = [])))]
 async fn upload_chunk(
     State(hub): State<AppState>,
-    Auth(_c): Auth,
+    Auth(c): Auth,
     Path(sm3): Path<String>,
     Query(q): Query<ChunkQuery>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
@@ -698,7 +689,7 @@ async fn upload_chunk(
         )
     })?;
     blocking(move || {
-        let (received, complete) = hub.upload_chunk(&sm3, q.offset, &body)?;
+        let (received, complete) = hub.upload_chunk(&c, &sm3, q.offset, &body)?;
         Ok(Json(UploadStatus {
             sm3,
             received,
@@ -713,17 +704,11 @@ async fn upload_chunk(
     responses((status = 200, description = "the file"), (status = 206, description = "a range"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 async fn attachment(
     State(hub): State<AppState>,
-    Auth(_c): Auth,
+    Auth(c): Auth,
     Path(sm3): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (mime, data) = blocking(move || {
-        crate::hub::check_sm3(&sm3)?;
-        hub.db
-            .attachment(&sm3)?
-            .ok_or_else(|| ApiError::not_found("没有该附件"))
-    })
-    .await?;
+    let (mime, data) = blocking(move || hub.attachment_for(&c, &sm3)).await?;
     let len = data.len();
     let range = headers
         .get(header::RANGE)

@@ -21,7 +21,9 @@ use tokio::sync::{broadcast, Notify};
 use uuid::Uuid;
 
 use crate::clock::{check_device_time, hub_now, HubKey};
-use crate::db::{EnrolmentRow, EventRow, HubDb, NewEvent, SessionRow, UserRow};
+use crate::db::{
+    EnrolmentRow, EventRow, EventTx, HubDb, NewEvent, SessionRow, UploadBegin, UploadRow, UserRow,
+};
 use crate::error::ApiError;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -45,6 +47,11 @@ pub struct Limits {
     /// How far (seconds) an event's device time may run ahead of the
     /// hub's clock.
     pub max_clock_ahead_secs: i64,
+    /// An unfinished upload untouched (no begin, no chunk) for this many
+    /// seconds is removed.
+    pub upload_ttl_secs: i64,
+    /// Most bytes one account's unfinished uploads may declare together.
+    pub upload_quota_bytes: i64,
 }
 
 impl Default for Limits {
@@ -57,6 +64,8 @@ impl Default for Limits {
             max_batch: 500,
             max_pull: 1000,
             max_clock_ahead_secs: 300,
+            upload_ttl_secs: 24 * 3600,
+            upload_quota_bytes: 200 * 1024 * 1024,
         }
     }
 }
@@ -367,6 +376,22 @@ impl Hub {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => tracing::warn!(error = %e, "live publish"),
                     Err(e) => tracing::warn!(error = %e, "live publish task"),
+                }
+            }
+        });
+        let hub = self.clone();
+        tokio::spawn(async move {
+            // Unfinished uploads also expire lazily at each begin; the
+            // sweep frees the space of those nobody comes back to.
+            let every = (hub.limits.upload_ttl_secs / 4).clamp(60, 3600);
+            let mut tick = tokio::time::interval(Duration::from_secs(every.unsigned_abs()));
+            loop {
+                tick.tick().await;
+                let h = hub.clone();
+                match tokio::task::spawn_blocking(move || h.expire_uploads_at(now_secs())).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "upload sweep"),
+                    Err(e) => tracing::warn!(error = %e, "upload sweep task"),
                 }
             }
         });
@@ -852,7 +877,9 @@ impl Hub {
                     return Err(err);
                 }
                 if let Action::Attach { attachment, .. } = &ev.action {
-                    if !tx.attachment_exists(&attachment.sm3)? {
+                    if !attachment_usable(tx, person, &attachment.sm3)? {
+                        tracing::warn!(person, sm3 = %attachment.sm3, case = %ev.case_id,
+                            "attach refused: attachment not held by the author nor in their cases");
                         return Err(ApiError::new(
                             StatusCode::UNPROCESSABLE_ENTITY,
                             "attachment_missing",
@@ -860,6 +887,7 @@ impl Hub {
                         )
                         .at(i, id));
                     }
+                    tx.link_attachment(&ev.case_id, &attachment.sm3)?;
                 }
                 let gseq = tx.insert_event(&NewEvent {
                     id: &ev.id,
@@ -950,9 +978,89 @@ impl Hub {
     }
 
     // ----- attachments -----------------------------------------------
+    //
+    // Scope: a stored attachment is readable by the people who hold it
+    // (uploaded it completely themselves) and by those who may see a case
+    // it was attached to. Uploads in progress belong to their uploader
+    // alone. Anything else answers exactly as a missing file does.
 
-    /// Starts or resumes an upload; returns (received, complete).
-    pub fn upload_begin(&self, sm3: &str, size: i64, mime: &str) -> Result<(i64, bool), ApiError> {
+    /// An attachment the caller may read: (mime, bytes).
+    pub fn attachment_for(
+        &self,
+        caller: &Caller,
+        sm3: &str,
+    ) -> Result<(String, Vec<u8>), ApiError> {
+        check_sm3(sm3)?;
+        if !self.attachment_readable(caller, sm3)? {
+            return Err(no_attachment());
+        }
+        self.db.attachment(sm3)?.ok_or_else(no_attachment)
+    }
+
+    /// Whether the caller may read a stored attachment; logs an attempt
+    /// at one out of their scope.
+    fn attachment_readable(&self, caller: &Caller, sm3: &str) -> Result<bool, ApiError> {
+        if self.db.attachment_in_scope(&caller.person, sm3)? {
+            return Ok(true);
+        }
+        if self.db.attachment_meta(sm3)?.is_some() {
+            tracing::warn!(person = %caller.person, sm3, "attachment outside the caller's scope refused");
+        }
+        Ok(false)
+    }
+
+    /// The caller's own upload of `sm3`, unless it has expired (then it
+    /// is removed).
+    fn own_upload(&self, caller: &Caller, sm3: &str) -> Result<Option<UploadRow>, ApiError> {
+        let Some(u) = self.db.upload(&caller.person, sm3)? else {
+            return Ok(None);
+        };
+        if now_secs() - u.touched_at > self.limits.upload_ttl_secs {
+            self.db.upload_abort(&caller.person, sm3)?;
+            return Ok(None);
+        }
+        Ok(Some(u))
+    }
+
+    /// Removes every unfinished upload untouched for longer than
+    /// `upload_ttl_secs` at `now` (unix seconds); returns how many.
+    pub fn expire_uploads_at(&self, now: i64) -> Result<u64, ApiError> {
+        let n = self
+            .db
+            .expire_uploads(now.saturating_sub(self.limits.upload_ttl_secs))?;
+        if n > 0 {
+            tracing::info!(count = n, "expired unfinished uploads removed");
+        }
+        Ok(n)
+    }
+
+    /// Where the caller's upload of `sm3` stands: (received, complete).
+    /// Complete when the caller may already read the file; `404` when
+    /// they have no upload of it (whoever else has).
+    pub fn upload_status(&self, caller: &Caller, sm3: &str) -> Result<(i64, bool), ApiError> {
+        check_sm3(sm3)?;
+        if let Some(u) = self.own_upload(caller, sm3)? {
+            return Ok((u.received, false));
+        }
+        if self.attachment_readable(caller, sm3)? {
+            if let Some((_, size)) = self.db.attachment_meta(sm3)? {
+                return Ok((size, true));
+            }
+        }
+        Err(no_upload())
+    }
+
+    /// Starts or resumes the caller's upload; returns (received,
+    /// complete). Complete at once only when the caller may already read
+    /// the file: someone else's copy is no proof that the caller has it,
+    /// so they upload it like anyone (and then hold it too).
+    pub fn upload_begin(
+        &self,
+        caller: &Caller,
+        sm3: &str,
+        size: i64,
+        mime: &str,
+    ) -> Result<(i64, bool), ApiError> {
         check_sm3(sm3)?;
         if size <= 0 {
             return Err(ApiError::bad_request("empty_upload", "附件为空"));
@@ -967,29 +1075,50 @@ impl Hub {
                 format!("不支持的附件类型 {mime}：只接受 JPEG、PNG、TIFF 图片和 PDF"),
             ));
         }
-        if self.db.attachment_meta(sm3)?.is_some() {
+        let now = now_secs();
+        self.expire_uploads_at(now)?;
+        if self.db.attachment_in_scope(&caller.person, sm3)? {
             return Ok((size, true));
         }
-        let u = self.db.upload_begin(sm3, size, mime)?;
-        Ok((u.received, false))
+        let quota = self.limits.upload_quota_bytes;
+        match self
+            .db
+            .upload_begin(&caller.person, sm3, size, mime, now, quota)?
+        {
+            UploadBegin::Started(u) => Ok((u.received, false)),
+            UploadBegin::OverQuota { used } => Err(ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "upload_quota",
+                format!(
+                    "未完成的上传已占用 {used} 字节，再加本附件 {size} 字节将超过每个账号 {quota} 字节的上限：\
+                     请先传完其他附件再上传（{}未续传的上传会自动作废）",
+                    duration_zh(self.limits.upload_ttl_secs)
+                ),
+            )),
+        }
     }
 
-    /// Appends a chunk at `offset`; returns (received, complete). The
-    /// upload completes when all bytes are in and their SM3 matches.
+    /// Appends a chunk at `offset` to the caller's upload; returns
+    /// (received, complete). The upload completes when all bytes are in
+    /// and their SM3 matches: the file is stored once whoever uploads it,
+    /// and the caller holds it.
     pub fn upload_chunk(
         &self,
+        caller: &Caller,
         sm3: &str,
         offset: i64,
         data: &[u8],
     ) -> Result<(i64, bool), ApiError> {
         check_sm3(sm3)?;
-        if let Some((_, size)) = self.db.attachment_meta(sm3)? {
-            return Ok((size, true));
-        }
-        let u = self
-            .db
-            .upload(sm3)?
-            .ok_or_else(|| ApiError::not_found("没有该附件的上传，请先开始上传"))?;
+        let person = caller.person.as_str();
+        let Some(u) = self.own_upload(caller, sm3)? else {
+            if self.attachment_readable(caller, sm3)? {
+                if let Some((_, size)) = self.db.attachment_meta(sm3)? {
+                    return Ok((size, true));
+                }
+            }
+            return Err(no_upload());
+        };
         if data.is_empty() {
             return Err(ApiError::bad_request("empty_chunk", "上传的分块为空"));
         }
@@ -1026,25 +1155,66 @@ impl Hub {
                 ),
             ));
         }
-        if !self.db.upload_append(sm3, offset, data)? {
-            let now = self.db.upload(sm3)?.map(|u| u.received).unwrap_or(0);
+        if !self
+            .db
+            .upload_append(person, sm3, offset, data, now_secs())?
+        {
+            let now = self
+                .db
+                .upload(person, sm3)?
+                .map(|u| u.received)
+                .unwrap_or(0);
             return Err(mismatch(now));
         }
         let received = offset + data.len() as i64;
         if received < u.size {
             return Ok((received, false));
         }
-        let all = self.db.upload_data(sm3)?;
+        let all = self.db.upload_data(person, sm3)?;
         if all.len() as i64 != u.size || sm3_hex(&all) != sm3 {
-            self.db.upload_abort(sm3)?;
+            self.db.upload_abort(person, sm3)?;
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "digest_mismatch",
                 "上传内容与摘要不符（传输中损坏或分块次序错误），已作废，请重新上传",
             ));
         }
-        self.db.upload_finish(sm3, &u.mime, &all)?;
+        self.db.upload_finish(person, sm3, &u.mime, &all)?;
         Ok((u.size, true))
+    }
+}
+
+/// Whether `person` may attach the file to a case: they hold it, or it
+/// already belongs to a case they may see.
+fn attachment_usable(tx: &mut dyn EventTx, person: &str, sm3: &str) -> Result<bool, ApiError> {
+    if tx.holds_attachment(person, sm3)? {
+        return Ok(true);
+    }
+    for case in tx.attachment_cases(sm3)? {
+        if tx.can_see(person, &case)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The answer for an attachment that is missing or out of the caller's
+/// scope: the same, so that it does not tell which.
+fn no_attachment() -> ApiError {
+    ApiError::not_found("没有该附件，或无权查看")
+}
+
+/// The answer for an upload the caller does not have.
+fn no_upload() -> ApiError {
+    ApiError::not_found("没有该附件的上传，请先开始上传")
+}
+
+/// A span of seconds in words: "24 小时", "90 分钟".
+fn duration_zh(secs: i64) -> String {
+    if secs >= 3600 && secs % 3600 == 0 {
+        format!("{} 小时", secs / 3600)
+    } else {
+        format!("{} 分钟", (secs + 59) / 60)
     }
 }
 

@@ -331,15 +331,7 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
         }
         "attachment_data" => {
             let a: AttachmentArgs = args(body)?;
-            crate::hub::check_sm3(&a.sm3)?;
-            let in_scope = visible(hub, caller)?.iter().any(|c| scans_have(c, &a.sm3));
-            if !in_scope {
-                return Err(ApiError::not_found("没有该附件，或无权查看"));
-            }
-            let (mime, data) = hub
-                .db
-                .attachment(&a.sm3)?
-                .ok_or_else(|| ApiError::not_found("县局尚未收到该附件"))?;
+            let (mime, data) = hub.attachment_for(caller, &a.sm3)?;
             Ok(json!({"mime": mime, "dataB64": B64.encode(&data)}))
         }
         "decide" => {
@@ -362,13 +354,6 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
         "ui_ready" => Ok(Value::Null),
         _ => Err(ApiError::not_found("没有这个操作")),
     }
-}
-
-fn scans_have(c: &CaseState, sm3: &str) -> bool {
-    c.form
-        .get("scans")
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|x| x["sm3"].as_str() == Some(sm3)))
 }
 
 /// The case page: each event's signature checked here against the key

@@ -122,13 +122,28 @@ pub struct NewEvent<'a> {
     pub received_at: &'a str,
 }
 
-/// An attachment upload in progress.
+/// An attachment upload in progress: one person's, of one file. Uploads
+/// are keyed by (person, sm3): nobody sees, resumes or resets another's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadRow {
+    pub person: String,
     pub sm3: String,
+    /// The declared size.
     pub size: i64,
     pub mime: String,
     pub received: i64,
+    /// Unix seconds of the last begin or chunk (expiry counts from it).
+    pub touched_at: i64,
+}
+
+/// What starting an upload came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadBegin {
+    /// Started afresh, or found (to resume).
+    Started(UploadRow),
+    /// Refused: the person's other unfinished uploads already declare
+    /// `used` bytes, and this one would take them over the quota.
+    OverQuota { used: i64 },
 }
 
 /// A registered electronic seal (see `crate::seals`).
@@ -166,8 +181,12 @@ pub trait EventTx {
     fn put_case(&mut self, state: &CaseState) -> DbResult<()>;
     /// Lets `persons` see the case (already granted ones are kept).
     fn grant(&mut self, case_id: &Uuid, persons: &[String]) -> DbResult<()>;
-    /// Whether an attachment is stored.
-    fn attachment_exists(&mut self, sm3: &str) -> DbResult<bool>;
+    /// Whether `person` holds the attachment (uploaded it completely).
+    fn holds_attachment(&mut self, person: &str, sm3: &str) -> DbResult<bool>;
+    /// The cases the attachment was attached to.
+    fn attachment_cases(&mut self, sm3: &str) -> DbResult<Vec<Uuid>>;
+    /// Records that the attachment belongs to the case (kept if already).
+    fn link_attachment(&mut self, case_id: &Uuid, sm3: &str) -> DbResult<()>;
     /// Whether a case other than `case_id` already carries `case_no`
     /// (including cases written earlier in this transaction).
     fn case_no_taken(&mut self, case_no: &str, case_id: &Uuid) -> DbResult<bool>;
@@ -253,21 +272,48 @@ pub trait HubDb: Send + Sync + 'static {
     /// Number of events and cases stored.
     fn counts(&self) -> DbResult<(i64, i64)>;
 
-    /// Starts (or finds) the upload of `sm3`. An existing upload with a
-    /// different size or type is replaced.
-    fn upload_begin(&self, sm3: &str, size: i64, mime: &str) -> DbResult<UploadRow>;
-    fn upload(&self, sm3: &str) -> DbResult<Option<UploadRow>>;
-    /// Appends a chunk at `offset`; `false` (and nothing written) when the
-    /// upload has not received exactly `offset` bytes.
-    fn upload_append(&self, sm3: &str, offset: i64, data: &[u8]) -> DbResult<bool>;
+    /// Starts (or finds, to resume) `person`'s upload of `sm3` at `now`.
+    /// An existing upload with a different size or type is replaced.
+    /// Refused when the declared sizes of the person's other unfinished
+    /// uploads plus `size` exceed `quota` (checked and written atomically).
+    fn upload_begin(
+        &self,
+        person: &str,
+        sm3: &str,
+        size: i64,
+        mime: &str,
+        now: i64,
+        quota: i64,
+    ) -> DbResult<UploadBegin>;
+    /// `person`'s upload of `sm3`.
+    fn upload(&self, person: &str, sm3: &str) -> DbResult<Option<UploadRow>>;
+    /// Appends a chunk at `offset` and touches the upload at `now`;
+    /// `false` (and nothing written) when the upload has not received
+    /// exactly `offset` bytes.
+    fn upload_append(
+        &self,
+        person: &str,
+        sm3: &str,
+        offset: i64,
+        data: &[u8],
+        now: i64,
+    ) -> DbResult<bool>;
     /// The received chunks, in order.
-    fn upload_data(&self, sm3: &str) -> DbResult<Vec<u8>>;
-    /// Moves a complete upload into the attachment store.
-    fn upload_finish(&self, sm3: &str, mime: &str, data: &[u8]) -> DbResult<()>;
-    fn upload_abort(&self, sm3: &str) -> DbResult<()>;
+    fn upload_data(&self, person: &str, sm3: &str) -> DbResult<Vec<u8>>;
+    /// Moves a complete upload into the attachment store (once per
+    /// content: a file already stored is kept) and records that `person`
+    /// holds it.
+    fn upload_finish(&self, person: &str, sm3: &str, mime: &str, data: &[u8]) -> DbResult<()>;
+    fn upload_abort(&self, person: &str, sm3: &str) -> DbResult<()>;
+    /// Removes every unfinished upload last touched before `before` (unix
+    /// seconds); returns how many.
+    fn expire_uploads(&self, before: i64) -> DbResult<u64>;
     /// (mime, size) of a stored attachment.
     fn attachment_meta(&self, sm3: &str) -> DbResult<Option<(String, i64)>>;
     fn attachment(&self, sm3: &str) -> DbResult<Option<(String, Vec<u8>)>>;
+    /// Whether `person` may read the attachment: they hold it, or it
+    /// belongs to a case they may see.
+    fn attachment_in_scope(&self, person: &str, sm3: &str) -> DbResult<bool>;
 
     /// Registers a seal; `false` (and nothing written) when its id is
     /// taken.
@@ -396,14 +442,16 @@ impl<D: HubDb> HubDb for OffRuntime<D> {
         fn visible_cases(&self, person: &str, status: &str, limit: i64) -> DbResult<Vec<CaseState>>;
         fn max_gseq(&self) -> DbResult<i64>;
         fn counts(&self) -> DbResult<(i64, i64)>;
-        fn upload_begin(&self, sm3: &str, size: i64, mime: &str) -> DbResult<UploadRow>;
-        fn upload(&self, sm3: &str) -> DbResult<Option<UploadRow>>;
-        fn upload_append(&self, sm3: &str, offset: i64, data: &[u8]) -> DbResult<bool>;
-        fn upload_data(&self, sm3: &str) -> DbResult<Vec<u8>>;
-        fn upload_finish(&self, sm3: &str, mime: &str, data: &[u8]) -> DbResult<()>;
-        fn upload_abort(&self, sm3: &str) -> DbResult<()>;
+        fn upload_begin(&self, person: &str, sm3: &str, size: i64, mime: &str, now: i64, quota: i64) -> DbResult<UploadBegin>;
+        fn upload(&self, person: &str, sm3: &str) -> DbResult<Option<UploadRow>>;
+        fn upload_append(&self, person: &str, sm3: &str, offset: i64, data: &[u8], now: i64) -> DbResult<bool>;
+        fn upload_data(&self, person: &str, sm3: &str) -> DbResult<Vec<u8>>;
+        fn upload_finish(&self, person: &str, sm3: &str, mime: &str, data: &[u8]) -> DbResult<()>;
+        fn upload_abort(&self, person: &str, sm3: &str) -> DbResult<()>;
+        fn expire_uploads(&self, before: i64) -> DbResult<u64>;
         fn attachment_meta(&self, sm3: &str) -> DbResult<Option<(String, i64)>>;
         fn attachment(&self, sm3: &str) -> DbResult<Option<(String, Vec<u8>)>>;
+        fn attachment_in_scope(&self, person: &str, sm3: &str) -> DbResult<bool>;
         fn insert_seal(&self, s: &SealRow) -> DbResult<bool>;
         fn seals(&self) -> DbResult<Vec<SealRow>>;
         fn revoke_seal(&self, id: &str, by: &str, at: &str) -> DbResult<bool>;

@@ -28,7 +28,8 @@ use uuid::Uuid;
 
 use super::{
     enum_text, parse_state, parse_uuid, state_json, DbError, DbResult, EnrolmentRow, EventRow,
-    EventTx, HostedKeyRow, HubDb, NewEvent, PushFn, SealRow, SessionRow, UploadRow, UserRow,
+    EventTx, HostedKeyRow, HubDb, NewEvent, PushFn, SealRow, SessionRow, UploadBegin, UploadRow,
+    UserRow,
 };
 use crate::error::ApiError;
 
@@ -146,6 +147,49 @@ const MIGRATIONS: &[&str] = &[
     // before this step have none.
     r#"ALTER TABLE events ADD COLUMN receipt bytea;
      ALTER TABLE events ADD COLUMN receipt_sig bytea;"#,
+    // attachments are scoped. Uploads belong to their uploader (keyed
+    // by person and SM3, touched_at for expiry); unfinished uploads from
+    // before had no owner and are dropped (stations start them again).
+    // attachment_holders: who uploaded a stored file completely.
+    // case_attachments: which cases an attach event put a file in,
+    // backfilled from the attach events already stored.
+    r#"DROP TABLE upload_chunks;
+     DROP TABLE uploads;
+     CREATE TABLE uploads (
+        person     text NOT NULL,
+        sm3        text NOT NULL,
+        size       bigint NOT NULL,
+        mime       text NOT NULL,
+        received   bigint NOT NULL,
+        touched_at bigint NOT NULL,
+        PRIMARY KEY (person, sm3)
+     );
+     CREATE INDEX uploads_touched ON uploads(touched_at);
+     CREATE TABLE upload_chunks (
+        person   text NOT NULL,
+        sm3      text NOT NULL,
+        "offset" bigint NOT NULL,
+        data     bytea NOT NULL,
+        PRIMARY KEY (person, sm3, "offset")
+     );
+     CREATE TABLE attachment_holders (
+        sm3    text NOT NULL,
+        person text NOT NULL,
+        PRIMARY KEY (sm3, person)
+     );
+     CREATE TABLE case_attachments (
+        sm3     text NOT NULL,
+        case_id text NOT NULL,
+        PRIMARY KEY (sm3, case_id)
+     );
+     INSERT INTO case_attachments(sm3, case_id)
+        SELECT DISTINCT sm3, case_id FROM (
+            SELECT case_id, CASE WHEN kind = 'attach' THEN
+                convert_from(bytes, 'UTF8')::jsonb #>> '{payload,attachment,sm3}' END AS sm3
+            FROM events WHERE kind = 'attach'
+        ) a
+        WHERE sm3 IS NOT NULL
+        ON CONFLICT DO NOTHING;"#,
 ];
 
 /// Most pooled connections per process.
@@ -562,6 +606,24 @@ impl PgDb {
     }
 }
 
+/// Removes one person's upload and its chunks.
+fn delete_upload(
+    tx: &mut Transaction<'_>,
+    st: &mut Stmts,
+    person: &str,
+    sm3: &str,
+) -> Result<(), postgres::Error> {
+    let dc = stmt(
+        tx,
+        st,
+        "DELETE FROM upload_chunks WHERE person=$1 AND sm3=$2",
+    )?;
+    tx.execute(&dc, &[&person, &sm3])?;
+    let du = stmt(tx, st, "DELETE FROM uploads WHERE person=$1 AND sm3=$2")?;
+    tx.execute(&du, &[&person, &sm3])?;
+    Ok(())
+}
+
 fn user_row(r: &postgres::Row) -> Result<UserRow, postgres::Error> {
     Ok(UserRow {
         person: r.try_get(0)?,
@@ -627,8 +689,11 @@ fn to_event(raw: RawEvent) -> DbResult<EventRow> {
 const SQL_EVENT_HASH: &str = "SELECT hash FROM events WHERE id=$1";
 const SQL_CASE_STATE: &str = "SELECT state_json FROM cases WHERE id=$1";
 const SQL_CAN_SEE: &str = "SELECT 1 FROM case_access WHERE person=$1 AND case_id=$2";
-const SQL_ATTACHMENT_EXISTS: &str = "SELECT 1 FROM attachments WHERE sm3=$1";
 const SQL_CASE_NO_TAKEN: &str = "SELECT 1 FROM cases WHERE case_no=$1 AND id<>$2";
+const SQL_HOLDS_ATTACHMENT: &str = "SELECT 1 FROM attachment_holders WHERE sm3=$1 AND person=$2";
+const SQL_ATTACHMENT_CASES: &str = "SELECT case_id FROM case_attachments WHERE sm3=$1";
+const SQL_LINK_ATTACHMENT: &str =
+    "INSERT INTO case_attachments(sm3, case_id) VALUES($1, $2) ON CONFLICT DO NOTHING";
 
 /// The operations of one push transaction.
 ///
@@ -806,9 +871,33 @@ impl EventTx for PgTx<'_, '_> {
         Ok(())
     }
 
-    fn attachment_exists(&mut self, sm3: &str) -> DbResult<bool> {
-        let s = self.stmt(SQL_ATTACHMENT_EXISTS)?;
-        Ok(self.tx.query_opt(&s, &[&sm3]).map_err(db)?.is_some())
+    fn holds_attachment(&mut self, person: &str, sm3: &str) -> DbResult<bool> {
+        let s = self.stmt(SQL_HOLDS_ATTACHMENT)?;
+        Ok(self
+            .tx
+            .query_opt(&s, &[&sm3, &person])
+            .map_err(db)?
+            .is_some())
+    }
+
+    fn attachment_cases(&mut self, sm3: &str) -> DbResult<Vec<Uuid>> {
+        let s = self.stmt(SQL_ATTACHMENT_CASES)?;
+        let rows = self.tx.query(&s, &[&sm3]).map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get(0).map_err(db)?;
+                parse_uuid(&id)
+            })
+            .collect()
+    }
+
+    fn link_attachment(&mut self, case_id: &Uuid, sm3: &str) -> DbResult<()> {
+        let s = self.stmt(SQL_LINK_ATTACHMENT)?;
+        self.tx
+            .execute(&s, &[&sm3, &case_id.to_string()])
+            .map_err(db)?;
+        self.dirty = true;
+        Ok(())
     }
 
     fn case_no_taken(&mut self, case_no: &str, case_id: &Uuid) -> DbResult<bool> {
@@ -1407,106 +1496,136 @@ impl HubDb for PgDb {
         })
     }
 
-    fn upload_begin(&self, sm3: &str, size: i64, mime: &str) -> DbResult<UploadRow> {
+    fn upload_begin(
+        &self,
+        person: &str,
+        sm3: &str,
+        size: i64,
+        mime: &str,
+        now: i64,
+        quota: i64,
+    ) -> DbResult<UploadBegin> {
+        let lock = lock_key("jingwu-uploads", &format!("{}:{person}", self.schema));
         self.write(|tx, st| {
             let row = |received| UploadRow {
+                person: person.into(),
                 sm3: sm3.into(),
                 size,
                 mime: mime.into(),
                 received,
+                touched_at: now,
             };
-            // Insert first, so that concurrent begins of one file do not
-            // both find nothing and collide.
-            let ins = stmt(
-                tx,
-                st,
-                "INSERT INTO uploads(sm3, size, mime, received) VALUES($1, $2, $3, 0)
-                 ON CONFLICT(sm3) DO NOTHING",
-            )?;
-            if tx.execute(&ins, &[&sm3, &size, &mime])? == 1 {
-                return Ok(row(0));
-            }
+            // One begin per person at a time, so that the quota check and
+            // the insert cannot interleave with another begin of theirs.
+            let l = stmt(tx, st, "SELECT pg_advisory_xact_lock($1)")?;
+            tx.execute(&l, &[&lock])?;
             let sel = stmt(
                 tx,
                 st,
-                "SELECT size, mime, received FROM uploads WHERE sm3=$1 FOR UPDATE",
+                "SELECT size, mime, received FROM uploads WHERE person=$1 AND sm3=$2",
             )?;
-            let existing = tx.query_opt(&sel, &[&sm3])?;
-            let Some(existing) = existing else {
-                // Finished or aborted meanwhile: start afresh.
-                tx.execute(&ins, &[&sm3, &size, &mime])?;
-                return Ok(row(0));
-            };
-            let (s, m, received): (i64, String, i64) = (
-                existing.try_get(0)?,
-                existing.try_get(1)?,
-                existing.try_get(2)?,
-            );
-            if s == size && m == mime {
-                return Ok(row(received));
+            if let Some(r) = tx.query_opt(&sel, &[&person, &sm3])? {
+                let (s, m, received): (i64, String, i64) =
+                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                if s == size && m == mime {
+                    let t = stmt(
+                        tx,
+                        st,
+                        "UPDATE uploads SET touched_at=$3 WHERE person=$1 AND sm3=$2",
+                    )?;
+                    tx.execute(&t, &[&person, &sm3, &now])?;
+                    return Ok(UploadBegin::Started(row(received)));
+                }
             }
-            let del = stmt(tx, st, "DELETE FROM upload_chunks WHERE sm3=$1")?;
-            tx.execute(&del, &[&sm3])?;
-            let upd = stmt(
+            let sum = stmt(
                 tx,
                 st,
-                "UPDATE uploads SET size=$2, mime=$3, received=0 WHERE sm3=$1",
+                "SELECT coalesce(sum(size), 0)::bigint FROM uploads WHERE person=$1 AND sm3<>$2",
             )?;
-            tx.execute(&upd, &[&sm3, &size, &mime])?;
-            Ok(row(0))
+            let used: i64 = tx.query_one(&sum, &[&person, &sm3])?.try_get(0)?;
+            if used.saturating_add(size) > quota {
+                return Ok(UploadBegin::OverQuota { used });
+            }
+            let del = stmt(
+                tx,
+                st,
+                "DELETE FROM upload_chunks WHERE person=$1 AND sm3=$2",
+            )?;
+            tx.execute(&del, &[&person, &sm3])?;
+            let ins = stmt(
+                tx,
+                st,
+                "INSERT INTO uploads(person, sm3, size, mime, received, touched_at)
+                 VALUES($1, $2, $3, $4, 0, $5)
+                 ON CONFLICT(person, sm3) DO UPDATE SET size=excluded.size, mime=excluded.mime,
+                   received=0, touched_at=excluded.touched_at",
+            )?;
+            tx.execute(&ins, &[&person, &sm3, &size, &mime, &now])?;
+            Ok(UploadBegin::Started(row(0)))
         })
     }
 
-    fn upload(&self, sm3: &str) -> DbResult<Option<UploadRow>> {
+    fn upload(&self, person: &str, sm3: &str) -> DbResult<Option<UploadRow>> {
         self.with(|c, st| {
             let s = stmt(
                 c,
                 st,
-                "SELECT sm3, size, mime, received FROM uploads WHERE sm3=$1",
+                "SELECT person, sm3, size, mime, received, touched_at FROM uploads
+                 WHERE person=$1 AND sm3=$2",
             )?;
-            c.query_opt(&s, &[&sm3])?
+            c.query_opt(&s, &[&person, &sm3])?
                 .map(|r| {
                     Ok(UploadRow {
-                        sm3: r.try_get(0)?,
-                        size: r.try_get(1)?,
-                        mime: r.try_get(2)?,
-                        received: r.try_get(3)?,
+                        person: r.try_get(0)?,
+                        sm3: r.try_get(1)?,
+                        size: r.try_get(2)?,
+                        mime: r.try_get(3)?,
+                        received: r.try_get(4)?,
+                        touched_at: r.try_get(5)?,
                     })
                 })
                 .transpose()
         })
     }
 
-    fn upload_append(&self, sm3: &str, offset: i64, data: &[u8]) -> DbResult<bool> {
+    fn upload_append(
+        &self,
+        person: &str,
+        sm3: &str,
+        offset: i64,
+        data: &[u8],
+        now: i64,
+    ) -> DbResult<bool> {
         let len = i64::try_from(data.len()).map_err(|_| DbError::Backend("上传分块过大".into()))?;
         self.write(|tx, st| {
             let upd = stmt(
                 tx,
                 st,
-                "UPDATE uploads SET received = received + $3 WHERE sm3=$1 AND received=$2",
+                "UPDATE uploads SET received = received + $4, touched_at=$5
+                 WHERE person=$1 AND sm3=$2 AND received=$3",
             )?;
-            if tx.execute(&upd, &[&sm3, &offset, &len])? != 1 {
+            if tx.execute(&upd, &[&person, &sm3, &offset, &len, &now])? != 1 {
                 return Ok(false);
             }
             let ins = stmt(
                 tx,
                 st,
-                r#"INSERT INTO upload_chunks(sm3, "offset", data) VALUES($1, $2, $3)"#,
+                r#"INSERT INTO upload_chunks(person, sm3, "offset", data) VALUES($1, $2, $3, $4)"#,
             )?;
-            tx.execute(&ins, &[&sm3, &offset, &data])?;
+            tx.execute(&ins, &[&person, &sm3, &offset, &data])?;
             Ok(true)
         })
     }
 
-    fn upload_data(&self, sm3: &str) -> DbResult<Vec<u8>> {
+    fn upload_data(&self, person: &str, sm3: &str) -> DbResult<Vec<u8>> {
         self.with(|c, st| {
             let s = stmt(
                 c,
                 st,
-                r#"SELECT data FROM upload_chunks WHERE sm3=$1 ORDER BY "offset""#,
+                r#"SELECT data FROM upload_chunks WHERE person=$1 AND sm3=$2 ORDER BY "offset""#,
             )?;
             let mut out = Vec::new();
-            for r in c.query(&s, &[&sm3])? {
+            for r in c.query(&s, &[&person, &sm3])? {
                 let chunk: &[u8] = r.try_get(0)?;
                 out.extend_from_slice(chunk);
             }
@@ -1514,7 +1633,7 @@ impl HubDb for PgDb {
         })
     }
 
-    fn upload_finish(&self, sm3: &str, mime: &str, data: &[u8]) -> DbResult<()> {
+    fn upload_finish(&self, person: &str, sm3: &str, mime: &str, data: &[u8]) -> DbResult<()> {
         let size = i64::try_from(data.len()).map_err(|_| DbError::Backend("附件过大".into()))?;
         let now = crate::now_rfc3339();
         self.write(|tx, st| {
@@ -1525,21 +1644,34 @@ impl HubDb for PgDb {
                  ON CONFLICT(sm3) DO NOTHING",
             )?;
             tx.execute(&ins, &[&sm3, &mime, &size, &data, &now])?;
-            let dc = stmt(tx, st, "DELETE FROM upload_chunks WHERE sm3=$1")?;
-            tx.execute(&dc, &[&sm3])?;
-            let du = stmt(tx, st, "DELETE FROM uploads WHERE sm3=$1")?;
-            tx.execute(&du, &[&sm3])?;
-            Ok(())
+            let h = stmt(
+                tx,
+                st,
+                "INSERT INTO attachment_holders(sm3, person) VALUES($1, $2) ON CONFLICT DO NOTHING",
+            )?;
+            tx.execute(&h, &[&sm3, &person])?;
+            delete_upload(tx, st, person, sm3)
         })
     }
 
-    fn upload_abort(&self, sm3: &str) -> DbResult<()> {
+    fn upload_abort(&self, person: &str, sm3: &str) -> DbResult<()> {
+        self.write(|tx, st| delete_upload(tx, st, person, sm3))
+    }
+
+    fn expire_uploads(&self, before: i64) -> DbResult<u64> {
         self.write(|tx, st| {
-            let dc = stmt(tx, st, "DELETE FROM upload_chunks WHERE sm3=$1")?;
-            tx.execute(&dc, &[&sm3])?;
-            let du = stmt(tx, st, "DELETE FROM uploads WHERE sm3=$1")?;
-            tx.execute(&du, &[&sm3])?;
-            Ok(())
+            // The chunks of exactly the uploads removed: one touched by a
+            // chunk meanwhile is not removed, and keeps its chunks.
+            let s = stmt(
+                tx,
+                st,
+                "WITH gone AS (DELETE FROM uploads WHERE touched_at < $1 RETURNING person, sm3),
+                      chunks AS (DELETE FROM upload_chunks c USING gone g
+                                 WHERE c.person = g.person AND c.sm3 = g.sm3)
+                 SELECT count(*) FROM gone",
+            )?;
+            let n: i64 = tx.query_one(&s, &[&before])?.try_get(0)?;
+            Ok(n.unsigned_abs())
         })
     }
 
@@ -1558,6 +1690,20 @@ impl HubDb for PgDb {
             c.query_opt(&s, &[&sm3])?
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
                 .transpose()
+        })
+    }
+
+    fn attachment_in_scope(&self, person: &str, sm3: &str) -> DbResult<bool> {
+        self.with(|c, st| {
+            let s = stmt(
+                c,
+                st,
+                "SELECT EXISTS(SELECT 1 FROM attachment_holders WHERE sm3=$1 AND person=$2)
+                     OR EXISTS(SELECT 1 FROM case_attachments ca
+                               JOIN case_access a ON a.case_id = ca.case_id AND a.person = $2
+                               WHERE ca.sm3 = $1)",
+            )?;
+            c.query_one(&s, &[&sm3, &person])?.try_get(0)
         })
     }
 
@@ -1889,6 +2035,74 @@ mod tests {
     }
 
     #[test]
+    fn scoping_migration_backfills_attachments_of_cases() {
+        let s = Scratch::new();
+        // A database as the hub left it before attachments were scoped.
+        let mut c = Config::from_str(&base_url())
+            .unwrap()
+            .connect(NoTls)
+            .unwrap();
+        c.batch_execute(&format!(
+            "CREATE SCHEMA {0}; SET search_path TO {0};
+             CREATE TABLE schema_version (
+                one boolean PRIMARY KEY DEFAULT true CHECK (one), version bigint NOT NULL);
+             INSERT INTO schema_version(version) VALUES(3);",
+            ident(&s.schema)
+        ))
+        .unwrap();
+        for sql in &MIGRATIONS[..3] {
+            c.batch_execute(sql).unwrap();
+        }
+        let (case, other) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
+        let sm3 = "ab".repeat(32);
+        let attach = format!(
+            r#"{{"case_id":"{case}","kind":"attach","payload":{{"attachment":{{"mime":"image/png","name":"a.png","size":3,"sm3":"{sm3}"}},"field":"scans"}}}}"#
+        );
+        for (i, (case_id, kind, bytes)) in [
+            (&case, "create", b"not json: never read".to_vec()),
+            (&case, "attach", attach.into_bytes()),
+            (
+                &other,
+                "attach",
+                br#"{"kind":"attach","payload":{}}"#.to_vec(),
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            c.execute(
+                "INSERT INTO events(id, case_id, seq, bytes, signature, hash, author, kind, received_at)
+                 VALUES($1, $2, $3, $4, '\\x00', 'h', 'p1', $5, 't')",
+                &[&Uuid::now_v7().to_string(), case_id, &(i as i64), &bytes, &kind],
+            )
+            .unwrap();
+        }
+        c.batch_execute(&format!(
+            "INSERT INTO case_access(case_id, person) VALUES('{case}', 'p1');
+             INSERT INTO attachments(sm3, mime, size, data, created_at)
+                VALUES('{sm3}', 'image/png', 3, '\\x010203', 't');
+             INSERT INTO uploads(sm3, size, mime, received) VALUES('cd', 5, 'image/png', 2);"
+        ))
+        .unwrap();
+        drop(c);
+        let db = s.open();
+        assert!(db.attachment_in_scope("p1", &sm3).unwrap());
+        assert!(!db.attachment_in_scope("p2", &sm3).unwrap());
+        assert_eq!(
+            db.attachment(&sm3).unwrap(),
+            Some(("image/png".into(), vec![1, 2, 3]))
+        );
+        // The old unfinished upload had no owner: gone.
+        assert_eq!(db.upload("p1", "cd").unwrap(), None);
+        let mut c = s.client();
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM case_attachments", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 1);
+    }
+
+    #[test]
     fn concurrent_opens_migrate_once() {
         let s = Scratch::new();
         let url = s.url();
@@ -2029,7 +2243,8 @@ mod tests {
             assert_eq!(tx.event_hash(&ev0.id)?.as_deref(), Some("hash"));
             assert!(tx.can_see("p2", &case)?);
             assert_eq!(tx.case_state(&case)?, Some(state.clone()));
-            assert!(!tx.attachment_exists("x")?);
+            assert!(!tx.holds_attachment("p1", "x")?);
+            assert!(tx.attachment_cases("x")?.is_empty());
             Ok(())
         })
         .unwrap();
@@ -2190,23 +2405,36 @@ mod tests {
     fn uploads() {
         let s = Scratch::new();
         let db = s.open();
-        assert_eq!(db.upload("f").unwrap(), None);
-        let u = db.upload_begin("f", 6, "image/png").unwrap();
-        assert_eq!(u.received, 0);
-        assert!(db.upload_append("f", 0, b"abc").unwrap());
-        assert!(!db.upload_append("f", 0, b"abc").unwrap());
-        assert!(!db.upload_append("f", 5, b"x").unwrap());
-        assert!(!db.upload_append("nope", 0, b"x").unwrap());
+        const Q: i64 = 100;
+        let started = |b: UploadBegin| match b {
+            UploadBegin::Started(u) => u,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(db.upload("p1", "f").unwrap(), None);
+        let u = started(db.upload_begin("p1", "f", 6, "image/png", 10, Q).unwrap());
+        assert_eq!((u.received, u.touched_at), (0, 10));
+        assert!(db.upload_append("p1", "f", 0, b"abc", 11).unwrap());
+        assert!(!db.upload_append("p1", "f", 0, b"abc", 11).unwrap());
+        assert!(!db.upload_append("p1", "f", 5, b"x", 11).unwrap());
+        assert!(!db.upload_append("p1", "nope", 0, b"x", 11).unwrap());
+        // Another person's upload of the same file is their own.
+        assert_eq!(db.upload("p2", "f").unwrap(), None);
+        assert!(!db.upload_append("p2", "f", 3, b"def", 11).unwrap());
+        let u2 = started(db.upload_begin("p2", "f", 6, "image/png", 12, Q).unwrap());
+        assert_eq!(u2.received, 0);
         // Beginning again resumes.
-        let u = db.upload_begin("f", 6, "image/png").unwrap();
-        assert_eq!(u.received, 3);
-        assert_eq!(db.upload("f").unwrap(), Some(u));
-        assert!(db.upload_append("f", 3, b"def").unwrap());
-        assert_eq!(db.upload_data("f").unwrap(), b"abcdef");
+        let u = started(db.upload_begin("p1", "f", 6, "image/png", 13, Q).unwrap());
+        assert_eq!((u.received, u.touched_at), (3, 13));
+        assert_eq!(db.upload("p1", "f").unwrap(), Some(u));
+        assert!(db.upload_append("p1", "f", 3, b"def", 14).unwrap());
+        assert_eq!(db.upload_data("p1", "f").unwrap(), b"abcdef");
+        assert!(db.upload_data("p2", "f").unwrap().is_empty());
         assert_eq!(db.attachment("f").unwrap(), None);
-        db.upload_finish("f", "image/png", b"abcdef").unwrap();
-        assert_eq!(db.upload("f").unwrap(), None);
-        assert!(db.upload_data("f").unwrap().is_empty());
+        assert!(!db.attachment_in_scope("p1", "f").unwrap());
+        db.upload_finish("p1", "f", "image/png", b"abcdef").unwrap();
+        assert_eq!(db.upload("p1", "f").unwrap(), None);
+        assert!(db.upload_data("p1", "f").unwrap().is_empty());
+        assert_eq!(db.upload("p2", "f").unwrap().map(|u| u.received), Some(0));
         assert_eq!(
             db.attachment_meta("f").unwrap(),
             Some(("image/png".into(), 6))
@@ -2215,25 +2443,60 @@ mod tests {
             db.attachment("f").unwrap(),
             Some(("image/png".into(), b"abcdef".to_vec()))
         );
+        assert!(db.attachment_in_scope("p1", "f").unwrap());
+        assert!(!db.attachment_in_scope("p2", "f").unwrap());
+        // A second holder (dedup: the stored bytes are kept).
+        db.upload_finish("p2", "f", "image/png", b"abcdef").unwrap();
+        assert_eq!(db.upload("p2", "f").unwrap(), None);
+        assert!(db.attachment_in_scope("p2", "f").unwrap());
+        // Attached to a case: whoever may see the case may read it.
+        let case = Uuid::now_v7();
         db.push(&mut |tx| {
-            assert!(tx.attachment_exists("f")?);
+            assert!(tx.holds_attachment("p1", "f")?);
+            assert!(!tx.holds_attachment("p3", "f")?);
+            tx.link_attachment(&case, "f")?;
+            tx.link_attachment(&case, "f")?;
+            tx.grant(&case, &["p3".into()])?;
+            assert_eq!(tx.attachment_cases("f")?, vec![case]);
             Ok(())
         })
         .unwrap();
+        assert!(db.attachment_in_scope("p3", "f").unwrap());
+        assert!(!db.attachment_in_scope("p4", "f").unwrap());
 
         // A different size or type replaces the upload.
-        db.upload_begin("g", 4, "image/png").unwrap();
-        assert!(db.upload_append("g", 0, b"ab").unwrap());
-        let u = db.upload_begin("g", 5, "image/png").unwrap();
+        started(db.upload_begin("p1", "g", 4, "image/png", 20, Q).unwrap());
+        assert!(db.upload_append("p1", "g", 0, b"ab", 20).unwrap());
+        let u = started(db.upload_begin("p1", "g", 5, "image/png", 20, Q).unwrap());
         assert_eq!(u.received, 0);
-        assert!(db.upload_data("g").unwrap().is_empty());
-        assert!(db.upload_append("g", 0, b"xy").unwrap());
-        let u = db.upload_begin("g", 5, "application/pdf").unwrap();
+        assert!(db.upload_data("p1", "g").unwrap().is_empty());
+        assert!(db.upload_append("p1", "g", 0, b"xy", 20).unwrap());
+        let u = started(
+            db.upload_begin("p1", "g", 5, "application/pdf", 20, Q)
+                .unwrap(),
+        );
         assert_eq!((u.received, u.mime.as_str()), (0, "application/pdf"));
-        assert!(db.upload_append("g", 0, b"12").unwrap());
-        db.upload_abort("g").unwrap();
-        assert_eq!(db.upload("g").unwrap(), None);
-        assert!(db.upload_data("g").unwrap().is_empty());
+        assert!(db.upload_append("p1", "g", 0, b"12", 20).unwrap());
+        db.upload_abort("p1", "g").unwrap();
+        assert_eq!(db.upload("p1", "g").unwrap(), None);
+        assert!(db.upload_data("p1", "g").unwrap().is_empty());
+
+        // The quota counts the person's other unfinished uploads.
+        started(db.upload_begin("p1", "h", 60, "image/png", 30, Q).unwrap());
+        assert_eq!(
+            db.upload_begin("p1", "i", 41, "image/png", 30, Q).unwrap(),
+            UploadBegin::OverQuota { used: 60 }
+        );
+        started(db.upload_begin("p1", "h", 100, "image/png", 30, Q).unwrap());
+        assert!(db.upload_append("p1", "h", 0, b"hh", 30).unwrap());
+        started(db.upload_begin("p5", "i", 41, "image/png", 30, Q).unwrap());
+        assert!(db.upload_append("p5", "i", 0, b"x", 40).unwrap());
+        // Expiry: untouched before the cut-off.
+        assert_eq!(db.expire_uploads(31).unwrap(), 1);
+        assert_eq!(db.upload("p1", "h").unwrap(), None);
+        assert!(db.upload_data("p1", "h").unwrap().is_empty());
+        assert_eq!(db.upload_data("p5", "i").unwrap(), b"x");
+        started(db.upload_begin("p1", "i", 41, "image/png", 50, Q).unwrap());
     }
 
     #[test]

@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::{
     enum_text, parse_state, parse_uuid, state_json, DbError, DbResult, EnrolmentRow, EventRow,
-    EventTx, HostedKeyRow, HubDb, NewEvent, PushFn, SealRow, SessionRow, UploadRow, UserRow,
+    EventTx, HostedKeyRow, HubDb, NewEvent, PushFn, SealRow, SessionRow, UploadBegin, UploadRow,
+    UserRow,
 };
 use crate::error::ApiError;
 
@@ -124,6 +125,48 @@ const MIGRATIONS: &[&str] = &[
     // before this step have none.
     "ALTER TABLE events ADD COLUMN receipt BLOB;
      ALTER TABLE events ADD COLUMN receipt_sig BLOB;",
+    // attachments are scoped. Uploads belong to their uploader (keyed
+    // by person and SM3, touched_at for expiry); unfinished uploads from
+    // before had no owner and are dropped (stations start them again).
+    // attachment_holders: who uploaded a stored file completely.
+    // case_attachments: which cases an attach event put a file in,
+    // backfilled from the attach events already stored.
+    "DROP TABLE upload_chunks;
+     DROP TABLE uploads;
+     CREATE TABLE uploads (
+        person     TEXT NOT NULL,
+        sm3        TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        mime       TEXT NOT NULL,
+        received   INTEGER NOT NULL,
+        touched_at INTEGER NOT NULL,
+        PRIMARY KEY (person, sm3)
+     ) STRICT;
+     CREATE INDEX uploads_touched ON uploads(touched_at);
+     CREATE TABLE upload_chunks (
+        person TEXT NOT NULL,
+        sm3    TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        data   BLOB NOT NULL,
+        PRIMARY KEY (person, sm3, offset)
+     ) STRICT;
+     CREATE TABLE attachment_holders (
+        sm3    TEXT NOT NULL,
+        person TEXT NOT NULL,
+        PRIMARY KEY (sm3, person)
+     ) STRICT, WITHOUT ROWID;
+     CREATE TABLE case_attachments (
+        sm3     TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        PRIMARY KEY (sm3, case_id)
+     ) STRICT, WITHOUT ROWID;
+     INSERT OR IGNORE INTO case_attachments(sm3, case_id)
+        SELECT sm3, case_id FROM (
+            SELECT case_id, CASE WHEN kind = 'attach' THEN
+                json_extract(CAST(bytes AS TEXT), '$.payload.attachment.sm3') END AS sm3
+            FROM events WHERE kind = 'attach'
+        )
+        WHERE sm3 IS NOT NULL;",
 ];
 
 const READERS: usize = 4;
@@ -317,6 +360,20 @@ fn to_event(raw: RawEvent) -> DbResult<EventRow> {
     })
 }
 
+fn delete_upload(tx: &rusqlite::Transaction<'_>, person: &str, sm3: &str) -> DbResult<()> {
+    tx.execute(
+        "DELETE FROM upload_chunks WHERE person=?1 AND sm3=?2",
+        params![person, sm3],
+    )
+    .map_err(db)?;
+    tx.execute(
+        "DELETE FROM uploads WHERE person=?1 AND sm3=?2",
+        params![person, sm3],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
 struct Tx<'a, 'c> {
     tx: &'a rusqlite::Transaction<'c>,
 }
@@ -446,17 +503,40 @@ impl EventTx for Tx<'_, '_> {
         Ok(())
     }
 
-    fn attachment_exists(&mut self, sm3: &str) -> DbResult<bool> {
+    fn holds_attachment(&mut self, person: &str, sm3: &str) -> DbResult<bool> {
         Ok(self
             .tx
             .query_row(
-                "SELECT 1 FROM attachments WHERE sm3=?1",
-                params![sm3],
+                "SELECT 1 FROM attachment_holders WHERE sm3=?1 AND person=?2",
+                params![sm3, person],
                 |_| Ok(()),
             )
             .optional()
             .map_err(db)?
             .is_some())
+    }
+
+    fn attachment_cases(&mut self, sm3: &str) -> DbResult<Vec<Uuid>> {
+        let ids: Vec<String> = {
+            let mut stmt = self
+                .tx
+                .prepare_cached("SELECT case_id FROM case_attachments WHERE sm3=?1")
+                .map_err(db)?;
+            let rows = stmt.query_map(params![sm3], |r| r.get(0)).map_err(db)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(db)?
+        };
+        ids.iter().map(|i| parse_uuid(i)).collect()
+    }
+
+    fn link_attachment(&mut self, case_id: &Uuid, sm3: &str) -> DbResult<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO case_attachments(sm3, case_id) VALUES(?1, ?2) ON CONFLICT DO NOTHING",
+            )
+            .map_err(db)?
+            .execute(params![sm3, case_id.to_string()])
+            .map_err(db)?;
+        Ok(())
     }
 }
 
@@ -895,55 +975,83 @@ impl HubDb for SqliteDb {
         })
     }
 
-    fn upload_begin(&self, sm3: &str, size: i64, mime: &str) -> DbResult<UploadRow> {
+    fn upload_begin(
+        &self,
+        person: &str,
+        sm3: &str,
+        size: i64,
+        mime: &str,
+        now: i64,
+        quota: i64,
+    ) -> DbResult<UploadBegin> {
         self.write(|tx| {
+            let row = |received| UploadRow {
+                person: person.into(),
+                sm3: sm3.into(),
+                size,
+                mime: mime.into(),
+                received,
+                touched_at: now,
+            };
             let existing: Option<(i64, String, i64)> = tx
                 .query_row(
-                    "SELECT size, mime, received FROM uploads WHERE sm3=?1",
-                    params![sm3],
+                    "SELECT size, mime, received FROM uploads WHERE person=?1 AND sm3=?2",
+                    params![person, sm3],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()
                 .map_err(db)?;
             if let Some((s, m, received)) = existing {
                 if s == size && m == mime {
-                    return Ok(UploadRow {
-                        sm3: sm3.into(),
-                        size,
-                        mime: mime.into(),
-                        received,
-                    });
+                    tx.execute(
+                        "UPDATE uploads SET touched_at=?3 WHERE person=?1 AND sm3=?2",
+                        params![person, sm3, now],
+                    )
+                    .map_err(db)?;
+                    return Ok(UploadBegin::Started(row(received)));
                 }
-                tx.execute("DELETE FROM upload_chunks WHERE sm3=?1", params![sm3])
-                    .map_err(db)?;
-                tx.execute("DELETE FROM uploads WHERE sm3=?1", params![sm3])
-                    .map_err(db)?;
+            }
+            let used: i64 = tx
+                .query_row(
+                    "SELECT coalesce(sum(size), 0) FROM uploads WHERE person=?1 AND sm3<>?2",
+                    params![person, sm3],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            if used.saturating_add(size) > quota {
+                return Ok(UploadBegin::OverQuota { used });
             }
             tx.execute(
-                "INSERT INTO uploads(sm3, size, mime, received) VALUES(?1, ?2, ?3, 0)",
-                params![sm3, size, mime],
+                "DELETE FROM upload_chunks WHERE person=?1 AND sm3=?2",
+                params![person, sm3],
             )
             .map_err(db)?;
-            Ok(UploadRow {
-                sm3: sm3.into(),
-                size,
-                mime: mime.into(),
-                received: 0,
-            })
+            tx.execute(
+                "INSERT INTO uploads(person, sm3, size, mime, received, touched_at)
+                 VALUES(?1, ?2, ?3, ?4, 0, ?5)
+                 ON CONFLICT(person, sm3) DO UPDATE SET size=excluded.size, mime=excluded.mime,
+                   received=0, touched_at=excluded.touched_at",
+                params![person, sm3, size, mime, now],
+            )
+            .map_err(db)?;
+            Ok(UploadBegin::Started(row(0)))
         })
     }
 
-    fn upload(&self, sm3: &str) -> DbResult<Option<UploadRow>> {
+    fn upload(&self, person: &str, sm3: &str) -> DbResult<Option<UploadRow>> {
         self.read(|c| {
             c.query_row(
-                "SELECT sm3, size, mime, received FROM uploads WHERE sm3=?1",
-                params![sm3],
+                "SELECT person, sm3, size, mime, received, touched_at FROM uploads
+                 WHERE person=?1 AND sm3=?2",
+                params![person, sm3],
                 |r| {
                     Ok(UploadRow {
-                        sm3: r.get(0)?,
-                        size: r.get(1)?,
-                        mime: r.get(2)?,
-                        received: r.get(3)?,
+                        person: r.get(0)?,
+                        sm3: r.get(1)?,
+                        size: r.get(2)?,
+                        mime: r.get(3)?,
+                        received: r.get(4)?,
+                        touched_at: r.get(5)?,
                     })
                 },
             )
@@ -951,31 +1059,41 @@ impl HubDb for SqliteDb {
         })
     }
 
-    fn upload_append(&self, sm3: &str, offset: i64, data: &[u8]) -> DbResult<bool> {
+    fn upload_append(
+        &self,
+        person: &str,
+        sm3: &str,
+        offset: i64,
+        data: &[u8],
+        now: i64,
+    ) -> DbResult<bool> {
         self.write(|tx| {
             let n = tx
                 .execute(
-                    "UPDATE uploads SET received = received + ?3 WHERE sm3=?1 AND received=?2",
-                    params![sm3, offset, data.len() as i64],
+                    "UPDATE uploads SET received = received + ?4, touched_at=?5
+                     WHERE person=?1 AND sm3=?2 AND received=?3",
+                    params![person, sm3, offset, data.len() as i64, now],
                 )
                 .map_err(db)?;
             if n != 1 {
                 return Ok(false);
             }
             tx.execute(
-                "INSERT INTO upload_chunks(sm3, offset, data) VALUES(?1, ?2, ?3)",
-                params![sm3, offset, data],
+                "INSERT INTO upload_chunks(person, sm3, offset, data) VALUES(?1, ?2, ?3, ?4)",
+                params![person, sm3, offset, data],
             )
             .map_err(db)?;
             Ok(true)
         })
     }
 
-    fn upload_data(&self, sm3: &str) -> DbResult<Vec<u8>> {
+    fn upload_data(&self, person: &str, sm3: &str) -> DbResult<Vec<u8>> {
         self.read(|c| {
-            let mut s = c.prepare("SELECT data FROM upload_chunks WHERE sm3=?1 ORDER BY offset")?;
+            let mut s = c.prepare(
+                "SELECT data FROM upload_chunks WHERE person=?1 AND sm3=?2 ORDER BY offset",
+            )?;
             let mut out = Vec::new();
-            let rows = s.query_map(params![sm3], |r| r.get::<_, Vec<u8>>(0))?;
+            let rows = s.query_map(params![person, sm3], |r| r.get::<_, Vec<u8>>(0))?;
             for r in rows {
                 out.extend_from_slice(&r?);
             }
@@ -983,7 +1101,7 @@ impl HubDb for SqliteDb {
         })
     }
 
-    fn upload_finish(&self, sm3: &str, mime: &str, data: &[u8]) -> DbResult<()> {
+    fn upload_finish(&self, person: &str, sm3: &str, mime: &str, data: &[u8]) -> DbResult<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO attachments(sm3, mime, size, data, created_at) VALUES(?1, ?2, ?3, ?4, ?5)
@@ -991,21 +1109,31 @@ impl HubDb for SqliteDb {
                 params![sm3, mime, data.len() as i64, data, now_text()],
             )
             .map_err(db)?;
-            tx.execute("DELETE FROM upload_chunks WHERE sm3=?1", params![sm3])
-                .map_err(db)?;
-            tx.execute("DELETE FROM uploads WHERE sm3=?1", params![sm3])
-                .map_err(db)?;
-            Ok(())
+            tx.execute(
+                "INSERT INTO attachment_holders(sm3, person) VALUES(?1, ?2) ON CONFLICT DO NOTHING",
+                params![sm3, person],
+            )
+            .map_err(db)?;
+            delete_upload(tx, person, sm3)
         })
     }
 
-    fn upload_abort(&self, sm3: &str) -> DbResult<()> {
+    fn upload_abort(&self, person: &str, sm3: &str) -> DbResult<()> {
+        self.write(|tx| delete_upload(tx, person, sm3))
+    }
+
+    fn expire_uploads(&self, before: i64) -> DbResult<u64> {
         self.write(|tx| {
-            tx.execute("DELETE FROM upload_chunks WHERE sm3=?1", params![sm3])
+            tx.execute(
+                "DELETE FROM upload_chunks WHERE (person, sm3) IN
+                   (SELECT person, sm3 FROM uploads WHERE touched_at < ?1)",
+                params![before],
+            )
+            .map_err(db)?;
+            let n = tx
+                .execute("DELETE FROM uploads WHERE touched_at < ?1", params![before])
                 .map_err(db)?;
-            tx.execute("DELETE FROM uploads WHERE sm3=?1", params![sm3])
-                .map_err(db)?;
-            Ok(())
+            Ok(n as u64)
         })
     }
 
@@ -1028,6 +1156,20 @@ impl HubDb for SqliteDb {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
+        })
+    }
+
+    fn attachment_in_scope(&self, person: &str, sm3: &str) -> DbResult<bool> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM attachment_holders WHERE sm3=?1 AND person=?2)
+                     OR EXISTS(SELECT 1 FROM case_attachments ca
+                               JOIN case_access a ON a.case_id = ca.case_id AND a.person = ?2
+                               WHERE ca.sm3 = ?1)",
+                params![sm3, person],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n != 0)
         })
     }
 
@@ -1119,5 +1261,69 @@ impl HubDb for SqliteDb {
 
     fn listen(&self, _wake: Box<dyn Fn() + Send + Sync>) -> DbResult<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn scoping_migration_backfills_attachments_of_cases() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.db");
+        // A database as the hub left it before attachments were scoped.
+        let c = connect(&path).unwrap();
+        for sql in &MIGRATIONS[..3] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 3).unwrap();
+        let (case, other) = (Uuid::now_v7().to_string(), Uuid::now_v7().to_string());
+        let sm3 = "ab".repeat(32);
+        let attach = format!(
+            r#"{{"case_id":"{case}","kind":"attach","payload":{{"attachment":{{"mime":"image/png","name":"a.png","size":3,"sm3":"{sm3}"}},"field":"scans"}}}}"#
+        );
+        for (i, (case_id, kind, bytes)) in [
+            (&case, "create", b"not json: never read".to_vec()),
+            (&case, "attach", attach.into_bytes()),
+            (
+                &other,
+                "attach",
+                br#"{"kind":"attach","payload":{}}"#.to_vec(),
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            c.execute(
+                "INSERT INTO events(id, case_id, seq, bytes, signature, hash, author, kind, received_at)
+                 VALUES(?1, ?2, ?3, ?4, x'00', 'h', 'p1', ?5, 't')",
+                params![Uuid::now_v7().to_string(), case_id, i as i64, bytes, kind],
+            )
+            .unwrap();
+        }
+        c.execute_batch(&format!(
+            "INSERT INTO case_access(case_id, person) VALUES('{case}', 'p1');
+             INSERT INTO attachments(sm3, mime, size, data, created_at)
+                VALUES('{sm3}', 'image/png', 3, x'010203', 't');
+             INSERT INTO uploads(sm3, size, mime, received) VALUES('cd', 5, 'image/png', 2);"
+        ))
+        .unwrap();
+        drop(c);
+        let db = SqliteDb::open(&path).unwrap();
+        assert!(db.attachment_in_scope("p1", &sm3).unwrap());
+        assert!(!db.attachment_in_scope("p2", &sm3).unwrap());
+        assert_eq!(
+            db.attachment(&sm3).unwrap(),
+            Some(("image/png".into(), vec![1, 2, 3]))
+        );
+        // The old unfinished upload had no owner: gone.
+        assert_eq!(db.upload("p1", "cd").unwrap(), None);
+        let n: i64 = db
+            .read(|c| c.query_row("SELECT count(*) FROM case_attachments", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(n, 1);
     }
 }
