@@ -40,6 +40,9 @@ pub struct ApiError {
     pub status: StatusCode,
     /// Boxed: keeps `Result<_, ApiError>` small.
     pub body: Box<ErrorBody>,
+    /// Seconds the client should wait before trying again (sent as
+    /// `Retry-After`, with 429 and 503).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -56,7 +59,21 @@ impl ApiError {
                 next_seq: None,
                 received: None,
             }),
+            retry_after: None,
         }
+    }
+    /// Asks the client to wait `secs` before trying again.
+    pub fn retry_after(mut self, secs: u64) -> ApiError {
+        self.retry_after = Some(secs.max(1));
+        self
+    }
+    /// 507: the hub's disk is (nearly) full.
+    pub fn insufficient_storage() -> ApiError {
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient_storage",
+            "县局服务器存储空间不足，暂不接收新的附件，请稍后再试并通知系统管理员",
+        )
     }
     pub fn bad_request(code: &str, msg: impl Into<String>) -> ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, msg)
@@ -95,14 +112,25 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 impl From<DbError> for ApiError {
+    /// Not logged here: this conversion runs inside write transactions
+    /// (under the writer's lock), and a log write must never happen
+    /// there. Server errors are logged when the response is made.
     fn from(e: DbError) -> ApiError {
-        tracing::error!(error = %e, "database");
         ApiError::internal(format!("县局服务器存储出错，请稍后重试（{e}）"))
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(*self.body)).into_response()
+        if self.status.is_server_error() {
+            tracing::error!(status = self.status.as_u16(), code = %self.body.code, error = %self.body.error, "request failed");
+        }
+        let retry = self.retry_after;
+        let mut r = (self.status, Json(*self.body)).into_response();
+        if let Some(secs) = retry {
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        r
     }
 }

@@ -4,11 +4,13 @@
 //! pushes it live to the desktops allowed to see it.
 
 pub mod db;
+pub mod disk;
 pub mod error;
 pub mod evidence;
 pub mod hosted;
 pub mod http;
 pub mod hub;
+pub mod logins;
 pub mod seals;
 pub mod server;
 pub mod tls;
