@@ -40,6 +40,11 @@ pub struct ApiError {
     pub status: StatusCode,
     /// Boxed: keeps `Result<_, ApiError>` small.
     pub body: Box<ErrorBody>,
+    /// Seconds the client should wait before trying again (sent as
+    /// `Retry-After`, with 429 and 503).
+    pub retry_after: Option<u64>,
+    /// What went wrong inside, for the operator's log only (never sent).
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -56,7 +61,22 @@ impl ApiError {
                 next_seq: None,
                 received: None,
             }),
+            retry_after: None,
+            detail: None,
         }
+    }
+    /// Asks the client to wait `secs` before trying again.
+    pub fn retry_after(mut self, secs: u64) -> ApiError {
+        self.retry_after = Some(secs.max(1));
+        self
+    }
+    /// 507: the hub's disk is (nearly) full.
+    pub fn insufficient_storage() -> ApiError {
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient_storage",
+            "县局服务器存储空间不足，暂不接收新的附件，请稍后再试并通知系统管理员",
+        )
     }
     pub fn bad_request(code: &str, msg: impl Into<String>) -> ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, msg)
@@ -95,21 +115,40 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 impl From<DbError> for ApiError {
-    /// The details (database text, constraint names) go to the log for
-    /// the operator, never into the response.
+    /// The details (database text, constraint names) never go into the
+    /// response. Not logged here: this conversion runs inside write
+    /// transactions (under the writer's lock), and a log write must never
+    /// happen there. Server errors are logged when the response is made,
+    /// with their details (see `IntoResponse`).
     fn from(e: DbError) -> ApiError {
-        tracing::error!(error = %e, "database");
-        ApiError::new(
+        let mut a = ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "storage",
             "县局服务器存储出错，请稍后重试；如持续出现，请联系县局系统管理员查看服务器日志",
-        )
+        );
+        a.detail = Some(e.to_string());
+        a
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(*self.body)).into_response()
+        if self.status.is_server_error() {
+            tracing::error!(
+                status = self.status.as_u16(),
+                code = %self.body.code,
+                error = %self.body.error,
+                detail = self.detail.as_deref().unwrap_or(""),
+                "request failed"
+            );
+        }
+        let retry = self.retry_after;
+        let mut r = (self.status, Json(*self.body)).into_response();
+        if let Some(secs) = retry {
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        r
     }
 }
 

@@ -93,6 +93,22 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// The address of the connection's peer (the socket's, never a
+/// forwarded header); `None` when the server did not record it.
+pub struct Peer(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
 // ----- request and response bodies --------------------------------------
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -217,38 +233,71 @@ pub struct ChunkQuery {
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct Health {
+    /// `ok`, or `low_disk` (with HTTP 503).
     pub status: String,
     pub backend: String,
-    pub events: i64,
-    pub cases: i64,
+    /// `ok`, `low` (below the configured floor) or `unknown`.
+    pub disk: String,
+    /// Events and cases stored: only for a logged-in administrator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cases: Option<i64>,
 }
 
 // ----- handlers -----------------------------------------------------------
 
-/// Liveness and the database it serves.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
-async fn healthz(State(hub): State<AppState>) -> Result<Json<Health>, ApiError> {
+/// Liveness, the database it serves and the state of its disk; 503 when
+/// the data directory's free space is below the floor. Counts only for
+/// an administrator's bearer token.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health), (status = 503, body = Health)))]
+async fn healthz(State(hub): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
     blocking(move || {
-        let (events, cases) = hub.db.counts()?;
-        Ok(Json(Health {
-            status: "ok".into(),
-            backend: hub.db.backend().into(),
-            events,
-            cases,
-        }))
+        let admin = token
+            .and_then(|t| hub.authenticate_as(&t, false).ok())
+            .is_some_and(|c| c.is_admin);
+        let counts = if admin { Some(hub.db.counts()?) } else { None };
+        let disk = match hub.free_bytes() {
+            None => "unknown",
+            Some(f) if f < hub.limits.min_free_bytes => "low",
+            Some(_) => "ok",
+        };
+        let status = if disk == "low" {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        };
+        Ok((
+            status,
+            Json(Health {
+                status: if disk == "low" { "low_disk" } else { "ok" }.into(),
+                backend: hub.db.backend().into(),
+                disk: disk.into(),
+                events: counts.map(|c| c.0),
+                cases: counts.map(|c| c.1),
+            }),
+        )
+            .into_response())
     })
     .await
 }
 
 /// Logs in; returns a bearer token.
 #[utoipa::path(post, path = "/api/login", request_body = LoginRequest,
-    responses((status = 200, body = LoginResult), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = LoginResult), (status = 401, body = ErrorBody),
+        (status = 429, description = "too many failures (locked for a while) or too many logins at once; see Retry-After", body = ErrorBody)))]
 async fn login(
     State(hub): State<AppState>,
+    Peer(source): Peer,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Json<LoginResult>, ApiError> {
     blocking(move || {
-        hub.login(&req.person, &req.password, req.device.as_deref())
+        hub.login_from(&req.person, &req.password, req.device.as_deref(), source)
             .map(Json)
     })
     .await

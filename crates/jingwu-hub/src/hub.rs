@@ -4,7 +4,9 @@
 //! can drive it directly.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, Mutex, RwLock};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{phc::PasswordHash, PasswordHasher, PasswordVerifier};
@@ -25,6 +27,7 @@ use crate::db::{
     EnrolmentRow, EventRow, EventTx, HubDb, NewEvent, SessionRow, UploadBegin, UploadRow, UserRow,
 };
 use crate::error::ApiError;
+use crate::logins::{LockRule, PasswordPool};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -52,6 +55,23 @@ pub struct Limits {
     pub upload_ttl_secs: i64,
     /// Most bytes one account's unfinished uploads may declare together.
     pub upload_quota_bytes: i64,
+    /// Failed logins of one account that lock it.
+    pub login_max_failures: i64,
+    /// Failed logins from one source address that lock it (higher: a
+    /// station's officers may share one address).
+    pub login_source_max_failures: i64,
+    /// The first lock, in seconds; each further lock doubles it.
+    pub login_lock_secs: i64,
+    /// The longest lock.
+    pub login_lock_max_secs: i64,
+    /// Password checks running at once, each with its own Argon2 memory
+    /// (about 19 MiB); 0: one per CPU core.
+    pub password_hashers: usize,
+    /// Password checks waiting beside those; more get 429.
+    pub password_queue: usize,
+    /// Below this much free space on the data directory's filesystem,
+    /// new uploads get 507 and `/healthz` reports it.
+    pub min_free_bytes: u64,
 }
 
 impl Default for Limits {
@@ -66,6 +86,13 @@ impl Default for Limits {
             max_clock_ahead_secs: 300,
             upload_ttl_secs: 24 * 3600,
             upload_quota_bytes: 200 * 1024 * 1024,
+            login_max_failures: 5,
+            login_source_max_failures: 20,
+            login_lock_secs: 30,
+            login_lock_max_secs: 3600,
+            password_hashers: 0,
+            password_queue: 32,
+            min_free_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -194,6 +221,24 @@ pub struct Hub {
     ended: broadcast::Sender<SessionEnded>,
     wake: Arc<Notify>,
     published: Mutex<i64>,
+    passwords: PasswordPool,
+    /// The directory whose filesystem's free space is watched.
+    disk_dir: OnceLock<PathBuf>,
+}
+
+/// A quiet day forgets earlier login failures and locks.
+const LOGIN_FORGET_SECS: i64 = 24 * 3600;
+
+/// Logs a failed login: who, from where, why (never the password).
+fn log_login_failure(person: &str, source: Option<IpAddr>, reason: &str) {
+    let person: String = person.chars().take(64).collect();
+    let source = source.map(|s| s.to_string());
+    tracing::warn!(
+        person = ?person,
+        source = source.as_deref().unwrap_or("-"),
+        reason,
+        "登录失败"
+    );
 }
 
 /// The devices one approved key is enrolled on, and when that was read.
@@ -348,7 +393,6 @@ impl Hub {
         let hub = Arc::new(Hub {
             db,
             reg,
-            limits,
             hub_key,
             keys: RwLock::new(HashMap::new()),
             devices: RwLock::new(HashMap::new()),
@@ -356,6 +400,9 @@ impl Hub {
             ended,
             wake: Arc::new(Notify::new()),
             published: Mutex::new(start),
+            passwords: PasswordPool::new(limits.password_hashers, limits.password_queue),
+            disk_dir: OnceLock::new(),
+            limits,
         });
         Ok(hub)
     }
@@ -400,10 +447,8 @@ impl Hub {
 
     /// Broadcasts committed events not yet published.
     fn publish_new(&self) -> Result<(), ApiError> {
-        let mut last = self
-            .published
-            .lock()
-            .map_err(|_| ApiError::internal("发布锁已损坏"))?;
+        // Only a cursor behind the lock: usable after a panic elsewhere.
+        let mut last = self.published.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             let rows = self.db.feed_after(*last, 1000)?;
             if rows.is_empty() {
@@ -461,24 +506,133 @@ impl Hub {
         Ok(())
     }
 
-    /// Logs in with a password; returns a new session token.
+    /// Logs in with a password; returns a new session token. As
+    /// [`Hub::login_from`] without a source address.
     pub fn login(
         &self,
         person: &str,
         password: &str,
         device: Option<&str>,
     ) -> Result<LoginResult, ApiError> {
+        self.login_from(person, password, device, None)
+    }
+
+    /// The one gate of every credential endpoint: bounded password checks
+    /// (the excess gets 429), the lockout per account and per `source`
+    /// address (429 with how long, even for the right password), and a
+    /// log line for every failure.
+    pub fn login_from(
+        &self,
+        person: &str,
+        password: &str,
+        device: Option<&str>,
+        source: Option<IpAddr>,
+    ) -> Result<LoginResult, ApiError> {
+        let r = self.try_login(person, password, device, source);
+        if let Err(e) = &r {
+            log_login_failure(person, source, &e.body.code);
+        }
+        r
+    }
+
+    fn login_rules(&self) -> (LockRule, LockRule) {
+        let rule = |max| LockRule {
+            max_failures: max,
+            lock_secs: self.limits.login_lock_secs,
+            max_lock_secs: self.limits.login_lock_max_secs,
+            forget_secs: LOGIN_FORGET_SECS,
+        };
+        (
+            rule(self.limits.login_max_failures),
+            rule(self.limits.login_source_max_failures),
+        )
+    }
+
+    fn try_login(
+        &self,
+        person: &str,
+        password: &str,
+        device: Option<&str>,
+        source: Option<IpAddr>,
+    ) -> Result<LoginResult, ApiError> {
         let bad = || ApiError::unauthorized("账号或密码错误");
+        let admitted = self.passwords.admit()?;
+        // Counted before the check, so parallel guesses count too.
+        let account: String = person.chars().take(128).collect();
+        let mut keys = vec![format!("account:{account}")];
+        if let Some(ip) = source {
+            keys.push(format!("source:{ip}"));
+        }
+        let (account_rule, source_rule) = self.login_rules();
+        let now = now_secs();
+        let mut locked: Option<i64> = None;
+        self.db
+            .login_counters(&keys, now - LOGIN_FORGET_SECS, &mut |rows| {
+                locked = None;
+                if let Some(until) = rows
+                    .iter()
+                    .map(|c| c.locked_until)
+                    .filter(|u| *u > now)
+                    .max()
+                {
+                    locked = Some(until);
+                    return;
+                }
+                let mut next = rows.to_vec();
+                let mut newly = Vec::new();
+                for (i, c) in next.iter_mut().enumerate() {
+                    let rule = if i == 0 { &account_rule } else { &source_rule };
+                    if let Err(until) = rule.attempt(c, now) {
+                        newly.push(i);
+                        locked = Some(locked.map_or(until, |l| l.max(until)));
+                    }
+                }
+                if newly.is_empty() {
+                    rows.clone_from_slice(&next);
+                } else {
+                    // Only the new locks are kept; the other keys are not
+                    // counted for a refused attempt.
+                    for i in newly {
+                        rows[i] = next[i].clone();
+                    }
+                }
+            })?;
+        if let Some(until) = locked {
+            let secs = (until - now).max(1);
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "locked_out",
+                format!("登录失败次数过多，已暂时锁定，请 {secs} 秒后再试"),
+            )
+            .retry_after(secs as u64));
+        }
         let user = self.db.user(person)?;
         let Some(user) = user else {
             // Same work as a real check, so timing does not tell which
             // accounts exist.
-            let _ = check_password(password, "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$5Oz/dqs9Tk8EcFV6xhdL3Ii8M8TxT2ArJXfCXXkmrH8");
+            let _ = self.passwords.check(&admitted, password, "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$5Oz/dqs9Tk8EcFV6xhdL3Ii8M8TxT2ArJXfCXXkmrH8");
             return Err(bad());
         };
-        if !check_password(password, &user.password_hash) {
+        if !self
+            .passwords
+            .check(&admitted, password, &user.password_hash)
+        {
             return Err(bad());
         }
+        drop(admitted);
+        // The right password: the account starts afresh, and this attempt
+        // is taken off the source's count.
+        self.db
+            .login_counters(&keys, now - LOGIN_FORGET_SECS, &mut |rows| {
+                for (i, c) in rows.iter_mut().enumerate() {
+                    if i == 0 {
+                        c.failures = 0;
+                        c.lockouts = 0;
+                    } else {
+                        c.failures = (c.failures - 1).max(0);
+                    }
+                }
+            })?;
         if user.disabled {
             return Err(ApiError::forbidden(
                 "disabled",
@@ -503,6 +657,34 @@ impl Hub {
             expires_at: now + self.limits.session_absolute_secs,
             idle_timeout_secs: self.limits.session_idle_secs,
         })
+    }
+
+    // ----- disk ------------------------------------------------------
+
+    /// Watches the free space of `dir`'s filesystem (the data directory).
+    pub fn watch_disk(&self, dir: PathBuf) {
+        let _ = self.disk_dir.set(dir);
+    }
+
+    /// Free bytes on the watched filesystem, if one is watched and can be
+    /// asked.
+    pub fn free_bytes(&self) -> Option<u64> {
+        crate::disk::free_bytes(self.disk_dir.get()?)
+    }
+
+    /// Whether the watched filesystem is below the free-space floor.
+    pub fn disk_low(&self) -> bool {
+        self.free_bytes()
+            .is_some_and(|f| f < self.limits.min_free_bytes)
+    }
+
+    /// 507 when the disk is low: new uploads are refused (events, small,
+    /// still go in while they can).
+    pub fn check_disk(&self) -> Result<(), ApiError> {
+        if self.disk_low() {
+            return Err(ApiError::insufficient_storage());
+        }
+        Ok(())
     }
 
     /// Checks a bearer token: known, not revoked, within the idle and
@@ -1061,6 +1243,7 @@ impl Hub {
         size: i64,
         mime: &str,
     ) -> Result<(i64, bool), ApiError> {
+        self.check_disk()?;
         check_sm3(sm3)?;
         if size <= 0 {
             return Err(ApiError::bad_request("empty_upload", "附件为空"));
@@ -1109,6 +1292,7 @@ impl Hub {
         offset: i64,
         data: &[u8],
     ) -> Result<(i64, bool), ApiError> {
+        self.check_disk()?;
         check_sm3(sm3)?;
         let person = caller.person.as_str();
         let Some(u) = self.own_upload(caller, sm3)? else {

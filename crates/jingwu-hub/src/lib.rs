@@ -5,11 +5,13 @@
 
 pub mod clock;
 pub mod db;
+pub mod disk;
 pub mod error;
 pub mod evidence;
 pub mod hosted;
 pub mod http;
 pub mod hub;
+pub mod logins;
 pub mod seals;
 pub mod server;
 pub mod tls;

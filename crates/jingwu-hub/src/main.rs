@@ -108,9 +108,16 @@ fn config(cli: &Cli) -> Result<Config> {
 fn init_logs(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("JINGWU_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A log line that cannot be written (a full disk under a redirected
+    // stderr) is dropped: the default reports it with `eprintln!`, which
+    // panics when stderr fails, and a panic in a request that holds a
+    // lock would poison it.
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false)
+        // Colours only on a terminal, not in a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if format == "json" {
         b.json().init();
     } else {

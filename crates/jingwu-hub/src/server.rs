@@ -111,6 +111,7 @@ pub async fn serve(
         );
     }
     hub.start_live()?;
+    hub.watch_disk(cfg.data_dir.clone());
     let app = crate::http::router(hub.clone())
         .merge(crate::webui::routes(hub, !cfg.insecure_http))
         .layer(tower_http::trace::TraceLayer::new_for_http());
@@ -124,9 +125,14 @@ pub async fn serve(
             fingerprint: None,
         });
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        // The peer address reaches the handlers (login lockout per
+        // source); only the socket's peer, never a forwarded header.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
     } else {
         let mut names = cfg.tls_names.clone();
         if !cfg.listen.ip().is_unspecified() {
@@ -146,7 +152,7 @@ pub async fn serve(
         });
         axum_server::from_tcp_rustls(std_listener, tls)?
             .handle(handle)
-            .serve(app.into_make_service())
+            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
             .await?;
     }
     Ok(())

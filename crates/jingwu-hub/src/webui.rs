@@ -180,10 +180,11 @@ fn parse_case(id: &str) -> Result<Uuid, ApiError> {
 async fn command(
     State(st): State<UiState>,
     Path(command): Path<String>,
+    crate::http::Peer(source): crate::http::Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match run(st, command, headers, body).await {
+    match run(st, command, source, headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -192,6 +193,7 @@ async fn command(
 async fn run(
     st: UiState,
     command: String,
+    source: Option<std::net::IpAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -220,9 +222,10 @@ async fn run(
     let hub = st.hub.clone();
     if command == "login" {
         let a: LoginArgs = args(&body)?;
-        let r =
-            crate::http::blocking(move || hub.login(a.person.trim(), &a.password, Some("browser")))
-                .await?;
+        let r = crate::http::blocking(move || {
+            hub.login_from(a.person.trim(), &a.password, Some("browser"), source)
+        })
+        .await?;
         let mut resp = Json(json!({
             "person": r.person, "name": r.name, "is_admin": r.is_admin,
             "expires_at": r.expires_at, "idle_timeout_secs": r.idle_timeout_secs,

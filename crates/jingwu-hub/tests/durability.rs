@@ -29,6 +29,12 @@ impl HubProcess {
         cmd.env("JINGWU_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        Self::spawn(cmd)
+    }
+
+    /// Starts a prepared `jingwu-hub serve` command (stdout piped) and
+    /// waits for its ready line.
+    pub fn spawn(mut cmd: Command) -> HubProcess {
         let mut child = cmd.spawn().unwrap();
         let out = child.stdout.take().unwrap();
         let mut line = String::new();

@@ -94,6 +94,37 @@ pub struct HostedKeyRow {
     pub created_at: String,
 }
 
+/// Login attempts counted for one key (`account:<person>` or
+/// `source:<address>`), shared by every hub process on the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginCounter {
+    pub key: String,
+    /// Attempts not (yet) known to have succeeded since the last lock.
+    pub failures: i64,
+    /// Locks so far (each one longer).
+    pub lockouts: i64,
+    /// Unix seconds until which logins are refused.
+    pub locked_until: i64,
+    /// Unix seconds of the last counted attempt.
+    pub last_failure: i64,
+}
+
+impl LoginCounter {
+    /// A key with nothing counted.
+    pub fn new(key: &str) -> LoginCounter {
+        LoginCounter {
+            key: key.to_string(),
+            failures: 0,
+            lockouts: 0,
+            locked_until: 0,
+            last_failure: 0,
+        }
+    }
+}
+
+/// The update run on login counters inside their transaction.
+pub type LoginCounterFn<'a> = dyn FnMut(&mut [LoginCounter]) + 'a;
+
 /// A stored event with its global sequence number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRow {
@@ -251,6 +282,18 @@ pub trait HubDb: Send + Sync + 'static {
         person: &str,
         failures: i64,
         locked_until: i64,
+    ) -> DbResult<()>;
+
+    /// Reads the counters of `keys` (absent ones as new, in the order of
+    /// `keys`), lets `update` change them and writes them back, in one
+    /// transaction that serialises concurrent callers on the same keys.
+    /// Counters without an attempt since `prune_before` and not locked
+    /// are deleted.
+    fn login_counters(
+        &self,
+        keys: &[String],
+        prune_before: i64,
+        update: &mut LoginCounterFn<'_>,
     ) -> DbResult<()>;
 
     /// Runs `f` in one serialised write transaction; commits when it
@@ -433,6 +476,7 @@ impl<D: HubDb> HubDb for OffRuntime<D> {
         fn put_hosted_key(&self, k: &HostedKeyRow) -> DbResult<()>;
         fn hosted_key_attempt(&self, person: &str, now: i64) -> DbResult<Option<i64>>;
         fn set_hosted_key_failures(&self, person: &str, failures: i64, locked_until: i64) -> DbResult<()>;
+        fn login_counters(&self, keys: &[String], prune_before: i64, update: &mut LoginCounterFn<'_>) -> DbResult<()>;
         fn push(&self, f: &mut PushFn<'_>) -> Result<(), ApiError>;
         fn events_after(&self, person: &str, after: i64, limit: i64) -> DbResult<Vec<EventRow>>;
         fn feed_after(&self, after: i64, limit: i64) -> DbResult<Vec<(EventRow, Vec<String>)>>;

@@ -28,8 +28,8 @@ use uuid::Uuid;
 
 use super::{
     enum_text, parse_state, parse_uuid, state_json, DbError, DbResult, EnrolmentRow, EventRow,
-    EventTx, HostedKeyRow, HubDb, NewEvent, PushFn, SealRow, SessionRow, UploadBegin, UploadRow,
-    UserRow,
+    EventTx, HostedKeyRow, HubDb, LoginCounter, LoginCounterFn, NewEvent, PushFn, SealRow,
+    SessionRow, UploadBegin, UploadRow, UserRow,
 };
 use crate::error::ApiError;
 
@@ -190,6 +190,15 @@ const MIGRATIONS: &[&str] = &[
         ) a
         WHERE sm3 IS NOT NULL
         ON CONFLICT DO NOTHING;"#,
+    // login attempts per account and per source address (lockout).
+    r#"CREATE TABLE login_counters (
+        key          text PRIMARY KEY,
+        failures     bigint NOT NULL,
+        lockouts     bigint NOT NULL,
+        locked_until bigint NOT NULL,
+        last_failure bigint NOT NULL
+     );
+     CREATE INDEX login_counters_last ON login_counters(last_failure);"#,
 ];
 
 /// Most pooled connections per process.
@@ -1351,6 +1360,72 @@ impl HubDb for PgDb {
                 "UPDATE hosted_keys SET failures=$2, locked_until=$3 WHERE person=$1",
             )?;
             c.execute(&s, &[&person, &failures, &locked_until])?;
+            Ok(())
+        })
+    }
+
+    fn login_counters(
+        &self,
+        keys: &[String],
+        prune_before: i64,
+        update: &mut LoginCounterFn<'_>,
+    ) -> DbResult<()> {
+        self.write(|tx, st| {
+            let ins = stmt(
+                tx,
+                st,
+                "INSERT INTO login_counters (key, failures, lockouts, locked_until, last_failure)
+                 VALUES ($1, 0, 0, 0, 0) ON CONFLICT (key) DO NOTHING",
+            )?;
+            let sel = stmt(
+                tx,
+                st,
+                "SELECT failures, lockouts, locked_until, last_failure
+                 FROM login_counters WHERE key=$1 FOR UPDATE",
+            )?;
+            // Rows locked in key order, so two logins never wait on each
+            // other crosswise.
+            let mut order: Vec<usize> = (0..keys.len()).collect();
+            order.sort_by(|a, b| keys[*a].cmp(&keys[*b]));
+            let mut rows: Vec<LoginCounter> = keys.iter().map(|k| LoginCounter::new(k)).collect();
+            for i in order {
+                tx.execute(&ins, &[&keys[i]])?;
+                let r = tx.query_one(&sel, &[&keys[i]])?;
+                rows[i] = LoginCounter {
+                    key: keys[i].clone(),
+                    failures: r.try_get(0)?,
+                    lockouts: r.try_get(1)?,
+                    locked_until: r.try_get(2)?,
+                    last_failure: r.try_get(3)?,
+                };
+            }
+            update(&mut rows);
+            let upd = stmt(
+                tx,
+                st,
+                "UPDATE login_counters SET failures=$2, lockouts=$3, locked_until=$4,
+                    last_failure=$5 WHERE key=$1",
+            )?;
+            for c in &rows {
+                tx.execute(
+                    &upd,
+                    &[
+                        &c.key,
+                        &c.failures,
+                        &c.lockouts,
+                        &c.locked_until,
+                        &c.last_failure,
+                    ],
+                )?;
+            }
+            let prune = stmt(
+                tx,
+                st,
+                "DELETE FROM login_counters WHERE key IN (
+                    SELECT key FROM login_counters WHERE last_failure < $1 AND locked_until < $1
+                    FOR UPDATE SKIP LOCKED)",
+            )?;
+            tx.execute(&prune, &[&prune_before])?;
             Ok(())
         })
     }

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::{
     enum_text, parse_state, parse_uuid, state_json, DbError, DbResult, EnrolmentRow, EventRow,
-    EventTx, HostedKeyRow, HubDb, NewEvent, PushFn, SealRow, SessionRow, UploadBegin, UploadRow,
-    UserRow,
+    EventTx, HostedKeyRow, HubDb, LoginCounter, LoginCounterFn, NewEvent, PushFn, SealRow,
+    SessionRow, UploadBegin, UploadRow, UserRow,
 };
 use crate::error::ApiError;
 
@@ -167,6 +167,15 @@ const MIGRATIONS: &[&str] = &[
             FROM events WHERE kind = 'attach'
         )
         WHERE sm3 IS NOT NULL;",
+    // login attempts per account and per source address (lockout).
+    "CREATE TABLE login_counters (
+        key          TEXT PRIMARY KEY,
+        failures     INTEGER NOT NULL,
+        lockouts     INTEGER NOT NULL,
+        locked_until INTEGER NOT NULL,
+        last_failure INTEGER NOT NULL
+     ) STRICT;
+     CREATE INDEX login_counters_last ON login_counters(last_failure);",
 ];
 
 const READERS: usize = 4;
@@ -242,10 +251,8 @@ impl SqliteDb {
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> DbResult<T> {
         let conn = {
-            let mut pool = self
-                .readers
-                .lock()
-                .map_err(|_| DbError::Backend("连接池锁已损坏".into()))?;
+            // A list of idle connections: usable after a panic elsewhere.
+            let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
             pool.pop()
         };
         let conn = match conn {
@@ -261,11 +268,28 @@ impl SqliteDb {
         out
     }
 
+    /// The writer connection, ready for a new transaction. A panic in an
+    /// earlier writer poisons the lock but leaves a usable connection:
+    /// whatever transaction it left open is rolled back and the writer
+    /// carries on, so no write path stays stuck.
+    fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
+        let conn = match self.writer.lock() {
+            Ok(c) => c,
+            Err(p) => {
+                self.writer.clear_poison();
+                p.into_inner()
+            }
+        };
+        if !conn.is_autocommit() {
+            // Nothing may be logged here (the lock is held); a failed
+            // rollback shows up as the next statement's error.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        conn
+    }
+
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> DbResult<T>) -> DbResult<T> {
-        let mut conn = self
-            .writer
-            .lock()
-            .map_err(|_| DbError::Backend("写连接锁已损坏".into()))?;
+        let mut conn = self.writer();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
@@ -852,11 +876,56 @@ impl HubDb for SqliteDb {
         })
     }
 
+    fn login_counters(
+        &self,
+        keys: &[String],
+        prune_before: i64,
+        update: &mut LoginCounterFn<'_>,
+    ) -> DbResult<()> {
+        self.write(|tx| {
+            let mut rows = Vec::with_capacity(keys.len());
+            for k in keys {
+                let row = tx
+                    .query_row(
+                        "SELECT failures, lockouts, locked_until, last_failure
+                         FROM login_counters WHERE key=?1",
+                        params![k],
+                        |r| {
+                            Ok(LoginCounter {
+                                key: k.clone(),
+                                failures: r.get(0)?,
+                                lockouts: r.get(1)?,
+                                locked_until: r.get(2)?,
+                                last_failure: r.get(3)?,
+                            })
+                        },
+                    )
+                    .optional()
+                    .map_err(db)?;
+                rows.push(row.unwrap_or_else(|| LoginCounter::new(k)));
+            }
+            update(&mut rows);
+            for c in &rows {
+                tx.execute(
+                    "INSERT INTO login_counters (key, failures, lockouts, locked_until, last_failure)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (key) DO UPDATE SET failures=?2, lockouts=?3,
+                        locked_until=?4, last_failure=?5",
+                    params![c.key, c.failures, c.lockouts, c.locked_until, c.last_failure],
+                )
+                .map_err(db)?;
+            }
+            tx.execute(
+                "DELETE FROM login_counters WHERE last_failure < ?1 AND locked_until < ?1",
+                params![prune_before],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+    }
+
     fn push(&self, f: &mut PushFn<'_>) -> Result<(), ApiError> {
-        let mut conn = self
-            .writer
-            .lock()
-            .map_err(|_| ApiError::internal("写连接锁已损坏"))?;
+        let mut conn = self.writer();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
@@ -1325,5 +1394,28 @@ mod tests {
             .read(|c| c.query_row("SELECT count(*) FROM case_attachments", [], |r| r.get(0)))
             .unwrap();
         assert_eq!(n, 1);
+    }
+
+    /// A panic inside a write transaction (as a failing log write used to
+    /// cause) leaves neither a poisoned lock nor an open transaction: the
+    /// next writes work, and the panicking one's rows are gone.
+    #[test]
+    fn the_writer_recovers_after_a_panic_inside_a_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("hub.db")).unwrap();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = db.push(&mut |tx| {
+                tx.grant(&Uuid::nil(), &["x".to_string()])?;
+                panic!("a log write failed");
+            });
+        }));
+        assert!(r.is_err());
+        assert!(db.writer.is_poisoned());
+        db.meta_set("k", "v").unwrap();
+        assert_eq!(db.meta_get("k").unwrap().as_deref(), Some("v"));
+        assert!(!db.can_see("x", &Uuid::nil()).unwrap());
+        db.push(&mut |tx| Ok(tx.grant(&Uuid::nil(), &["y".to_string()])?))
+            .unwrap();
+        assert!(db.can_see("y", &Uuid::nil()).unwrap());
     }
 }
