@@ -12,6 +12,8 @@ mod bad_input;
 mod browser;
 mod chain;
 mod durability;
+#[cfg(unix)]
+mod files;
 mod loopback;
 mod offline;
 mod race;

@@ -9,3 +9,6 @@ pub mod scan;
 pub mod seals;
 pub mod slips;
 pub mod station;
+
+/// Files only their owner may read (re-exported for the desktop app).
+pub use jingwu_store::private_fs;

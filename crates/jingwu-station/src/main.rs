@@ -260,7 +260,7 @@ fn run(cli: Cli) -> Result<()> {
         } => return watch_command(&cli.data_dir, &dir, max_files, poll_ms),
         _ => {}
     }
-    std::fs::create_dir_all(&cli.data_dir)
+    jingwu_store::private_fs::create_dir(&cli.data_dir)
         .with_context(|| format!("无法创建数据目录 {}", cli.data_dir.display()))?;
     let db = cli.data_dir.join("station.db");
     let mut store = Store::open(&db).with_context(|| format!("无法打开 {}", db.display()))?;
@@ -365,12 +365,11 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Writes a file completely or not at all.
+/// Writes a file completely or not at all, readable by its owner only
+/// (slips, bundles and scans carry personal information).
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("part");
-    std::fs::write(&tmp, bytes).with_context(|| format!("无法写入 {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("无法写入 {}", path.display()))?;
-    Ok(())
+    jingwu_store::private_fs::write_atomically(path, bytes)
+        .with_context(|| format!("无法写入 {}", path.display()))
 }
 
 /// The PIN the demo users' keys are sealed under. Demo data only.
@@ -913,7 +912,8 @@ fn scan_command(
     resolution: u32,
     batch: bool,
 ) -> Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("无法创建输出目录 {}", out.display()))?;
+    jingwu_store::private_fs::create_dir(out)
+        .with_context(|| format!("无法创建输出目录 {}", out.display()))?;
     let files = match sane {
         Some(device) => {
             let stamp = OffsetDateTime::now_utc().unix_timestamp();

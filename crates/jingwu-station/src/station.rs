@@ -81,9 +81,11 @@ pub(crate) fn now() -> OffsetDateTime {
 }
 
 impl Station {
-    /// Opens the station in `data_dir` (creating it).
+    /// Opens the station in `data_dir` (creating it; on Unix the
+    /// directory is 0700 and its files 0600, see
+    /// [`jingwu_store::private_fs`]).
     pub fn open(data_dir: &Path, reg: Registry) -> Result<Station> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
+        jingwu_store::private_fs::create_dir(data_dir).map_err(|e| {
             StationError::Usage(format!("无法创建数据目录 {}：{e}", data_dir.display()))
         })?;
         let store = Store::open(&data_dir.join("station.db"))?;
