@@ -7,6 +7,7 @@ pub mod pin;
 pub mod sane;
 pub mod scan;
 pub mod seals;
+pub mod session;
 pub mod slips;
 pub mod station;
 

@@ -365,6 +365,14 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Says so when the session could only be kept for this run (no OS key
+/// store answered): later commands will have to log in again.
+fn warn_if_session_not_kept(st: &Station) {
+    if st.session_kept() == Some(jingwu_station::session::Kept::ThisRun) {
+        eprintln!("注意：本机没有可用的系统密钥库，登录状态不会保存，之后的命令需重新登录");
+    }
+}
+
 /// Writes a file completely or not at all, readable by its owner only
 /// (slips, bundles and scans carry personal information).
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
@@ -724,6 +732,7 @@ fn hub_command(cli: Cli) -> Result<()> {
                 "已登记本机：设备 {}，公钥指纹 {}，{state}",
                 e.device, e.fingerprint
             );
+            warn_if_session_not_kept(&st);
         }
         Cmd::Seal {
             cmd:
@@ -778,6 +787,7 @@ fn hub_command(cli: Cli) -> Result<()> {
             let password = secret("JINGWU_PASSWORD", "登录密码")?;
             rt.block_on(st.login(&password))?;
             println!("已登录");
+            warn_if_session_not_kept(&st);
         }
         Cmd::New { form } => {
             let json = std::fs::read_to_string(&form)

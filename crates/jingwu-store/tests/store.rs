@@ -357,6 +357,49 @@ fn store_files_are_private_to_the_owner() {
     drop((store, other));
 }
 
+/// A hub session token an older version kept in clear in `meta` is
+/// erased when the store is opened: gone from the table and from the
+/// bytes of the file and its WAL.
+#[test]
+fn a_clear_session_token_left_by_an_older_version_is_erased() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("station.db");
+    let token = "Zq3tVYx1bS8pWcK0mN7aJ5dF2hG9rT4u";
+    let files = |path: &std::path::Path| -> Vec<u8> {
+        let mut all = std::fs::read(path).unwrap();
+        for s in ["-wal", "-shm"] {
+            let mut p = path.as_os_str().to_os_string();
+            p.push(s);
+            all.extend(std::fs::read(p).unwrap_or_default());
+        }
+        all
+    };
+    let holds = |bytes: &[u8]| bytes.windows(token.len()).any(|w| w == token.as_bytes());
+    {
+        // A schema-4 store as the older version left it.
+        let mut store = Store::open(&path).unwrap();
+        store.set_meta("hub_token", Some(token)).unwrap();
+        store.set_meta("hub_url", Some("https://hub")).unwrap();
+        drop(store);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 4).unwrap();
+    }
+    assert!(holds(&files(&path)), "the test's old store holds no token");
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        jingwu_store::SCHEMA_VERSION
+    );
+    assert_eq!(store.meta("hub_token").unwrap(), None);
+    assert_eq!(
+        store.meta("hub_url").unwrap().as_deref(),
+        Some("https://hub")
+    );
+    assert!(!holds(&files(&path)), "the token is still in the file");
+    drop(store);
+    assert!(!holds(&files(&path)), "the token is still in the file");
+}
+
 #[test]
 fn keys_are_stored_encrypted_and_old_keys_kept() {
     let mut store = Store::open_in_memory().unwrap();
