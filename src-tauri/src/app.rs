@@ -554,7 +554,7 @@ async fn scan_of(
     // Through a file in the import folder, so the station's own file
     // import (size limits from the file's metadata) is the one used.
     let dir = state.data_dir.join("import");
-    std::fs::create_dir_all(&dir).map_err(err)?;
+    jingwu_station::private_fs::create_dir(&dir).map_err(err)?;
     let safe: String = name
         .chars()
         .map(|c| {
@@ -568,13 +568,13 @@ async fn scan_of(
     // A plain file name inside the import folder, whatever the UI sent.
     let safe = safe.trim_start_matches('.').to_string();
     let sub = dir.join(&key[..16]);
-    std::fs::create_dir_all(&sub).map_err(err)?;
+    jingwu_station::private_fs::create_dir(&sub).map_err(err)?;
     let path = sub.join(if safe.is_empty() {
         "扫描件".into()
     } else {
         safe
     });
-    std::fs::write(&path, data).map_err(err)?;
+    jingwu_station::private_fs::write(&path, data).map_err(err)?;
     let p2 = path.clone();
     let r = tauri::async_runtime::spawn_blocking(move || jingwu_station::scan::process(&p2)).await;
     let _ = std::fs::remove_dir_all(&sub);
@@ -1127,15 +1127,14 @@ fn save_slip(
     pdf: &[u8],
 ) -> Result<PathBuf, String> {
     let dir = data_dir.join("slips");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("无法创建通知单目录：{e}"))?;
+    jingwu_station::private_fs::create_dir(&dir).map_err(|e| format!("无法创建通知单目录：{e}"))?;
     let safe: String = case_no
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
         .collect();
     let file = dir.join(format!("{title}-{safe}.pdf"));
-    let tmp = file.with_extension("part");
-    std::fs::write(&tmp, pdf).map_err(|e| format!("无法保存通知单：{e}"))?;
-    std::fs::rename(&tmp, &file).map_err(|e| format!("无法保存通知单：{e}"))?;
+    jingwu_station::private_fs::write_atomically(&file, pdf)
+        .map_err(|e| format!("无法保存通知单：{e}"))?;
     Ok(file)
 }
 

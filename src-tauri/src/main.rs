@@ -89,9 +89,10 @@ fn data_dir_override(
     }
 }
 
-/// Creates the data directory (and its parents) if it does not exist yet.
+/// Creates the data directory (and its parents) if it does not exist yet;
+/// on Unix it is the user's only (0700, tightened if looser).
 fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
+    jingwu_station::private_fs::create_dir(dir)
         .with_context(|| format!("cannot create data directory {}", dir.display()))
 }
 

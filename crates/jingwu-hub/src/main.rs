@@ -193,7 +193,8 @@ fn run(cli: Cli) -> Result<()> {
             let hub = Hub::new(db, Arc::new(reg), cfg.limits.clone())?;
             let b = jingwu_hub::evidence::bundle_of(&hub, &case_id)?;
             let json = b.to_json_pretty()?;
-            std::fs::write(&out, json).with_context(|| format!("无法写入 {}", out.display()))?;
+            jingwu_store::private_fs::write_atomically(&out, json.as_bytes())
+                .with_context(|| format!("无法写入 {}", out.display()))?;
             println!("已导出 {} 个事件到 {}", b.events.len(), out.display());
             Ok(())
         }
@@ -232,7 +233,7 @@ fn run(cli: Cli) -> Result<()> {
                             target.display()
                         );
                     }
-                    std::fs::create_dir_all(&cfg.data_dir)?;
+                    jingwu_store::private_fs::create_dir(&cfg.data_dir)?;
                     jingwu_hub::db::sqlite::SqliteDb::restore(&from, &target)?;
                 }
             }
@@ -258,16 +259,16 @@ fn demo(cfg: &Config, password: &str, pin: &str, kdf: &str) -> Result<()> {
     let hub = Hub::new(db.clone(), Arc::new(reg), cfg.limits.clone())?;
     hub.create_user("admin", password, true)?;
     let keys_dir = cfg.data_dir.join("demo-keys");
-    std::fs::create_dir_all(&keys_dir)?;
+    jingwu_store::private_fs::create_dir(&keys_dir)?;
     let mut rng = getrandom::SysRng;
     let people: Vec<_> = org.people().cloned().collect();
     for p in &people {
         hub.create_user(&p.id, password, false)?;
         let key = SoftwareKey::generate(&mut rng)?;
         let sealed: EncryptedKey = key.seal(pin, params, &mut rng)?;
-        std::fs::write(
-            keys_dir.join(format!("{}.json", p.id)),
-            serde_json::to_string_pretty(&sealed)?,
+        jingwu_store::private_fs::write(
+            &keys_dir.join(format!("{}.json", p.id)),
+            serde_json::to_string_pretty(&sealed)?.as_bytes(),
         )?;
         let pk = key.public_key();
         db.insert_enrolment(&EnrolmentRow {

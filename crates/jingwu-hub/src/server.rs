@@ -74,7 +74,7 @@ impl Config {
 /// directory for SQLite.
 pub fn open_db(cfg: &Config) -> anyhow::Result<Arc<dyn HubDb>> {
     if cfg.database_url.is_none() {
-        std::fs::create_dir_all(&cfg.data_dir)
+        jingwu_store::private_fs::create_dir(&cfg.data_dir)
             .map_err(|e| anyhow::anyhow!("无法创建数据目录 {}：{e}", cfg.data_dir.display()))?;
     }
     Ok(db::open(&cfg.database())?)

@@ -122,8 +122,9 @@ fn display_fingerprint(hex_lower: &str) -> String {
 ///
 /// The generated certificate is ECDSA P-256, CN "Jingwu county hub", valid
 /// for ten years, with SANs `names` + `localhost` + IP `127.0.0.1` (names that
-/// parse as IP addresses become IP SANs). The key file is written with mode
-/// 0600, each file atomically (temporary file, fsync, rename).
+/// parse as IP addresses become IP SANs). Both files are written with mode
+/// 0600 in a 0700 directory, each atomically (temporary file, fsync,
+/// rename); an existing pair with a looser mode is tightened when loaded.
 ///
 /// If only one of the two files exists this is an error ([`TlsError::Incomplete`]):
 /// making a new pair would silently change the fingerprint stations have pinned.
@@ -185,7 +186,7 @@ fn load(cert_path: &Path, key_path: &Path) -> Result<HubCert, TlsError> {
         source,
     })?;
     let key_pem = read_secret(key_path)?;
-    warn_if_key_readable_by_others(key_path);
+    tighten_pair(cert_path, key_path);
 
     let cert_der = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .next()
@@ -238,23 +239,20 @@ fn read_secret(path: &Path) -> Result<Zeroizing<String>, TlsError> {
     Ok(out)
 }
 
-#[cfg(unix)]
-fn warn_if_key_readable_by_others(key_path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = fs::metadata(key_path) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
+/// Takes the group and other bits off the key and the certificate (an
+/// older hub wrote the certificate 0644). A failure is logged: the hub can
+/// still serve.
+fn tighten_pair(cert_path: &Path, key_path: &Path) {
+    for path in [key_path, cert_path] {
+        if let Err(e) = jingwu_store::private_fs::tighten(path) {
             tracing::warn!(
-                path = %key_path.display(),
-                mode = format_args!("{mode:o}"),
-                "私钥文件权限过宽，应为 0600"
+                path = %path.display(),
+                error = %e,
+                "无法收紧文件权限，应为 0600"
             );
         }
     }
 }
-
-#[cfg(not(unix))]
-fn warn_if_key_readable_by_others(_key_path: &Path) {}
 
 fn create(
     dir: &Path,
@@ -262,7 +260,7 @@ fn create(
     key_path: &Path,
     names: &[String],
 ) -> Result<HubCert, TlsError> {
-    fs::create_dir_all(dir).map_err(|source| TlsError::CreateDir {
+    jingwu_store::private_fs::create_dir(dir).map_err(|source| TlsError::CreateDir {
         path: dir.to_path_buf(),
         source,
     })?;
@@ -303,7 +301,7 @@ fn create(
     // Key first, certificate last: a crash in between leaves a key without a
     // certificate, which load_or_create reports instead of half-using.
     write_atomic(key_path, key_pem.as_bytes(), 0o600)?;
-    write_atomic(cert_path, cert_pem.as_bytes(), 0o644)?;
+    write_atomic(cert_path, cert_pem.as_bytes(), 0o600)?;
     sync_dir(dir);
 
     Ok(HubCert {

@@ -16,6 +16,8 @@ mod clock;
 mod disk;
 mod durability;
 mod logins;
+#[cfg(unix)]
+mod files;
 mod loopback;
 mod offline;
 mod race;

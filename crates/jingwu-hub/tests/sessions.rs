@@ -230,3 +230,71 @@ async fn a_short_idle_limit_keeps_sessions_in_use() {
     }
     hub.stop().await;
 }
+
+/// The station's hub session is not in station.db: not in the meta table,
+/// not anywhere in the bytes of the file, its WAL or shared memory — and
+/// sync works, also from the station opened again.
+async fn station_db_holds_no_usable_token(backend: Backend) {
+    let place = HubPlace::new(backend);
+    place.init(&[OFFICER]);
+    let hub = RunningHub::start(&place).await;
+    let mut officer = Client::enrol(&hub.url, OFFICER).await;
+    hub.approve_all().await;
+    let case = officer.apply();
+    let report = officer.sync().await;
+    assert_eq!(report.pushed, 3);
+    let token = officer.st.client().unwrap().token().unwrap().to_string();
+    assert!(token.len() >= 16, "{token}");
+
+    let dir = officer.st.data_dir().to_path_buf();
+    let db = dir.join("station.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    for s in ["-wal", "-shm"] {
+        let mut p = db.as_os_str().to_os_string();
+        p.push(s);
+        bytes.extend(std::fs::read(std::path::PathBuf::from(p)).unwrap_or_default());
+    }
+    assert!(
+        !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+        "the session token lies in {}",
+        db.display()
+    );
+    let conn = meta_rows(&db);
+    assert!(
+        !conn.iter().any(|(_, v)| v.contains(&token)),
+        "meta holds the token: {conn:?}"
+    );
+
+    // The same station opened again (as the CLI does for each command)
+    // still syncs with the kept session.
+    let mut again = jingwu_station::station::Station::open(
+        &dir,
+        jingwu_core::registry::Registry::builtin_demo().unwrap(),
+    )
+    .unwrap();
+    again.sync(|_, _, _| {}).await.unwrap();
+    assert_eq!(again.client().unwrap().token(), Some(token.as_str()));
+    assert!(again.store.case(&case).unwrap().is_some());
+    hub.stop().await;
+}
+
+/// The rows of a station's meta table.
+fn meta_rows(db: &std::path::Path) -> Vec<(String, String)> {
+    let store = jingwu_store::Store::open(db).unwrap();
+    [
+        "hub_url",
+        "hub_fingerprint",
+        "person",
+        "device_id",
+        "hub_cursor",
+        "hub_token",
+    ]
+    .iter()
+    .filter_map(|k| store.meta(k).unwrap().map(|v| (k.to_string(), v)))
+    .collect()
+}
+
+crate::both_backends!(
+    the_station_db_holds_no_usable_session_token,
+    station_db_holds_no_usable_token
+);

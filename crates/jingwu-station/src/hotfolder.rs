@@ -104,8 +104,13 @@ impl HotFolder {
         config: Config,
         mut on_outcome: impl FnMut(Outcome) + Send + 'static,
     ) -> Result<HotFolder> {
-        for d in [dir.to_path_buf(), dir.join(DONE_DIR), dir.join(FAILED_DIR)] {
-            std::fs::create_dir_all(&d)
+        // The folder itself is shared with the scanner (its mode is the
+        // administrator's); what the station took is kept in 0700
+        // subfolders.
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StationError::Usage(format!("无法创建文件夹 {}：{e}", dir.display())))?;
+        for d in [dir.join(DONE_DIR), dir.join(FAILED_DIR)] {
+            jingwu_store::private_fs::create_dir(&d)
                 .map_err(|e| StationError::Usage(format!("无法创建文件夹 {}：{e}", d.display())))?;
         }
         let mut station = match &config.attach {
@@ -227,7 +232,10 @@ fn take(dir: &Path, file: &Path, station: Option<(&mut Station, &str)>) -> Outco
             if let Ok(to) = &moved {
                 let mut txt = to.clone().into_os_string();
                 txt.push(".txt");
-                let _ = std::fs::write(PathBuf::from(txt), format!("{reason}\n"));
+                let _ = jingwu_store::private_fs::write(
+                    &PathBuf::from(txt),
+                    format!("{reason}\n").as_bytes(),
+                );
             }
             Outcome {
                 file: file.to_path_buf(),
@@ -288,9 +296,13 @@ fn move_into(file: &Path, to_dir: &Path, name: &str) -> std::result::Result<Path
         if candidate.exists() {
             continue;
         }
-        return std::fs::rename(file, &candidate)
-            .map(|()| candidate)
-            .map_err(|e| format!("无法移动 {}：{e}", file.display()));
+        std::fs::rename(file, &candidate)
+            .map_err(|e| format!("无法移动 {}：{e}", file.display()))?;
+        // The scanner's file, now the station's: the owner's only where
+        // it may (a file another account wrote keeps its mode, inside the
+        // 0700 folder).
+        let _ = jingwu_store::private_fs::tighten(&candidate);
+        return Ok(candidate);
     }
     Err(format!("{} 中同名文件过多", to_dir.display()))
 }

@@ -7,5 +7,9 @@ pub mod pin;
 pub mod sane;
 pub mod scan;
 pub mod seals;
+pub mod session;
 pub mod slips;
 pub mod station;
+
+/// Files only their owner may read (re-exported for the desktop app).
+pub use jingwu_store::private_fs;

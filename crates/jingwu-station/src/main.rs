@@ -299,7 +299,7 @@ fn run(cli: Cli) -> Result<()> {
         } => return watch_command(&cli.data_dir, &dir, max_files, poll_ms),
         _ => {}
     }
-    std::fs::create_dir_all(&cli.data_dir)
+    jingwu_store::private_fs::create_dir(&cli.data_dir)
         .with_context(|| format!("无法创建数据目录 {}", cli.data_dir.display()))?;
     let db = cli.data_dir.join("station.db");
     let mut store = Store::open(&db).with_context(|| format!("无法打开 {}", db.display()))?;
@@ -426,12 +426,19 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Writes a file completely or not at all.
+/// Says so when the session could only be kept for this run (no OS key
+/// store answered): later commands will have to log in again.
+fn warn_if_session_not_kept(st: &Station) {
+    if st.session_kept() == Some(jingwu_station::session::Kept::ThisRun) {
+        eprintln!("注意：本机没有可用的系统密钥库，登录状态不会保存，之后的命令需重新登录");
+    }
+}
+
+/// Writes a file completely or not at all, readable by its owner only
+/// (slips, bundles and scans carry personal information).
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("part");
-    std::fs::write(&tmp, bytes).with_context(|| format!("无法写入 {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("无法写入 {}", path.display()))?;
-    Ok(())
+    jingwu_store::private_fs::write_atomically(path, bytes)
+        .with_context(|| format!("无法写入 {}", path.display()))
 }
 
 /// The PIN the demo users' keys are sealed under. Demo data only.
@@ -796,6 +803,7 @@ fn hub_command(cli: Cli) -> Result<()> {
                 e.device,
                 e.fingerprint
             )?;
+            warn_if_session_not_kept(&st);
         }
         Cmd::Seal {
             cmd:
@@ -850,6 +858,7 @@ fn hub_command(cli: Cli) -> Result<()> {
             let password = secret("JINGWU_PASSWORD", "登录密码")?;
             rt.block_on(st.login(&password))?;
             say!("已登录")?;
+            warn_if_session_not_kept(&st);
         }
         Cmd::New { form } => {
             let json = std::fs::read_to_string(&form)
@@ -993,7 +1002,8 @@ fn scan_command(
     resolution: u32,
     batch: bool,
 ) -> Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("无法创建输出目录 {}", out.display()))?;
+    jingwu_store::private_fs::create_dir(out)
+        .with_context(|| format!("无法创建输出目录 {}", out.display()))?;
     let files = match sane {
         Some(device) => {
             let stamp = OffsetDateTime::now_utc().unix_timestamp();

@@ -228,7 +228,7 @@ pub fn acquire(a: &Acquire, dir: &Path) -> Result<Vec<PathBuf>, SaneError> {
             a.resolution
         )));
     }
-    std::fs::create_dir_all(dir).map_err(|e| SaneError::Failed(e.to_string()))?;
+    jingwu_store::private_fs::create_dir(dir).map_err(|e| SaneError::Failed(e.to_string()))?;
     let ext = a.format.arg();
     let mut cmd = scanimage();
     cmd.arg("-d")
@@ -278,6 +278,10 @@ pub fn acquire(a: &Acquire, dir: &Path) -> Result<Vec<PathBuf>, SaneError> {
     }
     if files.is_empty() {
         return Err(classify(&err, &a.device));
+    }
+    // scanimage writes with its own umask: the pages are the owner's only.
+    for f in &files {
+        jingwu_store::private_fs::tighten(f).map_err(|e| SaneError::Failed(e.to_string()))?;
     }
     Ok(files)
 }

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::client::{ClientError, HubClient, LiveMsg, StoredEvent};
+use crate::session::{self, Kept};
 
 /// Most events pushed in one request.
 const PUSH_BATCH: usize = 200;
@@ -66,7 +67,7 @@ pub struct SyncReport {
 const HUB_URL: &str = "hub_url";
 const HUB_FP: &str = "hub_fingerprint";
 const PERSON: &str = "person";
-const TOKEN: &str = "hub_token";
+const DEVICE: &str = "device_id";
 const CURSOR: &str = "hub_cursor";
 
 /// A station.
@@ -74,6 +75,7 @@ pub struct Station {
     pub store: Store,
     pub reg: Registry,
     data_dir: PathBuf,
+    kept: Option<Kept>,
 }
 
 pub(crate) fn now() -> OffsetDateTime {
@@ -81,9 +83,11 @@ pub(crate) fn now() -> OffsetDateTime {
 }
 
 impl Station {
-    /// Opens the station in `data_dir` (creating it).
+    /// Opens the station in `data_dir` (creating it; on Unix the
+    /// directory is 0700 and its files 0600, see
+    /// [`jingwu_store::private_fs`]).
     pub fn open(data_dir: &Path, reg: Registry) -> Result<Station> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
+        jingwu_store::private_fs::create_dir(data_dir).map_err(|e| {
             StationError::Usage(format!("无法创建数据目录 {}：{e}", data_dir.display()))
         })?;
         let store = Store::open(&data_dir.join("station.db"))?;
@@ -91,6 +95,7 @@ impl Station {
             store,
             reg,
             data_dir: data_dir.to_path_buf(),
+            kept: None,
         })
     }
 
@@ -112,7 +117,15 @@ impl Station {
             return usage("本机尚未连接县局服务器：请先运行 enrol");
         };
         let fp = self.store.meta(HUB_FP)?;
-        Ok(HubClient::new(&url, fp.as_deref())?.with_token(self.store.meta(TOKEN)?))
+        let token = self.store.meta(DEVICE)?.and_then(|d| session::load(&d));
+        Ok(HubClient::new(&url, fp.as_deref())?.with_token(token))
+    }
+
+    /// Keeps the hub session of `client` in the OS key store (never in
+    /// station.db, see [`crate::session`]).
+    fn keep_session(&mut self, client: &HubClient) -> Result<Kept> {
+        let device = self.store.device_id()?;
+        Ok(session::save(&device, client.token()))
     }
 
     /// First run: connect to the hub (pinning its certificate), log in,
@@ -145,7 +158,7 @@ impl Station {
         self.store.set_meta(HUB_URL, Some(client.base()))?;
         self.store.set_meta(HUB_FP, fingerprint)?;
         self.store.set_meta(PERSON, Some(person))?;
-        self.store.set_meta(TOKEN, client.token())?;
+        self.kept = Some(self.keep_session(&client)?);
         Ok(e)
     }
 
@@ -166,8 +179,14 @@ impl Station {
         let mut client = self.client()?;
         let device = self.store.device_id()?;
         client.login(&person, password, &device).await?;
-        self.store.set_meta(TOKEN, client.token())?;
+        self.kept = Some(self.keep_session(&client)?);
         Ok(())
+    }
+
+    /// Where the session of the last `enrol` or `login` in this process
+    /// was kept (`None` before either).
+    pub fn session_kept(&self) -> Option<Kept> {
+        self.kept
     }
 
     /// Checks that `pin` unlocks the user's signing key (e.g. before a

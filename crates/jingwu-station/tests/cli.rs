@@ -81,6 +81,46 @@ fn tamper_first_decision(db: &std::path::Path) -> bool {
         == 1
 }
 
+/// The data directory (and the parents the station makes) is 0700, the
+/// store 0600, a slip written 0600; an older, world-readable data
+/// directory and store are tightened on the next command.
+#[cfg(unix)]
+#[test]
+fn data_files_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| {
+        format!(
+            "{:o}",
+            std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+        )
+    };
+    let root = tempfile::tempdir().unwrap();
+    let d = root.path().join("county/station");
+    let out = station(&d, &["demo"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode(&root.path().join("county")), "700");
+    assert_eq!(mode(&d), "700");
+    assert_eq!(mode(&d.join("station.db")), "600");
+    let case = hukou_case(&d);
+    let pdf = d.join("slip.pdf");
+    assert!(
+        station(&d, &["slip", &case, "--out", pdf.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(mode(&pdf), "600");
+
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(d.join("station.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(station(&d, &["list"]).status.success());
+    assert_eq!(mode(&d), "700");
+    assert_eq!(mode(&d.join("station.db")), "600");
+}
+
 fn station(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_jingwu-station"))
         .arg("--data-dir")

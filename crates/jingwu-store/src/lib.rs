@@ -8,6 +8,7 @@
 //! an event, its case projection and its outbox entry commit together or
 //! not at all.
 
+pub mod private_fs;
 mod schema;
 
 use std::path::Path;
@@ -58,6 +59,11 @@ pub enum StoreError {
     Receipt(#[from] ReceiptError),
     #[error("没有县局回执公钥 {0}，无法校验回执")]
     UnknownHubKey(String),
+    #[error("无法创建或保护本地数据文件 {path}：{source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -122,9 +128,18 @@ fn now_text() -> String {
 
 impl Store {
     /// Opens (creating if needed) the store at `path` and migrates it.
+    /// On Unix the file and SQLite's `-wal`/`-shm` beside it are 0600
+    /// (made so before SQLite opens it; looser ones are tightened).
     pub fn open(path: &Path) -> Result<Store> {
+        let file_err = |source| StoreError::File {
+            path: path.display().to_string(),
+            source,
+        };
+        private_fs::ensure_file(path).map_err(file_err)?;
         let conn = Connection::open(path)?;
-        Self::setup(conn)
+        let store = Self::setup(conn)?;
+        private_fs::tighten_sqlite(path).map_err(file_err)?;
+        Ok(store)
     }
 
     /// An in-memory store, for tests and tools.

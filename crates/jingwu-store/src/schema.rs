@@ -126,7 +126,17 @@ const MIGRATIONS: &[&str] = &[
         received_at TEXT NOT NULL
      ) STRICT;
      CREATE INDEX receipts_case ON receipts(case_id);",
+    // 6: the hub session token no longer lives here (it is kept in the OS
+    // key store, see jingwu-station's session.rs): a token an older
+    // version left in clear is erased, its bytes overwritten
+    // (secure_delete), and `migrate` truncates the WAL that held them.
+    // The user logs in again once.
+    "PRAGMA secure_delete=ON;
+     DELETE FROM meta WHERE key = 'hub_token';",
 ];
+
+/// The migration that erases a clear session token.
+const TOKEN_ERASED: i64 = 6;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -144,6 +154,15 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
+    }
+    if found < TOKEN_ERASED {
+        // The erased token's old page versions may still be in the WAL
+        // (and its overwritten copy in the main file only after a
+        // checkpoint): copy everything back and empty the WAL file.
+        let _: (i64, i64, i64) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        conn.pragma_update(None, "secure_delete", "OFF")?;
     }
     Ok(())
 }

@@ -317,6 +317,101 @@ fn attachments_are_content_addressed_and_checked() {
     assert!(store.attachment(&"0".repeat(64)).unwrap().is_none());
 }
 
+/// The database and SQLite's `-wal`/`-shm` are the owner's only (0600),
+/// after a write too, and files left with a looser mode are tightened
+/// when the store is opened.
+#[cfg(unix)]
+#[test]
+fn store_files_are_private_to_the_owner() {
+    use jingwu_store::private_fs::mode_of;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("station.db");
+    let sidecar = |s: &str| {
+        let mut p = path.clone().into_os_string();
+        p.push(s);
+        std::path::PathBuf::from(p)
+    };
+    let mut store = Store::open(&path).unwrap();
+    store
+        .put_attachment(b"a scanned page", "p.png", "image/png")
+        .unwrap();
+    store.set_meta("k", Some("v")).unwrap();
+    for p in [path.clone(), sidecar("-wal"), sidecar("-shm")] {
+        assert!(p.exists(), "{} missing", p.display());
+        assert_eq!(
+            format!("{:o}", mode_of(&p).unwrap()),
+            "600",
+            "{}",
+            p.display()
+        );
+    }
+
+    // Files an older version left world-readable: a second connection
+    // keeps the -wal/-shm in place while the store is reopened.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    let _: i64 = other
+        .query_row("SELECT count(*) FROM meta", [], |r| r.get(0))
+        .unwrap();
+    for p in [path.clone(), sidecar("-wal"), sidecar("-shm")] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    for p in [path.clone(), sidecar("-wal"), sidecar("-shm")] {
+        assert_eq!(
+            format!("{:o}", mode_of(&p).unwrap()),
+            "600",
+            "{}",
+            p.display()
+        );
+    }
+    drop((store, other));
+}
+
+/// A hub session token an older version kept in clear in `meta` is
+/// erased when the store is opened: gone from the table and from the
+/// bytes of the file and its WAL.
+#[test]
+fn a_clear_session_token_left_by_an_older_version_is_erased() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("station.db");
+    let token = "Zq3tVYx1bS8pWcK0mN7aJ5dF2hG9rT4u";
+    let files = |path: &std::path::Path| -> Vec<u8> {
+        let mut all = std::fs::read(path).unwrap();
+        for s in ["-wal", "-shm"] {
+            let mut p = path.as_os_str().to_os_string();
+            p.push(s);
+            all.extend(std::fs::read(p).unwrap_or_default());
+        }
+        all
+    };
+    let holds = |bytes: &[u8]| bytes.windows(token.len()).any(|w| w == token.as_bytes());
+    {
+        // A schema-4 store as the older version left it.
+        let mut store = Store::open(&path).unwrap();
+        store.set_meta("hub_token", Some(token)).unwrap();
+        store.set_meta("hub_url", Some("https://hub")).unwrap();
+        drop(store);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 4).unwrap();
+    }
+    assert!(holds(&files(&path)), "the test's old store holds no token");
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        jingwu_store::SCHEMA_VERSION
+    );
+    assert_eq!(store.meta("hub_token").unwrap(), None);
+    assert_eq!(
+        store.meta("hub_url").unwrap().as_deref(),
+        Some("https://hub")
+    );
+    assert!(!holds(&files(&path)), "the token is still in the file");
+    drop(store);
+    assert!(!holds(&files(&path)), "the token is still in the file");
+}
+
 #[test]
 fn keys_are_stored_encrypted_and_old_keys_kept() {
     let mut store = Store::open_in_memory().unwrap();

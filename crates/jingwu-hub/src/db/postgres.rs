@@ -1857,6 +1857,11 @@ impl HubDb for PgDb {
             )));
         }
         let pg_dump = pg_tool("pg_dump")?;
+        // The archive is as private as the database: pg_dump writes into
+        // an empty 0600 file made here (create_new: nothing else is
+        // overwritten), whatever its umask.
+        jingwu_store::private_fs::create_new(dest)
+            .map_err(|e| DbError::Backend(format!("无法创建备份文件 {}：{e}", dest.display())))?;
         let out = run_tool(
             "pg_dump",
             Command::new(pg_dump)
@@ -1871,7 +1876,8 @@ impl HubDb for PgDb {
             let _ = std::fs::remove_file(dest);
         }
         out?;
-        if !dest.is_file() {
+        if std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0) == 0 {
+            let _ = std::fs::remove_file(dest);
             return Err(DbError::Backend(format!(
                 "pg_dump 没有写出备份文件 {}",
                 dest.display()

@@ -191,7 +191,14 @@ fn db(e: rusqlite::Error) -> DbError {
     DbError::Backend(e.to_string())
 }
 
+/// Opens a connection to the database file `path`, which (with SQLite's
+/// `-wal`/`-shm` beside it) is the owner's only on Unix: made 0600 before
+/// SQLite opens it, tightened when an older version left it looser.
 fn connect(path: &Path) -> DbResult<Connection> {
+    let file_err = |e: std::io::Error| {
+        DbError::Backend(format!("无法创建或保护数据库文件 {}：{e}", path.display()))
+    };
+    jingwu_store::private_fs::ensure_file(path).map_err(file_err)?;
     let conn = Connection::open(path).map_err(db)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(db)?;
@@ -200,6 +207,7 @@ fn connect(path: &Path) -> DbResult<Connection> {
         .map_err(db)?;
     conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA trusted_schema=OFF;")
         .map_err(db)?;
+    jingwu_store::private_fs::tighten_sqlite(path).map_err(file_err)?;
     Ok(conn)
 }
 
@@ -1308,17 +1316,26 @@ impl HubDb for SqliteDb {
                 dest.display()
             )));
         }
+        // The copy is as private as the database: an empty 0600 file
+        // that SQLite fills (create_new: nothing else is overwritten).
+        jingwu_store::private_fs::create_new(dest)
+            .map_err(|e| DbError::Backend(format!("无法创建备份文件 {}：{e}", dest.display())))?;
         // Online backup from a reader connection: consistent (one
         // snapshot per step, restarted if the writer changes pages) and
         // the hub keeps serving.
-        self.read(|c| {
+        let copied = self.read(|c| {
             c.backup(
                 rusqlite::MAIN_DB,
                 dest,
                 None::<fn(rusqlite::backup::Progress)>,
             )?;
             Ok(())
-        })?;
+        });
+        if let Err(e) = copied {
+            // No empty file that looks like a backup.
+            let _ = std::fs::remove_file(dest);
+            return Err(e);
+        }
         let check = Connection::open(dest)
             .and_then(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)))
             .map_err(db)?;
