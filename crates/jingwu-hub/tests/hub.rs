@@ -15,9 +15,9 @@ mod chain;
 mod clock;
 mod disk;
 mod durability;
-mod logins;
 #[cfg(unix)]
 mod files;
+mod logins;
 mod loopback;
 mod offline;
 mod race;
