@@ -1254,7 +1254,10 @@ fn announce(app: &AppHandle, me: &str, reg: &Registry, s: &CaseState, seen: &mut
         return;
     }
     let (title, body) = if s.assignees(reg).iter().any(|a| a == me) {
-        ("新的待办", format!("{}：{}", s.case_no, s.summary()))
+        (
+            "新的待办",
+            format!("{}：{}", s.case_no, s.display_summary()),
+        )
     } else if s.initiator == me
         && matches!(
             s.status,
@@ -1263,7 +1266,12 @@ fn announce(app: &AppHandle, me: &str, reg: &Registry, s: &CaseState, seen: &mut
     {
         (
             "审批结果",
-            format!("{} {}：{}", s.case_no, s.status.label(), s.summary()),
+            format!(
+                "{} {}：{}",
+                s.case_no,
+                s.status.label(),
+                s.display_summary()
+            ),
         )
     } else {
         return;
@@ -1369,7 +1377,7 @@ pub fn tray_model(me: &str, reg: &Registry, cases: &[CaseState]) -> TrayModel {
         .map(|s| {
             (
                 format!("case:{}", s.case_id),
-                clip(&format!("{}  {}", s.case_no, s.summary()), 40),
+                clip(&format!("{}  {}", s.case_no, s.display_summary()), 40),
             )
         })
         .collect();

@@ -197,6 +197,11 @@ pub enum Rejection {
     Invalid(Vec<FieldError>),
 }
 
+/// How far a device clock may be behind a case's previous event and
+/// still act on the case (with that event's time; see
+/// [`CaseState::signing_time`]).
+pub const CLOCK_SLACK_SECS: i64 = 300;
+
 fn deny<T>(msg: impl Into<String>) -> Result<T, Rejection> {
     Err(Rejection::NotAllowed(msg.into()))
 }
@@ -406,6 +411,25 @@ impl CaseState {
             &f("before"),
             &f("after"),
         )
+    }
+
+    /// The time a new event of this case is signed with, given the signing
+    /// device's clock `now`. The rules refuse an event dated before the
+    /// case's previous event (`Rejection::Backdated`); clocks of different
+    /// devices differ by a little, so a clock at most [`CLOCK_SLACK_SECS`]
+    /// behind that event signs with the event's own time instead, and one
+    /// further behind is refused here, saying the clock needs setting.
+    pub fn signing_time(&self, now: OffsetDateTime) -> Result<OffsetDateTime, Rejection> {
+        if now >= self.updated_at {
+            return Ok(now);
+        }
+        if (self.updated_at - now).whole_seconds() <= CLOCK_SLACK_SECS {
+            return Ok(self.updated_at);
+        }
+        Err(Rejection::Backdated {
+            time: now,
+            previous: self.updated_at,
+        })
     }
 
     /// [`CaseState::summary`] as shown to people: every ID number in it

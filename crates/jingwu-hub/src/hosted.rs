@@ -263,6 +263,17 @@ fn new_event(
 ) -> Result<Event, ApiError> {
     let mut random = [0u8; 10];
     getrandom::fill(&mut random).map_err(|_| ApiError::internal("无法取得随机数"))?;
+    // The hub's clock; a case whose last event a station dated a little
+    // ahead of it is signed at that event's time.
+    let at = state
+        .signing_time(time::OffsetDateTime::now_utc().to_offset(SHANGHAI))
+        .map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "clock_past",
+                e.to_string(),
+            )
+        })?;
     Ok(Event::new(
         state.case_id,
         state.next_seq,
@@ -270,7 +281,7 @@ fn new_event(
         &caller.person,
         HOSTED_DEVICE,
         fingerprint,
-        time::OffsetDateTime::now_utc().to_offset(SHANGHAI),
+        at,
         random,
         action,
     ))

@@ -515,7 +515,7 @@ async fn inbox(
                     unit: s.unit.clone(),
                     status: s.status.label().to_string(),
                     step: s.current_step(&hub.reg).map(|st| st.name.clone()),
-                    summary: s.summary(),
+                    summary: s.display_summary(),
                     updated_at: crate::rfc3339(s.updated_at),
                 })
                 .collect(),

@@ -24,7 +24,7 @@ use jingwu_store::{Batch, LocalOriginal, NewAttachment};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::station::{now, sniff_mime, Result, Station, StationError};
+use crate::station::{signing_time, sniff_mime, Result, Station, StationError};
 
 /// The attachments field of a 户口变更 form that holds the scans.
 pub const SCANS_FIELD: &str = "scans";
@@ -204,8 +204,9 @@ impl Station {
             });
             out.pages.push(ScanPage::from_result(p, sm3, name));
         }
+        let at = signing_time(self.store.case(&case)?.as_ref())?;
         self.store
-            .record_batch(&self.reg, &key, &person, case, &batch, now())?;
+            .record_batch(&self.reg, &key, &person, case, &batch, at)?;
         Ok(out)
     }
 
@@ -274,8 +275,9 @@ impl Station {
         if let Some(o) = self.store.page_origin(sm3)? {
             batch.links.push((new_sm3, o.original_sm3, o.page));
         }
+        let at = signing_time(self.store.case(&case)?.as_ref())?;
         self.store
-            .record_batch(&self.reg, &key, &person, case, &batch, now())?;
+            .record_batch(&self.reg, &key, &person, case, &batch, at)?;
         Ok(new)
     }
 

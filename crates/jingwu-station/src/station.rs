@@ -78,6 +78,19 @@ pub struct Station {
     kept: Option<Kept>,
 }
 
+/// The time to sign a new event of the case in `state` with: this PC's
+/// clock, or, when it is a little behind the case's last event (another
+/// PC's clock), that event's time; further behind is refused
+/// ([`CaseState::signing_time`]).
+pub(crate) fn signing_time(state: Option<&CaseState>) -> Result<OffsetDateTime> {
+    match state {
+        Some(s) => s
+            .signing_time(now())
+            .map_err(|e| StationError::Store(StoreError::Rejected(e))),
+        None => Ok(now()),
+    }
+}
+
 pub(crate) fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc().to_offset(SHANGHAI)
 }
@@ -212,9 +225,10 @@ impl Station {
             None => None,
         };
         let action = jingwu_core::case::canonical_action(&self.reg, state.as_ref(), action);
+        let at = signing_time(state.as_ref())?;
         Ok(self
             .store
-            .record(&self.reg, &key, &person, case, action, now())?)
+            .record(&self.reg, &key, &person, case, action, at)?)
     }
 
     /// Creates a 户口变更 draft from form values; the 受理编号 comes from

@@ -652,3 +652,30 @@ fn a_decision_dated_before_the_previous_event_is_refused() {
         .unwrap();
     assert_eq!(w.state().updated_at, before.updated_at);
 }
+
+/// A clock a little behind the case's last event (another PC's) signs
+/// with that event's time and is accepted; one far behind is refused
+/// before anything is signed.
+#[test]
+fn a_clock_slightly_behind_signs_with_the_previous_events_time() {
+    let (w, _) = submitted();
+    let s = w.state().clone();
+    let last = s.updated_at;
+    assert_eq!(
+        s.signing_time(last + time::Duration::minutes(1)).unwrap(),
+        last + time::Duration::minutes(1)
+    );
+    assert_eq!(
+        s.signing_time(last - time::Duration::minutes(4)).unwrap(),
+        last
+    );
+    assert_eq!(
+        s.signing_time(last - time::Duration::seconds(crate::case::CLOCK_SLACK_SECS))
+            .unwrap(),
+        last
+    );
+    let e = s
+        .signing_time(last - time::Duration::seconds(crate::case::CLOCK_SLACK_SECS + 1))
+        .unwrap_err();
+    assert!(matches!(e, Rejection::Backdated { .. }), "{e:?}");
+}
