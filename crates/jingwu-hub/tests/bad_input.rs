@@ -112,14 +112,7 @@ async fn bad_input_changes_nothing(backend: Backend) {
     );
 
     // A case outside the caller's scope: another station's officer.
-    let other_key = other
-        .st
-        .store
-        .key(OTHER_OFFICER)
-        .unwrap()
-        .unwrap()
-        .unlock(PIN)
-        .unwrap();
+    let other_key = other.signing_key();
     let state = chief.st.store.case(&case).unwrap().unwrap();
     let action = state
         .decision_action(&chief.st.reg, Decision::Agree, "越权")

@@ -141,13 +141,7 @@ crate::both_backends!(officers_on_many_pcs_never_collide, officers_on_many_pcs);
 
 /// Creates of different cases that all carry one number.
 fn creates_with_one_number(c: &Client, n: usize) -> Vec<SignedEvent> {
-    let key =
-        c.st.store
-            .key(&c.person)
-            .unwrap()
-            .unwrap()
-            .unlock(PIN)
-            .unwrap();
+    let key = c.signing_key();
     let reg = &c.st.reg;
     let unit = "522634580000";
     let device = c.st.store.meta("device_id").unwrap().unwrap();

@@ -25,14 +25,7 @@ fn decision_on(
     time: OffsetDateTime,
 ) -> SignedEvent {
     let case = state.case_id;
-    let key = chief
-        .st
-        .store
-        .key(CHIEF)
-        .unwrap()
-        .unwrap()
-        .unlock(PIN)
-        .unwrap();
+    let key = chief.signing_key();
     let action = state
         .decision_action(&chief.st.reg, Decision::Agree, "同意。")
         .unwrap();
@@ -92,14 +85,7 @@ async fn device_times_are_checked(backend: Backend) {
     let hub_view = chief.st.store.case(&case).unwrap().unwrap();
     // A station whose clock runs a day fast records the decision locally;
     // its sync sets the case aside and shows the hub's reason.
-    let key = chief
-        .st
-        .store
-        .key(CHIEF)
-        .unwrap()
-        .unwrap()
-        .unlock(PIN)
-        .unwrap();
+    let key = chief.signing_key();
     let state = chief.st.store.case(&case).unwrap().unwrap();
     let action = state
         .decision_action(&chief.st.reg, Decision::Agree, "同意。")

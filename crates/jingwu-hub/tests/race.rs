@@ -20,13 +20,7 @@ pub fn decisions_signed_by(
     n: usize,
 ) -> Vec<SignedEvent> {
     let state = seer.st.store.case(&case).unwrap().unwrap();
-    let key =
-        c.st.store
-            .key(&c.person)
-            .unwrap()
-            .unwrap()
-            .unlock(PIN)
-            .unwrap();
+    let key = c.signing_key();
     (0..n)
         .map(|i| {
             let decision = if i % 2 == 0 {

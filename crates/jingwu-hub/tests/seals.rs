@@ -16,15 +16,6 @@ const SEAL_ADMIN: &str = "052644";
 /// 方祥派出所.
 const STATION: &str = "522634580000";
 
-fn key_of(c: &Client) -> SoftwareKey {
-    c.st.store
-        .key(&c.person)
-        .unwrap()
-        .unwrap()
-        .unlock(PIN)
-        .unwrap()
-}
-
 fn picture(font: &CjkFont, name: &str) -> Vec<u8> {
     png_bytes(&render_personal_seal(name, font, 240).unwrap()).unwrap()
 }
@@ -77,7 +68,11 @@ async fn registry(backend: Backend) {
     let deputy = Client::enrol(&hub.url, DEPUTY).await;
     let mut officer = Client::enrol(&hub.url, OFFICER).await;
     let font = CjkFont::locate().unwrap();
-    let (admin_key, chief_key, deputy_key) = (key_of(&admin), key_of(&chief), key_of(&deputy));
+    let (admin_key, chief_key, deputy_key) = (
+        admin.signing_key(),
+        chief.signing_key(),
+        deputy.signing_key(),
+    );
     let admin_http = admin.st.client().unwrap();
 
     // A seal administrator whose own key is not approved yet cannot

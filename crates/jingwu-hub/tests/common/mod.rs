@@ -218,6 +218,18 @@ impl Client {
         s.case_id
     }
 
+    /// This client's signing key, unlocked (for tests that sign events
+    /// by hand).
+    pub fn signing_key(&self) -> jingwu_core::crypto::SoftwareKey {
+        self.st
+            .store
+            .key(&self.person)
+            .unwrap()
+            .unwrap()
+            .unlock(PIN)
+            .unwrap()
+    }
+
     pub async fn sync(&mut self) -> jingwu_station::station::SyncReport {
         self.st.sync(|_, _, _| {}).await.unwrap()
     }
