@@ -1224,10 +1224,13 @@ async fn run_sync(
     if let Ok(mut s) = link.lock() {
         s.uploading = None;
         match &r {
-            Ok(_) => {
+            Ok(r) => {
                 s.online = true;
                 s.last_sync = Some(now_text());
-                s.last_error = None;
+                // What the hub refused (a case set aside, a rule) stays in
+                // the status bar until a sync goes through cleanly.
+                s.last_error = (!r.failed.is_empty())
+                    .then(|| format!("县局未接受 {} 项：{}", r.failed.len(), r.failed.join("；")));
             }
             Err(e) => {
                 s.online = !matches!(

@@ -735,8 +735,12 @@ impl Hub {
         // push path a commit), and often enough that a short idle limit
         // never ends a session in use.
         let mut last_seen = s.last_seen;
-        if active && now - s.last_seen >= touch_interval(self.limits.session_idle_secs) {
-            self.db.touch_session(&th, now)?;
+        // Best effort: a session that cannot be touched (a full disk) still
+        // serves this request; it only ages as if unused.
+        if active
+            && now - s.last_seen >= touch_interval(self.limits.session_idle_secs)
+            && self.db.touch_session(&th, now).is_ok()
+        {
             last_seen = now;
         }
         let ends = (s.created_at + self.limits.session_absolute_secs)
@@ -910,8 +914,10 @@ impl Hub {
     }
 
     /// Whether `person`'s approved key `fingerprint` is enrolled on
-    /// `device` (a case's first event must come from an enrolled device:
-    /// its number names the key and device, see jingwu_core::caseno).
+    /// `device`, approved or awaiting approval (a case's first event must
+    /// come from an enrolled device: its number names the key and device,
+    /// and enrolment is where two devices' issuers are kept apart; see
+    /// jingwu_core::caseno).
     fn device_enrolled(
         &self,
         person: &str,
@@ -928,9 +934,13 @@ impl Hub {
         }
         let set: HashSet<String> = self
             .db
-            .enrolments(Some("approved"))?
+            .enrolments(None)?
             .into_iter()
-            .filter(|e| e.person == person && e.fingerprint == fingerprint)
+            .filter(|e| {
+                e.person == person
+                    && e.fingerprint == fingerprint
+                    && (e.status == "approved" || e.status == "pending")
+            })
             .map(|e| e.device)
             .collect();
         let found = set.contains(device);
@@ -989,7 +999,7 @@ impl Hub {
             {
                 return Err(ApiError::forbidden(
                     "device_not_enrolled",
-                    "案件须在已登记并经批准的设备上受理（受理编号含本机签发码），该设备未登记",
+                    "案件须在已向县局登记的设备上受理（受理编号含本机签发码），该设备未登记或登记已被撤销",
                 )
                 .at(i, id));
             }

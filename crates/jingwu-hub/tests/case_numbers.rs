@@ -141,14 +141,19 @@ crate::both_backends!(officers_on_many_pcs_never_collide, officers_on_many_pcs);
 
 /// Creates of different cases that all carry one number.
 fn creates_with_one_number(c: &Client, n: usize) -> Vec<SignedEvent> {
+    let device = c.st.store.meta("device_id").unwrap().unwrap();
+    creates_on_device(c, n, &device)
+}
+
+/// Creates of different cases, one number, signed as from `device`.
+fn creates_on_device(c: &Client, n: usize, device: &str) -> Vec<SignedEvent> {
     let key = c.signing_key();
     let reg = &c.st.reg;
     let unit = "522634580000";
-    let device = c.st.store.meta("device_id").unwrap().unwrap();
     let no = jingwu_core::caseno::CaseNo::format(
         unit,
         time::OffsetDateTime::now_utc().date(),
-        &jingwu_core::caseno::issuer_of(&key.public_key().fingerprint(), &device),
+        &jingwu_core::caseno::issuer_of(&key.public_key().fingerprint(), device),
         1,
     );
     (0..n)
@@ -160,7 +165,7 @@ fn creates_with_one_number(c: &Client, n: usize) -> Vec<SignedEvent> {
                 0,
                 None,
                 &c.person,
-                &device,
+                device,
                 &key.public_key().fingerprint(),
                 time::OffsetDateTime::now_utc(),
                 random,
@@ -211,6 +216,13 @@ async fn twenty_creates_one_number(backend: Backend) {
     let c = officer.st.client().unwrap();
     let e = c.push(&two).await.unwrap_err();
     assert_eq!(e.code(), Some("case_no_taken"), "{e}");
+    // A device id made up to reach another issuer (any device string
+    // gives some issuer) is refused: numbers come from enrolled devices.
+    let e = c
+        .push(&creates_on_device(&officer, 1, "made-up-device"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("device_not_enrolled"), "{e}");
     assert_eq!(hub.hub.db.counts().unwrap().1, 1);
     hub.stop().await;
 }

@@ -23,6 +23,10 @@ use crate::session::{self, Kept};
 /// Most events pushed in one request.
 const PUSH_BATCH: usize = 200;
 
+/// Cases in a row the hub fails on with a server error before a sync
+/// takes it for trouble at the hub rather than with those cases.
+const HUB_TROUBLE: usize = 3;
+
 /// Why a station operation failed. Shown to users.
 #[derive(Debug, thiserror::Error)]
 pub enum StationError {
@@ -488,8 +492,12 @@ impl Station {
         // 2. Push, per case in order, in batches. A refused event stops
         // only its own case. A batch the hub fails on without naming the
         // event (a server error) is retried one case at a time, so one
-        // case the hub cannot take never holds up the others.
+        // case the hub cannot take never holds up the others; when
+        // several cases in a row fail that way, the hub itself is in
+        // trouble (a full disk, its database down) and the sync stops
+        // with its answer, to try again later.
         let mut one_case = false;
+        let mut server_failures = 0;
         loop {
             let mut batch: Vec<SignedEvent> = self
                 .store
@@ -509,6 +517,7 @@ impl Station {
             }
             match client.push(&batch).await {
                 Ok(r) => {
+                    server_failures = 0;
                     for res in &r.results {
                         self.store.mark_sent(&res.id)?;
                     }
@@ -556,6 +565,10 @@ impl Station {
                     if !one_case {
                         one_case = true;
                         continue;
+                    }
+                    server_failures += 1;
+                    if server_failures >= HUB_TROUBLE {
+                        return Err(ClientError::Hub { status, body }.into());
                     }
                     let first = &batch[0].event;
                     let reason = format!("县局暂时无法处理该案件（{}）：{}", status, body.error);

@@ -388,13 +388,14 @@ fn a_clear_session_token_left_by_an_older_version_is_erased() {
     };
     let holds = |bytes: &[u8]| bytes.windows(token.len()).any(|w| w == token.as_bytes());
     {
-        // A schema-4 store as the older version left it.
+        // A schema-5 store (the last before the token left it) as the
+        // older version left it.
         let mut store = Store::open(&path).unwrap();
         store.set_meta("hub_token", Some(token)).unwrap();
         store.set_meta("hub_url", Some("https://hub")).unwrap();
         drop(store);
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.pragma_update(None, "user_version", 5).unwrap();
     }
     assert!(holds(&files(&path)), "the test's old store holds no token");
     let store = Store::open(&path).unwrap();
