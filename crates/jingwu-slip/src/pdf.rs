@@ -359,10 +359,12 @@ pub fn render(slip: &SlipDoc, fonts: &FontSet) -> Result<Vec<u8>, PdfError> {
         p.text(cols[4], top, 9.0, &t.time);
         p.line(left, y, right, y, 0.3);
         if let Some(seal) = &t.seal {
-            // The approver's name seal, stamped just after the name.
+            // The approver's name seal, stamped just after the name, on
+            // the name's line (notes under the name stay readable).
             let name_w = who_lines.last().map(|l| p.width_mm(l, 9.5)).unwrap_or(0.0);
             let sx = (cols[1] + name_w - 2.0).min(cols[2] - 8.0);
-            seals.push((seal.clone(), sx, y + h / 2.0 - 4.5));
+            let name_line = top - 4.4 * (who_lines.len().max(1) - 1) as f32;
+            seals.push((seal.clone(), sx, name_line - 2.0));
         }
     }
     if slip.trail.is_empty() {
