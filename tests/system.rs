@@ -9,6 +9,8 @@ use jingwu_core::event::{Action, Event, SignedEvent};
 use time::macros::datetime;
 use uuid::Uuid;
 
+mod commands;
+
 /// GB/T 32918's default distinguishing ID. OpenSSL 3.0's `pkeyutl`
 /// does not apply it by default (measured here: without this option,
 /// OpenSSL 3.0.19 signs with an empty ID), so it is always passed.

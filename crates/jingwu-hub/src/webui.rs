@@ -47,9 +47,49 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// Commands of the desktop that a browser cannot run.
-const DESKTOP_ONLY: &[&str] = &[
-    "enrol", "create", "attach", "update", "submit", "act", "validate", "sync_now",
-];
+/// The UI's command table (`ui/commands.json`, embedded with the UI):
+/// (the desktop's commands, the browser's).
+fn command_table() -> &'static (Vec<String>, Vec<String>) {
+    static TABLE: std::sync::OnceLock<(Vec<String>, Vec<String>)> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let table: Value = UI_FILES
+            .iter()
+            .find(|(p, _)| *p == "commands.json")
+            .and_then(|(_, b)| serde_json::from_slice(b).ok())
+            .unwrap_or(Value::Null);
+        let list = |k: &str| -> Vec<String> {
+            table[k]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        (list("desktop"), list("browser"))
+    })
+}
+
+/// How the browser API treats `command`: answered, desktop only, or
+/// unknown.
+fn command_kind(command: &str) -> CommandKind {
+    let (desktop, browser) = command_table();
+    if browser.iter().any(|c| c == command) {
+        CommandKind::Browser
+    } else if desktop.iter().any(|c| c == command) {
+        CommandKind::DesktopOnly
+    } else {
+        CommandKind::Unknown
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum CommandKind {
+    Browser,
+    DesktopOnly,
+    Unknown,
+}
 
 #[derive(Clone)]
 struct UiState {
@@ -219,6 +259,16 @@ async fn run(
     if !body.is_object() {
         return Err(ApiError::bad_request("bad_arguments", "参数应为 JSON 对象"));
     }
+    match command_kind(&command) {
+        CommandKind::Browser => {}
+        CommandKind::DesktopOnly => {
+            return Err(ApiError::forbidden(
+                "desktop_only",
+                "该操作只能在派出所工作站（桌面应用）中进行",
+            ))
+        }
+        CommandKind::Unknown => return Err(ApiError::not_found("没有这个操作")),
+    }
     let hub = st.hub.clone();
     if command == "login" {
         let a: LoginArgs = args(&body)?;
@@ -236,12 +286,6 @@ async fn run(
             set_cookie(st.secure, &r.token, st.hub.limits.session_absolute_secs),
         );
         return Ok(resp);
-    }
-    if DESKTOP_ONLY.contains(&command.as_str()) {
-        return Err(ApiError::forbidden(
-            "desktop_only",
-            "该操作只能在派出所工作站（桌面应用）中进行",
-        ));
     }
     let token = cookie_token(&headers)
         .ok_or_else(|| ApiError::unauthorized("未登录或登录已失效，请重新登录"))?;
@@ -393,4 +437,23 @@ fn case_detail(hub: &Hub, caller: &Caller, s: &CaseState) -> Result<Value, ApiEr
     }
     v["edit_values"] = Value::Null;
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    /// The embedded command table parses, and sorts commands the way the
+    /// browser API answers them.
+    #[test]
+    fn the_command_table_is_embedded() {
+        let (desktop, browser) = command_table();
+        assert!(desktop.len() > 20 && browser.len() > 5);
+        assert_eq!(command_kind("decide"), CommandKind::Browser);
+        assert_eq!(command_kind("login"), CommandKind::Browser);
+        assert_eq!(command_kind("create"), CommandKind::DesktopOnly);
+        assert_eq!(command_kind("sync_now"), CommandKind::DesktopOnly);
+        assert_eq!(command_kind("drop_tables"), CommandKind::Unknown);
+    }
 }
