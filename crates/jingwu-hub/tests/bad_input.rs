@@ -1,8 +1,7 @@
 //! Bad input gets a clear 4xx and changes nothing.
 
 use base64::Engine as _;
-use jingwu_core::crypto::Signer;
-use jingwu_core::event::{Decision, Event, SignedEvent};
+use jingwu_core::event::Decision;
 use jingwu_station::client::HubClient;
 
 use crate::common::*;
@@ -112,23 +111,17 @@ async fn bad_input_changes_nothing(backend: Backend) {
     );
 
     // A case outside the caller's scope: another station's officer.
-    let other_key = other.signing_key();
     let state = chief.st.store.case(&case).unwrap().unwrap();
     let action = state
         .decision_action(&chief.st.reg, Decision::Agree, "越权")
         .unwrap();
-    let ev = Event::new(
+    let ev = other.sign_event(
         case,
-        state.next_seq,
-        Some(state.head.clone()),
-        OTHER_OFFICER,
+        Some(&state),
         "x",
-        &other_key.public_key().fingerprint(),
         time::OffsetDateTime::now_utc(),
-        [7; 10],
         action,
     );
-    let ev = SignedEvent::sign(ev, &other_key).unwrap();
     let oc = other.st.client().unwrap();
     let e = oc.push(&[ev]).await.unwrap_err();
     assert_eq!(

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use jingwu_core::crypto::Signer;
-use jingwu_core::event::{Action, Event, SignedEvent};
+use jingwu_core::event::{Action, SignedEvent};
 use jingwu_station::client::HubClient;
 use uuid::Uuid;
 
@@ -158,17 +158,11 @@ fn creates_on_device(c: &Client, n: usize, device: &str) -> Vec<SignedEvent> {
     );
     (0..n)
         .map(|_| {
-            let mut random = [0u8; 10];
-            getrandom::fill(&mut random).unwrap();
-            let ev = Event::new(
+            c.sign_event(
                 Uuid::now_v7(),
-                0,
                 None,
-                &c.person,
                 device,
-                &key.public_key().fingerprint(),
                 time::OffsetDateTime::now_utc(),
-                random,
                 Action::Create {
                     case_type: jingwu_core::form::CaseType::HukouChange,
                     template: reg.template_latest("hukou_change").unwrap().reference(),
@@ -177,8 +171,7 @@ fn creates_on_device(c: &Client, n: usize, device: &str) -> Vec<SignedEvent> {
                     unit: unit.into(),
                     form: jingwu_core::demo::name_change_form(),
                 },
-            );
-            SignedEvent::sign(ev, &key).unwrap()
+            )
         })
         .collect()
 }

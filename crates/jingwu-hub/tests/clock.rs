@@ -3,8 +3,8 @@
 //! the hub's signed receipt of when it was accepted.
 
 use base64::Engine as _;
-use jingwu_core::crypto::{PublicKey, Signer};
-use jingwu_core::event::{Decision, Event, SignedEvent};
+use jingwu_core::crypto::PublicKey;
+use jingwu_core::event::{Decision, SignedEvent};
 use jingwu_core::receipt::SignedReceipt;
 use jingwu_station::client::StoredEvent;
 use time::macros::datetime;
@@ -24,25 +24,10 @@ fn decision_on(
     state: &jingwu_core::case::CaseState,
     time: OffsetDateTime,
 ) -> SignedEvent {
-    let case = state.case_id;
-    let key = chief.signing_key();
     let action = state
         .decision_action(&chief.st.reg, Decision::Agree, "同意。")
         .unwrap();
-    let mut random = [0u8; 10];
-    getrandom::fill(&mut random).unwrap();
-    let ev = Event::new(
-        case,
-        state.next_seq,
-        Some(state.head.clone()),
-        CHIEF,
-        "chief-pc",
-        &key.public_key().fingerprint(),
-        time,
-        random,
-        action,
-    );
-    SignedEvent::sign(ev, &key).unwrap()
+    chief.sign_event(state.case_id, Some(state), "chief-pc", time, action)
 }
 
 async fn device_times_are_checked(backend: Backend) {

@@ -1,7 +1,6 @@
 //! 50 concurrent decisions on the same step: exactly one wins.
 
-use jingwu_core::crypto::Signer;
-use jingwu_core::event::{Decision, Event, SignedEvent};
+use jingwu_core::event::{Decision, SignedEvent};
 use jingwu_station::client::HubClient;
 
 use crate::common::*;
@@ -20,7 +19,6 @@ pub fn decisions_signed_by(
     n: usize,
 ) -> Vec<SignedEvent> {
     let state = seer.st.store.case(&case).unwrap().unwrap();
-    let key = c.signing_key();
     (0..n)
         .map(|i| {
             let decision = if i % 2 == 0 {
@@ -31,20 +29,13 @@ pub fn decisions_signed_by(
             let action = state
                 .decision_action(&c.st.reg, decision, &format!("意见 {i}"))
                 .unwrap();
-            let mut random = [0u8; 10];
-            getrandom::fill(&mut random).unwrap();
-            let ev = Event::new(
+            c.sign_event(
                 case,
-                state.next_seq,
-                Some(state.head.clone()),
-                &c.person,
+                Some(&state),
                 "race-device",
-                &key.public_key().fingerprint(),
                 time::OffsetDateTime::now_utc(),
-                random,
                 action,
-            );
-            SignedEvent::sign(ev, &key).unwrap()
+            )
         })
         .collect()
 }

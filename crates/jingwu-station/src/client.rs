@@ -103,15 +103,19 @@ pub struct WireReceipt {
     pub signature: String,
 }
 
+/// Signed bytes and signature as the hub sends them (base64 each).
+fn decode_parts(bytes: &str, signature: &str) -> Result<(Vec<u8>, Vec<u8>), ClientError> {
+    let decode = |t: &str| {
+        B64.decode(t)
+            .map_err(|e| ClientError::Protocol(e.to_string()))
+    };
+    Ok((decode(bytes)?, decode(signature)?))
+}
+
 impl WireReceipt {
     /// Decodes the receipt (signature not yet checked).
     pub fn signed(&self) -> Result<SignedReceipt, ClientError> {
-        let b = B64
-            .decode(&self.bytes)
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let s = B64
-            .decode(&self.signature)
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let (b, s) = decode_parts(&self.bytes, &self.signature)?;
         SignedReceipt::from_parts(b, s).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 }
@@ -119,12 +123,7 @@ impl WireReceipt {
 impl StoredEvent {
     /// Decodes the signed event (signature not yet checked).
     pub fn signed(&self) -> Result<SignedEvent, ClientError> {
-        let b = B64
-            .decode(&self.bytes)
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let s = B64
-            .decode(&self.signature)
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let (b, s) = decode_parts(&self.bytes, &self.signature)?;
         SignedEvent::from_parts(b, s).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 }

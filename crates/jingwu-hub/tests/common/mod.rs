@@ -230,6 +230,35 @@ impl Client {
             .unwrap()
     }
 
+    /// Signs `action` by hand as this client's person from `device`, dated
+    /// `time`: the next event of `state`, or a new case's first event
+    /// (`state` = `None`, case `case_id`).
+    pub fn sign_event(
+        &self,
+        case_id: Uuid,
+        state: Option<&jingwu_core::case::CaseState>,
+        device: &str,
+        time: time::OffsetDateTime,
+        action: jingwu_core::event::Action,
+    ) -> jingwu_core::event::SignedEvent {
+        use jingwu_core::crypto::Signer as _;
+        let key = self.signing_key();
+        let mut random = [0u8; 10];
+        getrandom::fill(&mut random).unwrap();
+        let ev = jingwu_core::event::Event::new(
+            case_id,
+            state.map_or(0, |s| s.next_seq),
+            state.map(|s| s.head.clone()),
+            &self.person,
+            device,
+            &key.public_key().fingerprint(),
+            time,
+            random,
+            action,
+        );
+        jingwu_core::event::SignedEvent::sign(ev, &key).unwrap()
+    }
+
     pub async fn sync(&mut self) -> jingwu_station::station::SyncReport {
         self.st.sync(|_, _, _| {}).await.unwrap()
     }
