@@ -209,7 +209,7 @@ fn throughput(
     let received = jingwu_hub::now_rfc3339();
     let t0 = Instant::now();
     for (i, chunk) in events.chunks(batch).enumerate() {
-        db2.push(&mut |tx| {
+        db2.push::<jingwu_hub::db::DbError>(&mut |tx| {
             for (j, e) in chunk.iter().enumerate() {
                 let k = i * batch + j;
                 let h = e.hash_hex();

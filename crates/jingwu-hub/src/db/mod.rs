@@ -6,6 +6,10 @@
 //! rows. Every method is blocking: the HTTP layer calls them on tokio's
 //! blocking pool.
 //!
+//! Every query, row mapper and schema step is written once (`store.rs`)
+//! over a thin statement layer (`sql.rs`); `sqlite.rs` and `postgres.rs`
+//! only connect, lock, listen, back up and record the schema version.
+//!
 //! Ordering: every event gets a global sequence number `gseq` when it is
 //! committed. Writers are serialised (SQLite: one writer; PostgreSQL: a
 //! transaction-scoped advisory lock), so `gseq` grows in commit order and a
@@ -13,14 +17,16 @@
 //! it. Pull cursors and the live channel rely on this.
 
 pub mod postgres;
+pub mod sql;
 pub mod sqlite;
+pub mod store;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 
 use jingwu_core::case::CaseState;
 use uuid::Uuid;
-
-use crate::error::ApiError;
 
 /// A storage failure. Shown to operators, not to citizens.
 #[derive(Debug, thiserror::Error)]
@@ -221,10 +227,32 @@ pub trait EventTx {
     /// Whether a case other than `case_id` already carries `case_no`
     /// (including cases written earlier in this transaction).
     fn case_no_taken(&mut self, case_no: &str, case_id: &Uuid) -> DbResult<bool>;
+    /// Sets a savepoint (`SAVEPOINT name`; `name` is an SQL identifier).
+    fn savepoint(&mut self, name: &str) -> DbResult<()>;
+    /// Undoes everything done since the savepoint, which stays set
+    /// (`ROLLBACK TO SAVEPOINT name`).
+    fn rollback_to(&mut self, name: &str) -> DbResult<()>;
+    /// Keeps what was done since the savepoint as part of the enclosing
+    /// transaction and forgets the savepoint (`RELEASE SAVEPOINT name`).
+    /// A write that fails here (say a duplicate `case_no`) leaves the
+    /// savepoint set, to be rolled back to.
+    fn release(&mut self, name: &str) -> DbResult<()>;
+}
+
+/// Why a push transaction was rolled back.
+#[derive(Debug, thiserror::Error)]
+pub enum PushAbort {
+    /// The storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The closure refused; the caller holds its reason (see
+    /// [`<dyn HubDb>::push`](HubDb)).
+    #[error("提交被拒绝")]
+    Refused,
 }
 
 /// The closure run inside a push transaction.
-pub type PushFn<'a> = dyn FnMut(&mut dyn EventTx) -> Result<(), ApiError> + 'a;
+pub type PushFn<'a> = dyn FnMut(&mut dyn EventTx) -> Result<(), PushAbort> + 'a;
 
 /// The hub's storage.
 pub trait HubDb: Send + Sync + 'static {
@@ -297,8 +325,9 @@ pub trait HubDb: Send + Sync + 'static {
     ) -> DbResult<()>;
 
     /// Runs `f` in one serialised write transaction; commits when it
-    /// returns `Ok`, rolls back otherwise.
-    fn push(&self, f: &mut PushFn<'_>) -> Result<(), ApiError>;
+    /// returns `Ok`, rolls back otherwise. Callers use
+    /// [`<dyn HubDb>::push`](HubDb), which carries their own error type.
+    fn write_events(&self, f: &mut PushFn<'_>) -> Result<(), PushAbort>;
     /// Events after `after` of the cases `person` may see, by `gseq`.
     fn events_after(&self, person: &str, after: i64, limit: i64) -> DbResult<Vec<EventRow>>;
     /// Every event after `after` with the persons who may see it (the
@@ -374,6 +403,34 @@ pub trait HubDb: Send + Sync + 'static {
     fn listen(&self, wake: Box<dyn Fn() + Send + Sync>) -> DbResult<()>;
 }
 
+impl dyn HubDb {
+    /// Runs `f` in one serialised write transaction; commits when it
+    /// returns `Ok`, rolls back otherwise. `f`'s error (a refusal of the
+    /// caller's, or a storage error converted by `?`) comes out
+    /// unchanged; a storage error of the transaction itself (begin,
+    /// deferred writes, commit) comes out converted.
+    pub fn push<E: From<DbError>>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn EventTx) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut refused = None;
+        let out = self.write_events(&mut |tx| {
+            f(tx).map_err(|e| {
+                refused = Some(e);
+                PushAbort::Refused
+            })
+        });
+        match (out, refused) {
+            (Ok(()), _) => Ok(()),
+            (Err(_), Some(e)) => Err(e),
+            (Err(PushAbort::Db(e)), None) => Err(e.into()),
+            (Err(PushAbort::Refused), None) => {
+                Err(DbError::Backend("提交被拒绝，但没有原因".into()).into())
+            }
+        }
+    }
+}
+
 /// Parses a stored case projection.
 pub(crate) fn parse_state(json: &str) -> DbResult<CaseState> {
     serde_json::from_str(json).map_err(|e| DbError::Corrupt(format!("案件状态无法解析：{e}")))
@@ -400,8 +457,7 @@ pub(crate) fn parse_uuid(s: &str) -> DbResult<Uuid> {
 /// anything else is a SQLite file path.
 pub fn open(url_or_path: &str) -> DbResult<std::sync::Arc<dyn HubDb>> {
     if url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://") {
-        let db = off_runtime(|| postgres::PgDb::open(url_or_path))?;
-        Ok(std::sync::Arc::new(OffRuntime::new(db)))
+        Ok(std::sync::Arc::new(postgres::PgDb::open(url_or_path)?))
     } else {
         Ok(std::sync::Arc::new(sqlite::SqliteDb::open(Path::new(
             url_or_path,
@@ -412,94 +468,13 @@ pub fn open(url_or_path: &str) -> DbResult<std::sync::Arc<dyn HubDb>> {
 /// Runs blocking database work. On a tokio worker thread of a
 /// multi-threaded runtime it first moves the thread out of the async
 /// scheduler (`block_in_place`): the PostgreSQL client blocks on its own
-/// runtime and must not run on an async worker.
+/// runtime and must not run on an async worker. The PostgreSQL backend
+/// runs every call (and its drop, which closes connections) through it.
 pub fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(f)
         }
         _ => f(),
-    }
-}
-
-/// A backend whose every call (and whose drop, which closes
-/// connections) is made safe from async code with [`off_runtime`].
-pub struct OffRuntime<D: HubDb>(Option<D>);
-
-impl<D: HubDb> OffRuntime<D> {
-    pub fn new(d: D) -> Self {
-        OffRuntime(Some(d))
-    }
-}
-
-impl<D: HubDb> Drop for OffRuntime<D> {
-    fn drop(&mut self) {
-        let inner = self.0.take();
-        off_runtime(move || drop(inner));
-    }
-}
-
-macro_rules! forward {
-    ($( fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*) => {
-        $( fn $name(&self $(, $arg: $ty)*) -> $ret {
-            match &self.0 {
-                Some(d) => off_runtime(|| d.$name($($arg),*)),
-                None => Err(DbError::Backend("数据库连接已关闭".into()).into()),
-            }
-        } )*
-    };
-}
-
-impl<D: HubDb> HubDb for OffRuntime<D> {
-    fn backend(&self) -> &'static str {
-        self.0.as_ref().map(|d| d.backend()).unwrap_or("closed")
-    }
-    forward! {
-        fn meta_get(&self, key: &str) -> DbResult<Option<String>>;
-        fn meta_set(&self, key: &str, value: &str) -> DbResult<()>;
-        fn meta_init(&self, key: &str, value: &str) -> DbResult<String>;
-        fn insert_user(&self, u: &UserRow) -> DbResult<bool>;
-        fn user(&self, person: &str) -> DbResult<Option<UserRow>>;
-        fn users(&self) -> DbResult<Vec<UserRow>>;
-        fn insert_session(&self, s: &SessionRow) -> DbResult<()>;
-        fn session(&self, token_hash: &str) -> DbResult<Option<SessionRow>>;
-        fn touch_session(&self, token_hash: &str, now: i64) -> DbResult<()>;
-        fn revoke_session(&self, token_hash: &str) -> DbResult<()>;
-        fn revoke_sessions_of(&self, person: &str) -> DbResult<u64>;
-        fn insert_enrolment(&self, e: &EnrolmentRow) -> DbResult<()>;
-        fn enrolment(&self, id: &str) -> DbResult<Option<EnrolmentRow>>;
-        fn enrolments(&self, status: Option<&str>) -> DbResult<Vec<EnrolmentRow>>;
-        fn decide_enrolment(&self, id: &str, from: &str, to: &str, by: &str, at: &str) -> DbResult<bool>;
-        fn approved_key(&self, person: &str, fingerprint: &str) -> DbResult<Option<String>>;
-        fn approved_keys(&self) -> DbResult<Vec<(String, String, String)>>;
-        fn hosted_key(&self, person: &str) -> DbResult<Option<HostedKeyRow>>;
-        fn put_hosted_key(&self, k: &HostedKeyRow) -> DbResult<()>;
-        fn hosted_key_attempt(&self, person: &str, now: i64) -> DbResult<Option<i64>>;
-        fn set_hosted_key_failures(&self, person: &str, failures: i64, locked_until: i64) -> DbResult<()>;
-        fn login_counters(&self, keys: &[String], prune_before: i64, update: &mut LoginCounterFn<'_>) -> DbResult<()>;
-        fn push(&self, f: &mut PushFn<'_>) -> Result<(), ApiError>;
-        fn events_after(&self, person: &str, after: i64, limit: i64) -> DbResult<Vec<EventRow>>;
-        fn feed_after(&self, after: i64, limit: i64) -> DbResult<Vec<(EventRow, Vec<String>)>>;
-        fn case_events(&self, case_id: &Uuid) -> DbResult<Vec<EventRow>>;
-        fn can_see(&self, person: &str, case_id: &Uuid) -> DbResult<bool>;
-        fn case_state(&self, case_id: &Uuid) -> DbResult<Option<CaseState>>;
-        fn visible_cases(&self, person: &str, status: &str, limit: i64) -> DbResult<Vec<CaseState>>;
-        fn max_gseq(&self) -> DbResult<i64>;
-        fn counts(&self) -> DbResult<(i64, i64)>;
-        fn upload_begin(&self, person: &str, sm3: &str, size: i64, mime: &str, now: i64, quota: i64) -> DbResult<UploadBegin>;
-        fn upload(&self, person: &str, sm3: &str) -> DbResult<Option<UploadRow>>;
-        fn upload_append(&self, person: &str, sm3: &str, offset: i64, data: &[u8], now: i64) -> DbResult<bool>;
-        fn upload_data(&self, person: &str, sm3: &str) -> DbResult<Vec<u8>>;
-        fn upload_finish(&self, person: &str, sm3: &str, mime: &str, data: &[u8]) -> DbResult<()>;
-        fn upload_abort(&self, person: &str, sm3: &str) -> DbResult<()>;
-        fn expire_uploads(&self, before: i64) -> DbResult<u64>;
-        fn attachment_meta(&self, sm3: &str) -> DbResult<Option<(String, i64)>>;
-        fn attachment(&self, sm3: &str) -> DbResult<Option<(String, Vec<u8>)>>;
-        fn attachment_in_scope(&self, person: &str, sm3: &str) -> DbResult<bool>;
-        fn insert_seal(&self, s: &SealRow) -> DbResult<bool>;
-        fn seals(&self) -> DbResult<Vec<SealRow>>;
-        fn revoke_seal(&self, id: &str, by: &str, at: &str) -> DbResult<bool>;
-        fn backup(&self, dest: &Path) -> DbResult<()>;
-        fn listen(&self, wake: Box<dyn Fn() + Send + Sync>) -> DbResult<()>;
     }
 }
