@@ -99,7 +99,10 @@ async fn bad_input_changes_nothing(backend: Backend) {
         .unwrap()
         .with_token(Some(section_token));
     let e = c.push(std::slice::from_ref(&good)).await.unwrap_err();
-    assert_eq!((e.status(), e.code()), (Some(403), Some("not_author")));
+    assert_eq!(
+        (e.status(), e.code()),
+        (Some(403), Some(&ErrorCode::NotAuthor))
+    );
 
     // The wrong role: 户政股股长 deciding at the 所长 step with his own key.
     let wrong_role = crate::race::decisions_signed_by(&chief, &section, case, 1).remove(0);
@@ -126,7 +129,7 @@ async fn bad_input_changes_nothing(backend: Backend) {
     let e = oc.push(&[ev]).await.unwrap_err();
     assert_eq!(
         (e.status(), e.code()),
-        (Some(403), Some("out_of_scope")),
+        (Some(403), Some(&ErrorCode::OutOfScope)),
         "{e}"
     );
     // ... nor can they read it.

@@ -2339,7 +2339,7 @@ mod tests {
 
         // An error rolls everything back and comes out unchanged.
         let ev1 = Ev::new(case, 1);
-        let refused = ApiError::conflict("stale_head", "测试");
+        let refused = ApiError::new(crate::error::ErrorCode::StaleHead, "测试");
         let err = db
             .push(&mut |tx| {
                 tx.insert_event(&ev1.new_event())?;
