@@ -191,6 +191,22 @@ async fn openapi_document_is_generated_from_the_handlers() {
     assert!(doc["paths"]["/api/events"]["post"]["responses"]
         .get("409")
         .is_some());
+    // Every error code, from jingwu-proto's ErrorCode, and the error body
+    // pointing at them.
+    let schemas = &doc["components"]["schemas"];
+    let codes: Vec<&str> = schemas["ErrorCode"]["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", schemas["ErrorCode"]))
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let all: Vec<&str> = ErrorCode::ALL.iter().map(ErrorCode::as_str).collect();
+    assert_eq!(codes, all);
+    assert_eq!(
+        schemas["ErrorBody"]["properties"]["code"]["$ref"], "#/components/schemas/ErrorCode",
+        "{}",
+        schemas["ErrorBody"]
+    );
     let health: serde_json::Value = jingwu_station::pin::http_client(None)
         .unwrap()
         .get(format!("{}/healthz", hub.url))
