@@ -23,10 +23,10 @@ use uuid::Uuid;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::hub::{Caller, Hub};
 use jingwu_proto::{
-    ChunkQuery, CreateUserRequest, EnrolRequest, Enrolment, EnrolmentQuery, Health, HubKeyInfo,
-    InboxItem, KeyInfo, LiveQuery, LoginRequest, LoginResult, MeResponse, PullQuery, PullResponse,
-    PushRequest, PushResult, RevokeRequest, RevokeResponse, StoredEvent, UploadRequest,
-    UploadStatus,
+    live, ChunkQuery, CreateUserRequest, EnrolRequest, Enrolment, EnrolmentQuery, Health,
+    HubKeyInfo, InboxItem, KeyInfo, LiveQuery, LoginRequest, LoginResult, MeResponse, PullQuery,
+    PullResponse, PushRequest, PushResult, RevokeRequest, RevokeResponse, StoredEvent,
+    UploadRequest, UploadStatus,
 };
 
 /// Shared state of the handlers.
@@ -425,7 +425,7 @@ async fn live(
         };
         let send = |e: &StoredEvent| {
             SseEvent::default()
-                .event("event")
+                .event(live::EVENT)
                 .id(e.gseq.to_string())
                 .json_data(e)
                 .unwrap_or_else(|_| SseEvent::default().comment("encode error"))
@@ -465,7 +465,9 @@ async fn live(
                     // Tells the client it is now live: everything after
                     // `seen` will be pushed as it happens.
                     catch_up_first = false;
-                    let ready = SseEvent::default().event("ready").data(seen.to_string());
+                    let ready = SseEvent::default()
+                        .event(live::READY)
+                        .data(seen.to_string());
                     if tx.send(Ok(ready)).await.is_err() {
                         return;
                     }
@@ -529,9 +531,9 @@ fn recheck_at(ends: i64) -> tokio::time::Instant {
 /// Tells the client why its live stream ends (`event: end`), then ends it.
 async fn end_stream(tx: &tokio::sync::mpsc::Sender<Result<SseEvent, Infallible>>, e: &ApiError) {
     let end = SseEvent::default()
-        .event("end")
+        .event(live::END)
         .json_data(e.body.as_ref())
-        .unwrap_or_else(|_| SseEvent::default().event("end"));
+        .unwrap_or_else(|_| SseEvent::default().event(live::END));
     let _ = tx.send(Ok(end)).await;
 }
 
