@@ -8,7 +8,6 @@
 //! PostgreSQL database signs with the same key. Its public half is served
 //! at `GET /api/hub-key`.
 
-use axum::http::StatusCode;
 use jingwu_core::crypto::{PublicKey, Signer, SoftwareKey};
 use jingwu_core::event::SignedEvent;
 use jingwu_core::receipt::{ReceiptBody, SignedReceipt};
@@ -16,7 +15,7 @@ use jingwu_core::SHANGHAI;
 use time::OffsetDateTime;
 
 use crate::db::HubDb;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The `meta` key holding the hub's receipt key (PKCS#8 PEM).
 const META_KEY: &str = "hub_receipt_key";
@@ -110,8 +109,7 @@ pub fn check_device_time(
 ) -> Result<(), ApiError> {
     if device > now + time::Duration::seconds(tolerance_secs) {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "clock_future",
+            ErrorCode::ClockFuture,
             format!(
                 "事件时间 {} 晚于县局服务器时间 {}（允许误差 {} 秒），不予受理：请校准本机时钟后重新操作",
                 beijing(device),

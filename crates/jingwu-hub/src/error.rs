@@ -5,38 +5,86 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
 
 use crate::db::DbError;
 
-/// The JSON body of every error response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// Stable code for programs, e.g. `stale_head`.
-    pub code: String,
-    /// What went wrong, in plain Chinese, for people.
-    pub error: String,
-    /// Index of the offending event in a pushed batch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub index: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub case_id: Option<String>,
-    /// The case's current head (SM3 hex of its last event), on 409.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head: Option<String>,
-    /// The seq the next event of the case must carry, on 409.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_seq: Option<u64>,
-    /// For uploads: the bytes received so far.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received: Option<i64>,
+pub use jingwu_proto::{ErrorBody, ErrorCode};
+
+/// The HTTP status of each error code: the one mapping (total: a new code
+/// does not compile until it has a status here).
+pub fn status(code: &ErrorCode) -> StatusCode {
+    use ErrorCode as C;
+    match code {
+        C::BadArguments
+        | C::BadDecision
+        | C::BadDevice
+        | C::BadDigest
+        | C::BadId
+        | C::BadKey
+        | C::BadPerson
+        | C::BadSealId
+        | C::BadSignature
+        | C::EmptyChunk
+        | C::EmptyUpload
+        | C::MalformedEvent
+        | C::MalformedJson
+        | C::NoOpinion
+        | C::OpinionTooLong
+        | C::SealExpired
+        | C::SealHolderUnknown
+        | C::SealInvalid
+        | C::SealNameMismatch
+        | C::SealPicture
+        | C::UploadOverflow
+        | C::WeakPassword
+        | C::WeakPin
+        | C::WrongCase => StatusCode::BAD_REQUEST,
+        C::Unauthorized => StatusCode::UNAUTHORIZED,
+        C::DesktopOnly
+        | C::DeviceNotEnrolled
+        | C::Disabled
+        | C::KeyNotEnrolled
+        | C::MissingUiHeader
+        | C::NoHostedKey
+        | C::NotAdmin
+        | C::NotAllowed
+        | C::NotAuthor
+        | C::NotInOrg
+        | C::NotSealAdmin
+        | C::OutOfScope
+        | C::SealHolderKey
+        | C::SealMakerKey
+        | C::SealMakerMismatch
+        | C::WrongPin => StatusCode::FORBIDDEN,
+        C::NotFound => StatusCode::NOT_FOUND,
+        C::AlreadyCreated
+        | C::CaseNoTaken
+        | C::EnrolmentState
+        | C::IdReused
+        | C::KeyExists
+        | C::KeyIssuerTaken
+        | C::OffsetMismatch
+        | C::SealExists
+        | C::SealRevoked
+        | C::StaleHead
+        | C::UnknownCase
+        | C::UserExists => StatusCode::CONFLICT,
+        C::BatchTooLarge | C::Body | C::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        C::NotJson | C::TypeMismatch | C::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        C::AttachmentMissing | C::ClockFuture | C::ClockPast | C::DigestMismatch | C::Invalid => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        C::Busy | C::LockedOut | C::PinLocked => StatusCode::TOO_MANY_REQUESTS,
+        C::Internal | C::Storage | C::Unknown(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        C::InsufficientStorage | C::UploadQuota => StatusCode::INSUFFICIENT_STORAGE,
+    }
 }
 
 /// An API error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
+    /// The code's [`status`], except where the HTTP layer reports axum's
+    /// own (a body that could not be read: 413 or 400).
     pub status: StatusCode,
     /// Boxed: keeps `Result<_, ApiError>` small.
     pub body: Box<ErrorBody>,
@@ -48,22 +96,24 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, msg: impl Into<String>) -> ApiError {
+    /// An error with its code's status.
+    pub fn new(code: ErrorCode, msg: impl Into<String>) -> ApiError {
         ApiError {
-            status,
-            body: Box::new(ErrorBody {
-                code: code.to_string(),
-                error: msg.into(),
-                index: None,
-                event_id: None,
-                case_id: None,
-                head: None,
-                next_seq: None,
-                received: None,
-            }),
+            status: status(&code),
+            body: Box::new(ErrorBody::new(code, msg)),
             retry_after: None,
             detail: None,
         }
+    }
+    /// The same error with another status: only for the HTTP layer,
+    /// where axum says how a request body failed to read.
+    pub(crate) fn with_status(mut self, status: StatusCode) -> ApiError {
+        self.status = status;
+        self
+    }
+    /// The error's code.
+    pub fn code(&self) -> &ErrorCode {
+        &self.body.code
     }
     /// Asks the client to wait `secs` before trying again.
     pub fn retry_after(mut self, secs: u64) -> ApiError {
@@ -73,28 +123,18 @@ impl ApiError {
     /// 507: the hub's disk is (nearly) full.
     pub fn insufficient_storage() -> ApiError {
         Self::new(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "insufficient_storage",
+            ErrorCode::InsufficientStorage,
             "县局服务器存储空间不足，暂不接收新的附件，请稍后再试并通知系统管理员",
         )
     }
-    pub fn bad_request(code: &str, msg: impl Into<String>) -> ApiError {
-        Self::new(StatusCode::BAD_REQUEST, code, msg)
-    }
     pub fn unauthorized(msg: impl Into<String>) -> ApiError {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", msg)
-    }
-    pub fn forbidden(code: &str, msg: impl Into<String>) -> ApiError {
-        Self::new(StatusCode::FORBIDDEN, code, msg)
+        Self::new(ErrorCode::Unauthorized, msg)
     }
     pub fn not_found(msg: impl Into<String>) -> ApiError {
-        Self::new(StatusCode::NOT_FOUND, "not_found", msg)
-    }
-    pub fn conflict(code: &str, msg: impl Into<String>) -> ApiError {
-        Self::new(StatusCode::CONFLICT, code, msg)
+        Self::new(ErrorCode::NotFound, msg)
     }
     pub fn internal(msg: impl Into<String>) -> ApiError {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", msg)
+        Self::new(ErrorCode::Internal, msg)
     }
     /// Names the event of a batch the error is about.
     pub fn at(mut self, index: usize, event_id: Option<String>) -> ApiError {
@@ -122,8 +162,7 @@ impl From<DbError> for ApiError {
     /// with their details (see `IntoResponse`).
     fn from(e: DbError) -> ApiError {
         let mut a = ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "storage",
+            ErrorCode::Storage,
             "县局服务器存储出错，请稍后重试；如持续出现，请联系县局系统管理员查看服务器日志",
         );
         a.detail = Some(e.to_string());

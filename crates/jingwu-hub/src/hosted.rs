@@ -13,7 +13,6 @@
 //! PIN, i.e. during a request; at rest it holds only the sealed key. A
 //! desktop keeps the key on the user's own machine.
 
-use base64::Engine as _;
 use jingwu_core::case::CaseState;
 use jingwu_core::crypto::{CryptoError, EncryptedKey, KdfParams, Signer as _, SoftwareKey};
 use jingwu_core::event::{Action, Decision, Event, SignedEvent};
@@ -22,7 +21,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::db::HostedKeyRow;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::hub::{Caller, Hub, WireEvent};
 
 /// The device name of hosted keys' enrolments.
@@ -31,8 +30,6 @@ pub const HOSTED_DEVICE: &str = "hub-hosted";
 pub const MAX_PIN_FAILURES: i64 = 5;
 /// How long a locked key stays locked.
 pub const LOCK_SECS: i64 = 15 * 60;
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 fn now_secs() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -83,18 +80,21 @@ impl Hub {
         pin: &str,
     ) -> Result<HostedKeyStatus, ApiError> {
         if self.reg.org.person(&caller.person).is_none() {
-            return Err(ApiError::forbidden(
-                "not_in_org",
+            return Err(ApiError::new(
+                ErrorCode::NotInOrg,
                 "组织机构中没有该警号，不能创建签名密钥",
             ));
         }
         jingwu_core::crypto::check_pin_strength(pin).map_err(|_| {
-            ApiError::bad_request("weak_pin", "签名 PIN 至少 6 位，且不能是同一个字符重复")
+            ApiError::new(
+                ErrorCode::WeakPin,
+                "签名 PIN 至少 6 位，且不能是同一个字符重复",
+            )
         })?;
         let current = self.hosted_key_status(caller)?;
         if current.status == "pending" || current.status == "approved" {
-            return Err(ApiError::conflict(
-                "key_exists",
+            return Err(ApiError::new(
+                ErrorCode::KeyExists,
                 "已有签名密钥（已批准或等待批准），不能重复创建",
             ));
         }
@@ -129,10 +129,10 @@ impl Hub {
         let k = self
             .db
             .hosted_key(&caller.person)?
-            .ok_or_else(|| ApiError::forbidden("no_hosted_key", "尚未创建签名密钥，请先创建"))?;
+            .ok_or_else(|| ApiError::new(ErrorCode::NoHostedKey, "尚未创建签名密钥，请先创建"))?;
         if self.key(&caller.person, &k.fingerprint)?.is_none() {
-            return Err(ApiError::forbidden(
-                "key_not_enrolled",
+            return Err(ApiError::new(
+                ErrorCode::KeyNotEnrolled,
                 "签名密钥尚未经系统管理员批准（或已被撤销），暂不能签名",
             ));
         }
@@ -140,8 +140,7 @@ impl Hub {
         let locked = |until: i64| {
             let minutes = (until - now + 59) / 60;
             ApiError::new(
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
-                "pin_locked",
+                ErrorCode::PinLocked,
                 format!("签名 PIN 连续输错次数过多，签名已锁定，请 {minutes} 分钟后再试"),
             )
         };
@@ -155,8 +154,7 @@ impl Hub {
                 .set_hosted_key_failures(&caller.person, 0, now + LOCK_SECS)?;
             tracing::warn!(person = %caller.person, "hosted key locked after wrong PINs");
             Ok(ApiError::new(
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
-                "pin_locked",
+                ErrorCode::PinLocked,
                 format!(
                     "签名 PIN 连续输错 {MAX_PIN_FAILURES} 次，签名已锁定 {} 分钟",
                     LOCK_SECS / 60
@@ -174,8 +172,8 @@ impl Hub {
                 Ok(key)
             }
             Err(CryptoError::WrongPin) if attempt >= MAX_PIN_FAILURES => Err(lock_now()?),
-            Err(CryptoError::WrongPin) => Err(ApiError::forbidden(
-                "wrong_pin",
+            Err(CryptoError::WrongPin) => Err(ApiError::new(
+                ErrorCode::WrongPin,
                 format!(
                     "签名 PIN 不正确（再输错 {} 次将锁定 {} 分钟）",
                     MAX_PIN_FAILURES - attempt,
@@ -200,11 +198,11 @@ impl Hub {
     ) -> Result<CaseState, ApiError> {
         let opinion = opinion.trim();
         if opinion.is_empty() {
-            return Err(ApiError::bad_request("no_opinion", "请填写审批意见"));
+            return Err(ApiError::new(ErrorCode::NoOpinion, "请填写审批意见"));
         }
         if opinion.chars().count() > 2000 {
-            return Err(ApiError::bad_request(
-                "opinion_too_long",
+            return Err(ApiError::new(
+                ErrorCode::OpinionTooLong,
                 "审批意见过长（最多 2000 字）",
             ));
         }
@@ -212,7 +210,7 @@ impl Hub {
         // Rules first, so a refused decision costs no PIN attempt.
         let action = state
             .decision_action(&self.reg, decision, opinion)
-            .map_err(|e| ApiError::forbidden("not_allowed", e.to_string()))?;
+            .map_err(|e| ApiError::new(ErrorCode::NotAllowed, e.to_string()))?;
         state
             .apply(
                 &probe_event(&state, caller, &action)?,
@@ -220,7 +218,7 @@ impl Hub {
                 &self.reg,
             )
             .map(|_| ())
-            .map_err(|e| ApiError::forbidden("not_allowed", e.to_string()))?;
+            .map_err(|e| ApiError::new(ErrorCode::NotAllowed, e.to_string()))?;
         let key = self.unseal(caller, pin)?;
         self.sign_and_push(caller, &state, &key, action)?;
         self.visible_case(caller, case_id)
@@ -246,11 +244,7 @@ impl Hub {
         let ev = new_event(state, caller, &key.public_key().fingerprint(), action)?;
         let se =
             SignedEvent::sign(ev, key).map_err(|e| ApiError::internal(format!("签名失败：{e}")))?;
-        let wire = WireEvent {
-            bytes: B64.encode(se.bytes()),
-            signature: B64.encode(se.signature()),
-        };
-        self.push(caller, &[wire])?;
+        self.push(caller, &[WireEvent::of(&se)])?;
         Ok(())
     }
 }
@@ -267,13 +261,7 @@ fn new_event(
     // ahead of it is signed at that event's time.
     let at = state
         .signing_time(time::OffsetDateTime::now_utc().to_offset(SHANGHAI))
-        .map_err(|e| {
-            ApiError::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "clock_past",
-                e.to_string(),
-            )
-        })?;
+        .map_err(|e| ApiError::new(ErrorCode::ClockPast, e.to_string()))?;
     Ok(Event::new(
         state.case_id,
         state.next_seq,

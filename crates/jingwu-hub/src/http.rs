@@ -15,14 +15,19 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::wrappers::ReceiverStream;
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::OpenApi;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ErrorBody};
-use crate::hub::{Caller, Hub, LoginResult, PushResult, StoredEvent, WireEvent};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::hub::{Caller, Hub};
+use jingwu_proto::{
+    live, ChunkQuery, CreateUserRequest, EnrolRequest, Enrolment, EnrolmentQuery, Health,
+    HubKeyInfo, InboxItem, KeyInfo, LiveQuery, LoginRequest, LoginResult, MeResponse, PullQuery,
+    PullResponse, PushRequest, PushResult, RevokeRequest, RevokeResponse, StoredEvent,
+    UploadRequest, UploadStatus,
+};
 
 /// Shared state of the handlers.
 pub type AppState = Arc<Hub>;
@@ -52,24 +57,23 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody
 fn json_rejection(e: JsonRejection) -> ApiError {
     match e {
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "not_json",
+            ErrorCode::NotJson,
             "请求内容须为 JSON（Content-Type: application/json）",
         ),
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
-            "malformed_json",
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(
+            ErrorCode::MalformedJson,
             format!("JSON 格式错误：{}", e.body_text()),
         ),
-        JsonRejection::JsonDataError(e) => ApiError::bad_request(
-            "malformed_json",
+        JsonRejection::JsonDataError(e) => ApiError::new(
+            ErrorCode::MalformedJson,
             format!("JSON 内容不符合要求：{}", e.body_text()),
         ),
         JsonRejection::BytesRejection(e) => ApiError::new(
-            e.status(),
-            "body",
+            ErrorCode::Body,
             format!("请求内容无法读取（可能超过大小上限）：{}", e.body_text()),
-        ),
-        other => ApiError::bad_request("malformed_json", other.body_text()),
+        )
+        .with_status(e.status()),
+        other => ApiError::new(ErrorCode::MalformedJson, other.body_text()),
     }
 }
 
@@ -109,141 +113,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     }
 }
 
-// ----- request and response bodies --------------------------------------
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct LoginRequest {
-    pub person: String,
-    pub password: String,
-    /// The device the session is used from.
-    #[serde(default)]
-    pub device: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct MeResponse {
-    pub person: String,
-    pub name: Option<String>,
-    pub is_admin: bool,
-    pub device: Option<String>,
-    /// Units the person holds posts in.
-    pub units: Vec<String>,
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct EnrolRequest {
-    /// The installation's device id.
-    pub device: String,
-    /// A human name for the device, e.g. 方祥派出所户籍室 1 号机.
-    #[serde(default)]
-    pub device_name: String,
-    /// The user's SM2 public key, SubjectPublicKeyInfo PEM.
-    pub public_key_pem: String,
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct CreateUserRequest {
-    pub person: String,
-    pub password: String,
-    #[serde(default)]
-    pub is_admin: bool,
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct RevokeRequest {
-    pub person: String,
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct RevokeResponse {
-    pub revoked: u64,
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct KeyInfo {
-    pub person: String,
-    pub fingerprint: String,
-    pub pem: String,
-}
-
-/// The hub's receipt-signing public key.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct HubKeyInfo {
-    /// SM3 fingerprint, as named in each receipt's `hub_key`.
-    pub fingerprint: String,
-    /// SM2 public key, PEM (SubjectPublicKeyInfo).
-    pub pem: String,
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct PushRequest {
-    pub events: Vec<WireEvent>,
-}
-
-#[derive(Debug, Deserialize, Serialize, IntoParams)]
-pub struct PullQuery {
-    /// Return events with `gseq` greater than this.
-    #[serde(default)]
-    pub after: i64,
-    #[serde(default)]
-    pub limit: Option<i64>,
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct PullResponse {
-    pub events: Vec<StoredEvent>,
-    /// The cursor for the next pull.
-    pub next: i64,
-    /// Whether more events are waiting.
-    pub more: bool,
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct InboxItem {
-    pub case_id: Uuid,
-    pub case_no: String,
-    pub unit: String,
-    pub status: String,
-    pub step: Option<String>,
-    pub summary: String,
-    pub updated_at: String,
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct UploadRequest {
-    /// SM3 of the whole file, lower-case hex.
-    pub sm3: String,
-    pub size: i64,
-    pub mime: String,
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct UploadStatus {
-    pub sm3: String,
-    /// Bytes the hub holds; resume from here.
-    pub received: i64,
-    pub complete: bool,
-}
-
-#[derive(Debug, Deserialize, Serialize, IntoParams)]
-pub struct ChunkQuery {
-    /// Where this chunk starts; must equal the bytes received so far.
-    pub offset: i64,
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-pub struct Health {
-    /// `ok`, or `low_disk` (with HTTP 503).
-    pub status: String,
-    pub backend: String,
-    /// `ok`, `low` (below the configured floor) or `unknown`.
-    pub disk: String,
-    /// Events and cases stored: only for a logged-in administrator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub events: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cases: Option<i64>,
-}
+// The request and response bodies are jingwu_proto's.
 
 // ----- handlers -----------------------------------------------------------
 
@@ -329,12 +199,12 @@ async fn me(State(hub): State<AppState>, Auth(c): Auth) -> Json<MeResponse> {
 
 /// Registers this device and the caller's public key (pending approval).
 #[utoipa::path(post, path = "/api/enrolments", request_body = EnrolRequest,
-    responses((status = 200, body = crate::db::EnrolmentRow), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Enrolment), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
 async fn enrol(
     State(hub): State<AppState>,
     Auth(c): Auth,
     JsonBody(req): JsonBody<EnrolRequest>,
-) -> Result<Json<crate::db::EnrolmentRow>, ApiError> {
+) -> Result<Json<Enrolment>, ApiError> {
     blocking(move || {
         hub.enrol(&c, &req.device, &req.device_name, &req.public_key_pem)
             .map(Json)
@@ -342,24 +212,20 @@ async fn enrol(
     .await
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct EnrolmentQuery {
-    pub status: Option<String>,
-}
-
 /// Enrolments: all for administrators, one's own otherwise.
 #[utoipa::path(get, path = "/api/enrolments", params(EnrolmentQuery),
-    responses((status = 200, body = Vec<crate::db::EnrolmentRow>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Enrolment>)), security(("bearer" = [])))]
 async fn enrolments(
     State(hub): State<AppState>,
     Auth(c): Auth,
     Query(q): Query<EnrolmentQuery>,
-) -> Result<Json<Vec<crate::db::EnrolmentRow>>, ApiError> {
+) -> Result<Json<Vec<Enrolment>>, ApiError> {
     blocking(move || {
         let all = hub.db.enrolments(q.status.as_deref())?;
         Ok(Json(
             all.into_iter()
                 .filter(|e| c.is_admin || e.person == c.person)
+                .map(Enrolment::from)
                 .collect(),
         ))
     })
@@ -369,12 +235,12 @@ async fn enrolments(
 /// An administrator approves, rejects or revokes an enrolment.
 #[utoipa::path(post, path = "/api/admin/enrolments/{id}/{decision}",
     params(("id" = String, Path), ("decision" = String, Path, description = "approve, reject or revoke")),
-    responses((status = 200, body = crate::db::EnrolmentRow), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Enrolment), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 async fn decide_enrolment(
     State(hub): State<AppState>,
     Auth(c): Auth,
     Path((id, decision)): Path<(String, String)>,
-) -> Result<Json<crate::db::EnrolmentRow>, ApiError> {
+) -> Result<Json<Enrolment>, ApiError> {
     blocking(move || hub.decide_enrolment(&c, &id, &decision).map(Json)).await
 }
 
@@ -387,8 +253,8 @@ async fn create_user(
     JsonBody(req): JsonBody<CreateUserRequest>,
 ) -> Result<StatusCode, ApiError> {
     if !c.is_admin {
-        return Err(ApiError::forbidden(
-            "not_admin",
+        return Err(ApiError::new(
+            ErrorCode::NotAdmin,
             "只有系统管理员可以创建账号",
         ));
     }
@@ -405,8 +271,8 @@ async fn revoke_sessions(
     JsonBody(req): JsonBody<RevokeRequest>,
 ) -> Result<Json<RevokeResponse>, ApiError> {
     if !c.is_admin {
-        return Err(ApiError::forbidden(
-            "not_admin",
+        return Err(ApiError::new(
+            ErrorCode::NotAdmin,
             "只有系统管理员可以注销他人登录",
         ));
     }
@@ -494,7 +360,7 @@ async fn case_events(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<StoredEvent>>, ApiError> {
     let id =
-        Uuid::parse_str(&id).map_err(|_| ApiError::bad_request("bad_id", "案件编号格式错误"))?;
+        Uuid::parse_str(&id).map_err(|_| ApiError::new(ErrorCode::BadId, "案件编号格式错误"))?;
     blocking(move || hub.case_events(&c, &id).map(Json)).await
 }
 
@@ -522,12 +388,6 @@ async fn inbox(
         ))
     })
     .await
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct LiveQuery {
-    /// Replay events after this cursor first (also `Last-Event-ID`).
-    pub after: Option<i64>,
 }
 
 /// The live channel (Server-Sent Events): every event the caller may see,
@@ -565,7 +425,7 @@ async fn live(
         };
         let send = |e: &StoredEvent| {
             SseEvent::default()
-                .event("event")
+                .event(live::EVENT)
                 .id(e.gseq.to_string())
                 .json_data(e)
                 .unwrap_or_else(|_| SseEvent::default().comment("encode error"))
@@ -605,7 +465,9 @@ async fn live(
                     // Tells the client it is now live: everything after
                     // `seen` will be pushed as it happens.
                     catch_up_first = false;
-                    let ready = SseEvent::default().event("ready").data(seen.to_string());
+                    let ready = SseEvent::default()
+                        .event(live::READY)
+                        .data(seen.to_string());
                     if tx.send(Ok(ready)).await.is_err() {
                         return;
                     }
@@ -669,9 +531,9 @@ fn recheck_at(ends: i64) -> tokio::time::Instant {
 /// Tells the client why its live stream ends (`event: end`), then ends it.
 async fn end_stream(tx: &tokio::sync::mpsc::Sender<Result<SseEvent, Infallible>>, e: &ApiError) {
     let end = SseEvent::default()
-        .event("end")
+        .event(live::END)
         .json_data(e.body.as_ref())
-        .unwrap_or_else(|_| SseEvent::default().event("end"));
+        .unwrap_or_else(|_| SseEvent::default().event(live::END));
     let _ = tx.send(Ok(end)).await;
 }
 
@@ -729,13 +591,13 @@ async fn upload_chunk(
 ) -> Result<Json<UploadStatus>, ApiError> {
     let body = body.map_err(|e| {
         ApiError::new(
-            e.status(),
-            "too_large",
+            ErrorCode::TooLarge,
             format!(
                 "分块过大或无法读取（每块上限 {} 字节）",
                 hub.limits.max_chunk_bytes
             ),
         )
+        .with_status(e.status())
     })?;
     blocking(move || {
         let (received, complete) = hub.upload_chunk(&c, &sm3, q.offset, &body)?;
@@ -834,7 +696,7 @@ async fn bundle(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id =
-        Uuid::parse_str(&id).map_err(|_| ApiError::bad_request("bad_id", "案件编号格式错误"))?;
+        Uuid::parse_str(&id).map_err(|_| ApiError::new(ErrorCode::BadId, "案件编号格式错误"))?;
     let b = blocking(move || {
         if !hub.db.can_see(&c.person, &id)? {
             return Err(ApiError::not_found("没有该案件，或无权查看"));

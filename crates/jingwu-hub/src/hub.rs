@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use argon2::password_hash::{phc::PasswordHash, PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
-use axum::http::StatusCode;
 use base64::Engine as _;
 use jingwu_core::case::{CaseState, Rejection};
 use jingwu_core::crypto::{sm3_hex, PublicKey};
@@ -26,7 +25,7 @@ use crate::clock::{check_device_time, hub_now, HubKey};
 use crate::db::{
     EnrolmentRow, EventRow, EventTx, HubDb, NewEvent, SessionRow, UploadBegin, UploadRow, UserRow,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::logins::{LockRule, PasswordPool};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -105,69 +104,40 @@ pub const ALLOWED_TYPES: &[(&str, &[&[u8]])] = &[
     ("application/pdf", &[b"%PDF-"]),
 ];
 
-/// A signed event on the wire: its exact signed bytes and DER signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct WireEvent {
-    /// The signed bytes (RFC 8785 JSON of the event), base64.
-    pub bytes: String,
-    /// The SM2 signature (DER), base64.
-    pub signature: String,
-}
+pub use jingwu_proto::{
+    Enrolment, LoginResult, PushResult, PushedEvent, StoredEvent, WireEvent, WireReceipt,
+};
 
-/// The hub's signed receipt of an event (see `jingwu_core::receipt`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct WireReceipt {
-    /// The signed bytes (RFC 8785 JSON of event id, event SM3, case id,
-    /// gseq, the hub's time of acceptance and the hub key's fingerprint),
-    /// base64.
-    pub bytes: String,
-    /// The hub's SM2 signature (DER, default ID), base64.
-    pub signature: String,
-}
-
-/// A stored event as served by pull, case logs and the live channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct StoredEvent {
-    /// Global order on the hub; the pull cursor.
-    pub gseq: i64,
-    pub case_id: Uuid,
-    pub seq: i64,
-    pub bytes: String,
-    pub signature: String,
-    /// The hub's receipt; absent for events stored before receipts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receipt: Option<WireReceipt>,
-}
-
-impl StoredEvent {
-    fn from_row(r: &EventRow) -> StoredEvent {
-        StoredEvent {
-            gseq: r.gseq,
-            case_id: r.case_id,
-            seq: r.seq,
-            bytes: B64.encode(&r.bytes),
-            signature: B64.encode(&r.signature),
-            receipt: r.receipt.as_ref().map(|(bytes, sig)| WireReceipt {
-                bytes: B64.encode(bytes),
-                signature: B64.encode(sig),
-            }),
+impl From<EnrolmentRow> for Enrolment {
+    fn from(r: EnrolmentRow) -> Enrolment {
+        Enrolment {
+            id: r.id,
+            device: r.device,
+            device_name: r.device_name,
+            person: r.person,
+            fingerprint: r.fingerprint,
+            pem: r.pem,
+            status: r.status,
+            created_at: r.created_at,
+            decided_by: r.decided_by,
+            decided_at: r.decided_at,
         }
     }
 }
 
-/// The result of a push.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PushResult {
-    /// Per pushed event, in order.
-    pub results: Vec<PushedEvent>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PushedEvent {
-    pub id: Uuid,
-    pub gseq: Option<i64>,
-    /// Already stored before this push (idempotent resend).
-    pub duplicate: bool,
+/// A stored event as served.
+pub(crate) fn stored_event(r: &EventRow) -> StoredEvent {
+    StoredEvent {
+        gseq: r.gseq,
+        case_id: r.case_id,
+        seq: r.seq,
+        bytes: B64.encode(&r.bytes),
+        signature: B64.encode(&r.signature),
+        receipt: r
+            .receipt
+            .as_ref()
+            .map(|(bytes, sig)| WireReceipt::of_parts(bytes, sig)),
+    }
 }
 
 /// One event for the live channel.
@@ -193,18 +163,6 @@ pub struct Caller {
     pub is_admin: bool,
     pub device: Option<String>,
     pub token_hash: String,
-}
-
-/// A login's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct LoginResult {
-    pub token: String,
-    pub person: String,
-    pub name: Option<String>,
-    pub is_admin: bool,
-    /// Unix seconds when the session ends at the latest.
-    pub expires_at: i64,
-    pub idle_timeout_secs: i64,
 }
 
 /// The hub.
@@ -286,7 +244,7 @@ pub fn check_password(password: &str, phc: &str) -> bool {
 pub fn check_password_strength(password: &str) -> Result<(), ApiError> {
     let n = password.chars().count();
     if n < 10 {
-        return Err(ApiError::bad_request("weak_password", "密码至少 10 个字符"));
+        return Err(ApiError::new(ErrorCode::WeakPassword, "密码至少 10 个字符"));
     }
     let classes = [
         password.chars().any(|c| c.is_ascii_lowercase()),
@@ -298,8 +256,8 @@ pub fn check_password_strength(password: &str) -> Result<(), ApiError> {
     .filter(|b| **b)
     .count();
     if classes < 3 {
-        return Err(ApiError::bad_request(
-            "weak_password",
+        return Err(ApiError::new(
+            ErrorCode::WeakPassword,
             "密码须包含大写字母、小写字母、数字、符号中的至少三类",
         ));
     }
@@ -309,8 +267,8 @@ pub fn check_password_strength(password: &str) -> Result<(), ApiError> {
 fn rejection(e: Rejection, state: Option<&CaseState>) -> ApiError {
     match e {
         Rejection::StaleHead { .. } | Rejection::WrongSeq { .. } => {
-            let mut err = ApiError::conflict(
-                "stale_head",
+            let mut err = ApiError::new(
+                ErrorCode::StaleHead,
                 "案件已有新的处理（本次操作基于旧的案件状态），请刷新后再操作",
             );
             if let Some(s) = state {
@@ -320,19 +278,16 @@ fn rejection(e: Rejection, state: Option<&CaseState>) -> ApiError {
             }
             err
         }
-        Rejection::AlreadyCreated => ApiError::conflict("already_created", e.to_string()),
-        Rejection::NotCreated => {
-            ApiError::conflict("unknown_case", "县局没有该案件，请先上传该案件之前的记录")
-        }
-        Rejection::WrongCase => ApiError::bad_request("wrong_case", e.to_string()),
-        Rejection::Backdated { .. } => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "clock_past",
-            e.to_string(),
+        Rejection::AlreadyCreated => ApiError::new(ErrorCode::AlreadyCreated, e.to_string()),
+        Rejection::NotCreated => ApiError::new(
+            ErrorCode::UnknownCase,
+            "县局没有该案件，请先上传该案件之前的记录",
         ),
-        Rejection::NotAllowed(_) => ApiError::forbidden("not_allowed", e.to_string()),
+        Rejection::WrongCase => ApiError::new(ErrorCode::WrongCase, e.to_string()),
+        Rejection::Backdated { .. } => ApiError::new(ErrorCode::ClockPast, e.to_string()),
+        Rejection::NotAllowed(_) => ApiError::new(ErrorCode::NotAllowed, e.to_string()),
         Rejection::Invalid(_) | Rejection::UnknownTemplate(_) | Rejection::UnknownWorkflow(_) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.to_string())
+            ApiError::new(ErrorCode::Invalid, e.to_string())
         }
     }
 }
@@ -369,14 +324,8 @@ pub fn viewers_after(
 }
 
 fn decode_event(index: usize, w: &WireEvent) -> Result<SignedEvent, ApiError> {
-    let bytes = B64.decode(w.bytes.as_bytes()).map_err(|_| {
-        ApiError::bad_request("malformed_event", "事件内容不是有效的 base64").at(index, None)
-    })?;
-    let sig = B64.decode(w.signature.as_bytes()).map_err(|_| {
-        ApiError::bad_request("malformed_event", "签名不是有效的 base64").at(index, None)
-    })?;
-    SignedEvent::from_parts(bytes, sig)
-        .map_err(|e| ApiError::bad_request("malformed_event", e.to_string()).at(index, None))
+    w.signed()
+        .map_err(|e| ApiError::new(ErrorCode::MalformedEvent, e.to_string()).at(index, None))
 }
 
 impl Hub {
@@ -457,7 +406,7 @@ impl Hub {
             for (row, viewers) in rows {
                 *last = row.gseq;
                 let _ = self.live.send(Arc::new(LiveEvent {
-                    event: StoredEvent::from_row(&row),
+                    event: stored_event(&row),
                     viewers: viewers.into_iter().collect(),
                 }));
             }
@@ -484,8 +433,8 @@ impl Hub {
             || person.len() > 64
             || person.chars().any(|c| c.is_control() || c.is_whitespace())
         {
-            return Err(ApiError::bad_request(
-                "bad_person",
+            return Err(ApiError::new(
+                ErrorCode::BadPerson,
                 "账号须为 1–64 个非空白字符",
             ));
         }
@@ -498,8 +447,8 @@ impl Hub {
             created_at: crate::now_rfc3339(),
         };
         if !self.db.insert_user(&row)? {
-            return Err(ApiError::conflict(
-                "user_exists",
+            return Err(ApiError::new(
+                ErrorCode::UserExists,
                 format!("账号 {person} 已存在"),
             ));
         }
@@ -530,7 +479,7 @@ impl Hub {
     ) -> Result<LoginResult, ApiError> {
         let r = self.try_login(person, password, device, source);
         if let Err(e) = &r {
-            log_login_failure(person, source, &e.body.code);
+            log_login_failure(person, source, e.body.code.as_str());
         }
         r
     }
@@ -600,8 +549,7 @@ impl Hub {
         if let Some(until) = locked {
             let secs = (until - now).max(1);
             return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "locked_out",
+                ErrorCode::LockedOut,
                 format!("登录失败次数过多，已暂时锁定，请 {secs} 秒后再试"),
             )
             .retry_after(secs as u64));
@@ -634,8 +582,8 @@ impl Hub {
                 }
             })?;
         if user.disabled {
-            return Err(ApiError::forbidden(
-                "disabled",
+            return Err(ApiError::new(
+                ErrorCode::Disabled,
                 "该账号已停用，请联系系统管理员",
             ));
         }
@@ -726,8 +674,8 @@ impl Hub {
             .user(&s.person)?
             .ok_or_else(|| ApiError::unauthorized("账号不存在"))?;
         if user.disabled {
-            return Err(ApiError::forbidden(
-                "disabled",
+            return Err(ApiError::new(
+                ErrorCode::Disabled,
                 "该账号已停用，请联系系统管理员",
             ));
         }
@@ -792,13 +740,13 @@ impl Hub {
         device: &str,
         device_name: &str,
         pem: &str,
-    ) -> Result<EnrolmentRow, ApiError> {
+    ) -> Result<Enrolment, ApiError> {
         let device = device.trim();
         if device.is_empty() || device.len() > 100 {
-            return Err(ApiError::bad_request("bad_device", "设备编号无效"));
+            return Err(ApiError::new(ErrorCode::BadDevice, "设备编号无效"));
         }
         let key = PublicKey::from_pem(pem)
-            .map_err(|e| ApiError::bad_request("bad_key", format!("公钥无效：{e}")))?;
+            .map_err(|e| ApiError::new(ErrorCode::BadKey, format!("公钥无效：{e}")))?;
         let fp = key.fingerprint();
         let all = self.db.enrolments(None)?;
         if let Some(e) = all.iter().find(|e| {
@@ -808,7 +756,7 @@ impl Hub {
                 && e.status != "rejected"
                 && e.status != "revoked"
         }) {
-            return Ok(e.clone());
+            return Ok(e.clone().into());
         }
         // A key on a device names the case numbers it may issue
         // (jingwu_core::caseno): no two enrolments may share an issuer, or
@@ -819,8 +767,8 @@ impl Hub {
                 && e.status != "rejected"
                 && jingwu_core::caseno::issuer_of(&e.fingerprint, &e.device) == issuer
         }) {
-            return Err(ApiError::conflict(
-                "key_issuer_taken",
+            return Err(ApiError::new(
+                ErrorCode::KeyIssuerTaken,
                 format!(
                     "本机签名密钥的编号签发码 {issuer} 与已登记的另一台设备相同，请重新安装本机客户端（生成新的设备编号）后再登记"
                 ),
@@ -839,7 +787,7 @@ impl Hub {
             decided_at: None,
         };
         self.db.insert_enrolment(&row)?;
-        Ok(row)
+        Ok(row.into())
     }
 
     /// An administrator approves, rejects or revokes an enrolment.
@@ -848,10 +796,10 @@ impl Hub {
         caller: &Caller,
         id: &str,
         decision: &str,
-    ) -> Result<EnrolmentRow, ApiError> {
+    ) -> Result<Enrolment, ApiError> {
         if !caller.is_admin {
-            return Err(ApiError::forbidden(
-                "not_admin",
+            return Err(ApiError::new(
+                ErrorCode::NotAdmin,
                 "只有系统管理员可以审批设备",
             ));
         }
@@ -864,8 +812,8 @@ impl Hub {
             "reject" => ("pending", "rejected"),
             "revoke" => ("approved", "revoked"),
             _ => {
-                return Err(ApiError::bad_request(
-                    "bad_decision",
+                return Err(ApiError::new(
+                    ErrorCode::BadDecision,
                     "操作应为 approve、reject 或 revoke",
                 ))
             }
@@ -874,8 +822,8 @@ impl Hub {
             .db
             .decide_enrolment(id, from, to, &caller.person, &crate::now_rfc3339())?
         {
-            return Err(ApiError::conflict(
-                "enrolment_state",
+            return Err(ApiError::new(
+                ErrorCode::EnrolmentState,
                 format!("该登记当前状态为 {}，不能执行此操作", e.status),
             ));
         }
@@ -889,6 +837,7 @@ impl Hub {
         }
         self.db
             .enrolment(id)?
+            .map(Enrolment::from)
             .ok_or_else(|| ApiError::not_found("没有该设备登记"))
     }
 
@@ -964,8 +913,7 @@ impl Hub {
         }
         if batch.len() > self.limits.max_batch {
             return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "batch_too_large",
+                ErrorCode::BatchTooLarge,
                 format!("一次最多提交 {} 个事件", self.limits.max_batch),
             ));
         }
@@ -981,15 +929,15 @@ impl Hub {
         for (i, e) in events.iter().enumerate() {
             let id = Some(e.event.id.to_string());
             if e.event.author != caller.person {
-                return Err(ApiError::forbidden(
-                    "not_author",
+                return Err(ApiError::new(
+                    ErrorCode::NotAuthor,
                     format!("只能提交本人签名的事件（事件签名人为 {}）", e.event.author),
                 )
                 .at(i, id));
             }
             let key = self.key(&e.event.author, &e.event.key)?.ok_or_else(|| {
-                ApiError::forbidden(
-                    "key_not_enrolled",
+                ApiError::new(
+                    ErrorCode::KeyNotEnrolled,
                     "签名所用的密钥未登记或未经管理员批准，请先完成设备登记",
                 )
                 .at(i, id.clone())
@@ -997,8 +945,8 @@ impl Hub {
             if matches!(e.event.action, Action::Create { .. })
                 && !self.device_enrolled(&e.event.author, &e.event.key, &e.event.device)?
             {
-                return Err(ApiError::forbidden(
-                    "device_not_enrolled",
+                return Err(ApiError::new(
+                    ErrorCode::DeviceNotEnrolled,
                     "案件须在已向县局登记的设备上受理（受理编号含本机签发码），该设备未登记或登记已被撤销",
                 )
                 .at(i, id));
@@ -1013,7 +961,7 @@ impl Hub {
             .find_first(|(_, (e, k))| e.verify(k).is_err());
         if let Some((i, (e, _))) = bad {
             return Err(
-                ApiError::bad_request("bad_signature", "签名校验失败：事件内容与签名不符")
+                ApiError::new(ErrorCode::BadSignature, "签名校验失败：事件内容与签名不符")
                     .at(i, Some(e.event.id.to_string())),
             );
         }
@@ -1032,8 +980,8 @@ impl Hub {
                 let hash = se.hash_hex();
                 if let Some(h) = tx.event_hash(&ev.id)? {
                     if h != hash {
-                        return Err(ApiError::conflict(
-                            "id_reused",
+                        return Err(ApiError::new(
+                            ErrorCode::IdReused,
                             "事件编号已被另一内容不同的事件使用",
                         )
                         .at(i, id));
@@ -1049,7 +997,7 @@ impl Hub {
                     .map_err(|e| e.at(i, id.clone()))?;
                 let current = tx.case_state(&ev.case_id)?;
                 if current.is_some() && !tx.can_see(person, &ev.case_id)? {
-                    return Err(ApiError::forbidden("out_of_scope", "无权处理该案件").at(i, id));
+                    return Err(ApiError::new(ErrorCode::OutOfScope, "无权处理该案件").at(i, id));
                 }
                 let next = match &current {
                     None => CaseState::create(ev, &hash, reg),
@@ -1057,8 +1005,8 @@ impl Hub {
                 }
                 .map_err(|e| rejection(e, current.as_ref()).at(i, id.clone()))?;
                 if current.is_none() && tx.case_no_taken(&next.case_no, &ev.case_id)? {
-                    let mut err = ApiError::conflict(
-                        "case_no_taken",
+                    let mut err = ApiError::new(
+                        ErrorCode::CaseNoTaken,
                         format!(
                             "受理编号 {} 已被另一案件使用，县局未接受该案件（其他案件不受影响）",
                             next.case_no
@@ -1073,8 +1021,7 @@ impl Hub {
                         tracing::warn!(person, sm3 = %attachment.sm3, case = %ev.case_id,
                             "attach refused: attachment not held by the author nor in their cases");
                         return Err(ApiError::new(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            "attachment_missing",
+                            ErrorCode::AttachmentMissing,
                             format!("附件“{}”尚未上传到县局，请先上传附件", attachment.name),
                         )
                         .at(i, id));
@@ -1127,7 +1074,7 @@ impl Hub {
             .db
             .events_after(&caller.person, after.max(0), limit)?
             .iter()
-            .map(StoredEvent::from_row)
+            .map(stored_event)
             .collect())
     }
 
@@ -1144,7 +1091,7 @@ impl Hub {
             .db
             .case_events(case_id)?
             .iter()
-            .map(StoredEvent::from_row)
+            .map(stored_event)
             .collect())
     }
 
@@ -1256,15 +1203,14 @@ impl Hub {
         self.check_disk()?;
         check_sm3(sm3)?;
         if size <= 0 {
-            return Err(ApiError::bad_request("empty_upload", "附件为空"));
+            return Err(ApiError::new(ErrorCode::EmptyUpload, "附件为空"));
         }
         if size > self.limits.max_upload_bytes {
             return Err(too_large(size, self.limits.max_upload_bytes));
         }
         if !ALLOWED_TYPES.iter().any(|(m, _)| *m == mime) {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_type",
+                ErrorCode::UnsupportedType,
                 format!("不支持的附件类型 {mime}：只接受 JPEG、PNG、TIFF 图片和 PDF"),
             ));
         }
@@ -1280,8 +1226,7 @@ impl Hub {
         {
             UploadBegin::Started(u) => Ok((u.received, false)),
             UploadBegin::OverQuota { used } => Err(ApiError::new(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "upload_quota",
+                ErrorCode::UploadQuota,
                 format!(
                     "未完成的上传已占用 {used} 字节，再加本附件 {size} 字节将超过每个账号 {quota} 字节的上限：\
                      请先传完其他附件再上传（{}未续传的上传会自动作废）",
@@ -1314,7 +1259,7 @@ impl Hub {
             return Err(no_upload());
         };
         if data.is_empty() {
-            return Err(ApiError::bad_request("empty_chunk", "上传的分块为空"));
+            return Err(ApiError::new(ErrorCode::EmptyChunk, "上传的分块为空"));
         }
         if data.len() > self.limits.max_chunk_bytes {
             return Err(too_large(
@@ -1323,8 +1268,8 @@ impl Hub {
             ));
         }
         let mismatch = |received: i64| {
-            let mut e = ApiError::conflict(
-                "offset_mismatch",
+            let mut e = ApiError::new(
+                ErrorCode::OffsetMismatch,
                 format!("分块位置不对：县局已收到 {received} 字节，应从该位置继续上传"),
             );
             e.body.received = Some(received);
@@ -1334,15 +1279,14 @@ impl Hub {
             return Err(mismatch(u.received));
         }
         if offset + data.len() as i64 > u.size {
-            return Err(ApiError::bad_request(
-                "upload_overflow",
+            return Err(ApiError::new(
+                ErrorCode::UploadOverflow,
                 format!("上传内容超出声明的大小 {} 字节", u.size),
             ));
         }
         if offset == 0 && !magic_ok(&u.mime, data) {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "type_mismatch",
+                ErrorCode::TypeMismatch,
                 format!(
                     "文件内容不是声明的类型 {}（可能是改了扩展名的其他文件）",
                     u.mime
@@ -1368,8 +1312,7 @@ impl Hub {
         if all.len() as i64 != u.size || sm3_hex(&all) != sm3 {
             self.db.upload_abort(person, sm3)?;
             return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "digest_mismatch",
+                ErrorCode::DigestMismatch,
                 "上传内容与摘要不符（传输中损坏或分块次序错误），已作废，请重新上传",
             ));
         }
@@ -1414,8 +1357,7 @@ fn duration_zh(secs: i64) -> String {
 
 fn too_large(size: i64, max: i64) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
+        ErrorCode::TooLarge,
         format!("附件过大（{size} 字节），上限 {max} 字节"),
     )
 }
@@ -1428,8 +1370,8 @@ pub fn check_sm3(s: &str) -> Result<(), ApiError> {
     {
         Ok(())
     } else {
-        Err(ApiError::bad_request(
-            "bad_digest",
+        Err(ApiError::new(
+            ErrorCode::BadDigest,
             "附件摘要应为 64 位小写十六进制 SM3",
         ))
     }

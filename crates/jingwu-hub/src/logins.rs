@@ -11,10 +11,9 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use argon2::password_hash::phc::{Output, PasswordHash};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use axum::http::StatusCode;
 
 use crate::db::LoginCounter;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Argon2 memory blocks of one password check in progress.
 type Memory = Vec<Block>;
@@ -73,12 +72,10 @@ impl PasswordPool {
         let a = Admission(self);
         if before >= self.admit {
             drop(a);
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "busy",
-                "登录请求过多，服务器正忙，请稍后再试",
-            )
-            .retry_after(BUSY_RETRY_SECS));
+            return Err(
+                ApiError::new(ErrorCode::Busy, "登录请求过多，服务器正忙，请稍后再试")
+                    .retry_after(BUSY_RETRY_SECS),
+            );
         }
         Ok(a)
     }
@@ -235,7 +232,7 @@ mod tests {
         let a = pool.admit().unwrap();
         let _b = pool.admit().unwrap();
         let e = pool.admit().err().unwrap();
-        assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(e.status, axum::http::StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(e.retry_after, Some(BUSY_RETRY_SECS));
         drop(a);
         let c = pool.admit().unwrap();

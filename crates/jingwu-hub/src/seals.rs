@@ -15,21 +15,22 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use jingwu_core::crypto::PublicKey;
+use jingwu_proto::SealsDigest;
 use jingwu_slip::seal::{check_uploaded_picture, Seal, SealKind};
 use jingwu_slip::sealbook::RegisteredSeal;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::db::SealRow;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::http::{AppState, Auth, JsonBody};
 use crate::hub::{Caller, Hub};
 
 /// Longest seal id.
 pub const MAX_SEAL_ID: usize = 64;
 
-fn bad(code: &str, msg: impl Into<String>) -> ApiError {
-    ApiError::bad_request(code, msg)
+fn bad(code: ErrorCode, msg: impl Into<String>) -> ApiError {
+    ApiError::new(code, msg)
 }
 
 fn check_seal_id(id: &str) -> Result<(), ApiError> {
@@ -40,7 +41,7 @@ fn check_seal_id(id: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(bad(
-            "bad_seal_id",
+            ErrorCode::BadSealId,
             "印章编码只能由字母、数字和短横线组成，最长 64 位",
         ))
     }
@@ -58,8 +59,8 @@ impl Hub {
     /// key.
     fn seal_admin(&self, caller: &Caller) -> Result<(), ApiError> {
         if !self.reg.org.is_seal_admin(&caller.person) {
-            return Err(ApiError::forbidden(
-                "not_seal_admin",
+            return Err(ApiError::new(
+                ErrorCode::NotSealAdmin,
                 "只有印章管理员可以登记或注销印章",
             ));
         }
@@ -88,36 +89,36 @@ impl Hub {
         let info = &seal.info;
         check_seal_id(&info.id)?;
         if info.maker != caller.person {
-            return Err(ApiError::forbidden(
-                "seal_maker_mismatch",
+            return Err(ApiError::new(
+                ErrorCode::SealMakerMismatch,
                 "印章的制章人须为登记人本人",
             ));
         }
         let Some(maker_key) = self.key(&caller.person, &info.maker_key)? else {
-            return Err(ApiError::forbidden(
-                "seal_maker_key",
+            return Err(ApiError::new(
+                ErrorCode::SealMakerKey,
                 "制章人的签名密钥未经批准或已注销",
             ));
         };
         // Signature and picture hash; validity is checked against the
         // hub's clock below (a station's clock may run ahead).
         let to = OffsetDateTime::parse(&info.valid_to, &Rfc3339)
-            .map_err(|_| bad("seal_invalid", "印章有效期截止时间格式错误"))?;
+            .map_err(|_| bad(ErrorCode::SealInvalid, "印章有效期截止时间格式错误"))?;
         seal.verify(&maker_key, to)
-            .map_err(|e| bad("seal_invalid", format!("印章校验失败：{e}")))?;
+            .map_err(|e| bad(ErrorCode::SealInvalid, format!("印章校验失败：{e}")))?;
         if to <= OffsetDateTime::now_utc() {
             return Err(bad(
-                "seal_expired",
+                ErrorCode::SealExpired,
                 format!("印章有效期至 {}，已过期，不能登记", info.valid_to),
             ));
         }
         let png = seal
             .image()
-            .map_err(|e| bad("seal_invalid", format!("印章图片无法读取：{e}")))?;
+            .map_err(|e| bad(ErrorCode::SealInvalid, format!("印章图片无法读取：{e}")))?;
         if !png.starts_with(b"\x89PNG\r\n\x1a\n") {
-            return Err(bad("seal_picture", "印章图片须为 PNG 格式"));
+            return Err(bad(ErrorCode::SealPicture, "印章图片须为 PNG 格式"));
         }
-        check_uploaded_picture(&png).map_err(|e| bad("seal_picture", e.to_string()))?;
+        check_uploaded_picture(&png).map_err(|e| bad(ErrorCode::SealPicture, e.to_string()))?;
 
         // The holder and the key the seal is bound to.
         let org = &self.reg.org;
@@ -126,20 +127,20 @@ impl Hub {
             SealKind::Personal => {
                 let Some(p) = org.person(&info.holder) else {
                     return Err(bad(
-                        "seal_holder_unknown",
+                        ErrorCode::SealHolderUnknown,
                         format!("印章持有人 {} 不在组织机构中", info.holder),
                     ));
                 };
                 if p.name != info.name {
                     return Err(bad(
-                        "seal_name_mismatch",
+                        ErrorCode::SealNameMismatch,
                         format!("个人名章的文字应为持有人姓名“{}”", p.name),
                     ));
                 }
                 let bound = self.key(&info.holder, &fp)?;
                 if bound.as_ref() != Some(&info.holder_key) {
-                    return Err(ApiError::forbidden(
-                        "seal_holder_key",
+                    return Err(ApiError::new(
+                        ErrorCode::SealHolderKey,
                         "印章绑定的密钥不是持有人已批准的签名密钥",
                     ));
                 }
@@ -147,13 +148,13 @@ impl Hub {
             SealKind::Unit => {
                 let Some(name) = org.unit_seal_name(&info.holder) else {
                     return Err(bad(
-                        "seal_holder_unknown",
+                        ErrorCode::SealHolderUnknown,
                         format!("印章所属单位 {} 不在组织机构中", info.holder),
                     ));
                 };
                 if name != info.name {
                     return Err(bad(
-                        "seal_name_mismatch",
+                        ErrorCode::SealNameMismatch,
                         format!("单位印章的文字应为“{name}”"),
                     ));
                 }
@@ -164,8 +165,8 @@ impl Hub {
                             pk == info.holder_key && org.is_member(&person, &info.holder)
                         });
                 if !keeper {
-                    return Err(ApiError::forbidden(
-                        "seal_holder_key",
+                    return Err(ApiError::new(
+                        ErrorCode::SealHolderKey,
                         "单位印章须绑定该单位在职人员已批准的签名密钥",
                     ));
                 }
@@ -186,8 +187,8 @@ impl Hub {
             revoked_by: None,
         };
         if !self.db.insert_seal(&row)? {
-            return Err(ApiError::conflict(
-                "seal_exists",
+            return Err(ApiError::new(
+                ErrorCode::SealExists,
                 format!("印章编码 {} 已被登记", info.id),
             ));
         }
@@ -243,8 +244,8 @@ impl Hub {
             .iter()
             .any(|(p, _, _)| p == &caller.person);
         if !has_key {
-            return Err(ApiError::forbidden(
-                "seal_maker_key",
+            return Err(ApiError::new(
+                ErrorCode::SealMakerKey,
                 "印章管理员须有已批准的签名密钥才能注销印章",
             ));
         }
@@ -252,7 +253,7 @@ impl Hub {
         if !self.db.revoke_seal(id, &caller.person, &now)? {
             let exists = self.db.seals()?.into_iter().any(|r| r.id == id);
             return Err(if exists {
-                ApiError::conflict("seal_revoked", format!("印章 {id} 已经注销"))
+                ApiError::new(ErrorCode::SealRevoked, format!("印章 {id} 已经注销"))
             } else {
                 ApiError::not_found(format!("没有印章 {id}"))
             });
@@ -298,13 +299,17 @@ pub(crate) async fn list(
 /// The registry's digest (`{"digest": hex}`): stations fetch
 /// `GET /api/seals` only when it changed since their last sync.
 #[utoipa::path(get, path = "/api/seals/digest",
-    responses((status = 200, description = "{\"digest\": SM3 hex}")), security(("bearer" = [])))]
+    responses((status = 200, body = SealsDigest)), security(("bearer" = [])))]
 pub(crate) async fn digest(
     State(hub): State<AppState>,
     Auth(_c): Auth,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    crate::http::blocking(move || Ok(Json(serde_json::json!({ "digest": hub.seals_digest()? }))))
-        .await
+) -> Result<Json<SealsDigest>, ApiError> {
+    crate::http::blocking(move || {
+        Ok(Json(SealsDigest {
+            digest: hub.seals_digest()?,
+        }))
+    })
+    .await
 }
 
 /// A seal administrator revokes a seal.

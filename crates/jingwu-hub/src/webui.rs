@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::http::AppState;
 use crate::hub::{Caller, Hub};
 
@@ -200,11 +200,11 @@ struct DecideArgs {
 
 fn args<T: serde::de::DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
     serde_json::from_value(body.clone())
-        .map_err(|e| ApiError::bad_request("bad_arguments", format!("参数不符合要求：{e}")))
+        .map_err(|e| ApiError::new(ErrorCode::BadArguments, format!("参数不符合要求：{e}")))
 }
 
 fn parse_case(id: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(id.trim()).map_err(|_| ApiError::bad_request("bad_id", "案件编号格式错误"))
+    Uuid::parse_str(id.trim()).map_err(|_| ApiError::new(ErrorCode::BadId, "案件编号格式错误"))
 }
 
 /// One UI command: `POST /api/ui/<command>` with the command's arguments
@@ -238,32 +238,28 @@ async fn run(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     if headers.get(UI_HEADER).and_then(|v| v.to_str().ok()) != Some("1") {
-        return Err(ApiError::forbidden(
-            "missing_ui_header",
+        return Err(ApiError::new(
+            ErrorCode::MissingUiHeader,
             "请求缺少界面标记（X-Jingwu-UI），已拒绝",
         ));
     }
     if body.len() > 64 * 1024 {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body",
-            "请求内容过大",
-        ));
+        return Err(ApiError::new(ErrorCode::Body, "请求内容过大"));
     }
     let body: Value = if body.is_empty() {
         json!({})
     } else {
         serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("malformed_json", format!("JSON 格式错误：{e}")))?
+            .map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("JSON 格式错误：{e}")))?
     };
     if !body.is_object() {
-        return Err(ApiError::bad_request("bad_arguments", "参数应为 JSON 对象"));
+        return Err(ApiError::new(ErrorCode::BadArguments, "参数应为 JSON 对象"));
     }
     match command_kind(&command) {
         CommandKind::Browser => {}
         CommandKind::DesktopOnly => {
-            return Err(ApiError::forbidden(
-                "desktop_only",
+            return Err(ApiError::new(
+                ErrorCode::DesktopOnly,
                 "该操作只能在派出所工作站（桌面应用）中进行",
             ))
         }
@@ -389,8 +385,8 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
                 "disagree" => Decision::Disagree,
                 "return" => Decision::Return,
                 _ => {
-                    return Err(ApiError::bad_request(
-                        "bad_decision",
+                    return Err(ApiError::new(
+                        ErrorCode::BadDecision,
                         "审批意见应为同意、不同意或退回补正",
                     ))
                 }

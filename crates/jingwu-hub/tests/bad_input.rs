@@ -99,7 +99,10 @@ async fn bad_input_changes_nothing(backend: Backend) {
         .unwrap()
         .with_token(Some(section_token));
     let e = c.push(std::slice::from_ref(&good)).await.unwrap_err();
-    assert_eq!((e.status(), e.code()), (Some(403), Some("not_author")));
+    assert_eq!(
+        (e.status(), e.code()),
+        (Some(403), Some(&ErrorCode::NotAuthor))
+    );
 
     // The wrong role: 户政股股长 deciding at the 所长 step with his own key.
     let wrong_role = crate::race::decisions_signed_by(&chief, &section, case, 1).remove(0);
@@ -126,7 +129,7 @@ async fn bad_input_changes_nothing(backend: Backend) {
     let e = oc.push(&[ev]).await.unwrap_err();
     assert_eq!(
         (e.status(), e.code()),
-        (Some(403), Some("out_of_scope")),
+        (Some(403), Some(&ErrorCode::OutOfScope)),
         "{e}"
     );
     // ... nor can they read it.
@@ -188,6 +191,22 @@ async fn openapi_document_is_generated_from_the_handlers() {
     assert!(doc["paths"]["/api/events"]["post"]["responses"]
         .get("409")
         .is_some());
+    // Every error code, from jingwu-proto's ErrorCode, and the error body
+    // pointing at them.
+    let schemas = &doc["components"]["schemas"];
+    let codes: Vec<&str> = schemas["ErrorCode"]["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", schemas["ErrorCode"]))
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let all: Vec<&str> = ErrorCode::ALL.iter().map(ErrorCode::as_str).collect();
+    assert_eq!(codes, all);
+    assert_eq!(
+        schemas["ErrorBody"]["properties"]["code"]["$ref"], "#/components/schemas/ErrorCode",
+        "{}",
+        schemas["ErrorBody"]
+    );
     let health: serde_json::Value = jingwu_station::pin::http_client(None)
         .unwrap()
         .get(format!("{}/healthz", hub.url))

@@ -324,14 +324,14 @@ async fn hosted_keys(backend: Backend) {
     let k = h.create_hosted_key(&section, PIN).unwrap();
     assert_eq!(k.status, "pending");
     let e = h.create_hosted_key(&section, PIN).unwrap_err();
-    assert_eq!(e.body.code, "key_exists");
+    assert_eq!(e.body.code, ErrorCode::KeyExists);
     let events = |h: &jingwu_hub::hub::Hub| h.db.case_events(&case).unwrap().len();
     let n = events(&h);
     // Not approved yet: nothing is signed.
     let e = h
         .hosted_decide(&section, &case, Decision::Agree, "同意。", PIN)
         .unwrap_err();
-    assert_eq!(e.body.code, "key_not_enrolled", "{e}");
+    assert_eq!(e.body.code, ErrorCode::KeyNotEnrolled, "{e}");
     hub.approve_all().await;
     // Someone who sees the case but whose turn it is not: refused before
     // the PIN is tried.
@@ -342,7 +342,7 @@ async fn hosted_keys(backend: Backend) {
     let e = h
         .hosted_decide(&initiator, &case, Decision::Agree, "同意。", "wrong-pin")
         .unwrap_err();
-    assert_eq!(e.body.code, "not_allowed", "{e}");
+    assert_eq!(e.body.code, ErrorCode::NotAllowed, "{e}");
     // A case out of scope (not yet 分管局长's, or unknown) is not found.
     let deputy = login(DEPUTY);
     let e = h
@@ -361,7 +361,7 @@ async fn hosted_keys(backend: Backend) {
     assert_eq!(e.status, 404);
     // Guesses in parallel cannot outrun the lock: each attempt is counted
     // before its PIN is tried.
-    let codes: Vec<String> = std::thread::scope(|sc| {
+    let codes: Vec<ErrorCode> = std::thread::scope(|sc| {
         let hs: Vec<_> = (0..MAX_PIN_FAILURES + 2)
             .map(|_| {
                 sc.spawn(|| {
@@ -374,8 +374,8 @@ async fn hosted_keys(backend: Backend) {
             .collect();
         hs.into_iter().map(|t| t.join().unwrap()).collect()
     });
-    let wrong = codes.iter().filter(|c| *c == "wrong_pin").count() as i64;
-    let locked = codes.iter().filter(|c| *c == "pin_locked").count() as i64;
+    let wrong = codes.iter().filter(|c| **c == ErrorCode::WrongPin).count() as i64;
+    let locked = codes.iter().filter(|c| **c == ErrorCode::PinLocked).count() as i64;
     assert_eq!((wrong, locked), (MAX_PIN_FAILURES - 1, 3), "{codes:?}");
     h.db.set_hosted_key_failures(SECTION, 0, 0).unwrap();
     // Wrong PINs count down, then lock, and the lock holds the right PIN too.
@@ -383,7 +383,7 @@ async fn hosted_keys(backend: Backend) {
         let e = h
             .hosted_decide(&section, &case, Decision::Agree, "同意。", "246801")
             .unwrap_err();
-        assert_eq!(e.body.code, "wrong_pin", "{e}");
+        assert_eq!(e.body.code, ErrorCode::WrongPin, "{e}");
         assert!(
             e.body
                 .error
@@ -394,11 +394,11 @@ async fn hosted_keys(backend: Backend) {
     let e = h
         .hosted_decide(&section, &case, Decision::Agree, "同意。", "246801")
         .unwrap_err();
-    assert_eq!(e.body.code, "pin_locked", "{e}");
+    assert_eq!(e.body.code, ErrorCode::PinLocked, "{e}");
     let e = h
         .hosted_decide(&section, &case, Decision::Agree, "同意。", PIN)
         .unwrap_err();
-    assert_eq!(e.body.code, "pin_locked", "{e}");
+    assert_eq!(e.body.code, ErrorCode::PinLocked, "{e}");
     assert!(e.body.error.contains("分钟后再试"), "{e}");
     assert_eq!(events(&h), n, "refusals committed nothing");
     assert!(h

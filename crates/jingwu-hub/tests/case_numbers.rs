@@ -196,7 +196,7 @@ async fn twenty_creates_one_number(backend: Backend) {
             Ok(_) => ok += 1,
             Err(e) => {
                 assert_eq!(e.status(), Some(409), "{e}");
-                assert_eq!(e.code(), Some("case_no_taken"), "{e}");
+                assert_eq!(e.code(), Some(&ErrorCode::CaseNoTaken), "{e}");
                 assert!(!e.to_string().contains("UNIQUE"), "{e}");
                 taken += 1;
             }
@@ -208,14 +208,14 @@ async fn twenty_creates_one_number(backend: Backend) {
     let two = creates_with_one_number(&officer, 2);
     let c = officer.st.client().unwrap();
     let e = c.push(&two).await.unwrap_err();
-    assert_eq!(e.code(), Some("case_no_taken"), "{e}");
+    assert_eq!(e.code(), Some(&ErrorCode::CaseNoTaken), "{e}");
     // A device id made up to reach another issuer (any device string
     // gives some issuer) is refused: numbers come from enrolled devices.
     let e = c
         .push(&creates_on_device(&officer, 1, "made-up-device"))
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Some("device_not_enrolled"), "{e}");
+    assert_eq!(e.code(), Some(&ErrorCode::DeviceNotEnrolled), "{e}");
     assert_eq!(hub.hub.db.counts().unwrap().1, 1);
     hub.stop().await;
 }

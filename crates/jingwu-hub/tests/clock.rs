@@ -49,7 +49,7 @@ async fn device_times_are_checked(backend: Backend) {
     let e = cc.push(&[future]).await.unwrap_err();
     assert_eq!(
         (e.status(), e.code()),
-        (Some(422), Some("clock_future")),
+        (Some(422), Some(&ErrorCode::ClockFuture)),
         "{e}"
     );
     let msg = e.to_string();
@@ -61,7 +61,7 @@ async fn device_times_are_checked(backend: Backend) {
     let e = cc.push(&[past]).await.unwrap_err();
     assert_eq!(
         (e.status(), e.code()),
-        (Some(422), Some("clock_past")),
+        (Some(422), Some(&ErrorCode::ClockPast)),
         "{e}"
     );
     assert!(e.to_string().contains("早于该案件上一事件的时间"), "{e}");

@@ -23,3 +23,4 @@ mod offline;
 mod race;
 mod seals;
 mod sessions;
+mod wire;

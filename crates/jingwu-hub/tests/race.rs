@@ -72,7 +72,7 @@ async fn fifty_concurrent_decisions(backend: Backend) {
             }
             Err(e) => {
                 assert_eq!(e.status(), Some(409), "{e}");
-                assert_eq!(e.code(), Some("stale_head"));
+                assert_eq!(e.code(), Some(&ErrorCode::StaleHead));
                 stale += 1;
             }
         }

@@ -54,9 +54,9 @@ fn personal(
     Seal::make(draft, png, maker_key).unwrap()
 }
 
-fn refused(e: ClientError, status: u16, code: &str) {
+fn refused(e: ClientError, status: u16, code: ErrorCode) {
     assert_eq!(e.status(), Some(status), "{e}");
-    assert_eq!(e.code(), Some(code), "{e}");
+    assert_eq!(e.code(), Some(&code), "{e}");
 }
 
 async fn registry(backend: Backend) {
@@ -90,7 +90,7 @@ async fn registry(backend: Backend) {
     refused(
         admin_http.register_seal(&s).await.unwrap_err(),
         403,
-        "seal_maker_key",
+        ErrorCode::SealMakerKey,
     );
     hub.approve_all().await;
 
@@ -166,7 +166,7 @@ async fn registry(backend: Backend) {
     refused(
         chief_http.register_seal(&good("T-2")).await.unwrap_err(),
         403,
-        "not_seal_admin",
+        ErrorCode::NotSealAdmin,
     );
     // Made by another key than the caller's.
     let other = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
@@ -183,7 +183,7 @@ async fn registry(backend: Backend) {
     refused(
         admin_http.register_seal(&s).await.unwrap_err(),
         403,
-        "seal_maker_key",
+        ErrorCode::SealMakerKey,
     );
     // Bound to a key that is not the holder's.
     let s = personal(
@@ -199,7 +199,7 @@ async fn registry(backend: Backend) {
     refused(
         admin_http.register_seal(&s).await.unwrap_err(),
         403,
-        "seal_holder_key",
+        ErrorCode::SealHolderKey,
     );
     // Someone else's name on the seal.
     let s = personal(
@@ -215,7 +215,7 @@ async fn registry(backend: Backend) {
     refused(
         admin_http.register_seal(&s).await.unwrap_err(),
         400,
-        "seal_name_mismatch",
+        ErrorCode::SealNameMismatch,
     );
     // The picture swapped after signing.
     let mut s = good("T-6");
@@ -223,7 +223,7 @@ async fn registry(backend: Backend) {
     refused(
         admin_http.register_seal(&s).await.unwrap_err(),
         400,
-        "seal_invalid",
+        ErrorCode::SealInvalid,
     );
     // A signed picture that is no seal (no red ink).
     let s = personal(
@@ -239,7 +239,7 @@ async fn registry(backend: Backend) {
     refused(
         admin_http.register_seal(&s).await.unwrap_err(),
         400,
-        "seal_picture",
+        ErrorCode::SealPicture,
     );
     // Expired.
     let s = personal(
@@ -255,7 +255,7 @@ async fn registry(backend: Backend) {
     refused(
         admin_http.register_seal(&s).await.unwrap_err(),
         400,
-        "seal_expired",
+        ErrorCode::SealExpired,
     );
     // A unit seal held by someone outside the unit.
     let draft = SealDraft {
@@ -273,14 +273,14 @@ async fn registry(backend: Backend) {
     refused(
         admin_http.register_seal(&s).await.unwrap_err(),
         403,
-        "seal_holder_key",
+        ErrorCode::SealHolderKey,
     );
     // A taken id.
     let dup = good(&p.seal.info.id);
     refused(
         admin_http.register_seal(&dup).await.unwrap_err(),
         409,
-        "seal_exists",
+        ErrorCode::SealExists,
     );
     // Only the two good seals are registered.
     let all = admin_http.seals().await.unwrap();
@@ -331,19 +331,19 @@ async fn registry(backend: Backend) {
     refused(
         chief_http.revoke_seal(&id).await.unwrap_err(),
         403,
-        "not_seal_admin",
+        ErrorCode::NotSealAdmin,
     );
     let r = admin.st.revoke_seal(&id).await.unwrap();
     assert!(r.revoked_at.is_some());
     refused(
         admin_http.revoke_seal(&id).await.unwrap_err(),
         409,
-        "seal_revoked",
+        ErrorCode::SealRevoked,
     );
     refused(
         admin_http.revoke_seal("NOPE-1").await.unwrap_err(),
         404,
-        "not_found",
+        ErrorCode::NotFound,
     );
     officer.sync().await;
     assert_eq!(deputy.sync().await.seals, 2, "the registry changed");

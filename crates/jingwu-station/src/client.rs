@@ -2,18 +2,22 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use futures_util::StreamExt as _;
 use jingwu_core::event::SignedEvent;
-use jingwu_core::receipt::SignedReceipt;
+use jingwu_proto::live;
+use jingwu_proto::{
+    CreateUserRequest, EnrolRequest, LoginRequest, PushRequest, SealsDigest, UploadRequest,
+};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// Upload chunk size.
 pub const CHUNK: usize = 512 * 1024;
+
+pub use jingwu_proto::{
+    Enrolment, ErrorBody, ErrorCode, HubKeyInfo, InboxItem, KeyInfo, LoginResult, PullResponse,
+    PushResult, PushedEvent, StoredEvent, UploadStatus, WireError, WireEvent, WireReceipt,
+};
 
 /// A failure talking to the hub.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +27,7 @@ pub enum ClientError {
     Offline(String),
     /// The hub answered with an error.
     #[error("{} （县局返回 {status}）", body.error)]
-    Hub { status: u16, body: Box<HubError> },
+    Hub { status: u16, body: Box<ErrorBody> },
     #[error("县局返回的数据无法解析：{0}")]
     Protocol(String),
     #[error("连接设置有误：{0}")]
@@ -32,7 +36,7 @@ pub enum ClientError {
 
 impl ClientError {
     /// The hub's error code, if the hub answered.
-    pub fn code(&self) -> Option<&str> {
+    pub fn code(&self) -> Option<&ErrorCode> {
         match self {
             ClientError::Hub { body, .. } => Some(&body.code),
             _ => None,
@@ -46,147 +50,24 @@ impl ClientError {
     }
 }
 
-/// The hub's error body.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct HubError {
-    pub code: String,
-    pub error: String,
-    #[serde(default)]
-    pub index: Option<usize>,
-    #[serde(default)]
-    pub event_id: Option<String>,
-    #[serde(default)]
-    pub case_id: Option<String>,
-    #[serde(default)]
-    pub head: Option<String>,
-    #[serde(default)]
-    pub next_seq: Option<u64>,
-    #[serde(default)]
-    pub received: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WireEvent {
-    pub bytes: String,
-    pub signature: String,
-}
-
-impl WireEvent {
-    pub fn of(e: &SignedEvent) -> WireEvent {
-        WireEvent {
-            bytes: B64.encode(e.bytes()),
-            signature: B64.encode(e.signature()),
-        }
+impl From<WireError> for ClientError {
+    fn from(e: WireError) -> ClientError {
+        ClientError::Protocol(e.to_string())
     }
 }
 
-/// An event as the hub serves it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredEvent {
-    pub gseq: i64,
-    pub case_id: Uuid,
-    pub seq: i64,
-    pub bytes: String,
-    pub signature: String,
-    /// The hub's signed receipt (its time of acceptance); absent for
-    /// events the hub stored before it gave receipts, or an older hub.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receipt: Option<WireReceipt>,
-}
-
-/// The hub's signed receipt of an event, as served.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireReceipt {
-    /// Canonical receipt JSON, base64.
-    pub bytes: String,
-    /// The hub's SM2 signature (DER), base64.
-    pub signature: String,
-}
-
-/// Signed bytes and signature as the hub sends them (base64 each).
-fn decode_parts(bytes: &str, signature: &str) -> Result<(Vec<u8>, Vec<u8>), ClientError> {
-    let decode = |t: &str| {
-        B64.decode(t)
-            .map_err(|e| ClientError::Protocol(e.to_string()))
-    };
-    Ok((decode(bytes)?, decode(signature)?))
-}
-
-impl WireReceipt {
-    /// Decodes the receipt (signature not yet checked).
-    pub fn signed(&self) -> Result<SignedReceipt, ClientError> {
-        let (b, s) = decode_parts(&self.bytes, &self.signature)?;
-        SignedReceipt::from_parts(b, s).map_err(|e| ClientError::Protocol(e.to_string()))
-    }
-}
-
-impl StoredEvent {
-    /// Decodes the signed event (signature not yet checked).
-    pub fn signed(&self) -> Result<SignedEvent, ClientError> {
-        let (b, s) = decode_parts(&self.bytes, &self.signature)?;
-        SignedEvent::from_parts(b, s).map_err(|e| ClientError::Protocol(e.to_string()))
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LoginResult {
-    pub token: String,
-    pub person: String,
-    pub name: Option<String>,
-    pub is_admin: bool,
-    pub expires_at: i64,
-    pub idle_timeout_secs: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Enrolment {
-    pub id: String,
-    pub device: String,
-    pub device_name: String,
-    pub person: String,
-    pub fingerprint: String,
-    pub pem: String,
-    pub status: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct KeyInfo {
-    pub person: String,
-    pub fingerprint: String,
-    pub pem: String,
-}
-
-/// The hub's receipt-signing public key (`GET /api/hub-key`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HubKeyInfo {
-    pub fingerprint: String,
-    pub pem: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PushedEvent {
-    pub id: Uuid,
-    pub gseq: Option<i64>,
-    pub duplicate: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PushResult {
-    pub results: Vec<PushedEvent>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PullResponse {
-    pub events: Vec<StoredEvent>,
-    pub next: i64,
-    pub more: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UploadStatus {
-    pub sm3: String,
-    pub received: i64,
-    pub complete: bool,
+/// The error body of a refused request; an answer that carries none
+/// (e.g. a proxy's page) gets the code `http` and the start of its text.
+pub fn error_body(bytes: &[u8]) -> Box<ErrorBody> {
+    serde_json::from_slice(bytes).unwrap_or_else(|_| {
+        Box::new(ErrorBody::new(
+            ErrorCode::Unknown("http".into()),
+            String::from_utf8_lossy(bytes)
+                .chars()
+                .take(300)
+                .collect::<String>(),
+        ))
+    })
 }
 
 /// A client of one hub.
@@ -269,16 +150,9 @@ impl HubClient {
             .await
             .map_err(|e| ClientError::Offline(offline_reason(&e)))?;
         if !status.is_success() {
-            let body: Box<HubError> = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                Box::new(HubError {
-                    code: "http".into(),
-                    error: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
-                    ..HubError::default()
-                })
-            });
             return Err(ClientError::Hub {
                 status: status.as_u16(),
-                body,
+                body: error_body(&bytes),
             });
         }
         if bytes.is_empty() {
@@ -296,13 +170,11 @@ impl HubClient {
         device: &str,
     ) -> Result<LoginResult, ClientError> {
         let r: LoginResult = self
-            .send(
-                self.http
-                    .post(self.url("/api/login"))
-                    .json(&serde_json::json!({
-                        "person": person, "password": password, "device": device
-                    })),
-            )
+            .send(self.http.post(self.url("/api/login")).json(&LoginRequest {
+                person: person.into(),
+                password: password.into(),
+                device: Some(device.into()),
+            }))
             .await?;
         self.token = Some(r.token.clone());
         Ok(r)
@@ -323,9 +195,11 @@ impl HubClient {
         self.send(
             self.http
                 .post(self.url("/api/enrolments"))
-                .json(&serde_json::json!({
-                    "device": device, "device_name": device_name, "public_key_pem": pem
-                })),
+                .json(&EnrolRequest {
+                    device: device.into(),
+                    device_name: device_name.into(),
+                    public_key_pem: pem.into(),
+                }),
         )
         .await
     }
@@ -362,9 +236,11 @@ impl HubClient {
             .send(
                 self.http
                     .post(self.url("/api/admin/users"))
-                    .json(&serde_json::json!({
-                        "person": person, "password": password, "is_admin": is_admin
-                    })),
+                    .json(&CreateUserRequest {
+                        person: person.into(),
+                        password: password.into(),
+                        is_admin,
+                    }),
             )
             .await?;
         Ok(())
@@ -378,13 +254,10 @@ impl HubClient {
     /// The seal registry's digest: changes whenever a seal is registered
     /// or revoked.
     pub async fn seals_digest(&self) -> Result<String, ClientError> {
-        let v: serde_json::Value = self
+        let d: SealsDigest = self
             .send(self.http.get(self.url("/api/seals/digest")))
             .await?;
-        v.get("digest")
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| ClientError::Protocol("印章摘要缺失".into()))
+        Ok(d.digest)
     }
 
     /// Seal administrators: registers a seal made and signed here.
@@ -415,11 +288,11 @@ impl HubClient {
     }
 
     pub async fn push(&self, events: &[SignedEvent]) -> Result<PushResult, ClientError> {
-        let wire: Vec<WireEvent> = events.iter().map(WireEvent::of).collect();
+        let events = events.iter().map(WireEvent::of).collect();
         self.send(
             self.http
                 .post(self.url("/api/events"))
-                .json(&serde_json::json!({ "events": wire })),
+                .json(&PushRequest { events }),
         )
         .await
     }
@@ -449,7 +322,7 @@ impl HubClient {
         .await
     }
 
-    pub async fn inbox(&self) -> Result<serde_json::Value, ClientError> {
+    pub async fn inbox(&self) -> Result<Vec<InboxItem>, ClientError> {
         self.send(self.http.get(self.url("/api/inbox"))).await
     }
 
@@ -467,9 +340,11 @@ impl HubClient {
             .send(
                 self.http
                     .post(self.url("/api/uploads"))
-                    .json(&serde_json::json!({
-                        "sm3": sm3, "size": data.len(), "mime": mime
-                    })),
+                    .json(&UploadRequest {
+                        sm3: sm3.into(),
+                        size: data.len() as i64,
+                        mime: mime.into(),
+                    }),
             )
             .await?;
         progress(st.received.max(0) as u64, total);
@@ -512,8 +387,11 @@ impl HubClient {
             .map_err(|e| ClientError::Offline(offline_reason(&e)))?;
         if !resp.status().is_success() {
             let status = resp.status().as_u16();
-            let body = Box::new(resp.json::<HubError>().await.unwrap_or_default());
-            return Err(ClientError::Hub { status, body });
+            let bytes = resp.bytes().await.unwrap_or_default();
+            return Err(ClientError::Hub {
+                status,
+                body: error_body(&bytes),
+            });
         }
         Ok(resp
             .bytes()
@@ -543,8 +421,11 @@ impl HubClient {
             .map_err(|e| ClientError::Offline(offline_reason(&e)))?;
         if !resp.status().is_success() {
             let status = resp.status().as_u16();
-            let body = Box::new(resp.json::<HubError>().await.unwrap_or_default());
-            return Err(ClientError::Hub { status, body });
+            let bytes = resp.bytes().await.unwrap_or_default();
+            return Err(ClientError::Hub {
+                status,
+                body: error_body(&bytes),
+            });
         }
         let bytes = resp.bytes_stream();
         Ok(sse_events(bytes))
@@ -624,25 +505,23 @@ fn parse_message(msg: &[u8]) -> Option<Result<LiveMsg, ClientError>> {
         }
     }
     match event.as_deref() {
-        Some("ready") => Some(
+        Some(live::READY) => Some(
             data.trim()
                 .parse()
                 .map(LiveMsg::Ready)
                 .map_err(|_| ClientError::Protocol("ready 消息格式错误".into())),
         ),
-        Some("event") if !data.is_empty() => Some(
+        Some(live::EVENT) if !data.is_empty() => Some(
             serde_json::from_str(&data)
                 .map(LiveMsg::Event)
                 .map_err(|e| ClientError::Protocol(e.to_string())),
         ),
         // The hub ends the stream with its session (logout, revocation,
         // timeout), saying why.
-        Some("end") => Some(Err(ClientError::Hub {
+        Some(live::END) => Some(Err(ClientError::Hub {
             status: 401,
-            body: Box::new(serde_json::from_str(&data).unwrap_or_else(|_| HubError {
-                code: "unauthorized".into(),
-                error: "登录已失效，请重新登录".into(),
-                ..HubError::default()
+            body: Box::new(serde_json::from_str(&data).unwrap_or_else(|_| {
+                ErrorBody::new(ErrorCode::Unauthorized, "登录已失效，请重新登录")
             })),
         })),
         _ => None,

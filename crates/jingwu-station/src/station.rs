@@ -17,7 +17,7 @@ use jingwu_store::{Origin, Store, StoreError};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::client::{ClientError, HubClient, LiveMsg, StoredEvent};
+use crate::client::{ClientError, ErrorCode, HubClient, LiveMsg, StoredEvent};
 use crate::session::{self, Kept};
 
 /// Most events pushed in one request.
@@ -43,6 +43,12 @@ pub enum StationError {
 }
 
 pub type Result<T> = std::result::Result<T, StationError>;
+
+impl From<jingwu_proto::WireError> for StationError {
+    fn from(e: jingwu_proto::WireError) -> StationError {
+        StationError::Client(e.into())
+    }
+}
 
 fn usage<T>(msg: impl Into<String>) -> Result<T> {
     Err(StationError::Usage(msg.into()))
@@ -541,11 +547,11 @@ impl Station {
                     let case = bad.event.case_id;
                     // Events before the bad one were fine: the batch was
                     // refused whole, so they are simply pushed again.
-                    if status == 409 && body.code == "stale_head" {
+                    if status == 409 && body.code == ErrorCode::StaleHead {
                         self.rebase(&client, case, &body.error, &mut refreshed)
                             .await?;
                         report.rebased.push(case.to_string());
-                    } else if status == 409 && body.code == "case_no_taken" {
+                    } else if status == 409 && body.code == ErrorCode::CaseNoTaken {
                         // The hub will never take this case under its
                         // number (a store restored from an old backup
                         // reissued it): it is set aside with the reason,

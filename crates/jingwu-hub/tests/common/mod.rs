@@ -9,6 +9,7 @@ use jingwu_core::event::Decision;
 use jingwu_core::org::Org;
 use jingwu_core::registry::Registry;
 use jingwu_hub::db::HubDb;
+pub use jingwu_hub::error::ErrorCode;
 use jingwu_hub::hub::{Hub, Limits};
 use jingwu_hub::server::{self, Config};
 use jingwu_station::client::HubClient;
