@@ -94,12 +94,16 @@ pub struct StoredEvent {
     pub receipt: Option<WireReceipt>,
 }
 
-/// The hub's signed receipt of an event, as served.
+/// The hub's signed receipt of an event, as served (either format of
+/// `jingwu_core::receipt`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireReceipt {
-    /// Canonical receipt JSON, base64.
+    /// Canonical receipt JSON, base64: format 2 carries the signed tree
+    /// head (as a string), the event's leaf, its index and inclusion
+    /// proof; format 1 is the signed body itself.
     pub bytes: String,
-    /// The hub's SM2 signature (DER), base64.
+    /// The hub's SM2 signature (DER), base64: format 2 over the tree head,
+    /// format 1 over `bytes`.
     pub signature: String,
 }
 
