@@ -221,6 +221,27 @@ pub trait EventTx {
     /// Whether a case other than `case_id` already carries `case_no`
     /// (including cases written earlier in this transaction).
     fn case_no_taken(&mut self, case_no: &str, case_id: &Uuid) -> DbResult<bool>;
+    /// `SAVEPOINT name`: what follows can be undone alone
+    /// ([`EventTx::rollback_to`]) while the transaction goes on.
+    fn savepoint(&mut self, name: &str) -> DbResult<()>;
+    /// `ROLLBACK TO SAVEPOINT name`: undoes everything since the savepoint
+    /// (which stays open).
+    fn rollback_to(&mut self, name: &str) -> DbResult<()>;
+    /// `RELEASE SAVEPOINT name`: keeps what was done since the savepoint
+    /// as part of the transaction.
+    fn release(&mut self, name: &str) -> DbResult<()>;
+}
+
+/// A savepoint name, checked to be a plain SQL identifier (it is written
+/// into the statement).
+pub(crate) fn savepoint_name(name: &str) -> DbResult<&str> {
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(DbError::Backend(format!("保存点名称不合法：{name}")))
+    }
 }
 
 /// The closure run inside a push transaction.

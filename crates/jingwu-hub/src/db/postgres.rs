@@ -27,9 +27,9 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{
-    enum_text, parse_state, parse_uuid, state_json, DbError, DbResult, EnrolmentRow, EventRow,
-    EventTx, HostedKeyRow, HubDb, LoginCounter, LoginCounterFn, NewEvent, PushFn, SealRow,
-    SessionRow, UploadBegin, UploadRow, UserRow,
+    enum_text, parse_state, parse_uuid, savepoint_name, state_json, DbError, DbResult,
+    EnrolmentRow, EventRow, EventTx, HostedKeyRow, HubDb, LoginCounter, LoginCounterFn, NewEvent,
+    PushFn, SealRow, SessionRow, UploadBegin, UploadRow, UserRow,
 };
 use crate::error::ApiError;
 
@@ -802,6 +802,29 @@ impl<'a, 't> PgTx<'a, 't> {
 }
 
 impl EventTx for PgTx<'_, '_> {
+    /// Writes the pending projections and grants first, so that a
+    /// rollback to the savepoint undoes exactly what followed it.
+    fn savepoint(&mut self, name: &str) -> DbResult<()> {
+        self.flush()?;
+        let sql = format!("SAVEPOINT {}", savepoint_name(name)?);
+        self.tx.batch_execute(&sql).map_err(db)
+    }
+
+    fn rollback_to(&mut self, name: &str) -> DbResult<()> {
+        self.cases.clear();
+        self.grants.clear();
+        let sql = format!("ROLLBACK TO SAVEPOINT {}", savepoint_name(name)?);
+        self.tx.batch_execute(&sql).map_err(db)
+    }
+
+    /// Writes the pending projections and grants (a duplicate `case_no`
+    /// fails here, while the savepoint can still be rolled back to).
+    fn release(&mut self, name: &str) -> DbResult<()> {
+        self.flush()?;
+        let sql = format!("RELEASE SAVEPOINT {}", savepoint_name(name)?);
+        self.tx.batch_execute(&sql).map_err(db)
+    }
+
     fn event_hash(&mut self, id: &Uuid) -> DbResult<Option<String>> {
         let s = self.stmt(SQL_EVENT_HASH)?;
         let row = self.tx.query_opt(&s, &[&id.to_string()]).map_err(db)?;

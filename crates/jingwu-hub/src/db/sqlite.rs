@@ -10,9 +10,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
 use super::{
-    enum_text, parse_state, parse_uuid, state_json, DbError, DbResult, EnrolmentRow, EventRow,
-    EventTx, HostedKeyRow, HubDb, LoginCounter, LoginCounterFn, NewEvent, PushFn, SealRow,
-    SessionRow, UploadBegin, UploadRow, UserRow,
+    enum_text, parse_state, parse_uuid, savepoint_name, state_json, DbError, DbResult,
+    EnrolmentRow, EventRow, EventTx, HostedKeyRow, HubDb, LoginCounter, LoginCounterFn, NewEvent,
+    PushFn, SealRow, SessionRow, UploadBegin, UploadRow, UserRow,
 };
 use crate::error::ApiError;
 
@@ -411,6 +411,21 @@ struct Tx<'a, 'c> {
 }
 
 impl EventTx for Tx<'_, '_> {
+    fn savepoint(&mut self, name: &str) -> DbResult<()> {
+        let sql = format!("SAVEPOINT {}", savepoint_name(name)?);
+        self.tx.execute_batch(&sql).map_err(db)
+    }
+
+    fn rollback_to(&mut self, name: &str) -> DbResult<()> {
+        let sql = format!("ROLLBACK TO SAVEPOINT {}", savepoint_name(name)?);
+        self.tx.execute_batch(&sql).map_err(db)
+    }
+
+    fn release(&mut self, name: &str) -> DbResult<()> {
+        let sql = format!("RELEASE SAVEPOINT {}", savepoint_name(name)?);
+        self.tx.execute_batch(&sql).map_err(db)
+    }
+
     fn case_no_taken(&mut self, case_no: &str, case_id: &Uuid) -> DbResult<bool> {
         Ok(self
             .tx
