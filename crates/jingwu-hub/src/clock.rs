@@ -1,7 +1,9 @@
 //! The hub's clock is the authority on time: a pushed event's device time
 //! is checked against it, and every accepted event gets a receipt — the
-//! hub's time of acceptance, signed with the hub's own SM2 key (see
-//! `jingwu_core::receipt`) — that stations and auditors check offline.
+//! hub's time of acceptance, signed with the hub's own SM2 key once per
+//! commit over a Merkle tree of the commit's events, each receipt with its
+//! event's inclusion proof (see `jingwu_core::receipt`) — that stations
+//! and auditors check offline.
 //!
 //! The hub key is made on the first start of a hub on a database and kept
 //! in the database's `meta` table (PKCS#8 PEM), so every hub process on one
@@ -10,7 +12,7 @@
 
 use jingwu_core::crypto::{PublicKey, Signer, SoftwareKey};
 use jingwu_core::event::SignedEvent;
-use jingwu_core::receipt::{ReceiptBody, SignedReceipt};
+use jingwu_core::receipt::SignedReceipt;
 use jingwu_core::SHANGHAI;
 use time::OffsetDateTime;
 
@@ -56,34 +58,22 @@ impl HubKey {
         self.key.public_key()
     }
 
-    /// The signed receipt of `event`, accepted as `gseq` at `received_at`.
-    pub fn receipt(
-        &self,
-        event: &SignedEvent,
-        gseq: i64,
-        received_at: OffsetDateTime,
-    ) -> Result<SignedReceipt, ApiError> {
-        let body =
-            ReceiptBody::for_event(event, gseq, received_at, &self.public_key().fingerprint());
-        SignedReceipt::sign(body, &self.key)
-            .map_err(|e| ApiError::internal(format!("县局回执签名失败：{e}")))
-    }
-}
-
-impl HubKey {
-    /// The receipts of a push's accepted events `(event, gseq)`, signed
-    /// in parallel (the push holds the write lock meanwhile); returns
-    /// `(gseq, receipt)` in order.
+    /// The receipts of one commit's accepted events `(event, gseq)`, in
+    /// commit order: ONE signature over the RFC 6962 tree of their leaves
+    /// (see `jingwu_core::receipt`), made inside the write transaction;
+    /// returns `(gseq, receipt)` in order.
     pub fn receipts(
         &self,
         accepted: &[(&SignedEvent, i64)],
         received_at: OffsetDateTime,
     ) -> Result<Vec<(i64, SignedReceipt)>, ApiError> {
-        use rayon::prelude::*;
-        accepted
-            .par_iter()
-            .map(|(se, gseq)| Ok((*gseq, self.receipt(se, *gseq, received_at)?)))
-            .collect()
+        let receipts = SignedReceipt::sign_group(accepted, received_at, &self.key)
+            .map_err(|e| ApiError::internal(format!("县局回执签名失败：{e}")))?;
+        Ok(accepted
+            .iter()
+            .map(|(_, gseq)| *gseq)
+            .zip(receipts)
+            .collect())
     }
 }
 

@@ -504,7 +504,11 @@ async fn live(
                         continue;
                     }
                     seen = ev.event.gseq;
-                    if tx.send(Ok(send(&ev.event))).await.is_err() {
+                    let frame = SseEvent::default()
+                        .event("event")
+                        .id(ev.event.gseq.to_string())
+                        .data(&*ev.json);
+                    if tx.send(Ok(frame)).await.is_err() {
                         return;
                     }
                 }

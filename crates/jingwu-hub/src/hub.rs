@@ -26,6 +26,7 @@ use crate::db::{
     EnrolmentRow, EventRow, EventTx, HubDb, NewEvent, SessionRow, UploadBegin, UploadRow, UserRow,
 };
 use crate::error::{ApiError, ErrorCode};
+use crate::group::{GroupCommit, PendingPush, Slot};
 use crate::logins::{LockRule, PasswordPool};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -144,6 +145,8 @@ pub(crate) fn stored_event(r: &EventRow) -> StoredEvent {
 #[derive(Debug, Clone)]
 pub struct LiveEvent {
     pub event: StoredEvent,
+    /// `event` as JSON, made once for every stream that sends it.
+    pub json: Arc<str>,
     pub viewers: HashSet<String>,
 }
 
@@ -182,6 +185,8 @@ pub struct Hub {
     passwords: PasswordPool,
     /// The directory whose filesystem's free space is watched.
     disk_dir: OnceLock<PathBuf>,
+    /// Pushes waiting for their group commit.
+    group: GroupCommit,
 }
 
 /// A quiet day forgets earlier login failures and locks.
@@ -323,6 +328,24 @@ pub fn viewers_after(
     v.into_iter().collect()
 }
 
+/// Checks every event's signature (in parallel); the first bad one is the
+/// answer. The authors' keys were found before (cached).
+fn verify_all(events: &[SignedEvent], keys: &[PublicKey]) -> Result<(), ApiError> {
+    let bad = events
+        .par_iter()
+        .zip(keys.par_iter())
+        .enumerate()
+        .find_first(|(_, (e, k))| e.verify(k).is_err());
+    match bad {
+        Some((i, (e, _))) => Err(ApiError::new(
+            ErrorCode::BadSignature,
+            "签名校验失败：事件内容与签名不符",
+        )
+        .at(i, Some(e.event.id.to_string()))),
+        None => Ok(()),
+    }
+}
+
 fn decode_event(index: usize, w: &WireEvent) -> Result<SignedEvent, ApiError> {
     w.signed()
         .map_err(|e| ApiError::new(ErrorCode::MalformedEvent, e.to_string()).at(index, None))
@@ -351,6 +374,7 @@ impl Hub {
             published: Mutex::new(start),
             passwords: PasswordPool::new(limits.password_hashers, limits.password_queue),
             disk_dir: OnceLock::new(),
+            group: GroupCommit::new(),
             limits,
         });
         Ok(hub)
@@ -405,8 +429,12 @@ impl Hub {
             }
             for (row, viewers) in rows {
                 *last = row.gseq;
+                let event = stored_event(&row);
+                let json = serde_json::to_string(&event)
+                    .map_err(|e| ApiError::internal(format!("事件无法编码：{e}")))?;
                 let _ = self.live.send(Arc::new(LiveEvent {
-                    event: stored_event(&row),
+                    event,
+                    json: json.into(),
                     viewers: viewers.into_iter().collect(),
                 }));
             }
@@ -905,6 +933,10 @@ impl Hub {
     /// authored by the caller with an approved key, carry a valid
     /// signature, be allowed by the case's rules at its current step and
     /// extend the case's head. Resent events are acknowledged again.
+    ///
+    /// Concurrent pushes are committed together (see `crate::group`); the
+    /// answer comes after the commit. Not to be called from the rayon pool
+    /// while holding the write transaction.
     pub fn push(&self, caller: &Caller, batch: &[WireEvent]) -> Result<PushResult, ApiError> {
         if batch.is_empty() {
             return Ok(PushResult {
@@ -953,113 +985,184 @@ impl Hub {
             }
             keys.push(key);
         }
-        // Signatures are checked in parallel before the write lock.
-        let bad = events
-            .par_iter()
-            .zip(keys.par_iter())
-            .enumerate()
-            .find_first(|(_, (e, k))| e.verify(k).is_err());
-        if let Some((i, (e, _))) = bad {
-            return Err(
-                ApiError::new(ErrorCode::BadSignature, "签名校验失败：事件内容与签名不符")
-                    .at(i, Some(e.event.id.to_string())),
-            );
+        // Signatures are checked on the rayon pool while the push waits
+        // for its group and while the writer applies its rules (a bad one
+        // is still the answer, before any rule's).
+        let pending = Arc::new(PendingPush {
+            person: caller.person.clone(),
+            events,
+            keys,
+            verified: Slot::new(),
+            answer: Slot::new(),
+        });
+        if rayon::current_thread_index().is_some() {
+            // On the pool itself: verify here (the writer must never wait
+            // for work queued behind it).
+            pending
+                .verified
+                .set(verify_all(&pending.events, &pending.keys));
+        } else {
+            let job = pending.clone();
+            rayon::spawn(move || job.verified.set(verify_all(&job.events, &job.keys)));
         }
-        let mut results = Vec::with_capacity(events.len());
-        let reg = &self.reg;
-        let person = caller.person.as_str();
-        self.db.push(&mut |tx| {
-            results.clear();
-            let mut accepted = Vec::new();
+        self.group
+            .submit(pending, &|group| self.commit_group(group))
+    }
+
+    /// Writes one group of pushes in one transaction (see `crate::group`):
+    /// each push in its own savepoint, all-or-nothing on its own; then
+    /// one receipt signature for every event accepted; one commit; then
+    /// each push gets its answer.
+    fn commit_group(&self, group: &[Arc<PendingPush>]) {
+        const SAVEPOINT: &str = "push";
+        let mut outcomes: Vec<Result<Vec<PushedEvent>, ApiError>> = Vec::with_capacity(group.len());
+        let res = self.db.push::<ApiError>(&mut |tx| {
+            outcomes.clear();
+            let mut accepted: Vec<(&SignedEvent, i64)> = Vec::new();
             // The hub's time of acceptance, taken under the write lock.
             let now = hub_now();
             let received_at = crate::rfc3339(now);
-            for (i, se) in events.iter().enumerate() {
-                let ev = &se.event;
-                let id = Some(ev.id.to_string());
-                let hash = se.hash_hex();
-                if let Some(h) = tx.event_hash(&ev.id)? {
-                    if h != hash {
-                        return Err(ApiError::new(
-                            ErrorCode::IdReused,
-                            "事件编号已被另一内容不同的事件使用",
-                        )
-                        .at(i, id));
-                    }
-                    results.push(PushedEvent {
-                        id: ev.id,
-                        gseq: None,
-                        duplicate: true,
-                    });
-                    continue;
+            for p in group {
+                tx.savepoint(SAVEPOINT)?;
+                let mark = accepted.len();
+                let applied = self.apply_push(tx, p, now, &received_at, &mut accepted);
+                // The signatures were checked meanwhile; a bad one is the
+                // answer, as if checked first.
+                let outcome = p
+                    .verified
+                    .wait()
+                    .and(applied)
+                    .and_then(|r| tx.release(SAVEPOINT).map(|()| r).map_err(ApiError::from));
+                if outcome.is_err() {
+                    accepted.truncate(mark);
+                    tx.rollback_to(SAVEPOINT)?;
+                    tx.release(SAVEPOINT)?;
                 }
-                check_device_time(ev.time, now, self.limits.max_clock_ahead_secs)
-                    .map_err(|e| e.at(i, id.clone()))?;
-                let current = tx.case_state(&ev.case_id)?;
-                if current.is_some() && !tx.can_see(person, &ev.case_id)? {
-                    return Err(ApiError::new(ErrorCode::OutOfScope, "无权处理该案件").at(i, id));
-                }
-                let next = match &current {
-                    None => CaseState::create(ev, &hash, reg),
-                    Some(s) => s.apply(ev, &hash, reg),
-                }
-                .map_err(|e| rejection(e, current.as_ref()).at(i, id.clone()))?;
-                if current.is_none() && tx.case_no_taken(&next.case_no, &ev.case_id)? {
-                    let mut err = ApiError::new(
-                        ErrorCode::CaseNoTaken,
-                        format!(
-                            "受理编号 {} 已被另一案件使用，县局未接受该案件（其他案件不受影响）",
-                            next.case_no
-                        ),
-                    )
-                    .at(i, id);
-                    err.body.case_id = Some(ev.case_id.to_string());
-                    return Err(err);
-                }
-                if let Action::Attach { attachment, .. } = &ev.action {
-                    if !attachment_usable(tx, person, &attachment.sm3)? {
-                        tracing::warn!(person, sm3 = %attachment.sm3, case = %ev.case_id,
-                            "attach refused: attachment not held by the author nor in their cases");
-                        return Err(ApiError::new(
-                            ErrorCode::AttachmentMissing,
-                            format!("附件“{}”尚未上传到县局，请先上传附件", attachment.name),
-                        )
-                        .at(i, id));
-                    }
-                    tx.link_attachment(&ev.case_id, &attachment.sm3)?;
-                }
-                let gseq = tx.insert_event(&NewEvent {
-                    id: &ev.id,
-                    case_id: &ev.case_id,
-                    seq: ev.seq as i64,
-                    bytes: se.bytes(),
-                    signature: se.signature(),
-                    hash: &hash,
-                    author: &ev.author,
-                    kind: ev.action.kind(),
-                    received_at: &received_at,
-                })?;
-                accepted.push((se, gseq));
-                tx.put_case(&next)?;
-                tx.grant(
-                    &ev.case_id,
-                    &viewers_after(reg, current.is_none(), &next, &ev.author),
-                )?;
-                results.push(PushedEvent {
-                    id: ev.id,
-                    gseq: Some(gseq),
-                    duplicate: false,
-                });
+                outcomes.push(outcome);
             }
             for (gseq, r) in self.hub_key.receipts(&accepted, now)? {
                 tx.set_receipt(gseq, r.bytes(), r.signature())?;
             }
             Ok(())
-        })?;
-        if results.iter().any(|r| !r.duplicate) {
+        });
+        let mut any = false;
+        for (p, outcome) in group.iter().zip(outcomes) {
+            let answer = match (&res, outcome) {
+                // A push refused alone keeps its own answer.
+                (_, Err(e)) => Err(e),
+                (Ok(()), Ok(results)) => {
+                    any |= results.iter().any(|r| !r.duplicate);
+                    Ok(PushResult { results })
+                }
+                (Err(e), Ok(_)) => Err(e.clone()),
+            };
+            p.answer.set(answer);
+        }
+        // A failure before a push's turn (the transaction could not start).
+        if let Err(e) = &res {
+            for p in group {
+                if !p.answer.is_set() {
+                    p.answer.set(Err(e.clone()));
+                }
+            }
+        }
+        if any {
             self.wake.notify_one();
         }
-        Ok(PushResult { results })
+    }
+
+    /// One push's events, in order, inside the group's transaction:
+    /// duplicates acknowledged, each new event checked against the case's
+    /// rules and stored. Accepted events are added to `accepted`.
+    fn apply_push<'p>(
+        &self,
+        tx: &mut dyn EventTx,
+        p: &'p PendingPush,
+        now: time::OffsetDateTime,
+        received_at: &str,
+        accepted: &mut Vec<(&'p SignedEvent, i64)>,
+    ) -> Result<Vec<PushedEvent>, ApiError> {
+        let reg = &self.reg;
+        let person = p.person.as_str();
+        let mut results = Vec::with_capacity(p.events.len());
+        for (i, se) in p.events.iter().enumerate() {
+            let ev = &se.event;
+            let id = Some(ev.id.to_string());
+            let hash = se.hash_hex();
+            if let Some(h) = tx.event_hash(&ev.id)? {
+                if h != hash {
+                    return Err(ApiError::new(
+                        ErrorCode::IdReused,
+                        "事件编号已被另一内容不同的事件使用",
+                    )
+                    .at(i, id));
+                }
+                results.push(PushedEvent {
+                    id: ev.id,
+                    gseq: None,
+                    duplicate: true,
+                });
+                continue;
+            }
+            check_device_time(ev.time, now, self.limits.max_clock_ahead_secs)
+                .map_err(|e| e.at(i, id.clone()))?;
+            let current = tx.case_state(&ev.case_id)?;
+            if current.is_some() && !tx.can_see(person, &ev.case_id)? {
+                return Err(ApiError::new(ErrorCode::OutOfScope, "无权处理该案件").at(i, id));
+            }
+            let next = match &current {
+                None => CaseState::create(ev, &hash, reg),
+                Some(s) => s.apply(ev, &hash, reg),
+            }
+            .map_err(|e| rejection(e, current.as_ref()).at(i, id.clone()))?;
+            if current.is_none() && tx.case_no_taken(&next.case_no, &ev.case_id)? {
+                let mut err = ApiError::new(
+                    ErrorCode::CaseNoTaken,
+                    format!(
+                        "受理编号 {} 已被另一案件使用，县局未接受该案件（其他案件不受影响）",
+                        next.case_no
+                    ),
+                )
+                .at(i, id);
+                err.body.case_id = Some(ev.case_id.to_string());
+                return Err(err);
+            }
+            if let Action::Attach { attachment, .. } = &ev.action {
+                if !attachment_usable(tx, person, &attachment.sm3)? {
+                    tracing::warn!(person, sm3 = %attachment.sm3, case = %ev.case_id,
+                        "attach refused: attachment not held by the author nor in their cases");
+                    return Err(ApiError::new(
+                        ErrorCode::AttachmentMissing,
+                        format!("附件“{}”尚未上传到县局，请先上传附件", attachment.name),
+                    )
+                    .at(i, id));
+                }
+                tx.link_attachment(&ev.case_id, &attachment.sm3)?;
+            }
+            let gseq = tx.insert_event(&NewEvent {
+                id: &ev.id,
+                case_id: &ev.case_id,
+                seq: ev.seq as i64,
+                bytes: se.bytes(),
+                signature: se.signature(),
+                hash: &hash,
+                author: &ev.author,
+                kind: ev.action.kind(),
+                received_at,
+            })?;
+            accepted.push((se, gseq));
+            tx.put_case(&next)?;
+            tx.grant(
+                &ev.case_id,
+                &viewers_after(reg, current.is_none(), &next, &ev.author),
+            )?;
+            results.push(PushedEvent {
+                id: ev.id,
+                gseq: Some(gseq),
+                duplicate: false,
+            });
+        }
+        Ok(results)
     }
 
     /// Events after `after` that the caller may see.

@@ -8,6 +8,7 @@ pub mod db;
 pub mod disk;
 pub mod error;
 pub mod evidence;
+pub mod group;
 pub mod hosted;
 pub mod http;
 pub mod hub;

@@ -3,9 +3,9 @@
 //! the hub's signed receipt of when it was accepted.
 
 use base64::Engine as _;
-use jingwu_core::crypto::PublicKey;
+use jingwu_core::crypto::{PublicKey, SoftwareKey};
 use jingwu_core::event::{Decision, SignedEvent};
-use jingwu_core::receipt::SignedReceipt;
+use jingwu_core::receipt::{ReceiptBody, SignedReceipt};
 use jingwu_station::client::StoredEvent;
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -187,10 +187,16 @@ async fn receipts_are_signed_by_the_hub(backend: Backend) {
         .save_receipt(&log[1].signed().unwrap(), &receipt_of(&log[0]));
     assert!(wrong.is_err(), "a receipt of another event is refused");
 
-    // OpenSSL checks a receipt with the served key, as an auditor would.
+    // OpenSSL checks a receipt's signed tree head with the served key, as
+    // an auditor would (the head's exact bytes are the receipt's `head`
+    // string: `jq -j .head`).
     let dir = tempfile::tempdir().unwrap();
     let rec = log[3].receipt.as_ref().unwrap();
-    std::fs::write(dir.path().join("receipt.json"), b64(&rec.bytes)).unwrap();
+    let wire: serde_json::Value = serde_json::from_slice(&b64(&rec.bytes)).unwrap();
+    assert_eq!(wire["v"], 2, "group receipts");
+    let head = wire["head"].as_str().unwrap();
+    assert_eq!(head.as_bytes(), receipt_of(&log[3]).signed_bytes());
+    std::fs::write(dir.path().join("receipt.json"), head).unwrap();
     std::fs::write(dir.path().join("receipt.sig"), b64(&rec.signature)).unwrap();
     std::fs::write(dir.path().join("hub.pem"), &info.pem).unwrap();
     let out = std::process::Command::new("openssl")
@@ -218,6 +224,37 @@ async fn receipts_are_signed_by_the_hub(backend: Backend) {
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A format-1 receipt (one signature per event, as hubs made them
+    // before group commit) stored for an event is served, and a station
+    // checks and keeps it like a group receipt.
+    let old_key =
+        SoftwareKey::from_pkcs8_pem(&hub.hub.db.meta_get("hub_receipt_key").unwrap().unwrap())
+            .unwrap();
+    let first = log[0].signed().unwrap();
+    let at = datetime!(2026-11-20 01:07:30.125 UTC);
+    let v1 = SignedReceipt::sign(
+        ReceiptBody::for_event(&first, log[0].gseq, at, &info.fingerprint),
+        &old_key,
+    )
+    .unwrap();
+    hub.hub
+        .db
+        .push::<jingwu_hub::db::DbError>(&mut |tx| {
+            tx.set_receipt(log[0].gseq, v1.bytes(), v1.signature())?;
+            Ok(())
+        })
+        .unwrap();
+    let mut second = Client::enrol(&hub.url, OFFICER).await;
+    hub.approve_all().await;
+    second.sync().await;
+    let times = second.st.store.receipt_times(&case).unwrap();
+    assert_eq!(times.len(), 4);
+    assert_eq!(times[&first.event.id], at);
+    assert_eq!(
+        times[&log[3].signed().unwrap().event.id],
+        receipt_of(&log[3]).body.received_at
     );
 
     // The same database keeps the same hub key across restarts.

@@ -60,11 +60,17 @@ fn signed_event(bytes: &str, signature: &str) -> Result<SignedEvent, WireError> 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WireReceipt {
-    /// The signed bytes (RFC 8785 JSON of event id, event SM3, case id,
-    /// gseq, the hub's time of acceptance and the hub key's fingerprint),
-    /// base64.
+    /// The receipt (RFC 8785 JSON), base64. Format 2 (`"v":2`, made
+    /// now): `head`, the signed tree head as a string (format, hub key
+    /// fingerprint, number of events committed together, RFC 6962 SM3
+    /// Merkle root, the hub's time of acceptance); `leaf` (event id,
+    /// event SM3, case id, gseq, the hub's time); `index`; `proof`, the
+    /// leaf's inclusion proof (hex SM3 hashes). Format 1 (`"v":1`, older
+    /// events): the signed body itself (event id, event SM3, case id,
+    /// gseq, the hub's time, the hub key's fingerprint).
     pub bytes: String,
-    /// The hub's SM2 signature (DER, default ID), base64.
+    /// The hub's SM2 signature (DER, default ID), base64: over the tree
+    /// head (format 2) or over `bytes` (format 1).
     pub signature: String,
 }
 

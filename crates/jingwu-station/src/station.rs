@@ -425,8 +425,12 @@ impl Station {
 
     /// Keeps the hub's receipt of a stored event, checked against the
     /// hub's key (fetched again when the receipt names a key not held
-    /// here). Events without a receipt (stored on the hub before receipts
-    /// existed) keep only their device time.
+    /// here) and against the event as served: its signature, for a group
+    /// receipt (format 2) the event's inclusion in the signed tree, and
+    /// the event's id, SM3, case and `gseq`. Format-1 receipts (one
+    /// signature per event, from hubs before group commit) are checked
+    /// and kept the same way. Events without a receipt (stored on the hub
+    /// before receipts existed) keep only their device time.
     async fn keep_receipt(
         &mut self,
         client: &HubClient,
@@ -437,6 +441,12 @@ impl Station {
             return Ok(());
         };
         let r = w.signed()?;
+        if r.body.gseq != se.gseq {
+            return usage(format!(
+                "县局回执的全局序号 {} 与事件的序号 {} 不符",
+                r.body.gseq, se.gseq
+            ));
+        }
         if self.store.hub_key(&r.body.hub_key)?.is_none() {
             self.fetch_hub_key(client).await?;
         }
