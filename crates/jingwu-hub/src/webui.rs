@@ -425,18 +425,14 @@ fn case_detail(hub: &Hub, caller: &Caller, s: &CaseState) -> Result<Value, ApiEr
         .map(|e| e.event.id)
         .collect();
     let chain_ok = jingwu_core::event::verify_chain(&events, key_of).is_ok();
-    let mut v = jingwu_core::view::case_detail(&hub.reg, s, &caller.person, &verified, chain_ok);
-    for k in [
-        "can_edit",
-        "can_submit",
-        "can_withdraw",
-        "can_implement",
-        "can_inform",
-    ] {
-        v[k] = Value::Bool(false);
-    }
-    v["edit_values"] = Value::Null;
-    Ok(v)
+    // What the caller may do now by the rules (the hub's clock), of which
+    // a browser offers the decision only.
+    let actions = s
+        .allowed_actions(&caller.person, &hub.reg, time::OffsetDateTime::now_utc())
+        .decide_only();
+    Ok(jingwu_core::view::case_detail(
+        &hub.reg, s, &actions, &verified, chain_ok,
+    ))
 }
 
 #[cfg(test)]

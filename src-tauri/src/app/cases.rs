@@ -216,8 +216,10 @@ pub async fn case_detail(state: State<'_, AppState>, case_id: String) -> Result<
         }
     }
     let chain_ok = st.store.verified_events(&id).is_ok();
+    // What this user may do now, by the rules (this machine's clock).
+    let actions = s.allowed_actions(&me, &st.reg, time::OffsetDateTime::now_utc());
     Ok(jingwu_core::view::case_detail(
-        &st.reg, &s, &me, &ok_events, chain_ok,
+        &st.reg, &s, &actions, &ok_events, chain_ok,
     ))
 }
 
