@@ -46,7 +46,7 @@
 //   back, case-no, case-status, case-step, case-summary
 //   case-values with value-<key> rows, case-attachments, case-attachments-empty
 //   li[data-testid="case-attachment"][data-sm3] with a button attachment-open-<n>;
-//     when the case is editable by this user, page tools page-rotate-<n>, page-up-<n>,
+//     when this user may change its attachments (can_attach), page tools page-rotate-<n>, page-up-<n>,
 //     page-down-<n> (data-testid page-rotate / page-up / page-down)
 //   new-case / edit attachments: div[data-testid="attachment-warning"] under a pending file
 //     for each scan-pipeline warning (e.g. 未检测到村（居）委会印章)
@@ -97,6 +97,7 @@ const api = {
   update: (caseId, values, pin) => call("update", { caseId, values, pin }),
   caseDetail: (caseId) => call("case_detail", { caseId }),
   attachmentData: (sm3) => call("attachment_data", { sm3 }),
+  checkOpinion: (decision, opinion) => call("check_opinion", { decision, opinion }),
   decide: (caseId, decision, opinion, pin) => call("decide", { caseId, decision, opinion, pin }),
   act: (caseId, action, note, channel, pin) => call("act", { caseId, action, note, channel, pin }),
   syncNow: () => call("sync_now"),
@@ -791,10 +792,6 @@ async function loadCase() {
   renderCase(detail, template);
 }
 
-function isEditableStatus(status) {
-  return ["draft", "returned", "withdrawn"].includes(statusCode(status));
-}
-
 function renderCase(d, template) {
   $("case-no").textContent = d.case_no || "（未编号）";
   $("case-status").textContent = statusLabel(d.status);
@@ -805,7 +802,7 @@ function renderCase(d, template) {
   $("case-values").replaceChildren(renderValues(template, d.values || {}));
 
   const atts = Array.isArray(d.attachments) ? d.attachments : [];
-  $("case-attachments").replaceChildren(...atts.map((att, i) => attachmentItem(att, i, d.can_edit === true ? atts : null)));
+  $("case-attachments").replaceChildren(...atts.map((att, i) => attachmentItem(att, i, d.can_attach === true ? atts : null)));
   $("case-attachments-empty").hidden = atts.length > 0;
 
   const trail = Array.isArray(d.trail) ? d.trail : [];
@@ -815,12 +812,14 @@ function renderCase(d, template) {
   $("decide-panel").hidden = !d.can_decide;
   const canEdit = d.can_edit === true;
   $("edit-box").hidden = !canEdit;
-  const canSubmit = typeof d.can_submit === "boolean" ? d.can_submit : isEditableStatus(d.status);
+  // Every flag is the core's answer (CaseState::allowed_actions). 提交审批
+  // also shows when submitting is this user's to do but the form still
+  // needs fixing (submit_errors): pressing it says what.
+  const canSubmit = d.can_submit === true || (Array.isArray(d.submit_errors) && d.submit_errors.length > 0);
   $("submit-box").hidden = !canSubmit;
   $("withdraw-box").hidden = !d.can_withdraw;
   $("implement-box").hidden = !d.can_implement;
-  // 告知申请人 comes after 落实; without a can_inform flag it goes with can_implement.
-  const canInform = typeof d.can_inform === "boolean" ? d.can_inform : Boolean(d.can_implement);
+  const canInform = d.can_inform === true;
   $("inform-box").hidden = !canInform;
   $("act-note-box").hidden = !(d.can_withdraw || d.can_implement || canInform);
   $("act-panel").hidden = !(canEdit || canSubmit || d.can_withdraw || d.can_implement || canInform);
@@ -954,10 +953,13 @@ async function pageTool(kind, i, pages) {
 async function decide(decision) {
   const labels = { agree: "同意", disagree: "不同意", return: "退回补正" };
   const label = labels[decision];
-  const opinion = $("opinion").value.trim();
-  if (!opinion) {
-    // Every decision needs an opinion (不同意 and 退回补正 must say why); the station refuses an empty one.
-    showMessage("请填写审批意见", "error");
+  // The core's opinion rule, asked before the PIN: the opinion as it
+  // will be signed (trimmed), or why not (e.g. 不同意 must say why).
+  let opinion;
+  try {
+    opinion = (await api.checkOpinion(decision, $("opinion").value)).opinion;
+  } catch (err) {
+    showMessage(errorText(err), "error");
     $("opinion").focus();
     return;
   }

@@ -118,6 +118,7 @@ fn run() -> anyhow::Result<i32> {
             app::attach,
             app::submit,
             app::update,
+            app::check_opinion,
             app::decide,
             app::act,
             app::case_detail,

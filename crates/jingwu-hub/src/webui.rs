@@ -190,6 +190,19 @@ struct PinArgs {
 }
 
 #[derive(Deserialize)]
+struct OpinionArgs {
+    decision: String,
+    opinion: String,
+}
+
+fn parse_decision(text: &str) -> Result<Decision, ApiError> {
+    text.parse()
+        .map_err(|e: jingwu_core::event::UnknownDecision| {
+            ApiError::bad_request("bad_decision", e.to_string())
+        })
+}
+
+#[derive(Deserialize)]
 struct DecideArgs {
     #[serde(rename = "caseId", alias = "case_id")]
     case_id: String,
@@ -211,7 +224,7 @@ fn parse_case(id: &str) -> Result<Uuid, ApiError> {
 /// as a JSON object; answers the command's JSON result, or an error body
 /// (`{code, error}`, `error` in Chinese).
 #[utoipa::path(post, path = "/api/ui/{command}",
-    params(("command" = String, Path, description = "login, logout, status, enrol_hosted_key, lists, template, case_detail, attachment_data, decide"),
+    params(("command" = String, Path, description = "login, logout, status, enrol_hosted_key, lists, template, case_detail, attachment_data, check_opinion, decide"),
         ("X-Jingwu-UI" = String, Header, description = "must be 1")),
     request_body(content = Object, description = "the command's arguments (as the desktop's Tauri command)"),
     responses((status = 200, description = "the command's result; login sets the session cookie"),
@@ -384,19 +397,16 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
         "decide" => {
             let a: DecideArgs = args(body)?;
             let id = parse_case(&a.case_id)?;
-            let d = match a.decision.as_str() {
-                "agree" => Decision::Agree,
-                "disagree" => Decision::Disagree,
-                "return" => Decision::Return,
-                _ => {
-                    return Err(ApiError::bad_request(
-                        "bad_decision",
-                        "审批意见应为同意、不同意或退回补正",
-                    ))
-                }
-            };
+            let d = parse_decision(&a.decision)?;
             hub.hosted_decide(caller, &id, d, &a.opinion, &a.pin)?;
             Ok(json!({"case_id": id, "queued": false}))
+        }
+        "check_opinion" => {
+            let a: OpinionArgs = args(body)?;
+            let d = parse_decision(&a.decision)?;
+            let opinion = jingwu_core::case::check_opinion(d, &a.opinion)
+                .map_err(|e| ApiError::bad_request("bad_opinion", e.to_string()))?;
+            Ok(json!({ "opinion": opinion }))
         }
         "ui_ready" => Ok(Value::Null),
         _ => Err(ApiError::not_found("没有这个操作")),

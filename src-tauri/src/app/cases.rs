@@ -140,6 +140,16 @@ pub async fn submit(
     Ok(json!({"case_id": id, "queued": q}))
 }
 
+/// The opinion rule of the core (`check_opinion`), for the UI to ask
+/// before it asks for the PIN: the opinion as it would be signed, or why
+/// not.
+#[tauri::command]
+pub fn check_opinion(decision: String, opinion: String) -> Result<Value, String> {
+    let d: Decision = decision.parse().map_err(err)?;
+    let opinion = jingwu_core::case::check_opinion(d, &opinion).map_err(err)?;
+    Ok(json!({ "opinion": opinion }))
+}
+
 #[tauri::command]
 pub async fn decide(
     state: State<'_, AppState>,
@@ -149,17 +159,10 @@ pub async fn decide(
     pin: String,
 ) -> Result<Value, String> {
     let id = parse_case(&case_id)?;
-    let d = match decision.as_str() {
-        "agree" => Decision::Agree,
-        "disagree" => Decision::Disagree,
-        "return" => Decision::Return,
-        _ => return Err("审批意见应为同意、不同意或退回补正".into()),
-    };
-    if opinion.trim().is_empty() {
-        return Err("请填写审批意见".into());
-    }
+    let d: Decision = decision.parse().map_err(err)?;
+    // The opinion is checked by the core's rule before the PIN is tried.
     let mut st = state.station.lock().await;
-    st.decide(&pin, id, d, opinion.trim()).map_err(pin_err)?;
+    st.decide(&pin, id, d, &opinion).map_err(pin_err)?;
     let q = queued(&st);
     drop(st);
     state.poke.notify_one();

@@ -321,7 +321,9 @@ fn draft_for_form(app: &AppHandle, form_id: &str) -> Option<Value> {
     let st = Station::open(&dir, registry().ok()?).ok()?;
     let id = st.case_for_form(form_id).ok()??;
     let c = st.store.case(&id).ok()??;
-    (c.status.editable_by_initiator() && st.person().ok()? == c.initiator)
+    let me = st.person().ok()?;
+    c.allowed_actions(&me, &st.reg, time::OffsetDateTime::now_utc())
+        .can_attach
         .then(|| json!({"case_id": c.case_id, "case_no": c.case_no}))
 }
 
