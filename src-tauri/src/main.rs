@@ -1,7 +1,7 @@
 //! Jingwu 协同警务 — station desktop app (Tauri 2 shell).
 //!
 //! The shell resolves its data directory, opens the station core there
-//! (`app.rs`: the commands the UI calls, and the background link to the
+//! (`app/`: the commands the UI calls, and the background link to the
 //! county hub with desktop notifications) and serves the static UI in
 //! `../ui`.
 

@@ -2,7 +2,7 @@
 //! template and the case page (approval trail with per-event signature
 //! marks, ID numbers masked). Pure: the caller checks the signatures and
 //! passes the result in. The hub's browser API builds its answers here;
-//! the shapes are those of the desktop's commands (`src-tauri/src/app.rs`),
+//! the shapes are those of the desktop's commands (`src-tauri/src/app/`),
 //! so the same `ui/` code renders both.
 
 use std::collections::HashSet;

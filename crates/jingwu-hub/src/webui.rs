@@ -1,7 +1,7 @@
 //! The UI served to browsers: the files of `ui/` embedded at compile time
 //! (at `/`, with a strict Content-Security-Policy), and `POST
 //! /api/ui/<command>`: the desktop's commands (same names, arguments and
-//! result shapes as `src-tauri/src/app.rs`) answered from the hub's data,
+//! result shapes as `src-tauri/src/app/`) answered from the hub's data,
 //! for county approvers who sign in with a password in a browser and sign
 //! with a hosted key ([`crate::hosted`]).
 //!
