@@ -30,6 +30,24 @@ fn table() -> (BTreeSet<String>, BTreeSet<String>) {
     (list("desktop"), list("browser"))
 }
 
+/// Every `.rs` file under `dir` (relative to the workspace), recursively.
+fn rust_files(dir: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![root().join(dir)];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.extension().and_then(|e| e.to_str()) == Some("rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 fn set(v: impl IntoIterator<Item = String>) -> BTreeSet<String> {
     v.into_iter().collect()
 }
@@ -39,8 +57,8 @@ fn the_desktop_defines_handles_and_permits_exactly_the_tables_commands() {
     let (desktop, _) = table();
     // #[tauri::command] functions.
     let mut defined = BTreeSet::new();
-    for file in ["src-tauri/src/app.rs", "src-tauri/src/main.rs"] {
-        let text = read(file);
+    for file in rust_files("src-tauri/src") {
+        let text = std::fs::read_to_string(&file).unwrap();
         for part in text.split("#[tauri::command]").skip(1) {
             let f = part.find("fn ").unwrap();
             let name: String = part[f + 3..]

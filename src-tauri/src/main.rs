@@ -1,7 +1,7 @@
 //! Jingwu 协同警务 — station desktop app (Tauri 2 shell).
 //!
 //! The shell resolves its data directory, opens the station core there
-//! (`app.rs`: the commands the UI calls, and the background link to the
+//! (`app/`: the commands the UI calls, and the background link to the
 //! county hub with desktop notifications) and serves the static UI in
 //! `../ui`.
 
@@ -118,6 +118,7 @@ fn run() -> anyhow::Result<i32> {
             app::attach,
             app::submit,
             app::update,
+            app::check_opinion,
             app::decide,
             app::act,
             app::case_detail,

@@ -167,9 +167,10 @@ try {
   await page.click("#viewer-close");
 
   if (CHECK_BAD) {
-    await page.fill("#opinion", "");
-    await page.click("#decide-agree");
-    await textIncludes("#message-text", "请填写审批意见");
+    // 不同意 must say why: the core's rule answers before any PIN.
+    await page.fill("#opinion", "  ");
+    await page.click("#decide-disagree");
+    await textIncludes("#message-text", "不同意时必须填写意见");
     await page.fill("#opinion", "经审核，材料齐全，同意。");
     await page.click("#decide-agree");
     await page.waitForSelector("#pin-modal:not([hidden])");

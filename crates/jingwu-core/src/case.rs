@@ -206,6 +206,76 @@ fn deny<T>(msg: impl Into<String>) -> Result<T, Rejection> {
     Err(Rejection::NotAllowed(msg.into()))
 }
 
+/// The longest approval opinion, in characters.
+pub const MAX_OPINION_CHARS: usize = 1000;
+
+/// The one rule for an approval opinion: trimmed, required for 不同意 and
+/// 退回补正 (they must say why), at most [`MAX_OPINION_CHARS`] characters.
+/// Returns the opinion as it is signed and recorded. `apply` checks every
+/// decision with it; adapters call it (through
+/// [`CaseState::decision_action`], or directly to check an opinion as it
+/// is typed) before asking for a PIN.
+pub fn check_opinion(decision: Decision, opinion: &str) -> Result<String, Rejection> {
+    let opinion = opinion.trim();
+    if decision != Decision::Agree && opinion.is_empty() {
+        return deny(format!("{}时必须填写意见", decision.label()));
+    }
+    if opinion.chars().count() > MAX_OPINION_CHARS {
+        return deny(format!("审批意见不能超过 {MAX_OPINION_CHARS} 字"));
+    }
+    Ok(opinion.to_string())
+}
+
+/// What a person may do to a case now (see
+/// [`CaseState::allowed_actions`]): each `can_*` is true exactly when
+/// [`CaseState::apply`] would accept that person's event of that kind.
+/// The UI shows a button only for a true flag.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actions {
+    /// 同意 / 不同意 / 退回补正 at the current step.
+    pub can_decide: bool,
+    /// Change the form's fields (修改申请; 110: the intake record).
+    pub can_edit: bool,
+    /// Add, remove, turn or reorder attachments.
+    pub can_attach: bool,
+    /// Send the case into review as it stands.
+    pub can_submit: bool,
+    /// When submitting is this person's to do but the form is not ready:
+    /// what to fix (empty otherwise).
+    pub submit_errors: Vec<FieldError>,
+    /// 撤回 the last send.
+    pub can_withdraw: bool,
+    /// 作废.
+    pub can_cancel: bool,
+    /// 落实.
+    pub can_implement: bool,
+    /// 告知申请人.
+    pub can_inform: bool,
+    /// 110: 退单.
+    pub can_reject_dispatch: bool,
+    /// 110: 签收.
+    pub can_acknowledge: bool,
+    /// 110: 出警 (with this person among the officers).
+    pub can_depart: bool,
+    /// 110: 到达现场.
+    pub can_arrive: bool,
+    /// 110: 终结.
+    pub can_conclude: bool,
+    /// 110: 归档.
+    pub can_archive: bool,
+}
+
+impl Actions {
+    /// Only the decision: what a shell offers where the initiator's
+    /// actions are not available (the hub's browser UI).
+    pub fn decide_only(&self) -> Actions {
+        Actions {
+            can_decide: self.can_decide,
+            ..Actions::default()
+        }
+    }
+}
+
 /// The one-line summary of a 户口变更 from its parts (see
 /// [`CaseState::summary`]); a slip checker rebuilds it from a printed page.
 pub fn hukou_summary(
@@ -440,7 +510,7 @@ impl CaseState {
     }
 
     /// The decision action for the current step, with the case number and
-    /// summary filled in.
+    /// summary filled in and the opinion checked ([`check_opinion`]).
     pub fn decision_action(
         &self,
         reg: &Registry,
@@ -456,7 +526,7 @@ impl CaseState {
         Ok(Action::Decide {
             step: step.id.clone(),
             decision,
-            opinion: opinion.to_string(),
+            opinion: check_opinion(decision, opinion)?,
             case_no: self.case_no.clone(),
             summary: self.summary(),
         })
@@ -476,6 +546,102 @@ impl CaseState {
             self.status,
             Status::Approved | Status::Rejected | Status::Cancelled | Status::Archived
         )
+    }
+
+    /// What `person` may do now, found by trying [`CaseState::apply`]
+    /// with an unsigned trial event of each kind by them, dated as
+    /// [`CaseState::signing_time`] would date it at `now` (a clock too far
+    /// behind is reported when signing, not by hiding the actions). The
+    /// trial events: a decision (同意, no opinion), an empty form change,
+    /// an attachment to the template's first attachments field, a submit,
+    /// a withdrawal, a cancellation (with a reason), 落实, 告知申请人 (now,
+    /// by the first channel of the dictionary), and the 110 steps (a
+    /// departure with `person` as the officer).
+    pub fn allowed_actions(&self, person: &str, reg: &Registry, now: OffsetDateTime) -> Actions {
+        let time = self.signing_time(now).unwrap_or(self.updated_at);
+        let trial = |action: Action| -> Result<(), Rejection> {
+            let ev = Event::new(
+                self.case_id,
+                self.next_seq,
+                Some(self.head.clone()),
+                person,
+                "",
+                "",
+                time,
+                [0; 10],
+                action,
+            );
+            self.apply(&ev, &self.head, reg).map(|_| ())
+        };
+        let ok = |action: Action| trial(action).is_ok();
+        let attach = self.template(reg).ok().and_then(|t| {
+            let field = t
+                .fields
+                .iter()
+                .find(|f| matches!(f.ty, FieldType::Attachments { .. }))?;
+            let taken = self
+                .form
+                .get(&field.key)
+                .and_then(|v| serde_json::from_value::<Vec<AttachmentRef>>(v.clone()).ok())
+                .unwrap_or_default();
+            let sm3 = (0..=taken.len())
+                .map(|i| format!("{i:064x}"))
+                .find(|h| taken.iter().all(|a| &a.sm3 != h))?;
+            Some(Action::Attach {
+                field: field.key.clone(),
+                attachment: AttachmentRef {
+                    sm3,
+                    name: "试验".into(),
+                    mime: "image/jpeg".into(),
+                    size: 1,
+                    pages: Some(1),
+                },
+            })
+        });
+        let channel = reg
+            .dicts
+            .get("inform_channel")
+            .and_then(|d| d.entries.first())
+            .map(|e| e.code.clone())
+            .unwrap_or_default();
+        let submit = trial(Action::Submit {});
+        Actions {
+            can_decide: self.decision_action(reg, Decision::Agree, "").is_ok_and(ok),
+            can_edit: ok(Action::UpdateForm {
+                changes: FormValues::new(),
+            }),
+            can_attach: attach.is_some_and(ok),
+            can_submit: submit.is_ok(),
+            submit_errors: match submit {
+                Err(Rejection::Invalid(errs)) => errs,
+                _ => Vec::new(),
+            },
+            can_withdraw: ok(Action::Withdraw {
+                reason: String::new(),
+            }),
+            can_cancel: ok(Action::Cancel {
+                reason: "作废".into(),
+            }),
+            can_implement: ok(Action::Implement {
+                note: String::new(),
+            }),
+            can_inform: ok(Action::InformApplicant {
+                at: time,
+                channel,
+                note: String::new(),
+            }),
+            can_reject_dispatch: ok(Action::RejectDispatch {
+                reason: "退单".into(),
+            }),
+            can_acknowledge: ok(Action::Acknowledge {}),
+            can_depart: ok(Action::Depart {
+                officers: vec![person.to_string()],
+                vehicles: Vec::new(),
+            }),
+            can_arrive: ok(Action::Arrive {}),
+            can_conclude: ok(Action::Conclude {}),
+            can_archive: ok(Action::Archive {}),
+        }
     }
 
     /// Applies the next event, or says why it is not allowed. `self` is
@@ -694,14 +860,15 @@ impl CaseState {
                 {
                     return deny(format!("您不是“{}”环节的审批人", sdef.name));
                 }
-                let opinion = opinion.trim();
-                if *decision != Decision::Agree && opinion.is_empty() {
-                    return deny(format!("{}时必须填写意见", decision.label()));
-                }
-                if opinion.chars().count() > 1000 {
-                    return deny("审批意见不能超过 1000 字");
-                }
-                self.push_trail(ev, &sdef.id, &sdef.role, "decide", Some(*decision), opinion);
+                let opinion = check_opinion(*decision, opinion)?;
+                self.push_trail(
+                    ev,
+                    &sdef.id,
+                    &sdef.role,
+                    "decide",
+                    Some(*decision),
+                    &opinion,
+                );
                 self.step_since = ev.time;
                 match decision {
                     Decision::Agree if idx + 1 < total => {

@@ -39,6 +39,27 @@ impl Decision {
     }
 }
 
+/// A decision's text that names none (see [`Decision`]'s `FromStr`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("审批意见应为 agree（同意）、disagree（不同意）或 return（退回补正），不是“{0}”")]
+pub struct UnknownDecision(pub String);
+
+/// A decision from text: its wire name (`agree`, `disagree`, `return`,
+/// as the UI and the event's JSON spell it) or its Chinese label (`同意`,
+/// `不同意`, `退回补正`, also `退回`).
+impl std::str::FromStr for Decision {
+    type Err = UnknownDecision;
+
+    fn from_str(s: &str) -> Result<Decision, UnknownDecision> {
+        match s {
+            "agree" | "同意" => Ok(Decision::Agree),
+            "disagree" | "不同意" => Ok(Decision::Disagree),
+            "return" | "退回" | "退回补正" => Ok(Decision::Return),
+            other => Err(UnknownDecision(other.to_string())),
+        }
+    }
+}
+
 /// What an event does. Serialised as `{"kind": …, "payload": {…}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "payload", rename_all = "snake_case")]

@@ -2,7 +2,7 @@
 //! template and the case page (approval trail with per-event signature
 //! marks, ID numbers masked). Pure: the caller checks the signatures and
 //! passes the result in. The hub's browser API builds its answers here;
-//! the shapes are those of the desktop's commands (`src-tauri/src/app.rs`),
+//! the shapes are those of the desktop's commands (`src-tauri/src/app/`),
 //! so the same `ui/` code renders both.
 
 use std::collections::HashSet;
@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use crate::case::CaseState;
+use crate::case::{Actions, CaseState};
 use crate::form::{FieldDef, FieldType, Permission, DRAFT_STEP};
 use crate::registry::Registry;
 use crate::SHANGHAI;
@@ -126,18 +126,19 @@ pub fn hukou_template(reg: &Registry) -> Option<Value> {
     Some(json!({"id": t.id, "version": t.version, "name": t.name, "fields": fields}))
 }
 
-/// The case page for `me`. `verified` holds the ids of events whose
-/// signature checked against their author's key; `chain_ok` whether the
-/// whole hash chain did. ID numbers are masked; the unmasked values go
-/// out only as `edit_values`, to an initiator who may still edit.
+/// The case page for a person who may take `actions` (from
+/// [`CaseState::allowed_actions`]; their `can_*` flags and
+/// `submit_errors` go out as they are). `verified` holds the ids of
+/// events whose signature checked against their author's key; `chain_ok`
+/// whether the whole hash chain did. ID numbers are masked; the unmasked
+/// values go out only as `edit_values`, to someone who may edit.
 pub fn case_detail(
     reg: &Registry,
     s: &CaseState,
-    me: &str,
+    actions: &Actions,
     verified: &HashSet<Uuid>,
     chain_ok: bool,
 ) -> Value {
-    use crate::case::Status;
     let workflow = s.workflow.as_ref().and_then(|w| reg.workflow(w));
     let trail: Vec<Value> = s
         .trail
@@ -201,8 +202,7 @@ pub fn case_detail(
             v => mask_strings(v),
         }
     }
-    let editable = s.initiator == me && s.status.editable_by_initiator();
-    json!({
+    let mut page = json!({
         "id": s.case_id,
         "case_no": s.case_no,
         "status": s.status.label(),
@@ -211,14 +211,12 @@ pub fn case_detail(
         "values": values,
         "attachments": attachments,
         "trail": trail,
-        "can_decide": s.assignees(reg).iter().any(|a| a == me),
-        "can_edit": editable,
-        "edit_values": if editable { Value::from(serde_json::Map::from_iter(edit_values)) } else { Value::Null },
-        "can_withdraw": s.initiator == me && s.status == Status::InReview,
-        "can_implement": s.initiator == me && s.status == Status::Approved && s.implemented.is_none(),
-        "can_inform": s.initiator == me
-            && s.informed.is_none()
-            && (s.status == Status::Rejected
-                || (s.status == Status::Approved && s.implemented.is_some())),
-    })
+        "edit_values": if actions.can_edit { Value::from(serde_json::Map::from_iter(edit_values)) } else { Value::Null },
+    });
+    if let (Value::Object(page), Ok(Value::Object(flags))) =
+        (&mut page, serde_json::to_value(actions))
+    {
+        page.extend(flags);
+    }
+    page
 }

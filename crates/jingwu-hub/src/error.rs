@@ -28,8 +28,7 @@ pub fn status(code: &ErrorCode) -> StatusCode {
         | C::EmptyUpload
         | C::MalformedEvent
         | C::MalformedJson
-        | C::NoOpinion
-        | C::OpinionTooLong
+        | C::BadOpinion
         | C::SealExpired
         | C::SealHolderUnknown
         | C::SealInvalid

@@ -13,7 +13,7 @@
 //! PIN, i.e. during a request; at rest it holds only the sealed key. A
 //! desktop keeps the key on the user's own machine.
 
-use jingwu_core::case::CaseState;
+use jingwu_core::case::{check_opinion, CaseState};
 use jingwu_core::crypto::{CryptoError, EncryptedKey, KdfParams, Signer as _, SoftwareKey};
 use jingwu_core::event::{Action, Decision, Event, SignedEvent};
 use jingwu_core::SHANGHAI;
@@ -196,20 +196,12 @@ impl Hub {
         opinion: &str,
         pin: &str,
     ) -> Result<CaseState, ApiError> {
-        let opinion = opinion.trim();
-        if opinion.is_empty() {
-            return Err(ApiError::new(ErrorCode::NoOpinion, "请填写审批意见"));
-        }
-        if opinion.chars().count() > 2000 {
-            return Err(ApiError::new(
-                ErrorCode::OpinionTooLong,
-                "审批意见过长（最多 2000 字）",
-            ));
-        }
+        let opinion = check_opinion(decision, opinion)
+            .map_err(|e| ApiError::new(ErrorCode::BadOpinion, e.to_string()))?;
         let state = self.visible_case(caller, case_id)?;
         // Rules first, so a refused decision costs no PIN attempt.
         let action = state
-            .decision_action(&self.reg, decision, opinion)
+            .decision_action(&self.reg, decision, &opinion)
             .map_err(|e| ApiError::new(ErrorCode::NotAllowed, e.to_string()))?;
         state
             .apply(

@@ -1,7 +1,7 @@
 //! The UI served to browsers: the files of `ui/` embedded at compile time
 //! (at `/`, with a strict Content-Security-Policy), and `POST
 //! /api/ui/<command>`: the desktop's commands (same names, arguments and
-//! result shapes as `src-tauri/src/app.rs`) answered from the hub's data,
+//! result shapes as `src-tauri/src/app/`) answered from the hub's data,
 //! for county approvers who sign in with a password in a browser and sign
 //! with a hosted key ([`crate::hosted`]).
 //!
@@ -190,6 +190,19 @@ struct PinArgs {
 }
 
 #[derive(Deserialize)]
+struct OpinionArgs {
+    decision: String,
+    opinion: String,
+}
+
+fn parse_decision(text: &str) -> Result<Decision, ApiError> {
+    text.parse()
+        .map_err(|e: jingwu_core::event::UnknownDecision| {
+            ApiError::new(ErrorCode::BadDecision, e.to_string())
+        })
+}
+
+#[derive(Deserialize)]
 struct DecideArgs {
     #[serde(rename = "caseId", alias = "case_id")]
     case_id: String,
@@ -211,7 +224,7 @@ fn parse_case(id: &str) -> Result<Uuid, ApiError> {
 /// as a JSON object; answers the command's JSON result, or an error body
 /// (`{code, error}`, `error` in Chinese).
 #[utoipa::path(post, path = "/api/ui/{command}",
-    params(("command" = String, Path, description = "login, logout, status, enrol_hosted_key, lists, template, case_detail, attachment_data, decide"),
+    params(("command" = String, Path, description = "login, logout, status, enrol_hosted_key, lists, template, case_detail, attachment_data, check_opinion, decide"),
         ("X-Jingwu-UI" = String, Header, description = "must be 1")),
     request_body(content = Object, description = "the command's arguments (as the desktop's Tauri command)"),
     responses((status = 200, description = "the command's result; login sets the session cookie"),
@@ -380,19 +393,16 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
         "decide" => {
             let a: DecideArgs = args(body)?;
             let id = parse_case(&a.case_id)?;
-            let d = match a.decision.as_str() {
-                "agree" => Decision::Agree,
-                "disagree" => Decision::Disagree,
-                "return" => Decision::Return,
-                _ => {
-                    return Err(ApiError::new(
-                        ErrorCode::BadDecision,
-                        "审批意见应为同意、不同意或退回补正",
-                    ))
-                }
-            };
+            let d = parse_decision(&a.decision)?;
             hub.hosted_decide(caller, &id, d, &a.opinion, &a.pin)?;
             Ok(json!({"case_id": id, "queued": false}))
+        }
+        "check_opinion" => {
+            let a: OpinionArgs = args(body)?;
+            let d = parse_decision(&a.decision)?;
+            let opinion = jingwu_core::case::check_opinion(d, &a.opinion)
+                .map_err(|e| ApiError::new(ErrorCode::BadOpinion, e.to_string()))?;
+            Ok(json!({ "opinion": opinion }))
         }
         "ui_ready" => Ok(Value::Null),
         _ => Err(ApiError::not_found("没有这个操作")),
@@ -421,18 +431,14 @@ fn case_detail(hub: &Hub, caller: &Caller, s: &CaseState) -> Result<Value, ApiEr
         .map(|e| e.event.id)
         .collect();
     let chain_ok = jingwu_core::event::verify_chain(&events, key_of).is_ok();
-    let mut v = jingwu_core::view::case_detail(&hub.reg, s, &caller.person, &verified, chain_ok);
-    for k in [
-        "can_edit",
-        "can_submit",
-        "can_withdraw",
-        "can_implement",
-        "can_inform",
-    ] {
-        v[k] = Value::Bool(false);
-    }
-    v["edit_values"] = Value::Null;
-    Ok(v)
+    // What the caller may do now by the rules (the hub's clock), of which
+    // a browser offers the decision only.
+    let actions = s
+        .allowed_actions(&caller.person, &hub.reg, time::OffsetDateTime::now_utc())
+        .decide_only();
+    Ok(jingwu_core::view::case_detail(
+        &hub.reg, s, &actions, &verified, chain_ok,
+    ))
 }
 
 #[cfg(test)]

@@ -76,8 +76,7 @@ const STATUSES: &[(&str, u16)] = &[
     ("no_hosted_key", 403),
     ("wrong_pin", 403),
     ("pin_locked", 429),
-    ("no_opinion", 400),
-    ("opinion_too_long", 400),
+    ("bad_opinion", 400),
     ("storage", 500),
     ("internal", 500),
 ];

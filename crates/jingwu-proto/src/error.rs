@@ -204,10 +204,9 @@ error_codes! {
     WrongPin = "wrong_pin",
     /// Too many wrong PINs; signing is locked for a while.
     PinLocked = "pin_locked",
-    /// A decision without an opinion.
-    NoOpinion = "no_opinion",
-    /// An opinion over the length limit.
-    OpinionTooLong = "opinion_too_long",
+    /// An opinion the core's rule refuses (missing where the decision
+    /// needs a reason, or over the length limit).
+    BadOpinion = "bad_opinion",
 
     // ----- the hub's own trouble -----
     /// The hub's storage failed (details only in its log).

@@ -896,12 +896,7 @@ fn hub_command(cli: Cli) -> Result<()> {
             decision,
             opinion,
         } => {
-            let d = match decision.as_str() {
-                "agree" | "同意" => Decision::Agree,
-                "disagree" | "不同意" => Decision::Disagree,
-                "return" | "退回" | "退回补正" => Decision::Return,
-                other => bail!("审批意见应为 agree（同意）、disagree（不同意）或 return（退回补正），不是 {other}"),
-            };
+            let d: Decision = decision.parse()?;
             let id = st.find_case(&case)?;
             let pin = secret("JINGWU_PIN", "签名 PIN")?;
             let s = st.decide(&pin, id, d, &opinion)?;

@@ -82,7 +82,11 @@ impl Station {
         let Some(state) = self.store.case(case)? else {
             return usage("本地库中没有该案件，请先同步");
         };
-        if state.initiator != self.person()? || !state.status.editable_by_initiator() {
+        let me = self.person()?;
+        if !state
+            .allowed_actions(&me, &self.reg, time::OffsetDateTime::now_utc())
+            .can_attach
+        {
             return usage(format!(
                 "案件 {} 当前不能补充扫描件，无需打印空白登记表",
                 state.case_no

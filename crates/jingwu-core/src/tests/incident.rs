@@ -38,7 +38,7 @@ pub(crate) fn feedback() -> FormValues {
     .unwrap()
 }
 
-fn create(w: &mut World, unit_name: &str, author: &str) -> Result<(), Rejection> {
+pub(crate) fn create(w: &mut World, unit_name: &str, author: &str) -> Result<(), Rejection> {
     let unit = w.unit(unit_name);
     let t = w.reg.template_latest("incident").unwrap().reference();
     let case_no = CaseNo::format(&unit, w.clock.date(), &w.issuer(author), 1);

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{hukou_form, World};
 use crate::case::CaseState;
+use crate::crypto::Signer as _;
 use crate::event::{verify_chain, Action, Decision, SignedEvent};
 use crate::form::FormValues;
 
@@ -259,5 +260,416 @@ proptest! {
         if let Ok(got) = r {
             prop_assert_eq!(got.iter().map(|a| a.sm3.clone()).collect::<Vec<_>>(), names);
         }
+    }
+}
+
+/// Whether `person`'s event with `action` at `time` would be accepted.
+fn accepted(w: &World, person: &str, time: time::OffsetDateTime, mut action: Action) -> bool {
+    let s = w.state();
+    if let Action::Decide {
+        case_no, summary, ..
+    } = &mut action
+    {
+        *case_no = s.case_no.clone();
+        *summary = s.summary();
+    }
+    let key = w.keys[person].public_key().fingerprint();
+    let ev = crate::event::Event::new(
+        s.case_id,
+        s.next_seq,
+        Some(s.head.clone()),
+        person,
+        "test-device",
+        &key,
+        time,
+        [7; 10],
+        action,
+    );
+    s.apply(&ev, &"1".repeat(64), &w.reg).is_ok()
+}
+
+/// Checks every flag of `allowed_actions` for `person` against events
+/// such as a person would really make (real opinions, a real change, a
+/// real attachment) at the time the next event of `w` would carry.
+fn flags_agree_with_apply(w: &World, person: &str) -> Result<(), TestCaseError> {
+    use crate::case::Rejection;
+    let time = w.clock + time::Duration::minutes(7);
+    let s = w.state();
+    let a = s.allowed_actions(person, &w.reg, time);
+    let step = s
+        .current_step(&w.reg)
+        .map(|x| x.id.clone())
+        .unwrap_or_default();
+    let decisions: Vec<bool> = [Decision::Agree, Decision::Disagree, Decision::Return]
+        .into_iter()
+        .map(|d| {
+            accepted(
+                w,
+                person,
+                time,
+                Action::Decide {
+                    step: step.clone(),
+                    decision: d,
+                    opinion: "经审核，意见如上".into(),
+                    case_no: String::new(),
+                    summary: String::new(),
+                },
+            )
+        })
+        .collect();
+    prop_assert!(
+        decisions.iter().all(|&d| d == a.can_decide),
+        "decide {:?} vs {}",
+        decisions,
+        a.can_decide
+    );
+    let checks = [
+        (
+            "edit",
+            a.can_edit,
+            Action::UpdateForm {
+                changes: match s.case_type {
+                    crate::form::CaseType::HukouChange => {
+                        FormValues::from([("remarks".to_string(), json!("申请人补充说明"))])
+                    }
+                    crate::form::CaseType::Incident => {
+                        FormValues::from([("location".to_string(), json!("方祥乡平祥村三组"))])
+                    }
+                },
+            },
+        ),
+        (
+            "attach",
+            a.can_attach,
+            Action::Attach {
+                field: "scans".into(),
+                attachment: att(4242),
+            },
+        ),
+        ("submit", a.can_submit, Action::Submit {}),
+        (
+            "withdraw",
+            a.can_withdraw,
+            Action::Withdraw {
+                reason: "材料有误".into(),
+            },
+        ),
+        (
+            "cancel",
+            a.can_cancel,
+            Action::Cancel {
+                reason: "申请人撤销申请".into(),
+            },
+        ),
+        (
+            "implement",
+            a.can_implement,
+            Action::Implement {
+                note: "已在系统中变更".into(),
+            },
+        ),
+        (
+            "inform",
+            a.can_inform,
+            Action::InformApplicant {
+                at: time,
+                channel: "phone".into(),
+                note: "电话告知".into(),
+            },
+        ),
+        (
+            "reject_dispatch",
+            a.can_reject_dispatch,
+            Action::RejectDispatch {
+                reason: "不属本辖区".into(),
+            },
+        ),
+        ("acknowledge", a.can_acknowledge, Action::Acknowledge {}),
+        (
+            "depart",
+            a.can_depart,
+            Action::Depart {
+                officers: vec![person.to_string()],
+                vehicles: vec!["贵H·1234警".into()],
+            },
+        ),
+        ("arrive", a.can_arrive, Action::Arrive {}),
+        ("conclude", a.can_conclude, Action::Conclude {}),
+        ("archive", a.can_archive, Action::Archive {}),
+    ];
+    for (what, flag, action) in checks {
+        prop_assert_eq!(
+            flag,
+            accepted(w, person, time, action),
+            "{} by {} at {:?}",
+            what,
+            person,
+            s.status
+        );
+    }
+    // What stops a submit is said only when the rest would allow it.
+    let submit_errors = {
+        let key = w.keys[person].public_key().fingerprint();
+        let ev = crate::event::Event::new(
+            s.case_id,
+            s.next_seq,
+            Some(s.head.clone()),
+            person,
+            "d",
+            &key,
+            time,
+            [1; 10],
+            Action::Submit {},
+        );
+        match s.apply(&ev, "", &w.reg) {
+            Err(Rejection::Invalid(errs)) => errs,
+            _ => Vec::new(),
+        }
+    };
+    prop_assert_eq!(&a.submit_errors, &submit_errors);
+    Ok(())
+}
+
+/// A pool of 110 actions, right and wrong people alike.
+fn incident_action(choice: u8, w: &World) -> Action {
+    match choice % 10 {
+        0 => Action::Dispatch {
+            unit: w.unit("方祥派出所"),
+            opinion: "请出警".into(),
+        },
+        1 => Action::Dispatch {
+            unit: w.unit("西江派出所"),
+            opinion: "请出警".into(),
+        },
+        2 => Action::RejectDispatch {
+            reason: "不属本辖区".into(),
+        },
+        3 => Action::Acknowledge {},
+        4 => Action::Depart {
+            officers: vec![w.holder("方祥派出所", "民警")],
+            vehicles: vec![],
+        },
+        5 => Action::Arrive {},
+        6 => Action::Feedback {
+            changes: super::incident::feedback(),
+        },
+        7 => Action::Conclude {},
+        8 => Action::Archive {},
+        _ => Action::UpdateForm {
+            changes: FormValues::from([(
+                "summary".to_string(),
+                json!("报警人称其家中耕牛被盗（补充）"),
+            )]),
+        },
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
+
+    /// Across random 户口变更 cases, every person's flags agree with
+    /// `apply`: a flag is true exactly when that person's event of that
+    /// kind is accepted.
+    #[test]
+    fn hukou_flags_agree_with_apply(steps in proptest::collection::vec((0usize..5, any::<u8>(), any::<bool>()), 0..30)) {
+        let mut w = World::new();
+        let who = actors(&w);
+        w.create_hukou(STATION, &who[0], hukou_form()).unwrap();
+        for p in &who {
+            flags_agree_with_apply(&w, p)?;
+        }
+        for (actor, choice, opinion) in steps {
+            let se = w.event(&who[actor], action(choice, opinion));
+            if w.submit_signed(se).is_ok() {
+                for p in &who {
+                    flags_agree_with_apply(&w, p)?;
+                }
+            }
+        }
+    }
+
+    /// The same across random 110 records.
+    #[test]
+    fn incident_flags_agree_with_apply(steps in proptest::collection::vec((0usize..6, any::<u8>()), 0..30)) {
+        let mut w = World::new();
+        let who = vec![
+            w.holder("110巡警大队", "接警员"),
+            w.holder("方祥派出所", "所长"),
+            w.holder("方祥派出所", "民警"),
+            w.holder("西江派出所", "所长"),
+            "system110".to_string(),
+            w.holder(STATION, "户籍民警"),
+        ];
+        super::incident::create(&mut w, "110巡警大队", &who[0]).unwrap();
+        for p in &who {
+            flags_agree_with_apply(&w, p)?;
+        }
+        for (actor, choice) in steps {
+            let a = incident_action(choice, &w);
+            let se = w.event(&who[actor], a);
+            if w.submit_signed(se).is_ok() {
+                for p in &who {
+                    flags_agree_with_apply(&w, p)?;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_opinion_rule() {
+    use crate::case::{check_opinion, MAX_OPINION_CHARS};
+    assert_eq!(check_opinion(Decision::Agree, "  ").unwrap(), "");
+    assert_eq!(
+        check_opinion(Decision::Agree, " 同意。 ").unwrap(),
+        "同意。"
+    );
+    for d in [Decision::Disagree, Decision::Return] {
+        let e = check_opinion(d, " \n ").unwrap_err().to_string();
+        assert_eq!(e, format!("{}时必须填写意见", d.label()));
+        assert_eq!(check_opinion(d, " 材料不全 ").unwrap(), "材料不全");
+    }
+    let long = "意".repeat(MAX_OPINION_CHARS);
+    assert!(check_opinion(Decision::Agree, &long).is_ok());
+    let e = check_opinion(Decision::Agree, &format!("{long}见")).unwrap_err();
+    assert_eq!(e.to_string(), "审批意见不能超过 1000 字");
+}
+
+#[test]
+fn decisions_parse_from_their_names_and_labels() {
+    for (text, d) in [
+        ("agree", Decision::Agree),
+        ("同意", Decision::Agree),
+        ("disagree", Decision::Disagree),
+        ("不同意", Decision::Disagree),
+        ("return", Decision::Return),
+        ("退回", Decision::Return),
+        ("退回补正", Decision::Return),
+    ] {
+        assert_eq!(text.parse::<Decision>().unwrap(), d);
+    }
+    // The wire names are serde's.
+    for d in [Decision::Agree, Decision::Disagree, Decision::Return] {
+        let wire = serde_json::to_value(d).unwrap();
+        assert_eq!(wire.as_str().unwrap().parse::<Decision>().unwrap(), d);
+        assert_eq!(d.label().parse::<Decision>().unwrap(), d);
+    }
+    let e = "ok".parse::<Decision>().unwrap_err().to_string();
+    assert!(e.contains("“ok”") && e.contains("同意"), "{e}");
+}
+
+/// The whole 户口变更 path, every person's flags checked at each state,
+/// so each flag is seen true somewhere (the random walks above reach
+/// the later states only now and then).
+#[test]
+fn flags_along_the_whole_hukou_path() {
+    let mut w = World::new();
+    let who = actors(&w);
+    let (officer, chief, section, deputy) = (&who[0], &who[1], &who[2], &who[3]);
+    let mut form = hukou_form();
+    form.remove("scans");
+    w.create_hukou(STATION, officer, form).unwrap();
+    let check = |w: &World| {
+        for p in &who {
+            flags_agree_with_apply(w, p).unwrap();
+        }
+    };
+    check(&w);
+    let a = w.state().allowed_actions(officer, &w.reg, w.clock);
+    // A draft without its scan: editable, not yet submittable, and why.
+    assert!(a.can_edit && a.can_attach && a.can_cancel && !a.can_submit);
+    assert!(!a.submit_errors.is_empty());
+    w.act(
+        officer,
+        Action::Attach {
+            field: "scans".into(),
+            attachment: att(1),
+        },
+    )
+    .unwrap();
+    check(&w);
+    let a = w.state().allowed_actions(officer, &w.reg, w.clock);
+    assert!(a.can_submit && a.submit_errors.is_empty());
+    assert!(!w.state().allowed_actions(chief, &w.reg, w.clock).can_edit);
+    w.act(officer, Action::Submit {}).unwrap();
+    check(&w);
+    assert!(
+        w.state()
+            .allowed_actions(officer, &w.reg, w.clock)
+            .can_withdraw
+    );
+    assert!(w.state().allowed_actions(chief, &w.reg, w.clock).can_decide);
+    w.act(chief, action(1, true)).unwrap();
+    check(&w);
+    w.act(section, action(2, true)).unwrap();
+    check(&w);
+    assert!(
+        w.state()
+            .allowed_actions(deputy, &w.reg, w.clock)
+            .can_decide
+    );
+    w.act(deputy, action(3, false)).unwrap();
+    check(&w);
+    let a = w.state().allowed_actions(officer, &w.reg, w.clock);
+    assert!(a.can_implement && !a.can_inform && !a.can_edit);
+    w.act(
+        officer,
+        Action::Implement {
+            note: String::new(),
+        },
+    )
+    .unwrap();
+    check(&w);
+    assert!(
+        w.state()
+            .allowed_actions(officer, &w.reg, w.clock)
+            .can_inform
+    );
+}
+
+/// The 110 path, every person's flags checked at each state.
+#[test]
+fn flags_along_the_whole_incident_path() {
+    let mut w = World::new();
+    let desk = w.holder("110巡警大队", "接警员");
+    let chief = w.holder("方祥派出所", "所长");
+    let officer = w.holder("方祥派出所", "民警");
+    let who = [
+        desk.clone(),
+        chief.clone(),
+        officer.clone(),
+        "system110".to_string(),
+    ];
+    super::incident::create(&mut w, "110巡警大队", &desk).unwrap();
+    let check = |w: &World| {
+        for p in &who {
+            flags_agree_with_apply(w, p).unwrap();
+        }
+    };
+    check(&w);
+    assert!(w.state().allowed_actions(&desk, &w.reg, w.clock).can_edit);
+    let steps = [
+        (desk.clone(), incident_action(0, &w)),
+        (chief.clone(), Action::Acknowledge {}),
+        (officer.clone(), incident_action(4, &w)),
+        (officer.clone(), Action::Arrive {}),
+        (officer.clone(), incident_action(6, &w)),
+        (chief.clone(), Action::Conclude {}),
+        ("system110".to_string(), Action::Archive {}),
+    ];
+    for (p, a) in steps {
+        let kind = a.kind();
+        let flags = w.state().allowed_actions(&p, &w.reg, w.clock);
+        let flag = match kind {
+            "acknowledge" => Some(flags.can_acknowledge),
+            "depart" => Some(flags.can_depart),
+            "arrive" => Some(flags.can_arrive),
+            "conclude" => Some(flags.can_conclude),
+            "archive" => Some(flags.can_archive),
+            _ => None,
+        };
+        assert_ne!(flag, Some(false), "{kind} by {p}");
+        w.act(&p, a).unwrap();
+        check(&w);
     }
 }

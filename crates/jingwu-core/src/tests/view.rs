@@ -36,7 +36,13 @@ fn lists_and_case_page_for_each_person() {
     assert!(!in_list(&section, "done") && !in_list(&officer, "todo"));
 
     let all: HashSet<_> = w.log.iter().map(|e| e.event.id).collect();
-    let d = view::case_detail(&w.reg, &s, &section, &all, true);
+    let d = view::case_detail(
+        &w.reg,
+        &s,
+        &s.allowed_actions(&section, &w.reg, w.clock),
+        &all,
+        true,
+    );
     assert_eq!(d["can_decide"], true);
     assert_eq!(d["can_withdraw"], false);
     assert_eq!(d["edit_values"], Value::Null);
@@ -56,14 +62,43 @@ fn lists_and_case_page_for_each_person() {
     let last = w.log.last().unwrap().event.id;
     let mut some = all.clone();
     some.remove(&last);
-    let d = view::case_detail(&w.reg, &s, &section, &some, true);
+    let d = view::case_detail(
+        &w.reg,
+        &s,
+        &s.allowed_actions(&section, &w.reg, w.clock),
+        &some,
+        true,
+    );
     assert_eq!(d["trail"][1]["verified"], false);
     assert_eq!(d["trail"][0]["verified"], true);
-    let d = view::case_detail(&w.reg, &s, &section, &all, false);
+    let d = view::case_detail(
+        &w.reg,
+        &s,
+        &s.allowed_actions(&section, &w.reg, w.clock),
+        &all,
+        false,
+    );
     assert_eq!(d["trail"][0]["verified"], false);
 
-    // The initiator may withdraw while it is in review; nobody else.
-    let d = view::case_detail(&w.reg, &s, &officer, &all, true);
+    // The last sender (the chief, who agreed) may withdraw while the next
+    // step is untouched; the initiator no longer can, and decides nothing.
+    let d = view::case_detail(
+        &w.reg,
+        &s,
+        &s.allowed_actions(&officer, &w.reg, w.clock),
+        &all,
+        true,
+    );
+    assert_eq!(d["can_withdraw"], false);
+    assert_eq!(d["can_decide"], false);
+    assert_eq!(d["can_edit"], false);
+    let d = view::case_detail(
+        &w.reg,
+        &s,
+        &s.allowed_actions(&chief, &w.reg, w.clock),
+        &all,
+        true,
+    );
     assert_eq!(d["can_withdraw"], true);
     assert_eq!(d["can_decide"], false);
 
@@ -121,7 +156,13 @@ fn id_numbers_are_masked_everywhere_in_the_view_but_signed_in_full() {
     assert!(signed.contains("522634198503120116 → 52263419900101123X"));
 
     let all: HashSet<_> = w.log.iter().map(|e| e.event.id).collect();
-    let d = view::case_detail(&w.reg, &s, &chief, &all, true);
+    let d = view::case_detail(
+        &w.reg,
+        &s,
+        &s.allowed_actions(&chief, &w.reg, w.clock),
+        &all,
+        true,
+    );
     let row = view::list_row(&w.reg, &s);
     for shown in [d.to_string(), row.to_string()] {
         for full in [

@@ -1,0 +1,261 @@
+//! The background link to the hub: sync, the live channel, desktop
+//! notifications of new tasks and returned results.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jingwu_core::case::{CaseState, Status};
+use jingwu_core::registry::Registry;
+use jingwu_station::station::{Station, StationError};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tauri::{AppHandle, Emitter as _, State};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::{
+    err, now_text, open_case, profile_dirs, refresh_tray, registry, schedule_tray_refresh, AppState,
+};
+
+/// What the background link last saw.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LinkStatus {
+    pub online: bool,
+    pub last_sync: Option<String>,
+    pub last_error: Option<String>,
+    pub uploading: Option<Uploading>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Uploading {
+    pub name: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+#[tauri::command]
+pub async fn sync_now(state: State<'_, AppState>, app: AppHandle) -> Result<Value, String> {
+    let mut st = state.station.lock().await;
+    let r = run_sync(&mut st, &state.link, &app).await?;
+    serde_json::to_value(r).map_err(err)
+}
+
+async fn run_sync(
+    st: &mut Station,
+    link: &Arc<std::sync::Mutex<LinkStatus>>,
+    app: &AppHandle,
+) -> Result<jingwu_station::station::SyncReport, String> {
+    let l = link.clone();
+    let a = app.clone();
+    let r = st
+        .sync(move |name, done, total| {
+            if let Ok(mut s) = l.lock() {
+                s.uploading = (done < total).then(|| Uploading {
+                    name: name.to_string(),
+                    done,
+                    total,
+                });
+            }
+            let _ = a.emit("jingwu://sync", ());
+        })
+        .await;
+    if let Ok(mut s) = link.lock() {
+        s.uploading = None;
+        match &r {
+            Ok(r) => {
+                s.online = true;
+                s.last_sync = Some(now_text());
+                // What the hub refused (a case set aside, a rule) stays in
+                // the status bar until a sync goes through cleanly.
+                s.last_error = (!r.failed.is_empty())
+                    .then(|| format!("县局未接受 {} 项：{}", r.failed.len(), r.failed.join("；")));
+            }
+            Err(e) => {
+                s.online = !matches!(
+                    e,
+                    StationError::Client(jingwu_station::client::ClientError::Offline(_))
+                );
+                s.last_error = Some(e.to_string());
+            }
+        }
+    }
+    let _ = app.emit("jingwu://sync", ());
+    let _ = app.emit("jingwu://changed", ());
+    r.map_err(err)
+}
+
+// ----- the background link ----------------------------------------------
+
+/// What was already announced, so each task and result is notified once.
+#[derive(Default)]
+struct Announced(HashSet<(Uuid, u64)>);
+
+fn announce(app: &AppHandle, me: &str, reg: &Registry, s: &CaseState, seen: &mut Announced) {
+    if !seen.0.insert((s.case_id, s.next_seq)) {
+        return;
+    }
+    let (title, body) = if s.assignees(reg).iter().any(|a| a == me) {
+        (
+            "新的待办",
+            format!("{}：{}", s.case_no, s.display_summary()),
+        )
+    } else if s.initiator == me
+        && matches!(
+            s.status,
+            Status::Approved | Status::Rejected | Status::Returned
+        )
+    {
+        (
+            "审批结果",
+            format!(
+                "{} {}：{}",
+                s.case_no,
+                s.status.label(),
+                s.display_summary()
+            ),
+        )
+    } else {
+        return;
+    };
+    let body_for_ui = body.clone();
+    let _ = app.emit(
+        "jingwu://notified",
+        json!({"title": title, "body": body_for_ui, "case_id": s.case_id}),
+    );
+    let case_id = s.case_id;
+    let app = app.clone();
+    // Its own thread: on Linux the handle waits for the click (or for the
+    // notification to close), which may take as long as the user likes.
+    let spawned = std::thread::Builder::new()
+        .name("jingwu-notify".into())
+        .spawn(move || {
+            let shown = notify_rust::Notification::new()
+                .appname("警务协同")
+                .summary(title)
+                .body(&body)
+                .action("default", "查看")
+                .show();
+            match shown {
+                #[cfg(all(unix, not(target_os = "macos")))]
+                Ok(handle) => handle.wait_for_action(|action| {
+                    // "default" is a click on the notification itself;
+                    // "__closed" means it went away unclicked.
+                    if action == "default" {
+                        open_case(&app, case_id);
+                    }
+                }),
+                #[cfg(not(all(unix, not(target_os = "macos"))))]
+                Ok(_) => {}
+                Err(e) => eprintln!("jingwu: 桌面通知失败：{e}"),
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("jingwu: 桌面通知失败：{e}");
+    }
+}
+
+/// Syncs the profiles other than `active` once, quietly (no notifications:
+/// those users are not at the PC), so their queued work reaches the hub.
+async fn sync_others(root: &std::path::Path, active: &std::path::Path, reg: &Registry) {
+    for dir in profile_dirs(root) {
+        if dir == active {
+            continue;
+        }
+        let Ok(mut st) = Station::open(&dir, reg.clone()) else {
+            continue;
+        };
+        if st.person().is_err() || st.store.outbox_len().unwrap_or(0) == 0 {
+            continue;
+        }
+        if let Err(e) = st.sync(|_, _, _| {}).await {
+            eprintln!("jingwu: {} 的待上传内容暂未同步：{e}", dir.display());
+        }
+    }
+}
+
+/// Syncs, then follows the live channel; any local change pokes it to sync
+/// again; when the hub is unreachable it retries every 10 s.
+pub fn start_link(
+    app: AppHandle,
+    root: PathBuf,
+    active: Arc<std::sync::Mutex<PathBuf>>,
+    link: Arc<std::sync::Mutex<LinkStatus>>,
+    poke: Arc<Notify>,
+) {
+    tauri::async_runtime::spawn(async move {
+        let Ok(reg) = registry() else { return };
+        let open = |dir: &std::path::Path| match Station::open(dir, reg.clone()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("jingwu: 后台同步无法打开本地库：{e}");
+                None
+            }
+        };
+        let Some(mut st) = active.lock().ok().and_then(|a| open(&a)) else {
+            return;
+        };
+        let mut seen = Announced::default();
+        loop {
+            // Another user took over the PC: follow their profile.
+            let want = active.lock().map(|a| a.clone()).ok();
+            if let Some(want) = want.filter(|w| w.as_path() != st.data_dir()) {
+                match open(&want) {
+                    Some(next) => {
+                        st = next;
+                        seen = Announced::default();
+                    }
+                    None => {
+                        poke.notified().await;
+                        continue;
+                    }
+                }
+            }
+            // Work queued by the users who are not at the PC still leaves.
+            sync_others(&root, st.data_dir(), &reg).await;
+            let Ok(me) = st.person() else {
+                // Not enrolled yet.
+                poke.notified().await;
+                continue;
+            };
+            let synced = run_sync(&mut st, &link, &app).await;
+            refresh_tray(&app, &st);
+            if synced.is_err() {
+                let _ = tokio::time::timeout(Duration::from_secs(10), poke.notified()).await;
+                continue;
+            }
+            // Whatever is already waiting is announced once.
+            if let Ok(cases) = st.store.list_cases(5000) {
+                for c in cases {
+                    if let Ok(Some(s)) = st.store.case(&c.id) {
+                        seen.0.insert((s.case_id, s.next_seq));
+                    }
+                }
+            }
+            let reg = st.reg.clone();
+            let a = app.clone();
+            let seen_now = &mut seen;
+            let follow = st.follow(None, |s| {
+                announce(&a, &me, &reg, s, seen_now);
+                let _ = a.emit("jingwu://changed", ());
+                schedule_tray_refresh(&a);
+                true
+            });
+            tokio::select! {
+                r = follow => {
+                    if let Err(e) = r {
+                        eprintln!("jingwu: 实时通道中断：{e}");
+                        if let Ok(mut l) = link.lock() {
+                            l.online = false;
+                            l.last_error = Some(e.to_string());
+                        }
+                        let _ = app.emit("jingwu://sync", ());
+                        let _ = tokio::time::timeout(Duration::from_secs(10), poke.notified()).await;
+                    }
+                }
+                _ = poke.notified() => {}
+            }
+        }
+    });
+}
