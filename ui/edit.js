@@ -138,15 +138,9 @@ export async function saveCase(submitting) {
         $("form-locked").hidden = false;
       }
       const caseId = state.created.case_id;
-      const files = form.pending.filter((p) => !p.saved);
-      for (let i = 0; i < files.length; i += 1) {
-        const p = files[i];
-        step = `保存附件“${p.name}”`;
-        showMessage(`正在保存附件 ${i + 1}/${files.length}：${p.name}`, "progress");
-        await api.attach(caseId, p.name, p.dataB64, pin, p.scanId);
-        p.saved = true;
-        form.renderPending();
-      }
+      await saveAttachments(form, caseId, pin, (name) => {
+        step = `保存附件“${name}”`;
+      });
       if (submitting) {
         step = "提交";
         showMessage("正在提交…", "progress");
@@ -269,15 +263,9 @@ export async function saveEdit(resubmitting) {
       const r = await api.update(caseId, values, pin);
       queued = Boolean(r && r.queued);
       updated = true;
-      const files = form.pending.filter((p) => !p.saved);
-      for (let i = 0; i < files.length; i += 1) {
-        const p = files[i];
-        step = `保存附件“${p.name}”`;
-        showMessage(`正在保存附件 ${i + 1}/${files.length}：${p.name}`, "progress");
-        await api.attach(caseId, p.name, p.dataB64, pin, p.scanId);
-        p.saved = true;
-        form.renderPending();
-      }
+      await saveAttachments(form, caseId, pin, (name) => {
+        step = `保存附件“${name}”`;
+      });
       if (resubmitting) {
         step = "重新提交";
         showMessage("正在重新提交…", "progress");
@@ -299,4 +287,18 @@ export async function saveEdit(resubmitting) {
       }
     }
   });
+}
+
+// Saves the form's attachments not saved yet, one by one with progress;
+// each one saved is marked at once, so a retry after a failure resumes.
+async function saveAttachments(form, caseId, pin, onFile) {
+  const files = form.pending.filter((p) => !p.saved);
+  for (let i = 0; i < files.length; i += 1) {
+    const p = files[i];
+    onFile(p.name);
+    showMessage(`正在保存附件 ${i + 1}/${files.length}：${p.name}`, "progress");
+    await api.attach(caseId, p.name, p.dataB64, pin, p.scanId);
+    p.saved = true;
+    form.renderPending();
+  }
 }
