@@ -100,9 +100,14 @@ pub struct TrailEntry {
     pub time: OffsetDateTime,
 }
 
-/// 110 dispatch details.
+/// One dispatch (派警单) of an incident to a handling unit, and what that
+/// unit did with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DispatchInfo {
+    /// 派警单编号: the incident's number and the dispatch's place, e.g.
+    /// `J5226340800002026112000001-P1`.
+    #[serde(default)]
+    pub no: String,
     pub unit: String,
     pub by: String,
     pub opinion: String,
@@ -110,6 +115,8 @@ pub struct DispatchInfo {
     pub at: OffsetDateTime,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub acknowledged_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub acknowledged_by: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub departed_at: Option<OffsetDateTime>,
     #[serde(default, with = "time::serde::rfc3339::option")]
@@ -118,6 +125,68 @@ pub struct DispatchInfo {
     pub officers: Vec<String>,
     #[serde(default)]
     pub vehicles: Vec<String>,
+    /// 反馈单: the handling unit's own report (the template's `feedback`
+    /// fields).
+    #[serde(default)]
+    pub feedback: FormValues,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub feedback_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub feedback_by: Option<String>,
+    /// 退单: (person, reason) and when.
+    #[serde(default)]
+    pub returned: Option<(String, String)>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub returned_at: Option<OffsetDateTime>,
+    /// Registered and handled by the unit itself (自接警).
+    #[serde(default)]
+    pub own: bool,
+}
+
+impl DispatchInfo {
+    /// Where this dispatch stands: 已下达 → 已签收 → 已出警 → 已到达现场 →
+    /// 已反馈; `None` once returned (退单).
+    pub fn status(&self) -> Option<Status> {
+        if self.returned.is_some() {
+            None
+        } else if self.feedback_at.is_some() {
+            Some(Status::FeedbackFiled)
+        } else if self.arrived_at.is_some() {
+            Some(Status::Arrived)
+        } else if self.departed_at.is_some() {
+            Some(Status::Departed)
+        } else if self.acknowledged_at.is_some() {
+            Some(Status::Acknowledged)
+        } else {
+            Some(Status::Dispatched)
+        }
+    }
+
+    /// The label of [`DispatchInfo::status`] (已退单 when returned).
+    pub fn status_label(&self) -> &'static str {
+        self.status().map(Status::label).unwrap_or("已退单")
+    }
+
+    /// When the latest step of this dispatch happened.
+    fn last_step_at(&self) -> OffsetDateTime {
+        self.arrived_at
+            .or(self.departed_at)
+            .or(self.acknowledged_at)
+            .unwrap_or(self.at)
+    }
+}
+
+/// The 110 steps of one dispatch a person may take now (see
+/// [`CaseState::allowed_actions`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchActions {
+    /// The dispatch's unit code.
+    pub unit: String,
+    pub can_reject_dispatch: bool,
+    pub can_acknowledge: bool,
+    pub can_depart: bool,
+    pub can_arrive: bool,
+    pub can_feedback: bool,
 }
 
 /// The last forward send, which its author may still withdraw.
@@ -154,10 +223,17 @@ pub struct CaseState {
     pub implemented: Option<(String, String)>,
     /// 告知申请人: (time, channel).
     pub informed: Option<(String, String)>,
-    /// 110: the current dispatch.
-    pub dispatch: Option<DispatchInfo>,
-    /// 110: every unit the incident was dispatched to, in order.
-    pub dispatch_history: Vec<DispatchInfo>,
+    /// 110: every dispatch of the incident (一警多处), in order, returned
+    /// ones included.
+    #[serde(default, alias = "dispatch_history")]
+    pub dispatches: Vec<DispatchInfo>,
+    /// 110: 终结 (person, time).
+    #[serde(default)]
+    pub concluded: Option<(String, String)>,
+    /// 110: the unit the record is filed at (归档): the bureau's 110
+    /// brigade.
+    #[serde(default)]
+    pub archive_unit: Option<String>,
     /// Number of events folded.
     pub next_seq: u64,
     /// SM3 hex of the last event.
@@ -259,10 +335,17 @@ pub struct Actions {
     pub can_depart: bool,
     /// 110: 到达现场.
     pub can_arrive: bool,
-    /// 110: 终结.
+    /// 110: 派警 to another unit.
+    pub can_dispatch: bool,
+    /// 110: 反馈 (or amend the report).
+    pub can_feedback: bool,
+    /// 110: 终结 (which files the record at once).
     pub can_conclude: bool,
-    /// 110: 归档.
+    /// 110: 归档 — never by hand any more; kept for the wire.
     pub can_archive: bool,
+    /// 110: the steps open to this person on each standing dispatch of a
+    /// unit they belong to.
+    pub dispatches: Vec<DispatchActions>,
 }
 
 impl Actions {
@@ -300,7 +383,7 @@ pub fn canonical_action(reg: &Registry, state: Option<&CaseState>, mut action: A
                 t.canonicalise(form);
             }
         }
-        Action::UpdateForm { changes } | Action::Feedback { changes } => {
+        Action::UpdateForm { changes } | Action::Feedback { changes, .. } => {
             if let Some(t) = state.and_then(|s| reg.template(&s.template)) {
                 t.canonicalise(changes);
             }
@@ -378,13 +461,29 @@ impl CaseState {
                 if workflow.is_some() {
                     return deny("接处警记录不使用审批流程");
                 }
-                if u.kind == UnitKind::Prefecture || u.kind == UnitKind::Bureau {
+                let org = &reg.org;
+                let desk_or_target = org
+                    .bureau_of(unit)
+                    .is_some_and(|b| org.is_desk(unit) || org.is_dispatch_target(&b.code, unit));
+                if !desk_or_target {
                     return deny("接处警应由 110 巡警大队、指挥中心或处警单位登记");
+                }
+                if !org.is_member(&ev.author, unit) {
+                    return deny("只有接警单位的人员可以登记警情");
                 }
             }
         }
         let ctx = form_ctx(reg, ev);
-        let errs = t.validate(form, Mode::Draft, DRAFT_STEP, &ctx);
+        // An incident is registered whole (the desk dispatches at once);
+        // a 户口变更 starts as a draft.
+        let mode = match case_type {
+            CaseType::HukouChange => Mode::Draft,
+            CaseType::Incident => Mode::Submit,
+        };
+        let mut errs = t.validate(form, mode, DRAFT_STEP, &ctx);
+        if *case_type == CaseType::Incident {
+            errs.extend(intake_time_errors(form, ev.time));
+        }
         if !errs.is_empty() {
             return Err(Rejection::Invalid(errs));
         }
@@ -392,7 +491,7 @@ impl CaseState {
             CaseType::HukouChange => Status::Draft,
             CaseType::Incident => Status::Received,
         };
-        Ok(CaseState {
+        let mut state = CaseState {
             case_id: ev.case_id,
             case_type: *case_type,
             template: template.clone(),
@@ -409,13 +508,40 @@ impl CaseState {
             trail: Vec::new(),
             implemented: None,
             informed: None,
-            dispatch: None,
-            dispatch_history: Vec::new(),
+            dispatches: Vec::new(),
+            concluded: None,
+            archive_unit: None,
             next_seq: 1,
             head: hash.to_string(),
             updated_at: ev.time,
             last_send: None,
-        })
+        };
+        // 自接警: a unit other than the desk registers a report it received
+        // itself and handles it: its own dispatch, acknowledged at once.
+        if state.case_type == CaseType::Incident && !reg.org.is_desk(unit) {
+            state.dispatches.push(DispatchInfo {
+                no: format!("{case_no}-P1"),
+                unit: unit.clone(),
+                by: ev.author.clone(),
+                opinion: "自接警".into(),
+                at: ev.time,
+                acknowledged_at: Some(ev.time),
+                acknowledged_by: Some(ev.author.clone()),
+                departed_at: None,
+                arrived_at: None,
+                officers: Vec::new(),
+                vehicles: Vec::new(),
+                feedback: FormValues::new(),
+                feedback_at: None,
+                feedback_by: None,
+                returned: None,
+                returned_at: None,
+                own: true,
+            });
+            state.status = state.incident_status();
+        }
+        state.push_intake_trail(ev);
+        Ok(state)
     }
 
     /// Folds a whole log. `events` pairs each event with its hash (hex).
@@ -506,6 +632,11 @@ impl CaseState {
     /// masked. Only for display — what approvers sign is the summary
     /// itself.
     pub fn display_summary(&self) -> String {
+        if self.case_type == CaseType::Incident {
+            let f = |k: &str| self.form.get(k).and_then(Value::as_str).unwrap_or_default();
+            let brief: String = f("summary").chars().take(40).collect();
+            return crate::idnum::mask_in_text(&format!("{}：{brief}", f("location")));
+        }
         crate::idnum::mask_in_text(&self.summary())
     }
 
@@ -534,10 +665,37 @@ impl CaseState {
 
     /// Who may decide now (empty unless in review).
     pub fn assignees(&self, reg: &Registry) -> Vec<String> {
+        if self.case_type == CaseType::Incident {
+            return self.incident_assignees(reg);
+        }
         match (self.status, self.current_step(reg)) {
             (Status::InReview, Some(s)) => s.assignee.resolve(&reg.org, &self.unit),
             _ => Vec::new(),
         }
+    }
+
+    /// Who may read the case after an event by `author` (the hub grants
+    /// access from this): the author and everyone the case waits for;
+    /// for a 户口变更 the registering unit's members (from creation on,
+    /// `created`); for a 110 record everyone in
+    /// [`CaseState::incident_readers`] (the desks, the bureau's leaders,
+    /// every unit involved).
+    pub fn readers_after(&self, reg: &Registry, created: bool, author: &str) -> Vec<String> {
+        let mut v = self.assignees(reg);
+        v.push(author.to_string());
+        match self.case_type {
+            CaseType::Incident => v.extend(self.incident_readers(reg)),
+            CaseType::HukouChange if created => v.extend(
+                reg.org
+                    .members(&self.unit)
+                    .into_iter()
+                    .map(|p| p.id.clone()),
+            ),
+            CaseType::HukouChange => {}
+        }
+        v.sort();
+        v.dedup();
+        v
     }
 
     /// Whether the case has reached an end.
@@ -605,6 +763,7 @@ impl CaseState {
             .map(|e| e.code.clone())
             .unwrap_or_default();
         let submit = trial(Action::Submit {});
+        let dispatches = self.dispatch_actions(person, reg, &trial);
         Actions {
             can_decide: self.decision_action(reg, Decision::Agree, "").is_ok_and(ok),
             can_edit: ok(Action::UpdateForm {
@@ -630,18 +789,75 @@ impl CaseState {
                 channel,
                 note: String::new(),
             }),
-            can_reject_dispatch: ok(Action::RejectDispatch {
-                reason: "退单".into(),
-            }),
-            can_acknowledge: ok(Action::Acknowledge {}),
-            can_depart: ok(Action::Depart {
-                officers: vec![person.to_string()],
-                vehicles: Vec::new(),
-            }),
-            can_arrive: ok(Action::Arrive {}),
+            can_reject_dispatch: dispatches.iter().any(|d| d.can_reject_dispatch),
+            can_acknowledge: dispatches.iter().any(|d| d.can_acknowledge),
+            can_depart: dispatches.iter().any(|d| d.can_depart),
+            can_arrive: dispatches.iter().any(|d| d.can_arrive),
+            can_dispatch: self.case_type == CaseType::Incident
+                && reg
+                    .org
+                    .bureau_of(&self.unit)
+                    .into_iter()
+                    .flat_map(|b| reg.org.dispatch_targets(&b.code))
+                    .any(|u| {
+                        ok(Action::Dispatch {
+                            unit: u.code.clone(),
+                            opinion: String::new(),
+                        })
+                    }),
+            can_feedback: dispatches.iter().any(|d| d.can_feedback),
             can_conclude: ok(Action::Conclude {}),
             can_archive: ok(Action::Archive {}),
+            dispatches,
         }
+    }
+
+    /// The 110 steps `person` may take on each standing dispatch of a unit
+    /// they belong to (trial events as in
+    /// [`CaseState::allowed_actions`]; 反馈 with an empty change, which
+    /// passes once the dispatch's report is complete or can be amended).
+    fn dispatch_actions(
+        &self,
+        person: &str,
+        reg: &Registry,
+        try_action: &dyn Fn(Action) -> Result<(), Rejection>,
+    ) -> Vec<DispatchActions> {
+        let trial = |a: Action| try_action(a).is_ok();
+        if self.case_type != CaseType::Incident {
+            return Vec::new();
+        }
+        self.standing_dispatches()
+            .filter(|d| reg.org.is_member(person, &d.unit))
+            .map(|d| {
+                let unit = Some(d.unit.clone());
+                DispatchActions {
+                    unit: d.unit.clone(),
+                    can_reject_dispatch: trial(Action::RejectDispatch {
+                        reason: "退单".into(),
+                        unit: unit.clone(),
+                    }),
+                    can_acknowledge: trial(Action::Acknowledge { unit: unit.clone() }),
+                    can_depart: trial(Action::Depart {
+                        officers: vec![person.to_string()],
+                        vehicles: Vec::new(),
+                        unit: unit.clone(),
+                        at: None,
+                    }),
+                    can_arrive: trial(Action::Arrive {
+                        unit: unit.clone(),
+                        at: None,
+                    }),
+                    // An empty report is refused only for what it lacks.
+                    can_feedback: matches!(
+                        try_action(Action::Feedback {
+                            changes: FormValues::new(),
+                            unit: unit.clone(),
+                        }),
+                        Ok(()) | Err(Rejection::Invalid(_))
+                    ),
+                }
+            })
+            .collect()
     }
 
     /// Applies the next event, or says why it is not allowed. `self` is
@@ -1015,13 +1231,83 @@ impl CaseState {
         });
     }
 
+    /// The intake's own trail entry (受理 / 自接警).
+    fn push_intake_trail(&mut self, ev: &Event) {
+        if self.case_type == CaseType::Incident {
+            let own = self.dispatches.first().is_some_and(|d| d.own);
+            let step = if own { "自接警" } else { "接警" };
+            self.push_trail(ev, step, "接警", "intake", None, "");
+        }
+    }
+
+    /// The incident's status, from its dispatches: 受理 while no dispatch
+    /// stands (none yet, or every one returned); otherwise the least
+    /// advanced standing dispatch's, so 已反馈 means every standing
+    /// dispatch reported. 终结 files the record (已归档).
+    pub fn incident_status(&self) -> Status {
+        if self.archive_unit.is_some() {
+            return Status::Archived;
+        }
+        if self.concluded.is_some() {
+            return Status::Concluded;
+        }
+        let rank = |s: Status| match s {
+            Status::Dispatched => 0,
+            Status::Acknowledged => 1,
+            Status::Departed => 2,
+            Status::Arrived => 3,
+            _ => 4,
+        };
+        self.dispatches
+            .iter()
+            .filter_map(DispatchInfo::status)
+            .min_by_key(|s| rank(*s))
+            .unwrap_or(Status::Received)
+    }
+
+    /// The standing (not returned) dispatches.
+    pub fn standing_dispatches(&self) -> impl Iterator<Item = &DispatchInfo> {
+        self.dispatches.iter().filter(|d| d.returned.is_none())
+    }
+
+    /// The standing dispatch `author` acts on: the one to their unit, or
+    /// to `unit` when they belong to several dispatched units.
+    fn pick_dispatch(
+        &self,
+        reg: &Registry,
+        author: &str,
+        unit: Option<&str>,
+        what: &str,
+    ) -> Result<usize, Rejection> {
+        let mine: Vec<usize> = self
+            .dispatches
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.returned.is_none() && reg.org.is_member(author, &d.unit))
+            .filter(|(_, d)| unit.is_none_or(|u| u == d.unit))
+            .map(|(i, _)| i)
+            .collect();
+        match mine.as_slice() {
+            [i] => Ok(*i),
+            [] => deny(format!("只有被派警单位的人员可以{what}")),
+            _ => deny(format!("您在多个被派警单位任职，请指明以哪个单位{what}")),
+        }
+    }
+
     fn apply_incident(&mut self, ev: &Event, reg: &Registry) -> Result<(), Rejection> {
         let org = &reg.org;
+        if matches!(self.status, Status::Concluded | Status::Archived) {
+            return deny(format!(
+                "警情已{}，不能再{}",
+                self.status.label().trim_start_matches('已'),
+                action_label(&ev.action)
+            ));
+        }
+        let bureau = org
+            .bureau_of(&self.unit)
+            .map(|b| b.code.clone())
+            .unwrap_or_default();
         let intake_member = org.is_member(&ev.author, &self.unit);
-        let handling_unit = self.dispatch.as_ref().map(|d| d.unit.clone());
-        let handler = handling_unit
-            .as_deref()
-            .is_some_and(|u| org.is_member(&ev.author, u));
         match &ev.action {
             Action::UpdateForm { changes } => {
                 if !intake_member {
@@ -1031,80 +1317,109 @@ impl CaseState {
                     return deny("警情下达后不能再修改接警信息");
                 }
                 self.edit_form(ev, reg, DRAFT_STEP, changes)?;
+                let t = self.template(reg)?;
+                let mut errs = t.validate(&self.form, Mode::Submit, DRAFT_STEP, &form_ctx(reg, ev));
+                errs.extend(intake_time_errors(&self.form, ev.time));
+                if !errs.is_empty() {
+                    return Err(Rejection::Invalid(errs));
+                }
             }
             Action::Attach { .. } | Action::Detach { .. } | Action::ArrangeAttachments { .. } => {
                 return deny("接处警记录暂不支持附件");
             }
             Action::Dispatch { unit, opinion } => {
-                if !intake_member {
-                    return deny("只有接警单位的人员可以下达派警");
-                }
-                if self.status != Status::Received {
-                    return deny(format!("警情当前状态为“{}”，不能下达", self.status.label()));
-                }
-                let t = self.template(reg)?;
-                let errs = t.validate(&self.form, Mode::Submit, DRAFT_STEP, &form_ctx(reg, ev));
-                if !errs.is_empty() {
-                    return Err(Rejection::Invalid(errs));
+                if !org.is_desk_member(&ev.author, &bureau) {
+                    return deny("只有 110 接警台（110 巡警大队、指挥中心）的人员可以派警");
                 }
                 let Some(target) = org.unit(unit) else {
                     return deny(format!("处警单位 {unit} 不存在"));
                 };
-                if matches!(target.kind, UnitKind::Bureau | UnitKind::Prefecture) {
-                    return deny("处警单位应为派出所或大队");
+                if !org.is_dispatch_target(&bureau, unit) {
+                    return deny(format!("{} 不是本局的处警单位", target.name));
                 }
-                let d = DispatchInfo {
+                if self.standing_dispatches().any(|d| &d.unit == unit) {
+                    return deny(format!("已向{}派警，不能重复派警", target.name));
+                }
+                if opinion.trim().chars().count() > MAX_NOTE_CHARS {
+                    return deny(format!("派警意见不能超过 {MAX_NOTE_CHARS} 字"));
+                }
+                let no = format!("{}-P{}", self.case_no, self.dispatches.len() + 1);
+                self.dispatches.push(DispatchInfo {
+                    no,
                     unit: unit.clone(),
                     by: ev.author.clone(),
                     opinion: opinion.trim().to_string(),
                     at: ev.time,
                     acknowledged_at: None,
+                    acknowledged_by: None,
                     departed_at: None,
                     arrived_at: None,
                     officers: Vec::new(),
                     vehicles: Vec::new(),
-                };
-                self.dispatch = Some(d.clone());
-                self.dispatch_history.push(d);
-                self.status = Status::Dispatched;
+                    feedback: FormValues::new(),
+                    feedback_at: None,
+                    feedback_by: None,
+                    returned: None,
+                    returned_at: None,
+                    own: false,
+                });
+                self.push_trail(
+                    ev,
+                    "派警",
+                    "接警台",
+                    "dispatch",
+                    None,
+                    &format!("派往{}", target.name),
+                );
             }
-            Action::RejectDispatch { reason } => {
-                if self.status != Status::Dispatched || !handler {
-                    return deny("只有被派警单位可以在签收前退单");
+            Action::RejectDispatch { reason, unit } => {
+                let i = self.pick_dispatch(reg, &ev.author, unit.as_deref(), "退单")?;
+                let d = &self.dispatches[i];
+                if d.own {
+                    return deny("自接警不能退单");
                 }
-                if reason.trim().is_empty() {
+                if d.departed_at.is_some() {
+                    return deny("已出警，不能退单");
+                }
+                let reason = reason.trim();
+                if reason.is_empty() {
                     return deny("退单必须说明原因");
                 }
-                self.dispatch = None;
-                self.status = Status::Received;
-            }
-            Action::Acknowledge {} => {
-                if self.status != Status::Dispatched || !handler {
-                    return deny("只有被派警单位可以签收");
+                if reason.chars().count() > MAX_NOTE_CHARS {
+                    return deny(format!("退单原因不能超过 {MAX_NOTE_CHARS} 字"));
                 }
-                self.set_dispatch(|d| d.acknowledged_at = Some(ev.time));
-                self.status = Status::Acknowledged;
+                let d = &mut self.dispatches[i];
+                d.returned = Some((ev.author.clone(), reason.to_string()));
+                d.returned_at = Some(ev.time);
+                let unit = d.unit.clone();
+                self.push_trail(ev, "退单", &unit, "reject_dispatch", None, reason);
             }
-            Action::Depart { officers, vehicles } => {
-                // A unit that registered the report itself departs directly.
-                let direct = self.status == Status::Received && intake_member;
-                if direct {
-                    let d = DispatchInfo {
-                        unit: self.unit.clone(),
-                        by: ev.author.clone(),
-                        opinion: "自接自处".into(),
-                        at: ev.time,
-                        acknowledged_at: Some(ev.time),
-                        departed_at: None,
-                        arrived_at: None,
-                        officers: Vec::new(),
-                        vehicles: Vec::new(),
-                    };
-                    self.dispatch = Some(d.clone());
-                    self.dispatch_history.push(d);
-                } else if self.status != Status::Acknowledged || !handler {
+            Action::Acknowledge { unit } => {
+                let i = self.pick_dispatch(reg, &ev.author, unit.as_deref(), "签收")?;
+                let d = &mut self.dispatches[i];
+                if d.acknowledged_at.is_some() {
+                    return deny("该派警单已签收");
+                }
+                d.acknowledged_at = Some(ev.time);
+                d.acknowledged_by = Some(ev.author.clone());
+                let unit = d.unit.clone();
+                self.push_trail(ev, "签收", &unit, "acknowledge", None, "");
+            }
+            Action::Depart {
+                officers,
+                vehicles,
+                unit,
+                at,
+            } => {
+                let i = self.pick_dispatch(reg, &ev.author, unit.as_deref(), "出警")?;
+                let d = &self.dispatches[i];
+                if d.acknowledged_at.is_none() {
                     return deny("签收后才能出警");
                 }
+                if d.departed_at.is_some() {
+                    return deny("已登记出警");
+                }
+                let at = step_time(*at, ev.time, d.last_step_at(), "出警时间", "签收时间")?;
                 if officers.is_empty() {
                     return deny("请填写出警民警");
                 }
@@ -1113,76 +1428,372 @@ impl CaseState {
                         return deny(format!("出警民警 {o} 不在组织机构中"));
                     }
                 }
-                let (o, v) = (officers.clone(), vehicles.clone());
-                self.set_dispatch(|d| {
-                    d.departed_at = Some(ev.time);
-                    d.officers = o.clone();
-                    d.vehicles = v.clone();
-                });
-                self.status = Status::Departed;
+                if vehicles.len() > 50
+                    || vehicles
+                        .iter()
+                        .any(|v| v.trim().is_empty() || v.chars().count() > 20)
+                {
+                    return deny("出动车辆填写有误（每辆不超过 20 字，最多 50 辆）");
+                }
+                let d = &mut self.dispatches[i];
+                d.departed_at = Some(at);
+                d.officers = officers.clone();
+                d.vehicles = vehicles.iter().map(|v| v.trim().to_string()).collect();
+                let unit = d.unit.clone();
+                self.push_trail(ev, "出警", &unit, "depart", None, "");
             }
-            Action::Arrive {} => {
-                if self.status != Status::Departed || !handler {
+            Action::Arrive { unit, at } => {
+                let i = self.pick_dispatch(reg, &ev.author, unit.as_deref(), "登记到达现场")?;
+                let d = &self.dispatches[i];
+                if d.departed_at.is_none() {
                     return deny("出警后才能登记到达现场");
                 }
-                self.set_dispatch(|d| d.arrived_at = Some(ev.time));
-                self.status = Status::Arrived;
+                if d.arrived_at.is_some() {
+                    return deny("已登记到达现场");
+                }
+                let at = step_time(*at, ev.time, d.last_step_at(), "到达现场时间", "出警时间")?;
+                let d = &mut self.dispatches[i];
+                d.arrived_at = Some(at);
+                let unit = d.unit.clone();
+                self.push_trail(ev, "到达现场", &unit, "arrive", None, "");
             }
-            Action::Feedback { changes } => {
-                if !handler {
-                    return deny("只有处警单位可以填写反馈");
+            Action::Feedback { changes, unit } => {
+                let i = self.pick_dispatch(reg, &ev.author, unit.as_deref(), "反馈")?;
+                if self.dispatches[i].acknowledged_at.is_none() {
+                    return deny("签收后才能反馈");
                 }
-                if !matches!(
-                    self.status,
-                    Status::Acknowledged
-                        | Status::Departed
-                        | Status::Arrived
-                        | Status::FeedbackFiled
-                ) {
-                    return deny(format!("警情当前状态为“{}”，不能反馈", self.status.label()));
-                }
-                self.edit_form(ev, reg, "feedback", changes)?;
                 let t = self.template(reg)?;
-                let errs = t.validate(&self.form, Mode::Submit, "feedback", &form_ctx(reg, ev));
+                let errs = t.check_edit("feedback", changes);
                 if !errs.is_empty() {
                     return Err(Rejection::Invalid(errs));
                 }
-                self.status = Status::FeedbackFiled;
+                let mut report = self.dispatches[i].feedback.clone();
+                for (k, v) in changes {
+                    if v.is_null() {
+                        report.remove(k);
+                    } else {
+                        report.insert(k.clone(), v.clone());
+                    }
+                }
+                // Checked as the whole record would read: intake + report.
+                let mut whole = self.form.clone();
+                whole.extend(report.clone());
+                let mut errs = t.validate(&whole, Mode::Submit, "feedback", &form_ctx(reg, ev));
+                errs.extend(loss_total_errors(&report));
+                if !errs.is_empty() {
+                    return Err(Rejection::Invalid(errs));
+                }
+                let amended = self.dispatches[i].feedback_at.is_some();
+                let d = &mut self.dispatches[i];
+                d.feedback = report;
+                d.feedback_at = Some(ev.time);
+                d.feedback_by = Some(ev.author.clone());
+                let unit = d.unit.clone();
+                let step = if amended { "修改反馈" } else { "反馈" };
+                self.push_trail(ev, step, &unit, "feedback", None, "");
             }
             Action::Conclude {} => {
-                if self.status != Status::FeedbackFiled || !(handler || intake_member) {
-                    return deny("反馈后由处警或接警单位终结");
+                if self.status != Status::FeedbackFiled {
+                    return deny("所有处警单位反馈后才能终结");
                 }
-                self.status = Status::Concluded;
+                let own = self.dispatches.first().is_some_and(|d| d.own);
+                let mut may = org.commanders_of(&self.unit);
+                if own {
+                    // A unit's own report may also be concluded at the desk.
+                    for u in org.desk_units(&bureau) {
+                        may.extend(org.commanders_of(&u.code));
+                    }
+                }
+                if !may.contains(&ev.author) {
+                    return deny("只有接警单位的值班长（或所长）可以终结警情");
+                }
+                let Some(archive) = archive_unit(reg, &bureau) else {
+                    return deny("本局没有 110 巡警大队或指挥中心，无法归档");
+                };
+                self.concluded = Some((ev.author.clone(), rfc3339(ev.time)));
+                self.archive_unit = Some(archive);
+                self.push_trail(ev, "终结", "值班长", "conclude", None, "");
             }
             Action::Archive {} => {
-                if self.status != Status::Concluded {
-                    return deny("终结后才能归档");
-                }
-                let bureau = org.ancestor_of_kind(&self.unit, UnitKind::Bureau);
-                let at_110 = bureau.is_some_and(|b| {
-                    org.units_with_function(&b.code, "patrol110")
-                        .any(|u| org.is_member(&ev.author, &u.code))
-                });
-                if !at_110 {
-                    return deny("接处警记录由 110 巡警大队归档");
-                }
-                self.status = Status::Archived;
+                return deny("终结时已自动归档，不需要单独归档");
             }
             other => return deny(format!("接处警记录不支持“{}”操作", other.kind())),
         }
-        self.step_since = ev.time;
+        let before = self.status;
+        self.status = self.incident_status();
+        if self.status != before {
+            self.step_since = ev.time;
+        }
         Ok(())
     }
 
-    fn set_dispatch(&mut self, f: impl Fn(&mut DispatchInfo)) {
-        if let Some(d) = self.dispatch.as_mut() {
-            f(d);
-        }
-        if let Some(d) = self.dispatch_history.last_mut() {
-            f(d);
+    /// The people a 110 record waits for: the registering unit's duty
+    /// staff while no dispatch stands (待派警), each standing dispatch's
+    /// unit's duty staff until it reports, and once every standing
+    /// dispatch reported, whoever may conclude (待终结).
+    fn incident_assignees(&self, reg: &Registry) -> Vec<String> {
+        let org = &reg.org;
+        let mut v: Vec<String> = match self.status {
+            Status::Received => org.duty_of(&self.unit),
+            Status::FeedbackFiled => org.commanders_of(&self.unit),
+            Status::Concluded | Status::Archived => Vec::new(),
+            _ => self
+                .standing_dispatches()
+                .filter(|d| d.feedback_at.is_none())
+                .flat_map(|d| org.duty_of(&d.unit))
+                .collect(),
+        };
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Everyone who may read the record: the registering unit, every unit
+    /// it was dispatched to (returned ones too), the bureau's 110 desks
+    /// and the bureau's leaders.
+    fn incident_readers(&self, reg: &Registry) -> Vec<String> {
+        let org = &reg.org;
+        let bureau = org
+            .bureau_of(&self.unit)
+            .map(|b| b.code.clone())
+            .unwrap_or_default();
+        let mut units: Vec<String> = vec![self.unit.clone(), bureau.clone()];
+        units.extend(self.dispatches.iter().map(|d| d.unit.clone()));
+        units.extend(org.desk_units(&bureau).map(|u| u.code.clone()));
+        let mut v: Vec<String> = units
+            .iter()
+            .flat_map(|u| org.members(u))
+            .map(|p| p.id.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+/// The longest 派警意见 or 退单 reason, in characters.
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// How long after an earlier report a call counts as a repeat (see
+/// [`repeat_calls`]).
+pub const REPEAT_WINDOW_MINUTES: i64 = 30;
+
+/// What an action is called in a refusal ("不能再…").
+fn action_label(a: &Action) -> &'static str {
+    match a {
+        Action::UpdateForm { .. } => "修改接警信息",
+        Action::Dispatch { .. } => "派警",
+        Action::RejectDispatch { .. } => "退单",
+        Action::Acknowledge { .. } => "签收",
+        Action::Depart { .. } => "登记出警",
+        Action::Arrive { .. } => "登记到达现场",
+        Action::Feedback { .. } => "反馈",
+        Action::Conclude {} => "终结",
+        Action::Archive {} => "归档",
+        _ => "操作",
+    }
+}
+
+/// The time a 110 step happened: `at` if recorded afterwards, else the
+/// event's own time. It may not precede the dispatch's previous step
+/// (`previous`, named `previous_name`) nor follow the event that records it.
+fn step_time(
+    at: Option<OffsetDateTime>,
+    event_time: OffsetDateTime,
+    previous: OffsetDateTime,
+    name: &str,
+    previous_name: &str,
+) -> Result<OffsetDateTime, Rejection> {
+    let at = at.unwrap_or(event_time);
+    if at > event_time {
+        return deny(format!(
+            "{name}不能晚于登记时间（{}）",
+            rfc3339_shanghai(event_time)
+        ));
+    }
+    if at < previous {
+        return deny(format!(
+            "{name}（{}）不能早于{previous_name}（{}）",
+            rfc3339_shanghai(at),
+            rfc3339_shanghai(previous)
+        ));
+    }
+    Ok(at)
+}
+
+/// The intake's own time rules: 接警时间 not before 报警时间 and not after
+/// the registering event.
+pub fn intake_time_errors(form: &FormValues, event_time: OffsetDateTime) -> Vec<FieldError> {
+    let t = |k: &str| {
+        form.get(k)
+            .and_then(Value::as_str)
+            .and_then(form::parse_datetime)
+    };
+    let mut errs = Vec::new();
+    if let (Some(report), Some(receive)) = (t("report_time"), t("receive_time")) {
+        if receive < report {
+            errs.push(FieldError {
+                field: "receive_time".into(),
+                message: "接警时间不能早于报警时间".into(),
+            });
         }
     }
+    for (k, label) in [("report_time", "报警时间"), ("receive_time", "接警时间")] {
+        if t(k).is_some_and(|x| x > event_time + time::Duration::seconds(CLOCK_SLACK_SECS)) {
+            errs.push(FieldError {
+                field: k.into(),
+                message: format!("{label}不能晚于登记时间"),
+            });
+        }
+    }
+    errs
+}
+
+/// The loss items of a 反馈单 and their total: `loss_amount` must equal the
+/// sum of `loss_items` when there are items.
+pub fn loss_total_errors(report: &FormValues) -> Vec<FieldError> {
+    let Some(items) = report.get("loss_items").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    if items.is_empty() {
+        return Vec::new();
+    }
+    let amounts = items.iter().map(|r| {
+        r.get("amount")
+            .and_then(Value::as_str)
+            .and_then(|a| crate::money::Money::parse(a).ok())
+    });
+    let Some(amounts) = amounts.collect::<Option<Vec<_>>>() else {
+        return Vec::new(); // each bad cell is reported by the template
+    };
+    let Ok(total) = crate::money::Money::sum(amounts) else {
+        return vec![FieldError {
+            field: "loss_items".into(),
+            message: "损失明细合计超出范围".into(),
+        }];
+    };
+    let given = report
+        .get("loss_amount")
+        .and_then(Value::as_str)
+        .and_then(|a| crate::money::Money::parse(a).ok());
+    if given != Some(total) {
+        return vec![FieldError {
+            field: "loss_amount".into(),
+            message: format!("财产损失金额应为损失明细合计 {total} 元"),
+        }];
+    }
+    Vec::new()
+}
+
+/// Where a bureau files its 110 records: its 110 brigade, else its command
+/// centre.
+fn archive_unit(reg: &Registry, bureau: &str) -> Option<String> {
+    let org = &reg.org;
+    org.units_with_function(bureau, "patrol110")
+        .chain(org.units_with_function(bureau, "command"))
+        .next()
+        .map(|u| u.code.clone())
+}
+
+/// A possible repeat of a new report (重复报警): an earlier record from the
+/// same phone, or in the same 乡镇 with the same level-1 category, reported
+/// within [`REPEAT_WINDOW_MINUTES`] before or after the new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepeatCall {
+    pub case_id: Uuid,
+    pub case_no: String,
+    /// Why it matched: 同一电话 / 同一乡镇同类警情.
+    pub reason: String,
+    pub report_time: String,
+    pub summary: String,
+}
+
+/// The digits of a phone number (spaces and dashes dropped); `None` for
+/// empty or 无.
+fn phone_digits(v: Option<&Value>) -> Option<String> {
+    let s = v?.as_str()?.trim();
+    let d: String = s.chars().filter(char::is_ascii_digit).collect();
+    (!d.is_empty()).then_some(d)
+}
+
+/// The level-1 报警类别 of a category code at any level (`010101` →
+/// `010000`).
+pub fn category_level1(code: &str) -> String {
+    match code.get(..2) {
+        Some(p) if code.len() == 6 => format!("{p}0000"),
+        _ => code.to_string(),
+    }
+}
+
+/// Earlier 110 records a new intake `form` may repeat (see [`RepeatCall`]),
+/// newest first.
+pub fn repeat_calls<'a>(
+    form: &FormValues,
+    cases: impl IntoIterator<Item = &'a CaseState>,
+) -> Vec<RepeatCall> {
+    let text = |f: &FormValues, k: &str| {
+        f.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let Some(time) = form
+        .get("report_time")
+        .and_then(Value::as_str)
+        .and_then(form::parse_datetime)
+    else {
+        return Vec::new();
+    };
+    let phones: Vec<String> = ["alarm_phone", "contact_phone"]
+        .iter()
+        .filter_map(|k| phone_digits(form.get(*k)))
+        .collect();
+    let township = text(form, "township");
+    let category = category_level1(&text(form, "alarm_category"));
+    let window = time::Duration::minutes(REPEAT_WINDOW_MINUTES);
+    let mut out: Vec<(OffsetDateTime, RepeatCall)> = Vec::new();
+    for s in cases {
+        if s.case_type != CaseType::Incident {
+            continue;
+        }
+        let Some(t) = s
+            .form
+            .get("report_time")
+            .and_then(Value::as_str)
+            .and_then(form::parse_datetime)
+        else {
+            continue;
+        };
+        if (t - time).abs() > window {
+            continue;
+        }
+        let same_phone = ["alarm_phone", "contact_phone"]
+            .iter()
+            .filter_map(|k| phone_digits(s.form.get(*k)))
+            .any(|p| phones.contains(&p));
+        let same_place = !township.is_empty()
+            && text(&s.form, "township") == township
+            && category_level1(&text(&s.form, "alarm_category")) == category;
+        let reason = if same_phone {
+            "同一电话"
+        } else if same_place {
+            "同一乡镇同类警情"
+        } else {
+            continue;
+        };
+        out.push((
+            t,
+            RepeatCall {
+                case_id: s.case_id,
+                case_no: s.case_no.clone(),
+                reason: reason.into(),
+                report_time: rfc3339_shanghai(t),
+                summary: text(&s.form, "summary").chars().take(60).collect(),
+            },
+        ));
+    }
+    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.into_iter().map(|(_, r)| r).collect()
 }
 
 /// A time as people here read it: Beijing time, to the second.

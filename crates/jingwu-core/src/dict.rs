@@ -39,6 +39,36 @@ impl Dictionary {
     }
 }
 
+/// The pinyin initials of a label, for typing a code's name quickly
+/// (`入室盗窃` → `rsdq`): each Han character by its first letter, ASCII
+/// letters and digits as they are (lower-cased), anything else dropped.
+pub fn initials(label: &str) -> String {
+    use pinyin::ToPinyin;
+    label
+        .chars()
+        .filter_map(|c| match c.to_pinyin() {
+            Some(p) => p.first_letter().chars().next(),
+            None if c.is_ascii_alphanumeric() => Some(c.to_ascii_lowercase()),
+            None => None,
+        })
+        .collect()
+}
+
+/// The parent of a code in a levelled 6-digit table (报警类别: `XX0000`
+/// level 1, `XXYY00` level 2, `XXYYZZ` level 3), if it has one.
+pub fn parent_code(code: &str) -> Option<String> {
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !code.ends_with("00") {
+        Some(format!("{}00", &code[..4]))
+    } else if !code.ends_with("0000") {
+        Some(format!("{}0000", &code[..2]))
+    } else {
+        None
+    }
+}
+
 /// Why a dictionary file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DictError {
@@ -153,5 +183,24 @@ mod tests {
             Dictionaries::from_json(j),
             Err(DictError::Empty(_))
         ));
+    }
+
+    #[test]
+    fn initials_and_levels() {
+        assert_eq!(initials("入室盗窃"), "rsdq");
+        assert_eq!(initials("行政（治安）"), "xzza");
+        assert_eq!(initials("110巡逻发现"), "110xlfx");
+        assert_eq!(parent_code("010101").as_deref(), Some("010100"));
+        assert_eq!(parent_code("010100").as_deref(), Some("010000"));
+        assert_eq!(parent_code("010000"), None);
+        assert_eq!(parent_code("01"), None);
+        let d = Dictionaries::builtin().unwrap();
+        let cat = d.get("alarm_category").unwrap();
+        // Every lower-level code hangs under a code of the table.
+        for e in &cat.entries {
+            if let Some(p) = parent_code(&e.code) {
+                assert!(cat.entry(&p).is_some(), "{}", e.code);
+            }
+        }
     }
 }

@@ -116,23 +116,62 @@ pub enum Action {
         channel: String,
         note: String,
     },
-    /// 110: the desk dispatches the incident to a handling unit.
+    /// 110: the desk dispatches the incident to a handling unit (派警).
+    /// An incident may be dispatched to several units, each with its own
+    /// dispatch (一警多处).
     Dispatch { unit: String, opinion: String },
-    /// 110: the handling unit refuses the dispatch (退单).
-    RejectDispatch { reason: String },
-    /// 110: the handling unit acknowledges (签收).
-    Acknowledge {},
+    /// 110: the handling unit refuses its dispatch (退单), before it sets
+    /// out; the desk dispatches again.
+    RejectDispatch {
+        reason: String,
+        /// Which dispatch, by unit code: needed only when the author
+        /// belongs to more than one dispatched unit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<String>,
+    },
+    /// 110: the handling unit acknowledges (签收) at the event's time.
+    Acknowledge {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<String>,
+    },
     /// 110: officers set out (出警).
     Depart {
         officers: Vec<String>,
         #[serde(default)]
         vehicles: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<String>,
+        /// When they set out, if recorded afterwards (else the event's
+        /// time).
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "time::serde::rfc3339::option"
+        )]
+        at: Option<OffsetDateTime>,
     },
     /// 110: officers reached the scene (到达现场).
-    Arrive {},
-    /// 110: the handling report (反馈); may be amended until concluded.
-    Feedback { changes: FormValues },
-    /// 110: handling is finished (终结).
+    Arrive {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<String>,
+        /// When they arrived, if recorded afterwards (else the event's
+        /// time).
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "time::serde::rfc3339::option"
+        )]
+        at: Option<OffsetDateTime>,
+    },
+    /// 110: the handling unit's report (反馈单); may be amended until the
+    /// incident is concluded.
+    Feedback {
+        changes: FormValues,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<String>,
+    },
+    /// 110: handling is finished (终结); the record is filed at the 110
+    /// brigade at once (归档), with no further step.
     Conclude {},
     /// 110: filed at the 110 brigade (归档).
     Archive {},
@@ -155,9 +194,9 @@ impl Action {
             Action::InformApplicant { .. } => "inform_applicant",
             Action::Dispatch { .. } => "dispatch",
             Action::RejectDispatch { .. } => "reject_dispatch",
-            Action::Acknowledge {} => "acknowledge",
+            Action::Acknowledge { .. } => "acknowledge",
             Action::Depart { .. } => "depart",
-            Action::Arrive {} => "arrive",
+            Action::Arrive { .. } => "arrive",
             Action::Feedback { .. } => "feedback",
             Action::Conclude {} => "conclude",
             Action::Archive {} => "archive",

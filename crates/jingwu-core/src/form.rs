@@ -639,6 +639,9 @@ pub fn parse_date(s: &str) -> Option<Date> {
     Date::parse(s.trim(), &fmt).ok()
 }
 
+/// What a phone field holds when there is no number.
+pub const NO_PHONE: &str = "无";
+
 /// Parses an RFC 3339 date-time with offset.
 pub fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339).ok()
@@ -647,7 +650,11 @@ pub fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
 /// Checks a mainland phone number: an 11-digit mobile starting with 1[3-9],
 /// or a fixed line with area code (`0855-1234567`, `08551234567`), or a
 /// short service number (110, 12345 …). Spaces and dashes are allowed.
+/// `无` says there is none (a caller who came in person, say).
 pub fn check_phone(s: &str) -> Result<(), &'static str> {
+    if s.trim() == NO_PHONE {
+        return Ok(());
+    }
     let digits: String = s.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
     if digits.is_empty() {
         return Err("不能为空");

@@ -22,6 +22,11 @@ pub enum UnitKind {
     Internal,
     /// 派出所.
     Station,
+    /// A unit outside the police structure that the bureau's 110 desk
+    /// dispatches to (e.g. a 消防救援大队 since 2018); `parent` is the
+    /// bureau whose desk dispatches to it. The county can rename or remove
+    /// it like any unit.
+    External,
 }
 
 /// An organisational unit.
@@ -79,7 +84,52 @@ pub struct OrgData {
     pub people: Vec<Person>,
     #[serde(default)]
     pub in_charge: Vec<InCharge>,
+    /// Which posts take part in 110 work (see [`IncidentPosts`]).
+    #[serde(default)]
+    pub incident: IncidentPosts,
 }
+
+/// The posts that 110 work is addressed to. A county names its posts as it
+/// likes; these lists say which of them are on duty. Where a unit has no
+/// holder of any listed post, every member of the unit stands in, so an org
+/// without these posts still works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentPosts {
+    /// Posts on duty in a unit: the 110 desk's 接警员 and 值班长, a
+    /// station's or brigade's 值班民警. They receive the unit's dispatches
+    /// (待签收) and, at a desk, new reports waiting for dispatch.
+    #[serde(default = "default_duty_posts")]
+    pub duty: Vec<String>,
+    /// Posts that conclude (终结) an incident registered by their unit:
+    /// the desk's 值班长, a station's 所长.
+    #[serde(default = "default_commander_posts")]
+    pub commander: Vec<String>,
+}
+
+fn default_duty_posts() -> Vec<String> {
+    vec!["接警员".into(), "值班长".into(), "值班民警".into()]
+}
+
+fn default_commander_posts() -> Vec<String> {
+    vec!["值班长".into(), "所长".into()]
+}
+
+impl Default for IncidentPosts {
+    fn default() -> Self {
+        IncidentPosts {
+            duty: default_duty_posts(),
+            commander: default_commander_posts(),
+        }
+    }
+}
+
+/// The function tags of a bureau's 110 desk: the 110 brigade and the
+/// command centre.
+pub const DESK_FUNCTIONS: [&str; 2] = ["patrol110", "command"];
+
+/// The function tags of internal units the desk dispatches to (besides
+/// every station and every external unit).
+pub const DISPATCH_FUNCTIONS: [&str; 4] = ["patrol110", "traffic", "fire", "dispatch"];
 
 /// Why an org file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -161,7 +211,7 @@ impl Org {
                 };
                 let parent_kind = data.units.get(pi).map(|x| x.kind);
                 let ok = match u.kind {
-                    UnitKind::Station => parent_kind == Some(UnitKind::Bureau),
+                    UnitKind::Station | UnitKind::External => parent_kind == Some(UnitKind::Bureau),
                     UnitKind::Bureau => parent_kind == Some(UnitKind::Prefecture),
                     UnitKind::Internal => matches!(
                         parent_kind,
@@ -172,6 +222,7 @@ impl Org {
                 if !ok {
                     let (kind, expected) = match u.kind {
                         UnitKind::Station => ("派出所", "县公安局"),
+                        UnitKind::External => ("外部", "县公安局"),
                         UnitKind::Bureau => ("县公安局", "州（市）公安局"),
                         UnitKind::Internal => ("内设", "公安局"),
                         UnitKind::Prefecture => ("州（市）公安局", "无"),
@@ -319,6 +370,7 @@ impl Org {
         let u = self.unit(unit)?;
         Some(match u.kind {
             UnitKind::Bureau | UnitKind::Prefecture => u.name.clone(),
+            UnitKind::External => u.name.clone(),
             UnitKind::Station | UnitKind::Internal => {
                 let parent = u
                     .parent
@@ -329,6 +381,113 @@ impl Org {
                 format!("{parent}{}", u.name)
             }
         })
+    }
+
+    /// The county bureau `unit` belongs to (itself if a bureau).
+    pub fn bureau_of(&self, unit: &str) -> Option<&Unit> {
+        self.ancestor_of_kind(unit, UnitKind::Bureau)
+    }
+
+    /// Whether `unit` is a 110 desk (the 110 brigade or the command
+    /// centre, by function).
+    pub fn is_desk(&self, unit: &str) -> bool {
+        self.unit(unit).is_some_and(|u| {
+            u.kind == UnitKind::Internal
+                && u.functions
+                    .iter()
+                    .any(|f| DESK_FUNCTIONS.contains(&f.as_str()))
+        })
+    }
+
+    /// The 110 desks of `bureau`.
+    pub fn desk_units<'a>(&'a self, bureau: &'a str) -> impl Iterator<Item = &'a Unit> + 'a {
+        self.data
+            .units
+            .iter()
+            .filter(move |u| u.parent.as_deref() == Some(bureau) && self.is_desk(&u.code))
+    }
+
+    /// Whether `person` works at a 110 desk of `bureau`.
+    pub fn is_desk_member(&self, person: &str, bureau: &str) -> bool {
+        self.desk_units(bureau)
+            .any(|u| self.is_member(person, &u.code))
+    }
+
+    /// Whether `person` holds a post in the bureau unit itself (局长,
+    /// 副局长 …): the bureau's leaders.
+    pub fn is_bureau_leader(&self, person: &str, bureau: &str) -> bool {
+        self.unit(bureau)
+            .is_some_and(|u| u.kind == UnitKind::Bureau)
+            && self.is_member(person, bureau)
+    }
+
+    /// Whether the 110 desk of `bureau` may dispatch to `unit`: a station,
+    /// an external unit, or an internal unit with a dispatch function
+    /// ([`DISPATCH_FUNCTIONS`]), under that bureau.
+    pub fn is_dispatch_target(&self, bureau: &str, unit: &str) -> bool {
+        self.unit(unit).is_some_and(|u| {
+            u.parent.as_deref() == Some(bureau)
+                && match u.kind {
+                    UnitKind::Station | UnitKind::External => true,
+                    UnitKind::Internal => u
+                        .functions
+                        .iter()
+                        .any(|f| DISPATCH_FUNCTIONS.contains(&f.as_str())),
+                    UnitKind::Bureau | UnitKind::Prefecture => false,
+                }
+        })
+    }
+
+    /// The units the desk of `bureau` may dispatch to, in org order.
+    pub fn dispatch_targets<'a>(&'a self, bureau: &'a str) -> impl Iterator<Item = &'a Unit> + 'a {
+        self.data
+            .units
+            .iter()
+            .filter(move |u| self.is_dispatch_target(bureau, &u.code))
+    }
+
+    /// The members of `unit`.
+    pub fn members(&self, unit: &str) -> Vec<&Person> {
+        self.data
+            .people
+            .iter()
+            .filter(|p| p.posts.iter().any(|h| h.unit == unit))
+            .collect()
+    }
+
+    /// The holders of any of `posts` in `unit`, or, where nobody holds
+    /// one, every member of the unit.
+    fn holders_or_members(&self, unit: &str, posts: &[String]) -> Vec<String> {
+        let held: Vec<String> = self
+            .data
+            .people
+            .iter()
+            .filter(|p| {
+                p.posts
+                    .iter()
+                    .any(|h| h.unit == unit && posts.contains(&h.post))
+            })
+            .map(|p| p.id.clone())
+            .collect();
+        if held.is_empty() {
+            self.members(unit)
+                .into_iter()
+                .map(|p| p.id.clone())
+                .collect()
+        } else {
+            held
+        }
+    }
+
+    /// Who is on duty for 110 work in `unit` ([`IncidentPosts::duty`]).
+    pub fn duty_of(&self, unit: &str) -> Vec<String> {
+        self.holders_or_members(unit, &self.data.incident.duty)
+    }
+
+    /// Who concludes incidents registered by `unit`
+    /// ([`IncidentPosts::commander`]).
+    pub fn commanders_of(&self, unit: &str) -> Vec<String> {
+        self.holders_or_members(unit, &self.data.incident.commander)
     }
 
     /// The units `person` holds posts in.

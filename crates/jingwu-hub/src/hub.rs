@@ -3,7 +3,7 @@
 //! feed, and attachment uploads. Independent of HTTP so tests and tools
 //! can drive it directly.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -297,35 +297,15 @@ fn rejection(e: Rejection, state: Option<&CaseState>) -> ApiError {
     }
 }
 
-/// The persons who may see a case after an event: the author, the
-/// registering unit's members (from creation on), everyone the case is
-/// now waiting for, and for incidents the members of the unit it is
-/// dispatched to.
+/// The persons who may see a case after an event: the core's rule
+/// ([`CaseState::readers_after`]).
 pub fn viewers_after(
     reg: &Registry,
     created: bool,
     state: &CaseState,
     author: &str,
 ) -> Vec<String> {
-    let mut v = BTreeSet::new();
-    v.insert(author.to_string());
-    let org = &reg.org;
-    let mut units = Vec::new();
-    if created {
-        units.push(state.unit.clone());
-    }
-    if let Some(d) = &state.dispatch {
-        units.push(d.unit.clone());
-    }
-    for u in units {
-        for p in org.people() {
-            if org.is_member(&p.id, &u) {
-                v.insert(p.id.clone());
-            }
-        }
-    }
-    v.extend(state.assignees(reg));
-    v.into_iter().collect()
+    state.readers_after(reg, created, author)
 }
 
 /// Checks every event's signature (in parallel); the first bad one is the

@@ -588,6 +588,7 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
     let desk_unit = unit_of("110巡警大队")?;
     let desk = holder("110巡警大队", "接警员")?;
     let chief = holder("方祥派出所", "所长")?;
+    let commander = holder("110巡警大队", "值班长")?;
     let t = now() - time::Duration::minutes(3);
     let stamp = |t: OffsetDateTime| {
         t.format(&time::format_description::well_known::Rfc3339)
@@ -636,40 +637,50 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
                 opinion: "请方祥派出所出警".into(),
             },
         ),
-        (&chief, Action::Acknowledge {}),
+        (&chief, Action::Acknowledge { unit: None }),
         (
             &chief,
             Action::Depart {
                 officers: vec![chief.clone()],
                 vehicles: vec!["贵H·0123警".into()],
+                unit: None,
+                at: None,
             },
         ),
-        (&chief, Action::Arrive {}),
+        (
+            &chief,
+            Action::Arrive {
+                unit: None,
+                at: None,
+            },
+        ),
         (
             &chief,
             Action::Feedback {
                 changes: serde_json::from_value(json!({
                     "verified_category": "010000", "handling": "到场勘查，已受案侦查",
-                    "result": "04", "loss_amount": "12800.00"
+                    "result": "04", "loss_amount": "12800.00",
+                    "loss_items": [{"item": "耕牛一头", "amount": "12800.00"}]
                 }))?,
+                unit: None,
             },
         ),
-        (&chief, Action::Conclude {}),
+        (&commander, Action::Conclude {}),
     ];
     for (who, action) in steps {
         let s = store.record(reg, key(who)?, who, Some(iid), action, now())?;
         say!("  {} → {}", name(who), s.status.label())?;
     }
-    let archiver = "system110".to_string();
-    let s = store.record(
-        reg,
-        key(&archiver)?,
-        &archiver,
-        Some(iid),
-        Action::Archive {},
-        now(),
-    )?;
-    say!("  自动归档 → {}", s.status.label())?;
+    if let Some(s) = store.case(&iid)? {
+        say!(
+            "  终结即归档于{}",
+            s.archive_unit
+                .as_deref()
+                .and_then(|u| reg.org.unit(u))
+                .map(|u| u.name.as_str())
+                .unwrap_or_default()
+        )?;
+    }
 
     let n = verify_all(store, reg)?;
     say!(
