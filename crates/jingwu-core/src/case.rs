@@ -1571,6 +1571,101 @@ impl CaseState {
     }
 }
 
+/// A 110 step as the UI and the CLI name it, turned into its [`Action`]
+/// by [`IncidentStep::into_action`]. JSON: `{"step": "ack", "unit": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum IncidentStep {
+    /// 签收.
+    Ack {
+        #[serde(default)]
+        unit: Option<String>,
+    },
+    /// 出警.
+    Depart {
+        #[serde(default)]
+        unit: Option<String>,
+        officers: Vec<String>,
+        #[serde(default)]
+        vehicles: Vec<String>,
+        /// When they set out, if recorded afterwards.
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// 到达现场.
+    Arrive {
+        #[serde(default)]
+        unit: Option<String>,
+        #[serde(default)]
+        at: Option<String>,
+    },
+    /// 退单.
+    Return {
+        #[serde(default)]
+        unit: Option<String>,
+        reason: String,
+    },
+    /// 反馈.
+    Feedback {
+        #[serde(default)]
+        unit: Option<String>,
+        changes: FormValues,
+    },
+    /// 终结 (files the record).
+    Conclude {},
+}
+
+/// Parses a step time typed by a person: RFC 3339, or `YYYY-MM-DD HH:MM`
+/// / `YYYY-MM-DD HH:MM:SS` (also with `T`) in Beijing time.
+pub fn parse_step_time(s: &str) -> Option<OffsetDateTime> {
+    let s = s.trim();
+    if let Some(t) = form::parse_datetime(s) {
+        return Some(t);
+    }
+    let s = s.replacen('T', " ", 1);
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let f2 = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    time::PrimitiveDateTime::parse(&s, &f)
+        .or_else(|_| time::PrimitiveDateTime::parse(&s, &f2))
+        .ok()
+        .map(|p| p.assume_offset(SHANGHAI))
+}
+
+impl IncidentStep {
+    /// The event action of this step.
+    pub fn into_action(self) -> Result<Action, Rejection> {
+        let time = |name: &str, at: Option<String>| -> Result<Option<OffsetDateTime>, Rejection> {
+            match at.as_deref().map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(t) => parse_step_time(t).map(Some).ok_or_else(|| {
+                    Rejection::NotAllowed(format!("{name}“{t}”格式不对，应如 2026-12-03 08:30"))
+                }),
+            }
+        };
+        Ok(match self {
+            IncidentStep::Ack { unit } => Action::Acknowledge { unit },
+            IncidentStep::Depart {
+                unit,
+                officers,
+                vehicles,
+                at,
+            } => Action::Depart {
+                officers,
+                vehicles,
+                unit,
+                at: time("出警时间", at)?,
+            },
+            IncidentStep::Arrive { unit, at } => Action::Arrive {
+                unit,
+                at: time("到达现场时间", at)?,
+            },
+            IncidentStep::Return { unit, reason } => Action::RejectDispatch { reason, unit },
+            IncidentStep::Feedback { unit, changes } => Action::Feedback { changes, unit },
+            IncidentStep::Conclude {} => Action::Conclude {},
+        })
+    }
+}
+
 /// The longest 派警意见 or 退单 reason, in characters.
 pub const MAX_NOTE_CHARS: usize = 500;
 

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod hotfolder;
+pub mod incidents;
 pub mod pin;
 pub mod sane;
 pub mod scan;

@@ -226,7 +226,12 @@ impl Station {
         Ok((person, sealed.unlock(pin)?))
     }
 
-    fn record(&mut self, pin: &str, case: Option<Uuid>, action: Action) -> Result<CaseState> {
+    pub(crate) fn record(
+        &mut self,
+        pin: &str,
+        case: Option<Uuid>,
+        action: Action,
+    ) -> Result<CaseState> {
         let (person, key) = self.signer(pin)?;
         // ID numbers as typed (`…x`, spaces, 15 digits) are signed in
         // their canonical form only.
