@@ -1265,6 +1265,76 @@ impl CaseState {
             .unwrap_or(Status::Received)
     }
 
+    /// The field errors of a 反馈单 change `changes` by the dispatch of
+    /// `unit`, as [`CaseState::apply`] would find them at `now` (the
+    /// unit's report so far with the changes, read with the intake).
+    pub fn check_feedback(
+        &self,
+        reg: &Registry,
+        unit: &str,
+        changes: &FormValues,
+        now: OffsetDateTime,
+    ) -> Vec<FieldError> {
+        let i = self
+            .dispatches
+            .iter()
+            .position(|d| d.returned.is_none() && d.unit == unit);
+        let mut changes = changes.clone();
+        if let Ok(t) = self.template(reg) {
+            t.canonicalise(&mut changes);
+        }
+        self.feedback_report(reg, i, &changes, now)
+            .err()
+            .unwrap_or_default()
+    }
+
+    /// The report of dispatch `i` (none yet: `None`) with `changes`, or
+    /// its field errors: the one check of a 反馈单.
+    fn feedback_report(
+        &self,
+        reg: &Registry,
+        i: Option<usize>,
+        changes: &FormValues,
+        now: OffsetDateTime,
+    ) -> Result<FormValues, Vec<FieldError>> {
+        let t = self.template(reg).map_err(|e| {
+            vec![FieldError {
+                field: String::new(),
+                message: e.to_string(),
+            }]
+        })?;
+        let errs = t.check_edit("feedback", changes);
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        let mut report = i
+            .and_then(|i| self.dispatches.get(i))
+            .map(|d| d.feedback.clone())
+            .unwrap_or_default();
+        for (k, v) in changes {
+            if v.is_null() {
+                report.remove(k);
+            } else {
+                report.insert(k.clone(), v.clone());
+            }
+        }
+        // Checked as the whole record would read: intake + report.
+        let mut whole = self.form.clone();
+        whole.extend(report.clone());
+        let ctx = form::Context {
+            today: now.to_offset(SHANGHAI).date(),
+            dictionaries: &reg.dicts,
+            org: Some(&reg.org),
+        };
+        let mut errs = t.validate(&whole, Mode::Submit, "feedback", &ctx);
+        errs.extend(loss_total_errors(&report));
+        if errs.is_empty() {
+            Ok(report)
+        } else {
+            Err(errs)
+        }
+    }
+
     /// The standing (not returned) dispatches.
     pub fn standing_dispatches(&self) -> impl Iterator<Item = &DispatchInfo> {
         self.dispatches.iter().filter(|d| d.returned.is_none())
@@ -1462,27 +1532,9 @@ impl CaseState {
                 if self.dispatches[i].acknowledged_at.is_none() {
                     return deny("签收后才能反馈");
                 }
-                let t = self.template(reg)?;
-                let errs = t.check_edit("feedback", changes);
-                if !errs.is_empty() {
-                    return Err(Rejection::Invalid(errs));
-                }
-                let mut report = self.dispatches[i].feedback.clone();
-                for (k, v) in changes {
-                    if v.is_null() {
-                        report.remove(k);
-                    } else {
-                        report.insert(k.clone(), v.clone());
-                    }
-                }
-                // Checked as the whole record would read: intake + report.
-                let mut whole = self.form.clone();
-                whole.extend(report.clone());
-                let mut errs = t.validate(&whole, Mode::Submit, "feedback", &form_ctx(reg, ev));
-                errs.extend(loss_total_errors(&report));
-                if !errs.is_empty() {
-                    return Err(Rejection::Invalid(errs));
-                }
+                let report = self
+                    .feedback_report(reg, Some(i), changes, ev.time)
+                    .map_err(Rejection::Invalid)?;
                 let amended = self.dispatches[i].feedback_at.is_some();
                 let d = &mut self.dispatches[i];
                 d.feedback = report;
@@ -1664,6 +1716,28 @@ impl IncidentStep {
             IncidentStep::Conclude {} => Action::Conclude {},
         })
     }
+}
+
+/// The field errors of a 110 intake form as [`CaseState::create`] would
+/// find them at `now`: what the UI shows at the fields before asking for
+/// the PIN. Empty when the form would be accepted.
+pub fn check_intake(reg: &Registry, form: &FormValues, now: OffsetDateTime) -> Vec<FieldError> {
+    let Some(t) = reg.template_latest("incident") else {
+        return vec![FieldError {
+            field: String::new(),
+            message: "缺少接处警登记表模板".into(),
+        }];
+    };
+    let ctx = form::Context {
+        today: now.to_offset(SHANGHAI).date(),
+        dictionaries: &reg.dicts,
+        org: Some(&reg.org),
+    };
+    let mut form = form.clone();
+    t.canonicalise(&mut form);
+    let mut errs = t.validate(&form, Mode::Submit, DRAFT_STEP, &ctx);
+    errs.extend(intake_time_errors(&form, now));
+    errs
 }
 
 /// The longest 派警意见 or 退单 reason, in characters.
