@@ -1961,7 +1961,7 @@ pub fn repeat_calls<'a>(
             },
         ));
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|x| std::cmp::Reverse(x.0));
     out.into_iter().map(|(_, r)| r).collect()
 }
 

@@ -512,14 +512,37 @@ mod tests {
             .units()
             .filter(|u| u.kind == UnitKind::Internal && u.parent.as_deref() == Some("522634000000"))
             .count();
-        assert_eq!(internal, 19);
+        assert_eq!(internal, 18);
+        // The fire brigade left the police structure: an external unit
+        // the desk still dispatches to.
+        let fire = org
+            .units_with_function("522634000000", "fire")
+            .next()
+            .unwrap();
+        assert_eq!(fire.kind, UnitKind::External);
+        assert!(org.is_dispatch_target("522634000000", &fire.code));
+        // 110: desks, duty staff, who concludes.
+        let desks: Vec<_> = org
+            .desk_units("522634000000")
+            .map(|u| u.name.as_str())
+            .collect();
+        assert_eq!(desks, ["指挥中心", "110巡警大队"]);
+        for s in org.units().filter(|u| u.kind == UnitKind::Station) {
+            assert_eq!(org.holders(&s.code, "值班民警").len(), 1, "{}", s.name);
+            assert!(org.is_dispatch_target("522634000000", &s.code));
+            assert_eq!(org.commanders_of(&s.code).len(), 1, "{}", s.name);
+        }
+        for d in org.desk_units("522634000000") {
+            assert_eq!(org.holders(&d.code, "值班长").len(), 1, "{}", d.name);
+        }
+        assert!(!org.is_dispatch_target("522634000000", "522634070000"));
         let stations: Vec<_> = org
             .units()
             .filter(|u| u.kind == UnitKind::Station)
             .collect();
         assert_eq!(stations.len(), 9);
         assert!(stations.iter().any(|s| s.name == "方祥派出所"));
-        for f in ["household", "patrol110", "traffic", "fire"] {
+        for f in ["household", "patrol110", "traffic", "fire", "command"] {
             assert_eq!(org.units_with_function("522634000000", f).count(), 1, "{f}");
         }
         // Every station has a chief and a household officer.
@@ -546,6 +569,26 @@ mod tests {
             "in_charge":[]}"#,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn without_duty_posts_every_member_stands_in() {
+        let org = Org::new(tiny()).unwrap();
+        assert_eq!(org.duty_of("522634510000"), vec!["1".to_string()]);
+        assert_eq!(org.commanders_of("522634510000"), vec!["1".to_string()]);
+        let mut d = tiny();
+        d.posts.push("值班民警".into());
+        d.people.push(Person {
+            id: "2".into(),
+            name: "乙".into(),
+            posts: vec![PostHolding {
+                unit: "522634510000".into(),
+                post: "值班民警".into(),
+            }],
+        });
+        let org = Org::new(d).unwrap();
+        assert_eq!(org.duty_of("522634510000"), vec!["2".to_string()]);
+        assert_eq!(org.commanders_of("522634510000"), vec!["1".to_string()]);
     }
 
     #[test]

@@ -424,9 +424,9 @@ pub fn incident_lists<'a>(
     let mut counts = serde_json::Map::new();
     for (k, mut rows) in lists {
         if k == "unacked" {
-            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            rows.sort_by_key(|x| x.0);
         } else {
-            rows.sort_by(|a, b| b.0.cmp(&a.0));
+            rows.sort_by_key(|x| std::cmp::Reverse(x.0));
         }
         rows.dedup_by(|a, b| a.1["id"] == b.1["id"]);
         counts.insert(k.into(), rows.len().into());
@@ -531,6 +531,20 @@ pub fn incident_detail(
             })
         })
         .collect();
+    // Each standing dispatch carries the viewer's flags for it.
+    let mut dispatches = dispatches;
+    for (d, v) in s.dispatches.iter().zip(dispatches.iter_mut()) {
+        let Some(f) = actions
+            .dispatches
+            .iter()
+            .find(|a| a.unit == d.unit && d.returned.is_none())
+        else {
+            continue;
+        };
+        if let (Value::Object(v), Ok(Value::Object(fj))) = (v, serde_json::to_value(f)) {
+            v.extend(fj.into_iter().filter(|(k, _)| k != "unit"));
+        }
+    }
     let trail: Vec<Value> = s
         .trail
         .iter()
@@ -572,10 +586,12 @@ pub fn incident_detail(
         "chain_ok": chain_ok,
         "edit_values": if actions.can_edit { Value::from(serde_json::Map::from_iter(s.form.clone())) } else { Value::Null },
     });
+    // The overall flags at the top; the per-dispatch ones are on each
+    // dispatch above.
     if let (Value::Object(page), Ok(Value::Object(flags))) =
         (&mut page, serde_json::to_value(actions))
     {
-        page.extend(flags);
+        page.extend(flags.into_iter().filter(|(k, _)| k != "dispatches"));
     }
     page
 }

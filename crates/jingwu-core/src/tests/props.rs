@@ -382,18 +382,40 @@ fn flags_agree_with_apply(w: &World, person: &str) -> Result<(), TestCaseError> 
             a.can_reject_dispatch,
             Action::RejectDispatch {
                 reason: "不属本辖区".into(),
+                unit: None,
             },
         ),
-        ("acknowledge", a.can_acknowledge, Action::Acknowledge {}),
+        (
+            "acknowledge",
+            a.can_acknowledge,
+            Action::Acknowledge { unit: None },
+        ),
         (
             "depart",
             a.can_depart,
             Action::Depart {
                 officers: vec![person.to_string()],
                 vehicles: vec!["贵H·1234警".into()],
+                unit: None,
+                at: None,
             },
         ),
-        ("arrive", a.can_arrive, Action::Arrive {}),
+        (
+            "arrive",
+            a.can_arrive,
+            Action::Arrive {
+                unit: None,
+                at: None,
+            },
+        ),
+        (
+            "feedback",
+            a.can_feedback,
+            Action::Feedback {
+                changes: super::incident::feedback(),
+                unit: None,
+            },
+        ),
         ("conclude", a.can_conclude, Action::Conclude {}),
         ("archive", a.can_archive, Action::Archive {}),
     ];
@@ -406,6 +428,80 @@ fn flags_agree_with_apply(w: &World, person: &str) -> Result<(), TestCaseError> 
             person,
             s.status
         );
+    }
+    // 派警: to any unit the desk may dispatch to.
+    let bureau = w
+        .reg
+        .org
+        .bureau_of(&s.unit)
+        .map(|b| b.code.clone())
+        .unwrap_or_default();
+    let any_dispatch = s.case_type == crate::form::CaseType::Incident
+        && w.reg.org.dispatch_targets(&bureau).any(|u| {
+            accepted(
+                w,
+                person,
+                time,
+                Action::Dispatch {
+                    unit: u.code.clone(),
+                    opinion: "请出警".into(),
+                },
+            )
+        });
+    prop_assert_eq!(a.can_dispatch, any_dispatch, "dispatch by {}", person);
+    // Each dispatch's own flags, naming its unit.
+    for d in &a.dispatches {
+        let unit = Some(d.unit.clone());
+        for (what, flag, action) in [
+            (
+                "ack",
+                d.can_acknowledge,
+                Action::Acknowledge { unit: unit.clone() },
+            ),
+            (
+                "return",
+                d.can_reject_dispatch,
+                Action::RejectDispatch {
+                    reason: "不属本辖区".into(),
+                    unit: unit.clone(),
+                },
+            ),
+            (
+                "depart",
+                d.can_depart,
+                Action::Depart {
+                    officers: vec![person.to_string()],
+                    vehicles: vec![],
+                    unit: unit.clone(),
+                    at: None,
+                },
+            ),
+            (
+                "arrive",
+                d.can_arrive,
+                Action::Arrive {
+                    unit: unit.clone(),
+                    at: None,
+                },
+            ),
+            (
+                "feedback",
+                d.can_feedback,
+                Action::Feedback {
+                    changes: super::incident::feedback(),
+                    unit: unit.clone(),
+                },
+            ),
+        ] {
+            prop_assert_eq!(
+                flag,
+                accepted(w, person, time, action),
+                "{} on {} by {}",
+                what,
+                d.unit,
+                person
+            );
+        }
     }
     // What stops a submit is said only when the rest would allow it.
     let submit_errors = {
@@ -432,29 +528,40 @@ fn flags_agree_with_apply(w: &World, person: &str) -> Result<(), TestCaseError> 
 
 /// A pool of 110 actions, right and wrong people alike.
 fn incident_action(choice: u8, w: &World) -> Action {
-    match choice % 10 {
+    match choice % 11 {
         0 => Action::Dispatch {
             unit: w.unit("方祥派出所"),
             opinion: "请出警".into(),
         },
         1 => Action::Dispatch {
-            unit: w.unit("西江派出所"),
+            unit: w.unit("消防大队"),
             opinion: "请出警".into(),
         },
         2 => Action::RejectDispatch {
             reason: "不属本辖区".into(),
+            unit: None,
         },
-        3 => Action::Acknowledge {},
+        3 => Action::Acknowledge { unit: None },
         4 => Action::Depart {
             officers: vec![w.holder("方祥派出所", "民警")],
             vehicles: vec![],
+            unit: None,
+            at: None,
         },
-        5 => Action::Arrive {},
+        5 => Action::Arrive {
+            unit: None,
+            at: None,
+        },
         6 => Action::Feedback {
             changes: super::incident::feedback(),
+            unit: None,
         },
         7 => Action::Conclude {},
         8 => Action::Archive {},
+        9 => Action::Dispatch {
+            unit: w.unit("户政股"),
+            opinion: "请出警".into(),
+        },
         _ => Action::UpdateForm {
             changes: FormValues::from([(
                 "summary".to_string(),
@@ -490,15 +597,16 @@ proptest! {
 
     /// The same across random 110 records.
     #[test]
-    fn incident_flags_agree_with_apply(steps in proptest::collection::vec((0usize..6, any::<u8>()), 0..30)) {
+    fn incident_flags_agree_with_apply(steps in proptest::collection::vec((0usize..7, any::<u8>()), 0..30)) {
         let mut w = World::new();
         let who = vec![
             w.holder("110巡警大队", "接警员"),
             w.holder("方祥派出所", "所长"),
             w.holder("方祥派出所", "民警"),
-            w.holder("西江派出所", "所长"),
-            "system110".to_string(),
+            w.holder("消防大队", "值班民警"),
+            w.holder("110巡警大队", "值班长"),
             w.holder(STATION, "户籍民警"),
+            w.holder("西江派出所", "所长"),
         ];
         super::incident::create(&mut w, "110巡警大队", &who[0]).unwrap();
         for p in &who {
@@ -632,13 +740,16 @@ fn flags_along_the_whole_hukou_path() {
 fn flags_along_the_whole_incident_path() {
     let mut w = World::new();
     let desk = w.holder("110巡警大队", "接警员");
+    let commander = w.holder("110巡警大队", "值班长");
     let chief = w.holder("方祥派出所", "所长");
     let officer = w.holder("方祥派出所", "民警");
+    let fire = w.holder("消防大队", "值班民警");
     let who = [
         desk.clone(),
+        commander.clone(),
         chief.clone(),
         officer.clone(),
-        "system110".to_string(),
+        fire.clone(),
     ];
     super::incident::create(&mut w, "110巡警大队", &desk).unwrap();
     let check = |w: &World| {
@@ -648,28 +759,43 @@ fn flags_along_the_whole_incident_path() {
     };
     check(&w);
     assert!(w.state().allowed_actions(&desk, &w.reg, w.clock).can_edit);
+    assert!(
+        w.state()
+            .allowed_actions(&desk, &w.reg, w.clock)
+            .can_dispatch
+    );
     let steps = [
         (desk.clone(), incident_action(0, &w)),
-        (chief.clone(), Action::Acknowledge {}),
+        (desk.clone(), incident_action(1, &w)),
+        (fire.clone(), incident_action(2, &w)),
+        (chief.clone(), Action::Acknowledge { unit: None }),
         (officer.clone(), incident_action(4, &w)),
-        (officer.clone(), Action::Arrive {}),
+        (
+            officer.clone(),
+            Action::Arrive {
+                unit: None,
+                at: None,
+            },
+        ),
         (officer.clone(), incident_action(6, &w)),
-        (chief.clone(), Action::Conclude {}),
-        ("system110".to_string(), Action::Archive {}),
+        (commander.clone(), Action::Conclude {}),
     ];
     for (p, a) in steps {
         let kind = a.kind();
         let flags = w.state().allowed_actions(&p, &w.reg, w.clock);
         let flag = match kind {
+            "dispatch" => Some(flags.can_dispatch),
+            "reject_dispatch" => Some(flags.can_reject_dispatch),
             "acknowledge" => Some(flags.can_acknowledge),
             "depart" => Some(flags.can_depart),
             "arrive" => Some(flags.can_arrive),
+            "feedback" => Some(flags.can_feedback),
             "conclude" => Some(flags.can_conclude),
-            "archive" => Some(flags.can_archive),
             _ => None,
         };
         assert_ne!(flag, Some(false), "{kind} by {p}");
         w.act(&p, a).unwrap();
         check(&w);
     }
+    assert_eq!(w.state().status, crate::case::Status::Archived);
 }

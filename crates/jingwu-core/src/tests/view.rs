@@ -243,3 +243,188 @@ fn a_lower_case_x_is_refused_and_canonicalised() {
     w.act(&officer, a).unwrap();
     assert_eq!(w.state().form["applicant_id"], "11010519491231002X");
 }
+
+/// The 110 lists at the desk and at the units, the overdue mark, and the
+/// record page with per-dispatch steps, losses in 大写 and signature marks.
+#[test]
+fn incident_lists_and_page() {
+    use super::incident::{create, feedback};
+    use serde_json::json;
+    let mut w = World::new();
+    let desk = w.holder("110巡警大队", "接警员");
+    let danjiang = w.holder("丹江派出所", "值班民警");
+    let fire = w.holder("消防大队", "值班民警");
+    let director = w.holder("雷山县公安局", "局长");
+    create(&mut w, "110巡警大队", &desk).unwrap();
+    let tabs =
+        |w: &World, who: &str, q: &str, now| view::incident_lists(&w.reg, who, [w.state()], now, q);
+    let count = |v: &Value, k: &str| v["counts"][k].as_u64().unwrap();
+    let l = tabs(&w, &desk, "", w.clock);
+    assert_eq!(l["desk"], true);
+    assert_eq!(count(&l, "to_dispatch"), 1);
+    assert_eq!(tabs(&w, &danjiang, "", w.clock)["desk"], false);
+    for u in ["丹江派出所", "消防大队"] {
+        let unit = w.unit(u);
+        w.act(
+            &desk,
+            Action::Dispatch {
+                unit,
+                opinion: "请出警".into(),
+            },
+        )
+        .unwrap();
+    }
+    // Unacknowledged for 3 minutes: overdue at the desk.
+    let at = w.state().dispatches[0].at;
+    let l = tabs(&w, &desk, "", at + time::Duration::seconds(179));
+    assert_eq!(count(&l, "unacked"), 1);
+    assert_eq!(l["unacked"][0]["overdue"], false);
+    let l = tabs(&w, &desk, "", at + time::Duration::seconds(181));
+    assert_eq!(l["unacked"][0]["overdue"], true);
+    // Each unit sees it to acknowledge.
+    assert_eq!(count(&tabs(&w, &danjiang, "", at), "to_ack"), 1);
+    assert_eq!(count(&tabs(&w, &fire, "", at), "to_ack"), 1);
+    w.act(&danjiang, Action::Acknowledge { unit: None })
+        .unwrap();
+    assert_eq!(count(&tabs(&w, &danjiang, "", at), "in_progress"), 1);
+    assert_eq!(count(&tabs(&w, &desk, "", at), "unacked"), 1);
+    w.act(
+        &fire,
+        Action::RejectDispatch {
+            reason: "无需消防".into(),
+            unit: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(count(&tabs(&w, &desk, "", at), "handling"), 1);
+    w.act(
+        &danjiang,
+        Action::Depart {
+            officers: vec![danjiang.clone()],
+            vehicles: vec![],
+            unit: None,
+            at: None,
+        },
+    )
+    .unwrap();
+    w.act(
+        &danjiang,
+        Action::Arrive {
+            unit: None,
+            at: None,
+        },
+    )
+    .unwrap();
+    let mut report = feedback();
+    report.insert(
+        "loss_items".into(),
+        json!([{"item": "电动车", "amount": "1234.56"}, {"item": "手机", "amount": "300.00"}]),
+    );
+    report.insert("loss_amount".into(), json!("1534.56"));
+    w.act(
+        &danjiang,
+        Action::Feedback {
+            changes: report,
+            unit: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(count(&tabs(&w, &danjiang, "", at), "fed_back"), 1);
+    assert_eq!(count(&tabs(&w, &desk, "", at), "to_close"), 1);
+    let commander = w.holder("110巡警大队", "值班长");
+    w.act(&commander, Action::Conclude {}).unwrap();
+    assert_eq!(count(&tabs(&w, &desk, "", at), "archived"), 1);
+    assert_eq!(count(&tabs(&w, &desk, "耕牛", at), "archived"), 1);
+    assert_eq!(count(&tabs(&w, &desk, "电动车 不存在", at), "archived"), 0);
+    assert_eq!(count(&tabs(&w, &danjiang, "", at), "fed_back"), 1);
+    // The page: every dispatch, the losses, every step verified.
+    let s = w.state().clone();
+    let all: HashSet<_> = w.log.iter().map(|e| e.event.id).collect();
+    let a = s.allowed_actions(&director, &w.reg, w.clock);
+    let p = view::incident_detail(&w.reg, &s, &a, &all, true, w.clock);
+    assert_eq!(p["status"], "已归档");
+    assert_eq!(p["archive_unit"], "110巡警大队");
+    assert_eq!(p["loss"], "1534.56");
+    assert_eq!(p["loss_upper"], "壹仟伍佰叁拾肆元伍角陆分");
+    assert_eq!(p["dispatches"][1]["status"], "已退单");
+    assert_eq!(p["dispatches"][1]["return_reason"], "无需消防");
+    let trail = p["trail"].as_array().unwrap();
+    assert_eq!(trail.len(), w.log.len());
+    assert!(trail.iter().all(|t| t["verified"] == true));
+    // One event not verified: marked so.
+    let mut some = all.clone();
+    some.remove(&w.log[3].event.id);
+    let p = view::incident_detail(&w.reg, &s, &a, &some, true, w.clock);
+    assert_eq!(p["trail"][3]["verified"], false);
+    // The general lists show a readable summary, not a 户口变更 one.
+    let row = view::list_row(&w.reg, &s);
+    assert_eq!(row["kind"], "incident");
+    assert!(row["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("方祥乡平祥村二组："));
+    // The template offers the dispatch targets and searchable categories.
+    let t = view::incident_template(&w.reg, Some(&w.unit("110巡警大队"))).unwrap();
+    let targets: Vec<&str> = t["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        targets.contains(&"丹江派出所")
+            && targets.contains(&"消防大队")
+            && !targets.contains(&"户政股")
+    );
+    let cat = t["intake"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == "alarm_category")
+        .unwrap();
+    let theft = cat["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["code"] == "010101")
+        .unwrap();
+    assert_eq!(theft["initials"], "rsdq");
+    assert_eq!(theft["parent"], "010100");
+    assert_eq!(
+        view::money_total(&["1234.56".into(), "300.00".into()]).unwrap()["upper"],
+        "壹仟伍佰叁拾肆元伍角陆分"
+    );
+    assert!(view::money_total(&["1.234".into()])
+        .unwrap_err()
+        .contains("第 1 项"));
+}
+
+/// A unit's flags sit on its own dispatch of the page.
+#[test]
+fn incident_page_puts_each_units_flags_on_its_dispatch() {
+    use super::incident::create;
+    let mut w = World::new();
+    let desk = w.holder("110巡警大队", "接警员");
+    let danjiang = w.holder("丹江派出所", "值班民警");
+    create(&mut w, "110巡警大队", &desk).unwrap();
+    for u in ["丹江派出所", "消防大队"] {
+        let unit = w.unit(u);
+        w.act(
+            &desk,
+            Action::Dispatch {
+                unit,
+                opinion: String::new(),
+            },
+        )
+        .unwrap();
+    }
+    let s = w.state().clone();
+    let a = s.allowed_actions(&danjiang, &w.reg, w.clock);
+    let p = view::incident_detail(&w.reg, &s, &a, &HashSet::new(), true, w.clock);
+    assert_eq!(p["dispatches"][0]["can_acknowledge"], true);
+    assert_eq!(p["dispatches"][0]["unit_name"], "丹江派出所");
+    assert!(p["dispatches"][1].get("can_acknowledge").is_none());
+    assert_eq!(p["can_acknowledge"], true);
+    assert_eq!(p["can_dispatch"], false);
+    assert_eq!(p["dispatches"].as_array().unwrap().len(), 2);
+}
