@@ -4,6 +4,8 @@
 //! [`Station::sync`]. The rules are the core's: what is refused here is
 //! refused by [`jingwu_core::case::CaseState::apply`].
 
+use std::collections::HashSet;
+
 use jingwu_core::case::{repeat_calls, CaseState, IncidentStep, RepeatCall};
 use jingwu_core::event::Action;
 use jingwu_core::form::{CaseType, FormValues};
@@ -140,6 +142,21 @@ impl Station {
         }
         out.sort_by(|a, b| b.created_at.cmp(&a.created_at));
         Ok(out)
+    }
+
+    /// The signature marks of a case's page: the ids of the events whose
+    /// signature checks against its author's key held here, and whether
+    /// the whole hash chain does (what "签名已验证" stands on).
+    pub fn signature_marks(&self, case: &Uuid) -> Result<(HashSet<Uuid>, bool)> {
+        let mut ok = HashSet::new();
+        for e in self.store.events(case)? {
+            let key = self.store.public_key(&e.event.author, &e.event.key)?;
+            if key.is_some_and(|k| e.verify(&k).is_ok()) {
+                ok.insert(e.event.id);
+            }
+        }
+        let chain_ok = self.store.verified_events(case).is_ok();
+        Ok((ok, chain_ok))
     }
 
     /// Earlier records a new report may repeat (重复报警 hint).

@@ -4,7 +4,8 @@
 //! one 110 incident through its lifecycle in a local store. With a county
 //! hub: `enrol`, `login`, `new`, `attach`, `submit`, `inbox`, `decide`,
 //! `sync` (also `--follow`, the live channel) and `export-case` do what an
-//! officer or approver does in the desktop app, for scripts and tests.
+//! officer or approver does in the desktop app, for scripts and tests;
+//! `incident …` does the 110 work of a desk or a handling unit.
 //! Passwords come from `JINGWU_PASSWORD` and signing PINs from `JINGWU_PIN`
 //! (or a line of stdin), never from the command line.
 
@@ -125,8 +126,19 @@ enum Cmd {
         #[arg(long)]
         timeout: Option<u64>,
     },
-    /// Show a case: status, current step, trail.
+    /// Show a case: status, current step, trail (a 110 record as
+    /// `incident show` shows it).
     Show { case: String },
+    /// 110 接处警: `new`, `dispatch`, `ack`, `depart`, `arrive`,
+    /// `feedback`, `return`, `close`, `list`, `show`; with `--json`, one
+    /// JSON object on standard output.
+    Incident {
+        /// Print JSON (ids, 接警单编号, status, dispatches) instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        cmd: incident_cmd::IncidentCmd,
+    },
     /// Write a case's evidence bundle (JSON) from the local store.
     ExportCase {
         case: String,
@@ -237,6 +249,8 @@ macro_rules! say {
         writeln!(std::io::stdout().lock(), $($arg)*)
     }};
 }
+
+mod incident_cmd;
 
 fn main() {
     let cli = Cli::parse();
@@ -733,6 +747,7 @@ fn is_hub_command(cmd: &Cmd) -> bool {
             | Cmd::Decide { .. }
             | Cmd::Sync { .. }
             | Cmd::Show { .. }
+            | Cmd::Incident { .. }
             | Cmd::ExportCase { .. }
             | Cmd::ImportScan { .. }
             | Cmd::Seal {
@@ -955,12 +970,16 @@ fn hub_command(cli: Cli) -> Result<()> {
         Cmd::Show { case } => {
             let id = st.find_case(&case)?;
             let s = st.store.case(&id)?.context("本地库中没有该案件")?;
+            if s.case_type == CaseType::Incident {
+                return incident_cmd::show(&st, &s, false);
+            }
             print_case(&st, &s)?;
             say!("    {}", s.display_summary())?;
             for t in &s.trail {
                 say!("    {}", serde_json::to_string(t)?)?;
             }
         }
+        Cmd::Incident { json, cmd } => incident_cmd::run(&mut st, cmd, json)?,
         Cmd::ExportCase { case, out } => {
             let id = st.find_case(&case)?;
             let b = st.bundle(&id)?;

@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+mod incident;
 mod scan;
 
 /// The README's main job: the station demo runs end to end on a fresh data
