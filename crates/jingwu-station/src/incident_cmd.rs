@@ -259,8 +259,7 @@ pub fn run(st: &mut Station, cmd: IncidentCmd, as_json: bool) -> Result<()> {
                 let (items, total) = loss_items(&losses)?;
                 changes.insert("loss_items".into(), Value::Array(items));
                 changes.insert("loss_amount".into(), Value::String(total));
-            } else if !changes.contains_key("loss_amount") && !report.contains_key("loss_amount")
-            {
+            } else if !changes.contains_key("loss_amount") && !report.contains_key("loss_amount") {
                 changes.insert("loss_amount".into(), Value::String(Money::ZERO.to_string()));
             }
             if !changes.contains_key("verified_category")
@@ -303,8 +302,8 @@ fn new(
     let t = template(&st.reg)?.clone();
     let mut form = match &file {
         Some(f) => {
-            let text = std::fs::read_to_string(f)
-                .with_context(|| format!("无法读取 {}", f.display()))?;
+            let text =
+                std::fs::read_to_string(f).with_context(|| format!("无法读取 {}", f.display()))?;
             serde_json::from_str::<FormValues>(&text).with_context(|| {
                 format!(
                     "{} 不是有效的表单 JSON（应为字段名到值的对象）",
@@ -465,7 +464,12 @@ fn detail(st: &Station, s: &CaseState) -> Result<Value> {
     let (verified, chain_ok) = st.signature_marks(&s.case_id)?;
     let actions = s.allowed_actions(&me, &st.reg, OffsetDateTime::now_utc());
     Ok(view::incident_detail(
-        &st.reg, s, &actions, &verified, chain_ok, now(),
+        &st.reg,
+        s,
+        &actions,
+        &verified,
+        chain_ok,
+        now(),
     ))
 }
 
