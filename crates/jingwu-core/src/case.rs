@@ -803,6 +803,7 @@ impl CaseState {
                         ok(Action::Dispatch {
                             unit: u.code.clone(),
                             opinion: String::new(),
+                            at: None,
                         })
                     }),
             can_feedback: dispatches.iter().any(|d| d.can_feedback),
@@ -835,8 +836,12 @@ impl CaseState {
                     can_reject_dispatch: trial(Action::RejectDispatch {
                         reason: "退单".into(),
                         unit: unit.clone(),
+                        at: None,
                     }),
-                    can_acknowledge: trial(Action::Acknowledge { unit: unit.clone() }),
+                    can_acknowledge: trial(Action::Acknowledge {
+                        unit: unit.clone(),
+                        at: None,
+                    }),
                     can_depart: trial(Action::Depart {
                         officers: vec![person.to_string()],
                         vehicles: Vec::new(),
@@ -852,6 +857,7 @@ impl CaseState {
                         try_action(Action::Feedback {
                             changes: FormValues::new(),
                             unit: unit.clone(),
+                            at: None,
                         }),
                         Ok(()) | Err(Rejection::Invalid(_))
                     ),
@@ -1397,7 +1403,7 @@ impl CaseState {
             Action::Attach { .. } | Action::Detach { .. } | Action::ArrangeAttachments { .. } => {
                 return deny("接处警记录暂不支持附件");
             }
-            Action::Dispatch { unit, opinion } => {
+            Action::Dispatch { unit, opinion, at } => {
                 if !org.is_desk_member(&ev.author, &bureau) {
                     return deny("只有 110 接警台（110 巡警大队、指挥中心）的人员可以派警");
                 }
@@ -1413,13 +1419,14 @@ impl CaseState {
                 if opinion.trim().chars().count() > MAX_NOTE_CHARS {
                     return deny(format!("派警意见不能超过 {MAX_NOTE_CHARS} 字"));
                 }
+                let at = step_time(*at, ev.time, self.created_at, "派警时间", "接警登记时间")?;
                 let no = format!("{}-P{}", self.case_no, self.dispatches.len() + 1);
                 self.dispatches.push(DispatchInfo {
                     no,
                     unit: unit.clone(),
                     by: ev.author.clone(),
                     opinion: opinion.trim().to_string(),
-                    at: ev.time,
+                    at,
                     acknowledged_at: None,
                     acknowledged_by: None,
                     departed_at: None,
@@ -1442,7 +1449,7 @@ impl CaseState {
                     &format!("派往{}", target.name),
                 );
             }
-            Action::RejectDispatch { reason, unit } => {
+            Action::RejectDispatch { reason, unit, at } => {
                 let i = self.pick_dispatch(reg, &ev.author, unit.as_deref(), "退单")?;
                 let d = &self.dispatches[i];
                 if d.own {
@@ -1458,19 +1465,28 @@ impl CaseState {
                 if reason.chars().count() > MAX_NOTE_CHARS {
                     return deny(format!("退单原因不能超过 {MAX_NOTE_CHARS} 字"));
                 }
+                let at = step_time(
+                    *at,
+                    ev.time,
+                    d.last_step_at(),
+                    "退单时间",
+                    "上一处警步骤时间",
+                )?;
                 let d = &mut self.dispatches[i];
                 d.returned = Some((ev.author.clone(), reason.to_string()));
-                d.returned_at = Some(ev.time);
+                d.returned_at = Some(at);
                 let unit = d.unit.clone();
                 self.push_trail(ev, "退单", &unit, "reject_dispatch", None, reason);
             }
-            Action::Acknowledge { unit } => {
+            Action::Acknowledge { unit, at } => {
                 let i = self.pick_dispatch(reg, &ev.author, unit.as_deref(), "签收")?;
-                let d = &mut self.dispatches[i];
+                let d = &self.dispatches[i];
                 if d.acknowledged_at.is_some() {
                     return deny("该派警单已签收");
                 }
-                d.acknowledged_at = Some(ev.time);
+                let at = step_time(*at, ev.time, d.at, "签收时间", "派警时间")?;
+                let d = &mut self.dispatches[i];
+                d.acknowledged_at = Some(at);
                 d.acknowledged_by = Some(ev.author.clone());
                 let unit = d.unit.clone();
                 self.push_trail(ev, "签收", &unit, "acknowledge", None, "");
@@ -1527,18 +1543,27 @@ impl CaseState {
                 let unit = d.unit.clone();
                 self.push_trail(ev, "到达现场", &unit, "arrive", None, "");
             }
-            Action::Feedback { changes, unit } => {
+            Action::Feedback { changes, unit, at } => {
                 let i = self.pick_dispatch(reg, &ev.author, unit.as_deref(), "反馈")?;
                 if self.dispatches[i].acknowledged_at.is_none() {
                     return deny("签收后才能反馈");
                 }
+                let at = step_time(
+                    *at,
+                    ev.time,
+                    self.dispatches[i]
+                        .feedback_at
+                        .unwrap_or(self.dispatches[i].last_step_at()),
+                    "反馈时间",
+                    "上一处警步骤时间",
+                )?;
                 let report = self
                     .feedback_report(reg, Some(i), changes, ev.time)
                     .map_err(Rejection::Invalid)?;
                 let amended = self.dispatches[i].feedback_at.is_some();
                 let d = &mut self.dispatches[i];
                 d.feedback = report;
-                d.feedback_at = Some(ev.time);
+                d.feedback_at = Some(at);
                 d.feedback_by = Some(ev.author.clone());
                 let unit = d.unit.clone();
                 let step = if amended { "修改反馈" } else { "反馈" };
@@ -1695,7 +1720,7 @@ impl IncidentStep {
             }
         };
         Ok(match self {
-            IncidentStep::Ack { unit } => Action::Acknowledge { unit },
+            IncidentStep::Ack { unit } => Action::Acknowledge { unit, at: None },
             IncidentStep::Depart {
                 unit,
                 officers,
@@ -1711,8 +1736,16 @@ impl IncidentStep {
                 unit,
                 at: time("到达现场时间", at)?,
             },
-            IncidentStep::Return { unit, reason } => Action::RejectDispatch { reason, unit },
-            IncidentStep::Feedback { unit, changes } => Action::Feedback { changes, unit },
+            IncidentStep::Return { unit, reason } => Action::RejectDispatch {
+                reason,
+                unit,
+                at: None,
+            },
+            IncidentStep::Feedback { unit, changes } => Action::Feedback {
+                changes,
+                unit,
+                at: None,
+            },
             IncidentStep::Conclude {} => Action::Conclude {},
         })
     }

@@ -119,7 +119,18 @@ pub enum Action {
     /// 110: the desk dispatches the incident to a handling unit (派警).
     /// An incident may be dispatched to several units, each with its own
     /// dispatch (一警多处).
-    Dispatch { unit: String, opinion: String },
+    Dispatch {
+        unit: String,
+        opinion: String,
+        /// When it happened, if recorded afterwards (else the event's
+        /// time); kept when a set-aside step is signed again.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "time::serde::rfc3339::option"
+        )]
+        at: Option<OffsetDateTime>,
+    },
     /// 110: the handling unit refuses its dispatch (退单), before it sets
     /// out; the desk dispatches again.
     RejectDispatch {
@@ -128,11 +139,27 @@ pub enum Action {
         /// belongs to more than one dispatched unit.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         unit: Option<String>,
+        /// When it happened, if recorded afterwards (else the event's
+        /// time); kept when a set-aside step is signed again.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "time::serde::rfc3339::option"
+        )]
+        at: Option<OffsetDateTime>,
     },
     /// 110: the handling unit acknowledges (签收) at the event's time.
     Acknowledge {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         unit: Option<String>,
+        /// When it happened, if recorded afterwards (else the event's
+        /// time); kept when a set-aside step is signed again.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "time::serde::rfc3339::option"
+        )]
+        at: Option<OffsetDateTime>,
     },
     /// 110: officers set out (出警).
     Depart {
@@ -169,6 +196,14 @@ pub enum Action {
         changes: FormValues,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         unit: Option<String>,
+        /// When it happened, if recorded afterwards (else the event's
+        /// time); kept when a set-aside step is signed again.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "time::serde::rfc3339::option"
+        )]
+        at: Option<OffsetDateTime>,
     },
     /// 110: handling is finished (终结); the record is filed at the 110
     /// brigade at once (归档), with no further step.
@@ -178,6 +213,24 @@ pub enum Action {
 }
 
 impl Action {
+    /// The same 110 step with its `at` set to `t` where it has none: how a
+    /// step set aside by a sync (another unit acted on the record first)
+    /// is signed again without changing when it happened.
+    pub fn keeping_time(mut self, t: OffsetDateTime) -> Action {
+        match &mut self {
+            Action::Dispatch { at, .. }
+            | Action::RejectDispatch { at, .. }
+            | Action::Acknowledge { at, .. }
+            | Action::Depart { at, .. }
+            | Action::Arrive { at, .. }
+            | Action::Feedback { at, .. } => {
+                at.get_or_insert(t);
+            }
+            _ => {}
+        }
+        self
+    }
+
     /// The `kind` string of the action.
     pub fn kind(&self) -> &'static str {
         match self {

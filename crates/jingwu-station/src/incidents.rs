@@ -98,6 +98,7 @@ impl Station {
             return usage("请选择至少一个处警单位");
         }
         let (person, key) = self.signer(pin)?;
+        self.redo_with(&person, &key)?;
         let state = self.store.case(&case)?;
         let at = signing_time(state.as_ref())?;
         let batch = Batch {
@@ -107,6 +108,7 @@ impl Station {
             actions: units
                 .iter()
                 .map(|u| Action::Dispatch {
+                    at: None,
                     unit: u.clone(),
                     opinion: opinion.to_string(),
                 })

@@ -110,6 +110,10 @@ enum Cmd {
         #[arg(long)]
         opinion: String,
     },
+    /// Sign again the 110 steps a sync set aside because another unit
+    /// acted on the same record first (asks for the PIN; each step keeps
+    /// the time it happened). Then run `sync`.
+    Redo,
     /// Upload attachments, push queued events, pull what the hub has.
     Sync {
         /// Then follow the live channel.
@@ -647,11 +651,18 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
         (
             &desk,
             Action::Dispatch {
+                at: None,
                 unit: station.clone(),
                 opinion: "请方祥派出所出警".into(),
             },
         ),
-        (&chief, Action::Acknowledge { unit: None }),
+        (
+            &chief,
+            Action::Acknowledge {
+                at: None,
+                unit: None,
+            },
+        ),
         (
             &chief,
             Action::Depart {
@@ -671,6 +682,7 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
         (
             &chief,
             Action::Feedback {
+                at: None,
                 changes: serde_json::from_value(json!({
                     "verified_category": "010000", "handling": "到场勘查，已受案侦查",
                     "result": "04", "loss_amount": "12800.00",
@@ -746,6 +758,7 @@ fn is_hub_command(cmd: &Cmd) -> bool {
             | Cmd::Inbox
             | Cmd::Decide { .. }
             | Cmd::Sync { .. }
+            | Cmd::Redo
             | Cmd::Show { .. }
             | Cmd::Incident { .. }
             | Cmd::ExportCase { .. }
@@ -928,6 +941,19 @@ fn hub_command(cli: Cli) -> Result<()> {
             let s = st.decide(&pin, id, d, &opinion)?;
             print_case(&st, &s)?;
         }
+        Cmd::Redo => {
+            let pin = secret("JINGWU_PIN", "签名 PIN")?;
+            let done = st.redo(&pin)?;
+            for s in &done.signed {
+                say!("已重新签名：{s}")?;
+            }
+            for s in &done.refused {
+                say!("不再适用，已另存：{s}")?;
+            }
+            if done.signed.is_empty() && done.refused.is_empty() {
+                say!("没有需要重新签名的操作。")?;
+            }
+        }
         Cmd::Sync {
             follow,
             case,
@@ -938,6 +964,13 @@ fn hub_command(cli: Cli) -> Result<()> {
                 eprintln!("上传 {name}：{done}/{total} 字节");
             }))?;
             say!("{}", serde_json::to_string(&report)?)?;
+            if report.redo > 0 {
+                eprintln!(
+                    "注意：有 {} 个接处警操作因其他单位同时处理同一警情而未被县局接受，它们仍然有效，\
+                     请运行 jingwu-station redo 输入 PIN 重新签名后再同步（处理时间保持不变）。",
+                    report.redo
+                );
+            }
             if follow {
                 let want_case = case.map(|c| st.find_case(&c)).transpose()?;
                 let want_status = status;

@@ -66,11 +66,24 @@ pub struct SyncReport {
     pub failed: Vec<String>,
     /// Events still waiting for the hub.
     pub pending: u64,
+    /// 110 steps of this station set aside because another unit acted on
+    /// the same record first, that still apply and wait to be signed
+    /// again with the PIN ([`Station::redo`]; any signed action does it
+    /// first).
+    pub redo: usize,
     /// Registered seals fetched and verified.
     pub seals: usize,
     /// Seals the hub served that did not verify here, with the reason
     /// (not stored).
     pub refused_seals: Vec<String>,
+}
+
+/// What [`Station::redo`] did: steps signed again, and steps now refused
+/// (with why), each as `接警单编号：…`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Redone {
+    pub signed: Vec<String>,
+    pub refused: Vec<String>,
 }
 
 /// Settings keys in the store's meta table.
@@ -233,6 +246,8 @@ impl Station {
         action: Action,
     ) -> Result<CaseState> {
         let (person, key) = self.signer(pin)?;
+        // Steps set aside by a sync go first, so they keep their order.
+        self.redo_with(&person, &key)?;
         // ID numbers as typed (`…x`, spaces, 15 digits) are signed in
         // their canonical form only.
         let state = match case {
@@ -244,6 +259,48 @@ impl Station {
         Ok(self
             .store
             .record(&self.reg, &key, &person, case, action, at)?)
+    }
+
+    /// Signs again the 110 steps a sync set aside because another unit
+    /// acted on the same record first and that still apply on the hub's
+    /// version (each keeps the time it happened). Returns what was signed
+    /// again and what is now refused, with why.
+    pub fn redo(&mut self, pin: &str) -> Result<Redone> {
+        let (person, key) = self.signer(pin)?;
+        self.redo_with(&person, &key)
+    }
+
+    pub(crate) fn redo_with(&mut self, person: &str, key: &SoftwareKey) -> Result<Redone> {
+        let mut done = Redone::default();
+        for ev in self.store.redo_pending()? {
+            let e = &ev.event;
+            if e.author != person {
+                continue;
+            }
+            let state = self.store.case(&e.case_id)?;
+            let case_no = state
+                .as_ref()
+                .map(|s| s.case_no.clone())
+                .unwrap_or_default();
+            let action = e.action.clone().keeping_time(e.time);
+            let outcome = signing_time(state.as_ref()).and_then(|at| {
+                Ok(self
+                    .store
+                    .record(&self.reg, key, person, Some(e.case_id), action, at)?)
+            });
+            match outcome {
+                Ok(_) => {
+                    self.store.redo_done(&e.id, None)?;
+                    done.signed.push(format!("{case_no}：{}", e.action.kind()));
+                }
+                Err(err) => {
+                    let why = err.to_string();
+                    self.store.redo_done(&e.id, Some(&why))?;
+                    done.refused.push(format!("{case_no}：{why}"));
+                }
+            }
+        }
+        Ok(done)
     }
 
     /// Creates a 户口变更 draft from form values; the 受理编号 comes from
@@ -625,6 +682,7 @@ impl Station {
         report.seals = seals;
         report.refused_seals = refused;
         report.pending = self.store.outbox_len()?;
+        report.redo = self.store.redo_pending()?.len();
         Ok(report)
     }
 

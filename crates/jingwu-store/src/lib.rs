@@ -304,8 +304,88 @@ impl Store {
         for (ev, _) in remote {
             state = Some(append_in(&tx, reg, ev, Origin::Remote)?);
         }
+        // 110 steps of this station that still apply on the hub's record
+        // (another unit acted on it first) wait to be signed again, each
+        // keeping the time it happened; the rest stay set aside, with the
+        // rule that now refuses them.
+        if let Some(s) = state.as_ref().filter(|s| s.case_type == CaseType::Incident) {
+            let mut trial = s.clone();
+            let mut set_aside: Vec<&(String, i64, Vec<u8>, Vec<u8>)> = local
+                .iter()
+                .filter(|l| !remote_ids.contains(&l.0))
+                .collect();
+            set_aside.sort_by_key(|l| l.1);
+            for (id, _, bytes, _) in set_aside {
+                let Ok(ev) = SignedEvent::from_parts(bytes.clone(), Vec::new()).map(|e| e.event)
+                else {
+                    continue;
+                };
+                let time = std::cmp::max(trial.updated_at, OffsetDateTime::now_utc());
+                let again = Event::new(
+                    trial.case_id,
+                    trial.next_seq,
+                    Some(trial.head.clone()),
+                    &ev.author,
+                    &ev.device,
+                    &ev.key,
+                    time,
+                    [0; 10],
+                    ev.action.clone().keeping_time(ev.time),
+                );
+                match trial.apply(&again, &trial.head.clone(), reg) {
+                    Ok(next) => {
+                        trial = next;
+                        tx.execute(
+                            "UPDATE conflicts SET redo = 1 WHERE event_id = ?1",
+                            params![id],
+                        )?;
+                    }
+                    Err(e) => {
+                        tx.execute(
+                            "UPDATE conflicts SET redo = 0, reason = reason || '；' || ?2
+                              WHERE event_id = ?1",
+                            params![id, e.to_string()],
+                        )?;
+                    }
+                }
+            }
+        }
         tx.commit()?;
         Ok(state)
+    }
+
+    /// Set-aside 110 steps waiting to be signed again (see
+    /// [`Store::rebase_case`]), oldest first.
+    pub fn redo_pending(&self) -> Result<Vec<SignedEvent>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT bytes, signature FROM conflicts WHERE redo = 1 ORDER BY at, seq")?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (bytes, sig) = row?;
+            out.push(SignedEvent::from_parts(bytes, sig)?);
+        }
+        Ok(out)
+    }
+
+    /// Marks a set-aside step as signed again (`refused` `None`), or as
+    /// set aside for good with the rule that refused it.
+    pub fn redo_done(&mut self, event_id: &Uuid, refused: Option<&str>) -> Result<()> {
+        let id = event_id.to_string();
+        match refused {
+            None => self.conn.execute(
+                "UPDATE conflicts SET redo = 2 WHERE event_id = ?1",
+                params![id],
+            )?,
+            Some(why) => self.conn.execute(
+                "UPDATE conflicts SET redo = 0, reason = reason || '；' || ?2 WHERE event_id = ?1",
+                params![id, why],
+            )?,
+        };
+        Ok(())
     }
 
     /// Local events the hub refused, with why: (event id, case id, reason).

@@ -133,6 +133,11 @@ const MIGRATIONS: &[&str] = &[
     // The user logs in again once.
     "PRAGMA secure_delete=ON;
      DELETE FROM meta WHERE key = 'hub_token';",
+    // 7: a set-aside 110 step that still applies on the hub's version of
+    // the record (another unit acted first) waits to be signed again with
+    // the user's PIN: redo 1 = waiting, 2 = signed again; 0 = set aside
+    // for good.
+    "ALTER TABLE conflicts ADD COLUMN redo INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The migration that erases a clear session token.

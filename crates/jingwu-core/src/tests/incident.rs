@@ -72,6 +72,7 @@ fn dispatch(w: &mut World, desk: &str, unit_name: &str) -> Result<(), Rejection>
     w.act(
         desk,
         Action::Dispatch {
+            at: None,
             unit,
             opinion: "请速出警".into(),
         },
@@ -88,7 +89,10 @@ fn depart(officers: Vec<String>) -> Action {
     }
 }
 
-const ACK: Action = Action::Acknowledge { unit: None };
+const ACK: Action = Action::Acknowledge {
+    at: None,
+    unit: None,
+};
 const ARRIVE: Action = Action::Arrive {
     unit: None,
     at: None,
@@ -96,6 +100,7 @@ const ARRIVE: Action = Action::Arrive {
 
 fn fb(changes: FormValues) -> Action {
     Action::Feedback {
+        at: None,
         changes,
         unit: None,
     }
@@ -266,6 +271,7 @@ fn several_units_each_with_their_own_dispatch() {
         .act(
             &danjiang,
             Action::Acknowledge {
+                at: None,
                 unit: Some(w.unit("消防大队"))
             }
         )
@@ -277,6 +283,7 @@ fn several_units_each_with_their_own_dispatch() {
     assert!(refused(w.act(
         &fire,
         Action::RejectDispatch {
+            at: None,
             reason: " ".into(),
             unit: None
         }
@@ -285,6 +292,7 @@ fn several_units_each_with_their_own_dispatch() {
     w.act(
         &fire,
         Action::RejectDispatch {
+            at: None,
             reason: "非火灾警情，无需消防出动".into(),
             unit: None,
         },
@@ -337,6 +345,7 @@ fn several_units_each_with_their_own_dispatch() {
     w.act(
         &traffic,
         Action::RejectDispatch {
+            at: None,
             reason: "无交通事故".into(),
             unit: None,
         },
@@ -364,6 +373,7 @@ fn a_returned_dispatch_goes_back_to_the_desk() {
     w.act(
         &chief,
         Action::RejectDispatch {
+            at: None,
             reason: "属交通事故，应由交警处置".into(),
             unit: None,
         },
@@ -380,6 +390,7 @@ fn a_returned_dispatch_goes_back_to_the_desk() {
     assert!(refused(w.act(
         &tj,
         Action::RejectDispatch {
+            at: None,
             reason: "x".into(),
             unit: None
         }
@@ -404,6 +415,7 @@ fn a_station_registers_a_report_itself() {
         .act(
             &officer,
             Action::RejectDispatch {
+                at: None,
                 reason: "x".into(),
                 unit: None
             }

@@ -76,6 +76,7 @@ fn action(choice: u8, opinion: bool) -> Action {
             changes: FormValues::from([("investigation_opinion".to_string(), json!(null))]),
         },
         _ => Action::Dispatch {
+            at: None,
             unit: "522634510000".into(),
             opinion: op,
         },
@@ -381,6 +382,7 @@ fn flags_agree_with_apply(w: &World, person: &str) -> Result<(), TestCaseError> 
             "reject_dispatch",
             a.can_reject_dispatch,
             Action::RejectDispatch {
+                at: None,
                 reason: "不属本辖区".into(),
                 unit: None,
             },
@@ -388,7 +390,10 @@ fn flags_agree_with_apply(w: &World, person: &str) -> Result<(), TestCaseError> 
         (
             "acknowledge",
             a.can_acknowledge,
-            Action::Acknowledge { unit: None },
+            Action::Acknowledge {
+                at: None,
+                unit: None,
+            },
         ),
         (
             "depart",
@@ -412,6 +417,7 @@ fn flags_agree_with_apply(w: &World, person: &str) -> Result<(), TestCaseError> 
             "feedback",
             a.can_feedback,
             Action::Feedback {
+                at: None,
                 changes: super::incident::feedback(),
                 unit: None,
             },
@@ -443,6 +449,7 @@ fn flags_agree_with_apply(w: &World, person: &str) -> Result<(), TestCaseError> 
                 person,
                 time,
                 Action::Dispatch {
+                    at: None,
                     unit: u.code.clone(),
                     opinion: "请出警".into(),
                 },
@@ -456,12 +463,16 @@ fn flags_agree_with_apply(w: &World, person: &str) -> Result<(), TestCaseError> 
             (
                 "ack",
                 d.can_acknowledge,
-                Action::Acknowledge { unit: unit.clone() },
+                Action::Acknowledge {
+                    at: None,
+                    unit: unit.clone(),
+                },
             ),
             (
                 "return",
                 d.can_reject_dispatch,
                 Action::RejectDispatch {
+                    at: None,
                     reason: "不属本辖区".into(),
                     unit: unit.clone(),
                 },
@@ -488,6 +499,7 @@ fn flags_agree_with_apply(w: &World, person: &str) -> Result<(), TestCaseError> 
                 "feedback",
                 d.can_feedback,
                 Action::Feedback {
+                    at: None,
                     changes: super::incident::feedback(),
                     unit: unit.clone(),
                 },
@@ -530,18 +542,24 @@ fn flags_agree_with_apply(w: &World, person: &str) -> Result<(), TestCaseError> 
 fn incident_action(choice: u8, w: &World) -> Action {
     match choice % 11 {
         0 => Action::Dispatch {
+            at: None,
             unit: w.unit("方祥派出所"),
             opinion: "请出警".into(),
         },
         1 => Action::Dispatch {
+            at: None,
             unit: w.unit("消防大队"),
             opinion: "请出警".into(),
         },
         2 => Action::RejectDispatch {
+            at: None,
             reason: "不属本辖区".into(),
             unit: None,
         },
-        3 => Action::Acknowledge { unit: None },
+        3 => Action::Acknowledge {
+            at: None,
+            unit: None,
+        },
         4 => Action::Depart {
             officers: vec![w.holder("方祥派出所", "民警")],
             vehicles: vec![],
@@ -553,12 +571,14 @@ fn incident_action(choice: u8, w: &World) -> Action {
             at: None,
         },
         6 => Action::Feedback {
+            at: None,
             changes: super::incident::feedback(),
             unit: None,
         },
         7 => Action::Conclude {},
         8 => Action::Archive {},
         9 => Action::Dispatch {
+            at: None,
             unit: w.unit("户政股"),
             opinion: "请出警".into(),
         },
@@ -768,7 +788,13 @@ fn flags_along_the_whole_incident_path() {
         (desk.clone(), incident_action(0, &w)),
         (desk.clone(), incident_action(1, &w)),
         (fire.clone(), incident_action(2, &w)),
-        (chief.clone(), Action::Acknowledge { unit: None }),
+        (
+            chief.clone(),
+            Action::Acknowledge {
+                at: None,
+                unit: None,
+            },
+        ),
         (officer.clone(), incident_action(4, &w)),
         (
             officer.clone(),

@@ -268,6 +268,7 @@ fn incident_lists_and_page() {
         w.act(
             &desk,
             Action::Dispatch {
+                at: None,
                 unit,
                 opinion: "请出警".into(),
             },
@@ -284,13 +285,20 @@ fn incident_lists_and_page() {
     // Each unit sees it to acknowledge.
     assert_eq!(count(&tabs(&w, &danjiang, "", at), "to_ack"), 1);
     assert_eq!(count(&tabs(&w, &fire, "", at), "to_ack"), 1);
-    w.act(&danjiang, Action::Acknowledge { unit: None })
-        .unwrap();
+    w.act(
+        &danjiang,
+        Action::Acknowledge {
+            at: None,
+            unit: None,
+        },
+    )
+    .unwrap();
     assert_eq!(count(&tabs(&w, &danjiang, "", at), "in_progress"), 1);
     assert_eq!(count(&tabs(&w, &desk, "", at), "unacked"), 1);
     w.act(
         &fire,
         Action::RejectDispatch {
+            at: None,
             reason: "无需消防".into(),
             unit: None,
         },
@@ -324,6 +332,7 @@ fn incident_lists_and_page() {
     w.act(
         &danjiang,
         Action::Feedback {
+            at: None,
             changes: report,
             unit: None,
         },
@@ -412,6 +421,7 @@ fn incident_page_puts_each_units_flags_on_its_dispatch() {
         w.act(
             &desk,
             Action::Dispatch {
+                at: None,
                 unit,
                 opinion: String::new(),
             },

@@ -403,9 +403,9 @@ fn a_110_call_from_the_desk_to_the_archive() {
     assert!(status.success(), "follow: {rest}");
     assert!(rest.contains(&case_no) && rest.contains("已下达"), "{rest}");
     // The follow stopped at the first dispatch event; the rest of the
-    // step (the dispatch to 消防) comes with the next sync. (Acting on a
-    // stale copy would be refused by the hub as a stale head and the
-    // local step set aside: see the report.)
+    // step (the dispatch to 消防) comes with the next sync. (A step taken
+    // on a stale copy is set aside and signed again with `redo`: see
+    // `two_units_acting_at_once_lose_nothing`.)
     dj.sync();
 
     // 丹江: 待签收, then its steps.
@@ -680,4 +680,56 @@ fn a_station_without_its_link_keeps_working() {
         archived.contains(&b_id) && archived.contains(&c_id),
         "{lists}"
     );
+}
+
+/// Two units act on one record at once: 丹江's 签收 reaches the hub first,
+/// so 消防's, signed on the older head, is refused as stale. Nothing is
+/// lost: the sync sets it aside as still applying, says so, and `redo`
+/// signs it again on the hub's head with the time it happened; the desk
+/// then sees both units acknowledged.
+#[test]
+fn two_units_acting_at_once_lose_nothing() {
+    let hub = TestHub::start(&[DESK, DANJIANG_DUTY, FIRE_DUTY]);
+    let desk = Desk::enrol(&hub, DESK);
+    let dj = Desk::enrol(&hub, DANJIANG_DUTY);
+    let fire = Desk::enrol(&hub, FIRE_DUTY);
+    hub.approve_all();
+    let mut a = vec!["new"];
+    let form = intake("13985507777", "丹江镇猫鼻岭");
+    a.extend(args(&form));
+    let id = desk.json(&a)["id"].as_str().unwrap().to_string();
+    desk.json(&["dispatch", &id, "--unit", DANJIANG, "--unit", FIRE]);
+    desk.sync();
+    dj.sync();
+    fire.sync();
+    // Both acknowledge on the same head.
+    dj.json(&["ack", &id]);
+    let mine = fire.json(&["ack", &id]);
+    let acked_at = dispatch(&mine, FIRE)["acknowledged_at"].clone();
+    assert!(acked_at.is_string(), "{mine}");
+    dj.sync();
+    let out = fire.run(&["sync"]);
+    let text = ok(&out);
+    let report: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        report["rebased"],
+        serde_json::json!([id.clone()]),
+        "{report}"
+    );
+    assert_eq!(report["redo"], 1, "{report}");
+    let warn = String::from_utf8_lossy(&out.stderr);
+    assert!(warn.contains("jingwu-station redo"), "{warn}");
+    // Signed again with the PIN, then accepted.
+    let out = fire.run(&["redo"]);
+    assert!(ok(&out).contains("已重新签名"), "{}", ok(&out));
+    let report = fire.sync();
+    assert_eq!(report["redo"], 0, "{report}");
+    // Nothing is left to redo the second time.
+    assert!(ok(&fire.run(&["redo"])).contains("没有需要重新签名的操作"));
+    desk.sync();
+    let rec = desk.json(&["show", &id]);
+    assert_eq!(dispatch(&rec, FIRE)["status"], "已签收", "{rec}");
+    assert_eq!(dispatch(&rec, DANJIANG)["status"], "已签收", "{rec}");
+    // The time it happened is kept.
+    assert_eq!(dispatch(&rec, FIRE)["acknowledged_at"], acked_at, "{rec}");
 }
