@@ -1,12 +1,14 @@
 // events.js — refreshing the current screen, and the backend's events
 // (jingwu://changed, sync, notified, scanned, open-case).
 
-import { openCase, loadCase, attachHotFile } from "./case.js";
+import { loadCase, attachHotFile } from "./case.js";
 import { $, state, showMessage, busyCount } from "./shell.js";
 import { renderStatus, refreshStatus } from "./status.js";
 import { loadLists } from "./work.js";
 import { errorText } from "./api.js";
 import { refreshHotFolder } from "./scan.js";
+import { loadIncidentLists, openAnyCase, refreshIncidentEntry } from "./incident.js";
+import { loadIncident } from "./incident-case.js";
 
 // ============================================================== refresh and events
 
@@ -26,8 +28,10 @@ async function refreshCurrent() {
   }
   refreshing = true;
   try {
-    if (state.screen === "work") await loadLists();
+    if (state.screen === "work") await Promise.all([loadLists(), refreshIncidentEntry()]);
     else if (state.screen === "case" && state.caseId && busyCount === 0) await loadCase();
+    else if (state.screen === "incidents") await loadIncidentLists();
+    else if (state.screen === "incident" && state.incident.caseId && busyCount === 0) await loadIncident();
   } finally {
     refreshing = false;
   }
@@ -52,7 +56,7 @@ export async function listenEvents() {
       const id = p.case_id || p.caseId;
       const text = [p.title, p.body].filter(Boolean).join("：");
       if (text && state.status && state.status.enrolled && state.screen !== "enrol") {
-        showMessage(text, "info", id ? { label: "查看", run: () => openCase(id) } : null);
+        showMessage(text, p.dispatch ? "error" : "info", id ? { label: "查看", run: () => openAnyCase(id, p.kind) } : null);
       }
     });
     await ev.listen("jingwu://scanned", (e) => {
@@ -69,7 +73,7 @@ export async function listenEvents() {
     await ev.listen("jingwu://open-case", (e) => {
       const p = (e && e.payload) || {};
       const id = p.case_id || p.caseId;
-      if (id && state.status && state.status.enrolled) openCase(id);
+      if (id && state.status && state.status.enrolled) openAnyCase(id, p.kind);
     });
   } catch (err) {
     showMessage(`无法接收后台通知：${errorText(err)}`, "error");

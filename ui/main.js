@@ -63,6 +63,28 @@
 //   act-panel, act-note, edit-case (修改申请, when can_edit), detail-submit, withdraw, implement,
 //   inform-channel, inform
 //   (containers: edit-box, submit-box, withdraw-box, implement-box, inform-box, act-note-box)
+// 110 接处警 (incident.js, intake.js, incident-case.js, picker.js)
+//   open-110 (workbench button), count-110 (what waits for this user)
+//   screen-incidents: incidents-back, incident-banner (a dispatch waits for 签收), incident-banner-text,
+//     incident-banner-open, itab-<list> (aria-selected) with icount-<list>
+//     (desk: to_dispatch unacked handling to_close archived; unit: to_ack in_progress fed_back),
+//     incident-search (已归档), new-incident, incident-rows,
+//     tr[data-testid="incident-row"][data-case-id][data-case-no][data-overdue] with irow-case-no,
+//     irow-category, irow-summary, irow-units, irow-wait; incident-empty
+//   screen-intake (接警登记): intake-form with field-<key> / error-<key> as in the case form;
+//     field-alarm_category is the picker's search box, field-alarm_category-list its options
+//     (li[data-testid="picker-option"][data-code]); no-phone-<key> (「无」);
+//     repeat-hint with repeat-item and repeat-link (关联 → field-related_no); intake-save, intake-cancel
+//   screen-incident: incident-back, incident-no, incident-status, incident-archive, incident-dispatch (派警),
+//     incident-conclude (终结), div[data-testid="dispatch-card"][data-unit][data-status] with dispatch-unit,
+//     dispatch-status, dispatch-acked, dispatch-departed, dispatch-arrived, dispatch-returned, dispatch-loss
+//     and buttons step-ack, step-depart, step-arrive, step-feedback, step-return (data-testid, data-unit);
+//     incident-loss, incident-loss-upper, incident-values, incident-trail (trail-entry, sig-ok as above)
+//   step-modal: step-title, step-officers, step-vehicles, step-at, step-reason; the 反馈单 as a case form
+//     (field-<key>, error-<key>, loss table field-loss_items-<row>-item / -amount, add-row-loss_items),
+//     loss-total, loss-upper, loss-error; step-error, step-ok, step-cancel
+//   dispatch-modal: dispatch-search, input[data-testid="dispatch-target"][value=<unit code>],
+//     dispatch-opinion, dispatch-error, dispatch-ok, dispatch-cancel
 // 签名 PIN 对话框
 //   pin-modal, pin-title, pin-input, pin-error, pin-ok, pin-cancel
 // 附件查看
@@ -82,6 +104,7 @@ import { call, isDesktop } from "./api.js";
 import { wireSlip } from "./slip.js";
 import { wireUsers } from "./users.js";
 import { startWeb } from "./web.js";
+import { wireIncidents } from "./incident.js";
 
 const POLL_MS = 5000;
 
@@ -137,6 +160,7 @@ function wire() {
 
   wirePinModal();
   wireViewer();
+  wireIncidents();
   wireSlip({ call, showScreen, showMessage, clearMessage, busy, openCase, openWork, caseId: () => state.caseId });
   wireUsers({
     call,

@@ -30,6 +30,16 @@ export const api = {
   decide: (caseId, decision, opinion, pin) => call("decide", { caseId, decision, opinion, pin }),
   act: (caseId, action, note, channel, pin) => call("act", { caseId, action, note, channel, pin }),
   syncNow: () => call("sync_now"),
+  // 110 接处警
+  incidentTemplate: () => call("incident_template"),
+  incidentLists: (q) => call("incident_lists", { q: q || null }),
+  incidentDetail: (caseId) => call("incident_detail", { caseId }),
+  incidentRepeats: (form) => call("incident_repeats", { form }),
+  incidentValidate: (step, form, caseId = null, unit = null) => call("incident_validate", { step, form, caseId, unit }),
+  moneyTotal: (amounts) => call("money_total", { amounts }),
+  incidentCreate: (form, pin, unit = null) => call("incident_create", { form, unit, pin }),
+  incidentDispatch: (caseId, units, opinion, pin) => call("incident_dispatch", { caseId, units, opinion, pin }),
+  incidentStep: (caseId, step, pin) => call("incident_step", { caseId, step, pin }),
 };
 
 // ============================================================== labels
@@ -90,6 +100,9 @@ export const state = {
   detail: null,
   opinions: new Map(), // caseId → opinion being written
   addingUser: false, // the enrolment screen is adding another user of this PC
+  // 110 接处警: the template (null until read; false when this user has no 110 unit),
+  // the lists, the open tab and search, the open record.
+  incident: { template: null, lists: null, tab: null, q: "", caseId: null, detail: null, loadedAt: 0 },
 };
 
 export const TABS = ["todo", "done", "sent", "drafts"];
@@ -100,7 +113,7 @@ export function showScreen(name) {
   state.screen = name;
   document.body.dataset.screen = name;
   const section = name === "edit" ? "new" : name; // 修改申请 reuses the new-case screen
-  for (const s of ["loading", "enrol", "work", "new", "case", "slip", "verify", "users"]) $(`screen-${s}`).hidden = s !== section;
+  for (const s of ["loading", "enrol", "work", "new", "case", "slip", "verify", "users", "incidents", "intake", "incident"]) $(`screen-${s}`).hidden = s !== section;
   // 添加用户 reuses the enrolment screen with a way back.
   $("enrol-title").textContent = state.addingUser ? "添加用户 · 登记本机" : "首次使用 · 登记本机";
   $("enrol-cancel").hidden = !state.addingUser;

@@ -4,12 +4,13 @@ import { openCase } from "./case.js";
 import { $, api, statusLabel, statusCode, state, TABS, showScreen, showMessage } from "./shell.js";
 import { errorText } from "./api.js";
 import { h, fmtTime } from "./form.js";
+import { openIncident, refreshIncidentEntry } from "./incident.js";
 
 // ============================================================== 2. 工作台
 
 export async function openWork() {
   showScreen("work");
-  await loadLists();
+  await Promise.all([loadLists(), refreshIncidentEntry()]);
 }
 
 export async function loadLists() {
@@ -42,7 +43,7 @@ export function renderLists() {
 }
 
 function caseRow(r) {
-  const open = () => openCase(r.id);
+  const open = () => (r.kind === "incident" ? openIncident(r.id) : openCase(r.id));
   return h(
     "tr",
     {

@@ -139,7 +139,17 @@ fn run() -> anyhow::Result<i32> {
             app::scan_device,
             app::hot_folder,
             app::take_scan_file,
-            app::attach_hot_file
+            app::attach_hot_file,
+            app::incident_template,
+            app::incident_lists,
+            app::incident_detail,
+            app::incident_repeats,
+            app::incident_validate,
+            app::money_total,
+            app::incident_create,
+            app::incident_update,
+            app::incident_dispatch,
+            app::incident_step
         ])
         .build(tauri::generate_context!())
         .context("cannot build the desktop app")?;

@@ -1479,3 +1479,360 @@ fn tiny_png() -> Vec<u8> {
         .decode("iVBORw0KGgoAAAANSUhEUgAAAAYAAAADCAIAAAA/Y+msAAAALUlEQVR4nA3IQQHAMBACMOScHORUDnIia8szSVw0XixEUletVyv9a246bzbmA5LvGrlNYexBAAAAAElFTkSuQmCC")
         .unwrap()
 }
+
+// ----- 110 接处警 ---------------------------------------------------------------
+
+/// 110巡警大队's 接警员 and 值班长, 丹江派出所's and 消防大队's duty officers.
+const TAKER: &str = "052608";
+const DUTY_CHIEF: &str = "052645";
+const DANJIANG: &str = "052648";
+const FIRE: &str = "052659";
+const DANJIANG_UNIT: &str = "522634510000";
+const FIRE_UNIT: &str = "522634100000";
+
+/// The Notify calls dbus-monitor recorded, one text each (whitespace
+/// folded), whose text has `word`.
+fn notify_calls(log: &Path, word: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.split("method call ")
+        .map(|b| b.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|b| b.contains("member=Notify") && b.contains(word))
+        .collect()
+}
+
+/// A report as the desk takes it on the phone, just now.
+fn call_form() -> jingwu_core::form::FormValues {
+    let now = time::OffsetDateTime::now_utc()
+        .to_offset(jingwu_core::SHANGHAI)
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    serde_json::from_value(json!({
+        "report_time": now, "receive_time": now, "alarm_method": "1",
+        "alarm_phone": "13908551234", "caller_name": "杨光荣",
+        "location": "丹江镇新街 18 号", "township": "522634100",
+        "summary": "报警人称家中被盗，门锁被撬，屋内起火冒烟",
+        "alarm_category": "010101", "level": "2",
+    }))
+    .unwrap()
+}
+
+/// Sets a field (or table cell) by the id the form gives it, as typing would.
+async fn fill(app: &App, values: Value) {
+    app.js(FILL, json!([values])).await;
+}
+
+/// Waits until `css` has some text, and returns it.
+async fn wait_some_text(app: &App, css: &str, secs: u64) -> String {
+    let t0 = Instant::now();
+    loop {
+        let t = app.text_of(css).await;
+        if !t.trim().is_empty() {
+            return t;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "{}: no message at `{css}` (message bar: {})",
+            app.name,
+            app.text_of("#message").await
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+/// Opens the 110 screen of an app and waits for its lists.
+async fn open_110(app: &App) {
+    app.click("#open-110").await;
+    app.wait_screen("incidents", 20).await;
+    app.wait("#incident-tabs [role=tab]", 20).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_110_call_dispatched_to_two_units_handled_and_archived() {
+    let work = tempfile::tempdir().unwrap();
+    let desk = start_desktop();
+    let (hub_url, hub) = start_hub(&work.path().join("hub")).await;
+    for p in [TAKER, DUTY_CHIEF, DANJIANG, FIRE] {
+        hub.create_user(p, PASSWORD, false).unwrap();
+    }
+
+    // The two units' apps: 丹江派出所 and 消防大队 duty officers.
+    let dj = App::launch(&desk, &work.path().join("danjiang"), "110-danjiang").await;
+    dj.enrol(&hub_url, DANJIANG).await;
+    let fire = App::launch(&desk, &work.path().join("fire"), "110-fire").await;
+    fire.enrol(&hub_url, FIRE).await;
+    approve_all(&hub);
+    for app in [&dj, &fire] {
+        app.wait("#open-110:not([hidden])", 30).await;
+        app.wait("#sync-indicator[data-online=true]", 30).await;
+        open_110(app).await;
+    }
+    // A unit sees the unit's lists, not the desk's.
+    assert!(dj.find("#itab-to_ack").await.is_some());
+    assert!(dj.find("#itab-to_dispatch").await.is_none());
+
+    // Bad input on the intake form (自接警 at the station): the message is
+    // at the field, and nothing is saved.
+    let before = hub.db.counts().unwrap();
+    dj.click("#new-incident").await;
+    dj.wait_screen("intake", 20).await;
+    // The category picker finds 入室盗窃 by its pinyin initials.
+    dj.type_into("#field-alarm_category", "rsdq").await;
+    dj.wait("[data-testid=picker-option][data-code='010101']", 10)
+        .await;
+    dj.shot("110-01-category-picker").await;
+    // A mobile number one digit short.
+    dj.type_into("#field-alarm_phone", "1390855123").await;
+    let phone_error = wait_some_text(&dj, "#error-alarm_phone", 10).await;
+    assert!(phone_error.contains("电话"), "{phone_error}");
+    dj.click("#intake-save").await;
+    wait_some_text(&dj, "#error-location", 10).await;
+    dj.wait_text("#message", "需要修改", 10).await;
+    assert!(
+        dj.find("#pin-modal:not([hidden])").await.is_none(),
+        "no PIN asked"
+    );
+    dj.shot("110-02-intake-bad-input").await;
+    assert_eq!(hub.db.counts().unwrap(), before, "nothing was saved");
+    assert_eq!(
+        dj.js(
+            "return document.getElementById('sync-pending').dataset.count",
+            json!([])
+        )
+        .await,
+        json!("0")
+    );
+    dj.click("#intake-cancel").await;
+    dj.wait_screen("incidents", 20).await;
+
+    // The desk (headless) takes the call and dispatches to both units.
+    let mut taker = headless(&hub_url, TAKER, &work.path().join("taker")).await;
+    approve_all(&hub);
+    let s = taker.incident_create(PIN, call_form(), None).unwrap();
+    let case_id = s.case_id;
+    let case_no = s.case_no.clone();
+    taker.sync(|_, _, _| {}).await.unwrap();
+    let t0 = Instant::now();
+    taker
+        .incident_dispatch(
+            PIN,
+            case_id,
+            &[DANJIANG_UNIT.to_string(), FIRE_UNIT.to_string()],
+            "请立即出警处置，及时反馈",
+        )
+        .unwrap();
+    taker.sync(|_, _, _| {}).await.unwrap();
+    // Both apps raise a critical notification within 2 s of the dispatch.
+    let log = desk.monitor_log.clone();
+    let mut seen = (Vec::new(), Vec::new());
+    while t0.elapsed() < Duration::from_secs(10) {
+        seen = (
+            notify_calls(&log, "派丹江派出所"),
+            notify_calls(&log, "派消防大队"),
+        );
+        if !seen.0.is_empty() && !seen.1.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = t0.elapsed();
+    assert!(
+        !seen.0.is_empty() && !seen.1.is_empty(),
+        "both units notified: {seen:?}"
+    );
+    assert!(
+        took <= Duration::from_secs(2),
+        "notified {took:?} after the dispatch"
+    );
+    for call in seen.0.iter().chain(&seen.1) {
+        assert!(call.contains(&case_no), "{call}");
+        assert!(
+            call.contains(r#"string "urgency" variant byte 2"#),
+            "critical urgency: {call}"
+        );
+        assert!(call.contains("sound-name"), "with a sound: {call}");
+        // No expiry: the last argument (expire_timeout) is 0.
+        assert!(call.trim_end().ends_with("int32 0"), "no expiry: {call}");
+    }
+    eprintln!("110: both units notified {took:?} after the dispatch");
+
+    // The dispatch tops each unit's 待签收 list with a banner.
+    for app in [&dj, &fire] {
+        app.wait("#incident-banner:not([hidden])", 20).await;
+        app.wait_text("#incident-banner-text", &case_no, 20).await;
+        app.wait_text("#icount-to_ack", "1", 20).await;
+    }
+    dj.shot("110-03-dispatch-banner").await;
+    fire.shot("110-03-dispatch-banner").await;
+
+    // 丹江: 签收, 出警, 到达现场.
+    let card = |unit: &str, inner: &str| {
+        format!("[data-testid=dispatch-card][data-unit='{unit}'] {inner}")
+    };
+    dj.click("#incident-banner-open").await;
+    dj.wait_screen("incident", 20).await;
+    dj.wait_text("#incident-no", &case_no, 20).await;
+    dj.click(&card(DANJIANG_UNIT, "[data-testid=step-ack]"))
+        .await;
+    dj.pin().await;
+    wait_some_text(
+        &dj,
+        &card(DANJIANG_UNIT, "[data-testid=dispatch-acked]"),
+        30,
+    )
+    .await;
+    dj.click(&card(DANJIANG_UNIT, "[data-testid=step-depart]"))
+        .await;
+    dj.wait("#step-officers", 10).await;
+    dj.type_into("#step-vehicles", "黔H·A1234").await;
+    dj.click("#step-ok").await;
+    dj.pin().await;
+    dj.wait_text(
+        &card(DANJIANG_UNIT, "[data-testid=dispatch-departed]"),
+        "欧阳明",
+        30,
+    )
+    .await;
+    dj.click(&card(DANJIANG_UNIT, "[data-testid=step-arrive]"))
+        .await;
+    dj.wait("#step-at", 10).await;
+    dj.click("#step-ok").await;
+    dj.pin().await;
+    wait_some_text(
+        &dj,
+        &card(DANJIANG_UNIT, "[data-testid=dispatch-arrived]"),
+        30,
+    )
+    .await;
+
+    // 反馈, first with bad input: no result code, a loss with 3
+    // decimals, a negative loss. Messages at the fields; nothing saved.
+    wait_hub_events(&hub, 6, "丹江's steps never reached the hub").await;
+    let before = hub.db.counts().unwrap();
+    dj.click(&card(DANJIANG_UNIT, "[data-testid=step-feedback]"))
+        .await;
+    dj.wait("#field-handling", 10).await;
+    fill(
+        &dj,
+        json!({"verified_category": "010101", "handling": "民警到场核实，门锁被撬，屋内电线短路起火已扑灭。",
+               "loss_items-0-item": "电动自行车", "loss_items-0-amount": "1234.567"}),
+    )
+    .await;
+    dj.click("#add-row-loss_items").await;
+    fill(
+        &dj,
+        json!({"loss_items-1-item": "门锁", "loss_items-1-amount": "-300"}),
+    )
+    .await;
+    dj.click("#step-ok").await;
+    let result_error = wait_some_text(&dj, "#error-result", 10).await;
+    let loss_error = wait_some_text(&dj, "#error-loss_items", 10).await;
+    assert!(
+        loss_error.contains("金额") || loss_error.contains("分"),
+        "{loss_error}"
+    );
+    wait_some_text(&dj, "#loss-error", 10).await;
+    assert!(
+        dj.find("#pin-modal:not([hidden])").await.is_none(),
+        "no PIN asked"
+    );
+    dj.shot("110-04-feedback-bad-input").await;
+    eprintln!("110: at the fields: 处警结果 `{result_error}`; 损失明细 `{loss_error}`");
+    assert_eq!(hub.db.counts().unwrap(), before, "nothing was saved");
+    // Then right: 1,234.56 + 300.00 = 1,534.56 元.
+    fill(
+        &dj,
+        json!({"result": "01", "loss_items-0-amount": "1234.56", "loss_items-1-amount": "300.00"}),
+    )
+    .await;
+    dj.wait_text("#loss-upper", "壹仟伍佰叁拾肆元伍角陆分", 10)
+        .await;
+    assert_eq!(dj.text_of("#loss-total").await, "1534.56");
+    dj.shot("110-05-feedback").await;
+    dj.click("#step-ok").await;
+    dj.pin().await;
+    dj.wait_text(
+        &card(DANJIANG_UNIT, "[data-testid=dispatch-loss]"),
+        "1534.56",
+        30,
+    )
+    .await;
+    dj.wait_text("#incident-loss-upper", "壹仟伍佰叁拾肆元伍角陆分", 10)
+        .await;
+    dj.shot("110-06-fed-back").await;
+
+    // 消防 returns its dispatch with a reason.
+    fire.click("#incident-banner-open").await;
+    fire.wait_screen("incident", 20).await;
+    fire.click(&card(FIRE_UNIT, "[data-testid=step-return]"))
+        .await;
+    fire.type_into("#step-reason", "火已由群众扑灭，无需消防出动")
+        .await;
+    fire.click("#step-ok").await;
+    fire.pin().await;
+    fire.wait_text(
+        &card(FIRE_UNIT, "[data-testid=dispatch-returned]"),
+        "无需消防出动",
+        30,
+    )
+    .await;
+    fire.shot("110-07-returned").await;
+
+    // The desk's 值班长 closes; the record is filed at once.
+    let mut chief = headless(&hub_url, DUTY_CHIEF, &work.path().join("duty-chief")).await;
+    approve_all(&hub);
+    let t0 = Instant::now();
+    loop {
+        chief.sync(|_, _, _| {}).await.unwrap();
+        let s = chief.store.case(&case_id).unwrap();
+        if s.is_some_and(|s| s.status == jingwu_core::case::Status::FeedbackFiled) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the record never waited for 终结"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    chief
+        .incident_step(PIN, case_id, jingwu_core::case::IncidentStep::Conclude {})
+        .unwrap();
+    chief.sync(|_, _, _| {}).await.unwrap();
+    let s = chief.store.case(&case_id).unwrap().unwrap();
+    assert_eq!(s.status, jingwu_core::case::Status::Archived);
+
+    // 丹江's page shows the archived record, every step's signature verified.
+    dj.wait_text("#incident-status", "已归档", 30).await;
+    dj.wait_text("#incident-archive", "110巡警大队", 10).await;
+    let (entries, oks, bad) = (
+        dj.js(
+            "return document.querySelectorAll('#incident-trail [data-testid=trail-entry]').length",
+            json!([]),
+        )
+        .await,
+        dj.js(
+            "return document.querySelectorAll('#incident-trail [data-testid=sig-ok]').length",
+            json!([]),
+        )
+        .await,
+        dj.js(
+            "return document.querySelectorAll('#incident-trail [data-testid=sig-bad]').length",
+            json!([]),
+        )
+        .await,
+    );
+    // 接警, 2 × 派警, 签收, 出警, 到达, 反馈, 退单, 终结.
+    assert!(entries.as_u64().unwrap() >= 9, "{entries}");
+    assert_eq!(entries, oks, "every step verified");
+    assert_eq!(bad, json!(0));
+    assert!(dj.text_of("#incident-trail").await.contains("签名已验证"));
+    dj.shot("110-08-archived").await;
+    dj.click("#incident-back").await;
+    dj.wait_screen("incidents", 20).await;
+    dj.click("#itab-fed_back").await;
+    dj.wait_text("#incident-rows", &case_no, 20).await;
+    dj.shot("110-09-unit-lists").await;
+    dj.end().await;
+    fire.end().await;
+}

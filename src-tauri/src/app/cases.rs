@@ -39,7 +39,7 @@ pub async fn template(state: State<'_, AppState>) -> Result<Value, String> {
 
 /// Turns UI values into form values: empty strings and nulls are dropped,
 /// everything else (strings, numbers, table rows) goes to the core as is.
-fn form_values(values: Value) -> Result<FormValues, String> {
+pub(super) fn form_values(values: Value) -> Result<FormValues, String> {
     let Value::Object(m) = values else {
         return Err("表单数据格式错误".into());
     };

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jingwu_core::case::{CaseState, Status};
+use jingwu_core::case::{CaseState, DispatchInfo, Status};
+use jingwu_core::form::CaseType;
 use jingwu_core::registry::Registry;
 use jingwu_station::station::{Station, StationError};
 use serde::Serialize;
@@ -88,18 +89,74 @@ async fn run_sync(
 
 // ----- the background link ----------------------------------------------
 
-/// What was already announced, so each task and result is notified once.
+/// What was already announced, so each task and result is notified once:
+/// case states by (case, next seq), 110 dispatches by their 派警单编号.
 #[derive(Default)]
-struct Announced(HashSet<(Uuid, u64)>);
+struct Announced(HashSet<(Uuid, u64)>, HashSet<String>);
+
+impl Announced {
+    /// Marks what `s` holds now as told, without telling it.
+    fn mark(&mut self, s: &CaseState) {
+        self.0.insert((s.case_id, s.next_seq));
+        self.1.extend(s.dispatches.iter().map(|d| d.no.clone()));
+    }
+}
+
+/// The dispatches of `s` to a unit of `me` that wait for 签收 and were
+/// not announced yet (marked announced now).
+fn new_dispatches<'a>(
+    me: &str,
+    reg: &Registry,
+    s: &'a CaseState,
+    seen: &mut Announced,
+) -> Vec<&'a DispatchInfo> {
+    if s.case_type != CaseType::Incident || s.is_final() {
+        return Vec::new();
+    }
+    s.standing_dispatches()
+        .filter(|d| d.acknowledged_at.is_none() && !d.own && reg.org.is_member(me, &d.unit))
+        .filter(|d| seen.1.insert(d.no.clone()))
+        .collect()
+}
+
+/// What a notification is: an ordinary task or result, or a 110 dispatch
+/// to the user's unit (critical urgency, a sound, no expiry: it stays
+/// until clicked).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Urgency {
+    Normal,
+    Dispatch,
+}
 
 fn announce(app: &AppHandle, me: &str, reg: &Registry, s: &CaseState, seen: &mut Announced) {
-    if !seen.0.insert((s.case_id, s.next_seq)) {
+    let dispatched = new_dispatches(me, reg, s, seen);
+    if !seen.0.insert((s.case_id, s.next_seq)) && dispatched.is_empty() {
         return;
     }
-    let (title, body) = if s.assignees(reg).iter().any(|a| a == me) {
+    let (title, body, urgency) = if !dispatched.is_empty() {
+        let units: Vec<String> = dispatched
+            .iter()
+            .map(|d| {
+                reg.org
+                    .unit(&d.unit)
+                    .map_or(d.unit.clone(), |u| u.name.clone())
+            })
+            .collect();
+        (
+            "110 警情 · 请立即签收",
+            format!(
+                "{}（派{}）：{}",
+                s.case_no,
+                units.join("、"),
+                s.display_summary()
+            ),
+            Urgency::Dispatch,
+        )
+    } else if s.assignees(reg).iter().any(|a| a == me) {
         (
             "新的待办",
             format!("{}：{}", s.case_no, s.display_summary()),
+            Urgency::Normal,
         )
     } else if s.initiator == me
         && matches!(
@@ -115,14 +172,18 @@ fn announce(app: &AppHandle, me: &str, reg: &Registry, s: &CaseState, seen: &mut
                 s.status.label(),
                 s.display_summary()
             ),
+            Urgency::Normal,
         )
     } else {
         return;
     };
-    let body_for_ui = body.clone();
     let _ = app.emit(
         "jingwu://notified",
-        json!({"title": title, "body": body_for_ui, "case_id": s.case_id}),
+        json!({
+            "title": title, "body": body.clone(), "case_id": s.case_id,
+            "kind": if s.case_type == CaseType::Incident { "incident" } else { "hukou" },
+            "dispatch": urgency == Urgency::Dispatch,
+        }),
     );
     let case_id = s.case_id;
     let app = app.clone();
@@ -131,13 +192,21 @@ fn announce(app: &AppHandle, me: &str, reg: &Registry, s: &CaseState, seen: &mut
     let spawned = std::thread::Builder::new()
         .name("jingwu-notify".into())
         .spawn(move || {
-            let shown = notify_rust::Notification::new()
-                .appname("警务协同")
+            let mut n = notify_rust::Notification::new();
+            n.appname("警务协同")
                 .summary(title)
                 .body(&body)
-                .action("default", "查看")
-                .show();
-            match shown {
+                .action("default", "查看");
+            if urgency == Urgency::Dispatch {
+                // A dispatch must not go unseen: critical (the server
+                // keeps it on screen), no expiry, the alarm sound.
+                n.timeout(notify_rust::Timeout::Never)
+                    .hint(notify_rust::Hint::SoundName("message-new-instant".into()))
+                    .hint(notify_rust::Hint::Category("im.received".into()));
+                #[cfg(all(unix, not(target_os = "macos")))]
+                n.urgency(notify_rust::Urgency::Critical);
+            }
+            match n.show() {
                 #[cfg(all(unix, not(target_os = "macos")))]
                 Ok(handle) => handle.wait_for_action(|action| {
                     // "default" is a click on the notification itself;
@@ -229,7 +298,7 @@ pub fn start_link(
             if let Ok(cases) = st.store.list_cases(5000) {
                 for c in cases {
                     if let Ok(Some(s)) = st.store.case(&c.id) {
-                        seen.0.insert((s.case_id, s.next_seq));
+                        seen.mark(&s);
                     }
                 }
             }

@@ -3,7 +3,8 @@
 //! notifications. Thin by design: every rule is decided by the core.
 //!
 //! By concern: `session` (status, enrolment, the users of this PC),
-//! `cases` (lists, the form, case actions, the case page), `scans`
+//! `cases` (lists, the form, case actions, the case page), `incidents`
+//! (110 接处警: intake, dispatch, handling steps, lists, the record page), `scans`
 //! (attachments through the scan pipeline, scanners, the hot folder,
 //! page tools), `slips` (preview, print, verify), `link` (sync and the
 //! live channel, notifications), `tray` (the tray icon), `window` (the
@@ -20,6 +21,7 @@ use tokio::sync::{Mutex, Notify};
 use uuid::Uuid;
 
 mod cases;
+mod incidents;
 mod link;
 mod scans;
 mod session;
@@ -28,6 +30,7 @@ mod tray;
 mod window;
 
 pub use cases::*;
+pub use incidents::*;
 pub use link::*;
 pub use scans::*;
 pub use session::*;
