@@ -23,7 +23,8 @@
 //   sync-indicator           data-online="true"|"false"
 //   sync-online (在线/离线), sync-pending (待上传 N 项, data-count=N),
 //   sync-last (上次同步 …), sync-error (last error; hidden when none),
-//   upload-progress (<progress>, shown while uploading), upload-label, sync-now
+//   upload-progress (<progress>, shown while uploading), upload-label, sync-now,
+//   sync-redo (N 个接处警操作需重新签名; hidden when none — signs set-aside 110 steps again)
 // 首次使用 (screen-enrol)
 //   hub-url, hub-fingerprint, person, password, pin, pin2, device-name, enrol-submit
 // 工作台 (screen-work)
@@ -97,7 +98,7 @@ import { openNewCase, saveCase, openEdit, saveEdit } from "./edit.js";
 import { enrol } from "./enrol.js";
 import { scheduleRefresh, listenEvents } from "./events.js";
 import { $, state, TABS, showScreen, messageAction, showMessage, clearMessage, busy, askPin, wirePinModal } from "./shell.js";
-import { refreshStatus, syncNow } from "./status.js";
+import { refreshStatus, syncNow, redoSteps } from "./status.js";
 import { wireViewer } from "./viewer.js";
 import { openWork, renderLists, selectTab } from "./work.js";
 import { call, isDesktop } from "./api.js";
@@ -118,6 +119,7 @@ function wire() {
     if (action) action.run();
   });
   $("sync-now").addEventListener("click", syncNow);
+  $("sync-redo").addEventListener("click", redoSteps);
   $("enrol-form").addEventListener("submit", enrol);
 
   for (const t of TABS) $(`tab-${t}`).addEventListener("click", () => selectTab(t));

@@ -40,6 +40,7 @@ export const api = {
   incidentCreate: (form, pin, unit = null) => call("incident_create", { form, unit, pin }),
   incidentDispatch: (caseId, units, opinion, pin) => call("incident_dispatch", { caseId, units, opinion, pin }),
   incidentStep: (caseId, step, pin) => call("incident_step", { caseId, step, pin }),
+  redo: (pin) => call("redo", { pin }),
 };
 
 // ============================================================== labels

@@ -2,7 +2,7 @@
 // last sync, upload progress) and 同步.
 
 import { scheduleRefresh } from "./events.js";
-import { $, api, state, showScreen, showMessage, clearMessage, busy } from "./shell.js";
+import { $, api, state, showScreen, showMessage, clearMessage, busy, askPin } from "./shell.js";
 import { openWork } from "./work.js";
 import { errorText } from "./api.js";
 import { fmtTime } from "./form.js";
@@ -31,6 +31,13 @@ export function renderStatus(next) {
   $("sync-error").hidden = err === "";
   $("sync-error").textContent = err;
   $("sync-error").title = err;
+
+  // 110 steps set aside because another unit acted first: signed again
+  // with the PIN (the desktop only; the browser signs at the hub).
+  const redo = Number(s.redo) || 0;
+  $("sync-redo").hidden = redo === 0;
+  $("sync-redo").textContent = `${redo} 个接处警操作需重新签名`;
+  $("sync-redo").title = "其他单位同时处理了同一警情，您的操作未被县局接受；它们仍然有效，输入 PIN 重新签名后上传（处理时间不变）";
 
   const up = s.uploading;
   const uploading = Boolean(up && Number(up.total) > 0);
@@ -71,6 +78,26 @@ export async function refreshStatus() {
     scheduleRefresh();
   }
   return s;
+}
+
+/** Signs again the set-aside 110 steps (see `redo` in status). */
+export async function redoSteps() {
+  clearMessage();
+  const pin = await askPin("重新签名未被接受的接处警操作 — 请输入签名 PIN");
+  if (pin === null || pin === undefined) return;
+  await busy([$("sync-redo")], async () => {
+    try {
+      const r = await api.redo(pin);
+      const signed = Array.isArray(r.signed) ? r.signed : [];
+      const refused = Array.isArray(r.refused) ? r.refused : [];
+      if (refused.length > 0) showMessage(`已重新签名 ${signed.length} 项；不再适用 ${refused.length} 项：${refused.join("；")}`, "error");
+      else showMessage(`已重新签名 ${signed.length} 项，将自动上传`, "success");
+    } catch (err) {
+      showMessage(errorText(err), "error");
+    }
+  });
+  await refreshStatus();
+  scheduleRefresh();
 }
 
 export async function syncNow() {

@@ -149,7 +149,8 @@ fn run() -> anyhow::Result<i32> {
             app::incident_create,
             app::incident_update,
             app::incident_dispatch,
-            app::incident_step
+            app::incident_step,
+            app::redo
         ])
         .build(tauri::generate_context!())
         .context("cannot build the desktop app")?;

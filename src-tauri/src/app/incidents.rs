@@ -218,3 +218,16 @@ pub async fn incident_step(
     state.poke.notify_one();
     Ok(json!({"caseId": id, "queued": q}))
 }
+
+/// Signs again, with the PIN, the 110 steps a sync set aside because
+/// another unit acted on the same record first (each keeps the time it
+/// happened); `status` counts them as `redo`.
+#[tauri::command]
+pub async fn redo(state: State<'_, AppState>, pin: String) -> Result<Value, String> {
+    let mut st = state.station.lock().await;
+    let done = st.redo(&pin).map_err(pin_err)?;
+    let q = queued(&st);
+    drop(st);
+    state.poke.notify_one();
+    Ok(json!({"signed": done.signed, "refused": done.refused, "queued": q}))
+}

@@ -30,6 +30,7 @@ pub async fn status(state: State<'_, AppState>) -> Result<Value, String> {
         "hub_fingerprint": st.store.meta("hub_fingerprint").map_err(err)?,
         "online": link.online,
         "pending": st.store.outbox_len().map_err(err)?,
+        "redo": st.store.redo_pending().map_err(err)?.len(),
         "uploading": link.uploading,
         "last_sync": link.last_sync,
         "last_error": link.last_error,
