@@ -224,12 +224,22 @@ fn parse_case(id: &str) -> Result<Uuid, ApiError> {
 /// as a JSON object; answers the command's JSON result, or an error body
 /// (`{code, error}`, `error` in Chinese).
 #[utoipa::path(post, path = "/api/ui/{command}",
-    params(("command" = String, Path, description = "login, logout, status, enrol_hosted_key, lists, template, case_detail, attachment_data, check_opinion, decide"),
+    params(("command" = String, Path, description = "login, logout, status, enrol_hosted_key, lists, template, case_detail, attachment_data, check_opinion, decide; \
+110 接处警: incident_template, incident_lists (UiIncidentListsArgs), incident_detail (UiCaseArgs), incident_repeats (UiIncidentFormArgs → [UiRepeatCall]), \
+incident_validate (UiIncidentValidateArgs → [UiFieldError], empty when fine), money_total (UiMoneyTotalArgs → UiMoneyTotal), \
+incident_create (UiIncidentCreateArgs → UiIncidentCreated), incident_update (UiIncidentUpdateArgs → UiIncidentDone), \
+incident_dispatch (UiIncidentDispatchArgs → UiIncidentDone; every dispatch of the call in one push: all or none), \
+incident_step (UiIncidentStepArgs → UiIncidentDone). The 110 commands that sign use the caller's hosted key and its PIN."),
         ("X-Jingwu-UI" = String, Header, description = "must be 1")),
-    request_body(content = Object, description = "the command's arguments (as the desktop's Tauri command)"),
+    request_body(content = Object, description = "the command's arguments (as the desktop's Tauri command; camelCase, snake_case also accepted); the 110 commands' bodies are the Ui* schemas"),
     responses((status = 200, description = "the command's result; login sets the session cookie"),
-        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-        (status = 404, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+        (status = 400, description = "an argument missing or of the wrong kind (bad_arguments)", body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 403, description = "not allowed by the rules (not_allowed, with the core's text), out of scope, wrong PIN, desktop only", body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "the case moved on meanwhile (stale_head)", body = crate::error::ErrorBody),
+        (status = 422, description = "a form with field errors, or a bad amount (invalid)", body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody)))]
 async fn command(
     State(st): State<UiState>,
     Path(command): Path<String>,
@@ -416,6 +426,147 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
 }
 
 // ----- 110 接处警 -------------------------------------------------------
+
+/// The bodies of the 110 commands, for `/api/openapi.json`. The handler
+/// reads the arguments one by one (each refusal names the argument in
+/// Chinese); these types only describe them.
+#[allow(dead_code)]
+pub mod doc {
+    use serde::Deserialize;
+    use utoipa::ToSchema;
+
+    /// `incident_lists`.
+    #[derive(Deserialize, ToSchema)]
+    pub struct UiIncidentListsArgs {
+        /// Search text for 已归档 (编号, 地点, 内容, 报警人, 电话).
+        q: Option<String>,
+    }
+
+    /// `incident_detail`, `case_detail`.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct UiCaseArgs {
+        case_id: String,
+    }
+
+    /// `incident_repeats`.
+    #[derive(Deserialize, ToSchema)]
+    pub struct UiIncidentFormArgs {
+        /// The intake form as typed (field key → value).
+        #[schema(value_type = Object)]
+        form: serde_json::Value,
+    }
+
+    /// `incident_validate`.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct UiIncidentValidateArgs {
+        /// `intake` (接警单) or `feedback` (反馈单).
+        step: String,
+        #[schema(value_type = Object)]
+        form: serde_json::Value,
+        /// For `feedback`: the record.
+        case_id: Option<String>,
+        /// For `feedback`: the dispatch's unit when the caller belongs
+        /// to several dispatched units.
+        unit: Option<String>,
+    }
+
+    /// A field's problem, in Chinese.
+    #[derive(Deserialize, ToSchema)]
+    pub struct UiFieldError {
+        field: String,
+        message: String,
+    }
+
+    /// An earlier record a new report may repeat.
+    #[derive(Deserialize, ToSchema)]
+    pub struct UiRepeatCall {
+        case_id: String,
+        case_no: String,
+        /// 同一电话 or 同一乡镇同类警情.
+        reason: String,
+        report_time: String,
+        summary: String,
+    }
+
+    /// `money_total`.
+    #[derive(Deserialize, ToSchema)]
+    pub struct UiMoneyTotalArgs {
+        /// Amounts in yuan, at most two decimals, e.g. `"1234.56"`.
+        amounts: Vec<String>,
+    }
+
+    /// The total and its 大写.
+    #[derive(Deserialize, ToSchema)]
+    pub struct UiMoneyTotal {
+        total: String,
+        upper: String,
+    }
+
+    /// `incident_create`.
+    #[derive(Deserialize, ToSchema)]
+    pub struct UiIncidentCreateArgs {
+        #[schema(value_type = Object)]
+        form: serde_json::Value,
+        /// The registering unit, when the caller belongs to several.
+        unit: Option<String>,
+        pin: String,
+    }
+
+    /// The new record.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct UiIncidentCreated {
+        case_id: String,
+        /// 接警单编号, issued by the caller's hosted key.
+        case_no: String,
+        /// Always false in a browser: committed on the hub.
+        queued: bool,
+    }
+
+    /// `incident_update`.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct UiIncidentUpdateArgs {
+        case_id: String,
+        #[schema(value_type = Object)]
+        changes: serde_json::Value,
+        pin: String,
+    }
+
+    /// `incident_dispatch`.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct UiIncidentDispatchArgs {
+        case_id: String,
+        /// Unit codes, one dispatch each (一警多处), at most 20.
+        units: Vec<String>,
+        /// 派警意见.
+        opinion: String,
+        pin: String,
+    }
+
+    /// `incident_step`.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct UiIncidentStepArgs {
+        case_id: String,
+        /// `{"step": "ack"|"depart"|"arrive"|"return"|"feedback"|"conclude",
+        /// unit?, officers?, vehicles?, at?, reason?, changes?}`.
+        #[schema(value_type = Object)]
+        step: serde_json::Value,
+        pin: String,
+    }
+
+    /// A signing command's answer.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct UiIncidentDone {
+        case_id: String,
+        queued: bool,
+    }
+}
 //
 // Arguments are read here, each with a Chinese message naming the
 // argument when it is missing or of the wrong kind; what they may say is

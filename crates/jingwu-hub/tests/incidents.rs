@@ -791,6 +791,37 @@ async fn browser_flow(backend: Backend) {
         .call("incident_detail", json!({"caseId": second["caseId"]}))
         .await;
     assert_eq!(status, 404);
+
+    // The OpenAPI document names the 110 commands and their bodies.
+    let doc: Value = desk
+        .http
+        .get(format!("{}/api/openapi.json", hub.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = doc.to_string();
+    for name in [
+        "incident_create",
+        "incident_dispatch",
+        "incident_step",
+        "money_total",
+    ] {
+        assert!(text.contains(name), "{name} in the OpenAPI document");
+    }
+    for schema in [
+        "UiIncidentDispatchArgs",
+        "UiIncidentStepArgs",
+        "UiIncidentCreated",
+        "UiFieldError",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "{schema} in the OpenAPI document"
+        );
+    }
     hub.stop().await;
 }
 
