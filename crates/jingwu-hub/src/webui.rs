@@ -418,9 +418,17 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
             Ok(json!({ "opinion": opinion }))
         }
         "ui_ready" => Ok(Value::Null),
-        c if c.starts_with("incident_") || c == "money_total" => {
-            incident_command(hub, caller, c, body)
-        }
+        // 110 接处警.
+        "incident_template" => incident_command(hub, caller, command, body),
+        "incident_lists" => incident_command(hub, caller, command, body),
+        "incident_detail" => incident_command(hub, caller, command, body),
+        "incident_repeats" => incident_command(hub, caller, command, body),
+        "incident_validate" => incident_command(hub, caller, command, body),
+        "money_total" => incident_command(hub, caller, command, body),
+        "incident_create" => incident_command(hub, caller, command, body),
+        "incident_update" => incident_command(hub, caller, command, body),
+        "incident_dispatch" => incident_command(hub, caller, command, body),
+        "incident_step" => incident_command(hub, caller, command, body),
         _ => Err(ApiError::not_found("没有这个操作")),
     }
 }
