@@ -20,6 +20,8 @@ use jingwu_hub::server::{self, Config};
 use jingwu_station::client::{HubClient, LiveMsg};
 use uuid::Uuid;
 
+mod hub110;
+
 const OFFICER: &str = "052638";
 const CHIEF: &str = "052637";
 const UNIT: &str = "522634580000";
@@ -101,8 +103,17 @@ fn create_action(reg: &Registry, author: &Author, n: u32) -> Result<Action> {
 
 /// A hub on a fresh database with the demo org and approved keys.
 fn fresh_hub(database: &str, authors: &[&Author]) -> Result<(Arc<Hub>, Arc<dyn HubDb>)> {
-    let db = jingwu_hub::db::open(database)?;
     let org = Org::leishan_demo().map_err(|e| anyhow::anyhow!("{e}"))?;
+    fresh_hub_org(database, authors, &org)
+}
+
+/// A hub on a fresh database with `org` and approved keys.
+fn fresh_hub_org(
+    database: &str,
+    authors: &[&Author],
+    org: &Org,
+) -> Result<(Arc<Hub>, Arc<dyn HubDb>)> {
+    let db = jingwu_hub::db::open(database)?;
     db.meta_set("org_json", &serde_json::to_string(org.data())?)?;
     let reg = server::registry(db.as_ref())?;
     let hub = Hub::new(db.clone(), Arc::new(reg), Limits::default())?;
@@ -474,9 +485,113 @@ fn main() -> Result<()> {
         "Machine: {cores} cores; load average at start {}.",
         loadavg()
     );
+    if only("push") || only("live") {
+        println!();
+        println!("| benchmark | backend | result | raw commit of the same rows (same run) | SM2 verification of the same events, all cores (same run) | ratio to raw commit | ratio to verification | target |");
+        println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    }
+    if only("push") {
+        push_table(n, batch)?;
+    }
+    if only("live") {
+        live_row()?;
+    }
+    if only("dispatch") || only("intake") {
+        table_110()?;
+    }
     println!();
-    println!("| benchmark | backend | result | raw commit of the same rows (same run) | SM2 verification of the same events, all cores (same run) | ratio to raw commit | ratio to verification | target |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("Load average at the end {}.", loadavg());
+    Ok(())
+}
+
+/// Whether `JINGWU_BENCH_ONLY` (a comma-separated list of `push`, `live`,
+/// `dispatch`, `intake`; unset: all) selects `name`.
+fn only(name: &str) -> bool {
+    match std::env::var("JINGWU_BENCH_ONLY") {
+        Ok(v) if !v.trim().is_empty() => v.split(',').any(|x| x.trim() == name),
+        _ => true,
+    }
+}
+
+/// The 110 benchmarks: dispatch → unit latency with 100 units on the
+/// live channel, and the desk's intake throughput.
+fn table_110() -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    println!();
+    println!("| 110 benchmark | backend | result | target |");
+    println!("| --- | --- | --- | --- |");
+    if only("dispatch") {
+        let (units, dispatches) = (100, 300);
+        let (mut s, strays) = rt.block_on(hub110::dispatch_latency(units, dispatches))?;
+        anyhow::ensure!(
+            strays == 0,
+            "{strays} live events reached a unit they were not for"
+        );
+        let n = s.len();
+        let (p50, p95, p99) = (pct(&mut s, 0.50), pct(&mut s, 0.95), pct(&mut s, 0.99));
+        let max = s.last().copied().unwrap_or(f64::NAN);
+        println!(
+            "| dispatch → the unit's live channel (desk's push over HTTP to the unit client's receipt of the SSE event) | SQLite, loopback, {units} units connected (one member each) | p50 {p50:.1} ms, p95 {p95:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({n} dispatches to a rotating unit; no event reached another unit) | p99 < 200 ms — {} |",
+            if p99 < 200.0 { "met" } else { "**not met**" }
+        );
+    }
+    if only("intake") {
+        let calls: usize = std::env::var("JINGWU_BENCH_CALLS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
+        let dir = tempfile::tempdir()?;
+        for desks in [1, 4] {
+            let db = dir
+                .path()
+                .join(format!("intake{desks}.db"))
+                .display()
+                .to_string();
+            let r = rt.block_on(hub110::intake_throughput(&db, calls, desks))?;
+            intake_row("SQLite (WAL, FULL), loopback", calls, desks, r);
+        }
+        if pg_available() && std::env::var("JINGWU_BENCH_PG").as_deref() != Ok("0") {
+            for desks in [1, 4] {
+                let url = format!("{PG}?schema={}", fresh_schema());
+                let r = rt.block_on(hub110::intake_throughput(&url, calls, desks));
+                drop_schema(&url);
+                intake_row("PostgreSQL 15, 127.0.0.1", calls, desks, r?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn intake_row(backend: &str, calls: usize, desks: usize, rate: f64) {
+    println!(
+        "| desk intake: 接警 + 派警 per second through the push path (one push of both events per call, over HTTP) | {backend}, {desks} desk{} | {rate:.0} calls/s ({:.0} events/s; {calls} calls) | — |",
+        if desks == 1 { "" } else { "s at once" },
+        rate * 2.0
+    );
+}
+
+fn live_row() -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut lat = rt.block_on(live_latency(500, 100))?;
+    let n = lat.samples.len();
+    let (p50, p95, p99) = (
+        pct(&mut lat.samples, 0.50),
+        pct(&mut lat.samples, 0.95),
+        pct(&mut lat.samples, 0.99),
+    );
+    let max = lat.samples.last().copied().unwrap_or(f64::NAN);
+    println!(
+        "| live push: decision → station client | SQLite, loopback, {} clients | p50 {p50:.1} ms, p95 {p95:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({n} deliveries of {} decisions) | — | — | — | — | p99 < 20 ms |",
+        lat.clients, lat.decisions
+    );
+    Ok(())
+}
+
+fn push_table(n: usize, batch: usize) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let counter = std::sync::atomic::AtomicUsize::new(0);
     let sqlite_db = || {
@@ -517,25 +632,6 @@ fn main() -> Result<()> {
         "| SM2 signing, all cores (one hub receipt signature per event would cost this) | — | {signs:.0} signatures/s | — | — | — | — | — |"
     );
 
-    if std::env::var("JINGWU_BENCH_ONLY").as_deref() != Ok("push") {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
-        let mut lat = rt.block_on(live_latency(500, 100))?;
-        let n = lat.samples.len();
-        let (p50, p95, p99) = (
-            pct(&mut lat.samples, 0.50),
-            pct(&mut lat.samples, 0.95),
-            pct(&mut lat.samples, 0.99),
-        );
-        let max = lat.samples.last().copied().unwrap_or(f64::NAN);
-        println!(
-            "| live push: decision → station client | SQLite, loopback, {} clients | p50 {p50:.1} ms, p95 {p95:.1} ms, p99 {p99:.1} ms, max {max:.1} ms ({n} deliveries of {} decisions) | — | — | — | — | p99 < 20 ms |",
-            lat.clients, lat.decisions
-        );
-    }
-    println!();
-    println!("Load average at the end {}.", loadavg());
     Ok(())
 }
 

@@ -125,7 +125,7 @@ impl Hub {
 
     /// Unseals the caller's approved hosted key with `pin`, counting wrong
     /// PINs and honouring the lock.
-    fn unseal(&self, caller: &Caller, pin: &str) -> Result<SoftwareKey, ApiError> {
+    pub(crate) fn unseal(&self, caller: &Caller, pin: &str) -> Result<SoftwareKey, ApiError> {
         let k = self
             .db
             .hosted_key(&caller.person)?

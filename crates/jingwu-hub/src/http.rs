@@ -683,6 +683,13 @@ impl utoipa::Modify for BearerScheme {
         keys, hub_key, push, pull, case_events, inbox, live, upload_begin, upload_status, upload_chunk, attachment,
         bundle, crate::webui::command, crate::seals::register, crate::seals::list,
         crate::seals::digest, crate::seals::revoke),
+    components(schemas(crate::webui::doc::UiIncidentListsArgs, crate::webui::doc::UiCaseArgs,
+        crate::webui::doc::UiIncidentFormArgs, crate::webui::doc::UiIncidentValidateArgs,
+        crate::webui::doc::UiFieldError, crate::webui::doc::UiRepeatCall,
+        crate::webui::doc::UiMoneyTotalArgs, crate::webui::doc::UiMoneyTotal,
+        crate::webui::doc::UiIncidentCreateArgs, crate::webui::doc::UiIncidentCreated,
+        crate::webui::doc::UiIncidentUpdateArgs, crate::webui::doc::UiIncidentDispatchArgs,
+        crate::webui::doc::UiIncidentStepArgs, crate::webui::doc::UiIncidentDone)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;

@@ -269,7 +269,7 @@ pub fn check_password_strength(password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn rejection(e: Rejection, state: Option<&CaseState>) -> ApiError {
+pub(crate) fn rejection(e: Rejection, state: Option<&CaseState>) -> ApiError {
     match e {
         Rejection::StaleHead { .. } | Rejection::WrongSeq { .. } => {
             let mut err = ApiError::new(

@@ -12,6 +12,7 @@ pub mod group;
 pub mod hosted;
 pub mod http;
 pub mod hub;
+pub mod incidents;
 pub mod logins;
 pub mod seals;
 pub mod server;

@@ -224,12 +224,22 @@ fn parse_case(id: &str) -> Result<Uuid, ApiError> {
 /// as a JSON object; answers the command's JSON result, or an error body
 /// (`{code, error}`, `error` in Chinese).
 #[utoipa::path(post, path = "/api/ui/{command}",
-    params(("command" = String, Path, description = "login, logout, status, enrol_hosted_key, lists, template, case_detail, attachment_data, check_opinion, decide"),
+    params(("command" = String, Path, description = "login, logout, status, enrol_hosted_key, lists, template, case_detail, attachment_data, check_opinion, decide; \
+110 接处警: incident_template, incident_lists (UiIncidentListsArgs), incident_detail (UiCaseArgs), incident_repeats (UiIncidentFormArgs → [UiRepeatCall]), \
+incident_validate (UiIncidentValidateArgs → [UiFieldError], empty when fine), money_total (UiMoneyTotalArgs → UiMoneyTotal), \
+incident_create (UiIncidentCreateArgs → UiIncidentCreated), incident_update (UiIncidentUpdateArgs → UiIncidentDone), \
+incident_dispatch (UiIncidentDispatchArgs → UiIncidentDone; every dispatch of the call in one push: all or none), \
+incident_step (UiIncidentStepArgs → UiIncidentDone). The 110 commands that sign use the caller's hosted key and its PIN."),
         ("X-Jingwu-UI" = String, Header, description = "must be 1")),
-    request_body(content = Object, description = "the command's arguments (as the desktop's Tauri command)"),
+    request_body(content = Object, description = "the command's arguments (as the desktop's Tauri command; camelCase, snake_case also accepted); the 110 commands' bodies are the Ui* schemas"),
     responses((status = 200, description = "the command's result; login sets the session cookie"),
-        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-        (status = 404, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+        (status = 400, description = "an argument missing or of the wrong kind (bad_arguments)", body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 403, description = "not allowed by the rules (not_allowed, with the core's text), out of scope, wrong PIN, desktop only", body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "the case moved on meanwhile (stale_head)", body = crate::error::ErrorBody),
+        (status = 422, description = "a form with field errors, or a bad amount (invalid)", body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody)))]
 async fn command(
     State(st): State<UiState>,
     Path(command): Path<String>,
@@ -383,6 +393,9 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
             let a: CaseArgs = args(body)?;
             let id = parse_case(&a.case_id)?;
             let s = hub.visible_case(caller, &id)?;
+            if s.case_type == jingwu_core::form::CaseType::Incident {
+                return incident_detail(hub, caller, &s, time::OffsetDateTime::now_utc());
+            }
             case_detail(hub, caller, &s)
         }
         "attachment_data" => {
@@ -405,15 +418,429 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
             Ok(json!({ "opinion": opinion }))
         }
         "ui_ready" => Ok(Value::Null),
+        // 110 接处警.
+        "incident_template" => incident_command(hub, caller, command, body),
+        "incident_lists" => incident_command(hub, caller, command, body),
+        "incident_detail" => incident_command(hub, caller, command, body),
+        "incident_repeats" => incident_command(hub, caller, command, body),
+        "incident_validate" => incident_command(hub, caller, command, body),
+        "money_total" => incident_command(hub, caller, command, body),
+        "incident_create" => incident_command(hub, caller, command, body),
+        "incident_update" => incident_command(hub, caller, command, body),
+        "incident_dispatch" => incident_command(hub, caller, command, body),
+        "incident_step" => incident_command(hub, caller, command, body),
         _ => Err(ApiError::not_found("没有这个操作")),
     }
 }
 
-/// The case page: each event's signature checked here against the key
-/// its author enrolled (approved, or revoked since: it was valid when it
-/// signed), the chain checked from the first event. Browser users decide
-/// only; the initiator's actions stay on the desktop.
-fn case_detail(hub: &Hub, caller: &Caller, s: &CaseState) -> Result<Value, ApiError> {
+// ----- 110 接处警 -------------------------------------------------------
+
+/// The bodies of the 110 commands, for `/api/openapi.json`. The handler
+/// reads the arguments one by one (each refusal names the argument in
+/// Chinese); these types only describe them.
+#[allow(dead_code)]
+pub mod doc {
+    use serde::Deserialize;
+    use utoipa::ToSchema;
+
+    /// `incident_lists`.
+    #[derive(Deserialize, ToSchema)]
+    pub struct UiIncidentListsArgs {
+        /// Search text for 已归档 (编号, 地点, 内容, 报警人, 电话).
+        q: Option<String>,
+    }
+
+    /// `incident_detail`, `case_detail`.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct UiCaseArgs {
+        case_id: String,
+    }
+
+    /// `incident_repeats`.
+    #[derive(Deserialize, ToSchema)]
+    pub struct UiIncidentFormArgs {
+        /// The intake form as typed (field key → value).
+        #[schema(value_type = Object)]
+        form: serde_json::Value,
+    }
+
+    /// `incident_validate`.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct UiIncidentValidateArgs {
+        /// `intake` (接警单) or `feedback` (反馈单).
+        step: String,
+        #[schema(value_type = Object)]
+        form: serde_json::Value,
+        /// For `feedback`: the record.
+        case_id: Option<String>,
+        /// For `feedback`: the dispatch's unit when the caller belongs
+        /// to several dispatched units.
+        unit: Option<String>,
+    }
+
+    /// A field's problem, in Chinese.
+    #[derive(Deserialize, ToSchema)]
+    pub struct UiFieldError {
+        field: String,
+        message: String,
+    }
+
+    /// An earlier record a new report may repeat.
+    #[derive(Deserialize, ToSchema)]
+    pub struct UiRepeatCall {
+        case_id: String,
+        case_no: String,
+        /// 同一电话 or 同一乡镇同类警情.
+        reason: String,
+        report_time: String,
+        summary: String,
+    }
+
+    /// `money_total`.
+    #[derive(Deserialize, ToSchema)]
+    pub struct UiMoneyTotalArgs {
+        /// Amounts in yuan, at most two decimals, e.g. `"1234.56"`.
+        amounts: Vec<String>,
+    }
+
+    /// The total and its 大写.
+    #[derive(Deserialize, ToSchema)]
+    pub struct UiMoneyTotal {
+        total: String,
+        upper: String,
+    }
+
+    /// `incident_create`.
+    #[derive(Deserialize, ToSchema)]
+    pub struct UiIncidentCreateArgs {
+        #[schema(value_type = Object)]
+        form: serde_json::Value,
+        /// The registering unit, when the caller belongs to several.
+        unit: Option<String>,
+        pin: String,
+    }
+
+    /// The new record.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct UiIncidentCreated {
+        case_id: String,
+        /// 接警单编号, issued by the caller's hosted key.
+        case_no: String,
+        /// Always false in a browser: committed on the hub.
+        queued: bool,
+    }
+
+    /// `incident_update`.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct UiIncidentUpdateArgs {
+        case_id: String,
+        #[schema(value_type = Object)]
+        changes: serde_json::Value,
+        pin: String,
+    }
+
+    /// `incident_dispatch`.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct UiIncidentDispatchArgs {
+        case_id: String,
+        /// Unit codes, one dispatch each (一警多处), at most 20.
+        units: Vec<String>,
+        /// 派警意见.
+        opinion: String,
+        pin: String,
+    }
+
+    /// `incident_step`.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct UiIncidentStepArgs {
+        case_id: String,
+        /// `{"step": "ack"|"depart"|"arrive"|"return"|"feedback"|"conclude",
+        /// unit?, officers?, vehicles?, at?, reason?, changes?}`.
+        #[schema(value_type = Object)]
+        step: serde_json::Value,
+        pin: String,
+    }
+
+    /// A signing command's answer.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct UiIncidentDone {
+        case_id: String,
+        queued: bool,
+    }
+}
+//
+// Arguments are read here, each with a Chinese message naming the
+// argument when it is missing or of the wrong kind; what they may say is
+// the core's to judge.
+
+/// An argument by its camelCase name (the snake_case one also works).
+fn arg<'a>(body: &'a Value, camel: &str) -> Option<&'a Value> {
+    let snake: String = camel
+        .chars()
+        .flat_map(|c| {
+            if c.is_ascii_uppercase() {
+                vec!['_', c.to_ascii_lowercase()]
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    body.get(camel)
+        .or_else(|| body.get(&snake))
+        .filter(|v| !v.is_null())
+}
+
+fn bad_arg(msg: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::BadArguments, msg)
+}
+
+fn str_arg(body: &Value, key: &str, label: &str) -> Result<String, ApiError> {
+    opt_str_arg(body, key, label)?.ok_or_else(|| bad_arg(format!("缺少{label}")))
+}
+
+fn opt_str_arg(body: &Value, key: &str, label: &str) -> Result<Option<String>, ApiError> {
+    match arg(body, key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(bad_arg(format!("{label}应为文字"))),
+    }
+}
+
+fn form_arg(
+    body: &Value,
+    key: &str,
+    label: &str,
+) -> Result<jingwu_core::form::FormValues, ApiError> {
+    match arg(body, key) {
+        None => Err(bad_arg(format!("缺少{label}"))),
+        Some(Value::Object(m)) => Ok(m.clone().into_iter().collect()),
+        Some(_) => Err(bad_arg(format!("{label}应为字段名到取值的对象"))),
+    }
+}
+
+fn case_arg(body: &Value) -> Result<Uuid, ApiError> {
+    parse_case(&str_arg(body, "caseId", "案件编号（caseId）")?)
+}
+
+fn pin_arg(body: &Value) -> Result<String, ApiError> {
+    let pin = str_arg(body, "pin", "签名 PIN")?;
+    if pin.is_empty() {
+        return Err(ApiError::new(ErrorCode::WrongPin, "请输入签名 PIN"));
+    }
+    Ok(pin)
+}
+
+/// Most units one 派警 may name.
+const MAX_DISPATCH_UNITS: usize = 20;
+
+fn units_arg(body: &Value) -> Result<Vec<String>, ApiError> {
+    let Some(Value::Array(a)) = arg(body, "units") else {
+        return Err(bad_arg("处警单位（units）应为单位编码的列表"));
+    };
+    let mut units: Vec<String> = Vec::with_capacity(a.len());
+    for v in a {
+        let Some(code) = v.as_str().map(str::trim) else {
+            return Err(bad_arg("处警单位（units）应为单位编码的列表"));
+        };
+        if units.iter().any(|u| u == code) {
+            return Err(bad_arg(format!("处警单位 {code} 重复，每个单位只派一次")));
+        }
+        units.push(code.to_string());
+    }
+    if units.is_empty() {
+        return Err(bad_arg("请选择至少一个处警单位"));
+    }
+    if units.len() > MAX_DISPATCH_UNITS {
+        return Err(bad_arg(format!(
+            "一次最多向 {MAX_DISPATCH_UNITS} 个单位派警"
+        )));
+    }
+    Ok(units)
+}
+
+fn step_arg(body: &Value) -> Result<jingwu_core::case::IncidentStep, ApiError> {
+    let Some(v) = arg(body, "step") else {
+        return Err(bad_arg("缺少处置步骤（step）"));
+    };
+    if !v.get("step").is_some_and(Value::is_string) {
+        return Err(bad_arg(
+            "处置步骤（step）应为对象，其 step 为 ack、depart、arrive、return、feedback 或 conclude",
+        ));
+    }
+    serde_json::from_value(v.clone()).map_err(|e| {
+        let e = e.to_string();
+        let why = if e.starts_with("unknown variant") {
+            "步骤应为 ack、depart、arrive、return、feedback 或 conclude".to_string()
+        } else if let Some(f) = e
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            format!("缺少 {f}")
+        } else {
+            "内容不符合要求".to_string()
+        };
+        bad_arg(format!("处置步骤（step）{why}"))
+    })
+}
+
+/// Every 110 record the caller may see.
+fn visible_incidents(hub: &Hub, caller: &Caller) -> Result<Vec<CaseState>, ApiError> {
+    Ok(visible(hub, caller)?
+        .into_iter()
+        .filter(|s| s.case_type == jingwu_core::form::CaseType::Incident)
+        .collect())
+}
+
+/// The caller's unit among the standing dispatches of `s` (or `wanted`).
+fn feedback_unit(
+    hub: &Hub,
+    caller: &Caller,
+    s: &CaseState,
+    wanted: Option<String>,
+) -> Result<String, ApiError> {
+    if let Some(u) = wanted {
+        return Ok(u);
+    }
+    s.standing_dispatches()
+        .find(|d| hub.reg.org.is_member(&caller.person, &d.unit))
+        .map(|d| d.unit.clone())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotAllowed,
+                "该警情没有派给您所在单位的派警单，不能填写反馈",
+            )
+        })
+}
+
+fn incident_command(
+    hub: &Hub,
+    caller: &Caller,
+    command: &str,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let reg = &hub.reg;
+    let now = time::OffsetDateTime::now_utc();
+    let done = |s: &CaseState| json!({"caseId": s.case_id, "queued": false});
+    match command {
+        "incident_template" => {
+            let unit = crate::incidents::incident_unit(&reg.org, &caller.person, None).ok();
+            jingwu_core::view::incident_template(reg, unit.as_deref())
+                .ok_or_else(|| ApiError::internal("缺少接处警登记表模板"))
+        }
+        "incident_lists" => {
+            let q = opt_str_arg(body, "q", "搜索内容（q）")?.unwrap_or_default();
+            let cases = visible_incidents(hub, caller)?;
+            Ok(jingwu_core::view::incident_lists(
+                reg,
+                &caller.person,
+                &cases,
+                now,
+                q.trim(),
+            ))
+        }
+        "incident_detail" => {
+            let s = hub.visible_incident(caller, &case_arg(body)?)?;
+            incident_detail(hub, caller, &s, now)
+        }
+        "incident_repeats" => {
+            let form = form_arg(body, "form", "接警信息（form）")?;
+            let cases = visible_incidents(hub, caller)?;
+            Ok(json!(jingwu_core::case::repeat_calls(&form, &cases)))
+        }
+        "incident_validate" => {
+            let step = str_arg(body, "step", "检查的表（step）")?;
+            let form = form_arg(body, "form", "表单内容（form）")?;
+            let errors = match step.as_str() {
+                "intake" => jingwu_core::case::check_intake(reg, &form, now),
+                "feedback" => {
+                    let s = hub.visible_incident(caller, &case_arg(body)?)?;
+                    let unit = feedback_unit(
+                        hub,
+                        caller,
+                        &s,
+                        opt_str_arg(body, "unit", "处警单位（unit）")?,
+                    )?;
+                    s.check_feedback(reg, &unit, &form, now)
+                }
+                _ => {
+                    return Err(bad_arg(
+                        "检查的表（step）应为 intake（接警单）或 feedback（反馈单）",
+                    ))
+                }
+            };
+            Ok(json!(errors))
+        }
+        "money_total" => {
+            let Some(Value::Array(a)) = arg(body, "amounts") else {
+                return Err(bad_arg("金额（amounts）应为文字的列表"));
+            };
+            let amounts = a
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| bad_arg("金额（amounts）应为文字的列表，如 \"1234.56\""))?;
+            jingwu_core::view::money_total(&amounts)
+                .map_err(|e| ApiError::new(ErrorCode::Invalid, e))
+        }
+        "incident_create" => {
+            let form = form_arg(body, "form", "接警信息（form）")?;
+            let unit = opt_str_arg(body, "unit", "接警单位（unit）")?;
+            let pin = pin_arg(body)?;
+            let s = hub.hosted_incident_create(caller, form, unit.as_deref(), &pin)?;
+            Ok(json!({"caseId": s.case_id, "caseNo": s.case_no, "queued": false}))
+        }
+        "incident_update" => {
+            let id = case_arg(body)?;
+            let changes = form_arg(body, "changes", "修改内容（changes）")?;
+            let pin = pin_arg(body)?;
+            let s = hub.hosted_incident_act(
+                caller,
+                &id,
+                vec![jingwu_core::event::Action::UpdateForm { changes }],
+                &pin,
+            )?;
+            Ok(done(&s))
+        }
+        "incident_dispatch" => {
+            let id = case_arg(body)?;
+            let units = units_arg(body)?;
+            let opinion = opt_str_arg(body, "opinion", "派警意见（opinion）")?.unwrap_or_default();
+            let pin = pin_arg(body)?;
+            let actions = units
+                .into_iter()
+                .map(|unit| jingwu_core::event::Action::Dispatch {
+                    unit,
+                    opinion: opinion.clone(),
+                })
+                .collect();
+            let s = hub.hosted_incident_act(caller, &id, actions, &pin)?;
+            Ok(done(&s))
+        }
+        "incident_step" => {
+            let id = case_arg(body)?;
+            let step = step_arg(body)?;
+            let pin = pin_arg(body)?;
+            let action = step
+                .into_action()
+                .map_err(|e| crate::hub::rejection(e, None))?;
+            let s = hub.hosted_incident_act(caller, &id, vec![action], &pin)?;
+            Ok(done(&s))
+        }
+        _ => Err(ApiError::not_found("没有这个操作")),
+    }
+}
+
+/// Which events of a case verify against their authors' enrolled keys
+/// (approved, or revoked since: valid when they signed), and whether the
+/// chain holds from the first event.
+fn verified_events(hub: &Hub, s: &CaseState) -> Result<(HashSet<Uuid>, bool), ApiError> {
     let events = hub.signed_events(&s.case_id)?;
     let mut keys: std::collections::HashMap<(String, String), PublicKey> =
         std::collections::HashMap::new();
@@ -431,6 +858,31 @@ fn case_detail(hub: &Hub, caller: &Caller, s: &CaseState) -> Result<Value, ApiEr
         .map(|e| e.event.id)
         .collect();
     let chain_ok = jingwu_core::event::verify_chain(&events, key_of).is_ok();
+    Ok((verified, chain_ok))
+}
+
+/// The 110 record page, with what the caller may do now by the rules
+/// (the hub's clock); a browser has no attachments to add.
+fn incident_detail(
+    hub: &Hub,
+    caller: &Caller,
+    s: &CaseState,
+    now: time::OffsetDateTime,
+) -> Result<Value, ApiError> {
+    let (verified, chain_ok) = verified_events(hub, s)?;
+    let mut actions = s.allowed_actions(&caller.person, &hub.reg, now);
+    actions.can_attach = false;
+    Ok(jingwu_core::view::incident_detail(
+        &hub.reg, s, &actions, &verified, chain_ok, now,
+    ))
+}
+
+/// The case page: each event's signature checked here against the key
+/// its author enrolled (approved, or revoked since: it was valid when it
+/// signed), the chain checked from the first event. Browser users decide
+/// only; the initiator's actions stay on the desktop.
+fn case_detail(hub: &Hub, caller: &Caller, s: &CaseState) -> Result<Value, ApiError> {
+    let (verified, chain_ok) = verified_events(hub, s)?;
     // What the caller may do now by the rules (the hub's clock), of which
     // a browser offers the decision only.
     let actions = s

@@ -17,6 +17,7 @@ mod disk;
 mod durability;
 #[cfg(unix)]
 mod files;
+mod incidents;
 mod logins;
 mod loopback;
 mod offline;

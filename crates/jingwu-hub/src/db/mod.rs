@@ -339,6 +339,10 @@ pub trait HubDb: Send + Sync + 'static {
     fn case_state(&self, case_id: &Uuid) -> DbResult<Option<CaseState>>;
     /// The cases `person` may see with the given status, newest first.
     fn visible_cases(&self, person: &str, status: &str, limit: i64) -> DbResult<Vec<CaseState>>;
+    /// The case numbers that start with `prefix` (a unit, a day and an
+    /// issuer: the numbers one issuer took that day; see
+    /// `jingwu_core::caseno`). `prefix` holds digits, `A`–`F` and `-` only.
+    fn case_nos_with_prefix(&self, prefix: &str) -> DbResult<Vec<String>>;
     /// The highest `gseq` committed.
     fn max_gseq(&self) -> DbResult<i64>;
     /// Number of events and cases stored.

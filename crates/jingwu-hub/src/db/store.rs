@@ -1127,6 +1127,26 @@ impl<B: Backend> HubDb for Store<B> {
             .collect()
     }
 
+    fn case_nos_with_prefix(&self, prefix: &str) -> DbResult<Vec<String>> {
+        // No LIKE wildcard can hide in such a prefix.
+        if !prefix
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b) || b == b'-')
+        {
+            return Ok(Vec::new());
+        }
+        self.b
+            .read(|c| {
+                c.query(
+                    "SELECT case_no FROM cases WHERE case_no LIKE $1",
+                    args![&format!("{prefix}%")],
+                )
+            })?
+            .into_iter()
+            .map(|mut r| r.text(0))
+            .collect()
+    }
+
     fn max_gseq(&self) -> DbResult<i64> {
         self.b.read(|c| {
             c.query_one(
