@@ -175,6 +175,7 @@ pub async fn dispatch_latency(units: usize, dispatches: usize) -> Result<(Vec<f6
         .map(|(i, s)| {
             let u = i % units;
             let a = Action::Dispatch {
+                at: None,
                 unit: pairs[u].0.clone(),
                 opinion: "请出警".into(),
             };
@@ -274,6 +275,7 @@ pub async fn intake_throughput(database: &str, calls: usize, desks: usize) -> Re
                 Some(&s),
                 s.case_id,
                 Action::Dispatch {
+                    at: None,
                     unit: targets[(d * per + i) % targets.len()].clone(),
                     opinion: "请出警".into(),
                 },

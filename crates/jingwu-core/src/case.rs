@@ -462,10 +462,7 @@ impl CaseState {
                     return deny("接处警记录不使用审批流程");
                 }
                 let org = &reg.org;
-                let desk_or_target = org
-                    .bureau_of(unit)
-                    .is_some_and(|b| org.is_desk(unit) || org.is_dispatch_target(&b.code, unit));
-                if !desk_or_target {
+                if !org.registers_incidents(unit) {
                     return deny("接处警应由 110 巡警大队、指挥中心或处警单位登记");
                 }
                 if !org.is_member(&ev.author, unit) {

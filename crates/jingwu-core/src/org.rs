@@ -446,6 +446,36 @@ impl Org {
             .filter(move |u| self.is_dispatch_target(bureau, &u.code))
     }
 
+    /// Whether `unit` may register 110 reports: a desk, or a unit the desk
+    /// dispatches to (自接警).
+    pub fn registers_incidents(&self, unit: &str) -> bool {
+        self.is_desk(unit)
+            || self
+                .bureau_of(unit)
+                .is_some_and(|b| self.is_dispatch_target(&b.code, unit))
+    }
+
+    /// The unit where `person` registers 110 reports: `wanted` if given
+    /// (and theirs, and able to), else their first 110 desk, else their
+    /// first unit the desk dispatches to. The error says why not, in
+    /// Chinese.
+    pub fn incident_unit_of(&self, person: &str, wanted: Option<&str>) -> Result<String, String> {
+        let units = self.units_of(person);
+        if let Some(w) = wanted {
+            return match units.iter().find(|u| u.code == w) {
+                Some(u) if self.registers_incidents(&u.code) => Ok(u.code.clone()),
+                Some(u) => Err(format!("{} 不能登记接处警", u.name)),
+                None => Err(format!("您不在单位 {w} 任职，不能以该单位名义登记")),
+            };
+        }
+        units
+            .iter()
+            .find(|u| self.is_desk(&u.code))
+            .or_else(|| units.iter().find(|u| self.registers_incidents(&u.code)))
+            .map(|u| u.code.clone())
+            .ok_or_else(|| format!("{person} 不是 110 接警台或处警单位的人员，不能登记接处警"))
+    }
+
     /// The members of `unit`.
     pub fn members(&self, unit: &str) -> Vec<&Person> {
         self.data

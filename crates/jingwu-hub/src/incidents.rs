@@ -34,31 +34,8 @@ const NUMBER_TRIES: u32 = 5;
 /// dispatches to (自接警). Whether the unit may register is the core's
 /// rule (`CaseState::create`); this only picks among the person's units.
 pub fn incident_unit(org: &Org, person: &str, wanted: Option<&str>) -> Result<String, ApiError> {
-    let units = org.units_of(person);
-    let ok = |code: &str| {
-        org.is_desk(code)
-            || org
-                .bureau_of(code)
-                .is_some_and(|b| org.is_dispatch_target(&b.code, code))
-    };
-    let refuse = |m: String| ApiError::new(ErrorCode::NotAllowed, m);
-    if let Some(w) = wanted {
-        return match units.iter().find(|u| u.code == w) {
-            Some(u) if ok(&u.code) => Ok(u.code.clone()),
-            Some(u) => Err(refuse(format!("{} 不能登记接处警", u.name))),
-            None => Err(refuse(format!("您不在单位 {w} 任职，不能以该单位名义登记"))),
-        };
-    }
-    units
-        .iter()
-        .find(|u| org.is_desk(&u.code))
-        .or_else(|| units.iter().find(|u| ok(&u.code)))
-        .map(|u| u.code.clone())
-        .ok_or_else(|| {
-            refuse(format!(
-                "{person} 不是 110 接警台或处警单位的人员，不能登记接处警"
-            ))
-        })
+    org.incident_unit_of(person, wanted)
+        .map_err(|m| ApiError::new(ErrorCode::NotAllowed, m))
 }
 
 fn random() -> Result<[u8; 10], ApiError> {

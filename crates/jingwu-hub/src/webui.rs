@@ -816,6 +816,7 @@ fn incident_command(
             let actions = units
                 .into_iter()
                 .map(|unit| jingwu_core::event::Action::Dispatch {
+                    at: None,
                     unit,
                     opinion: opinion.clone(),
                 })

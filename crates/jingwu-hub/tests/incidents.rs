@@ -374,9 +374,11 @@ async fn another_units_dispatch(backend: Backend) {
     // 消防 signs 丹江's 签收 and 反馈: the core refuses, the hub says so.
     for action in [
         Action::Acknowledge {
+            at: None,
             unit: Some(DANJIANG.into()),
         },
         Action::Feedback {
+            at: None,
             changes: report(),
             unit: Some(DANJIANG.into()),
         },
@@ -398,7 +400,10 @@ async fn another_units_dispatch(backend: Backend) {
         Some(&state),
         "test-device",
         now,
-        Action::Acknowledge { unit: None },
+        Action::Acknowledge {
+            at: None,
+            unit: None,
+        },
     );
     let e = push_raw(&xj, &[ev]).await.unwrap_err();
     assert_eq!(e.status(), Some(403), "{e}");
@@ -448,7 +453,10 @@ async fn fifty_acks(backend: Backend) {
             Some(&state),
             "race-device",
             time::OffsetDateTime::now_utc(),
-            Action::Acknowledge { unit: None },
+            Action::Acknowledge {
+                at: None,
+                unit: None,
+            },
         );
         let hc = c.st.client().unwrap();
         tasks.push(tokio::spawn(async move { hc.push(&[ev]).await }));

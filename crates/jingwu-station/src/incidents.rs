@@ -24,31 +24,10 @@ impl Station {
     /// desk dispatches to (自接警).
     pub fn incident_unit(&self, wanted: Option<&str>) -> Result<String> {
         let person = self.person()?;
-        let org = &self.reg.org;
-        let units = org.units_of(&person);
-        let ok = |code: &str| {
-            org.is_desk(code)
-                || org
-                    .bureau_of(code)
-                    .is_some_and(|b| org.is_dispatch_target(&b.code, code))
-        };
-        if let Some(w) = wanted {
-            return match units.iter().find(|u| u.code == w) {
-                Some(u) if ok(&u.code) => Ok(u.code.clone()),
-                Some(u) => usage(format!("{} 不能登记接处警", u.name)),
-                None => usage(format!("您不在单位 {w} 任职")),
-            };
-        }
-        units
-            .iter()
-            .find(|u| org.is_desk(&u.code))
-            .or_else(|| units.iter().find(|u| ok(&u.code)))
-            .map(|u| u.code.clone())
-            .ok_or_else(|| {
-                StationError::Usage(format!(
-                    "{person} 不是 110 接警台或处警单位的人员，不能登记接处警"
-                ))
-            })
+        self.reg
+            .org
+            .incident_unit_of(&person, wanted)
+            .map_err(StationError::Usage)
     }
 
     /// Registers a 110 report (接警; 自接警 when the unit is not a desk).
