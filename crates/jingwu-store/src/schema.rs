@@ -143,6 +143,11 @@ const MIGRATIONS: &[&str] = &[
 /// The migration that erases a clear session token.
 const TOKEN_ERASED: i64 = 6;
 
+/// The migration that adds `conflicts.redo` (an `ALTER TABLE`, which
+/// SQLite cannot make conditional): skipped where the column is there
+/// already, e.g. a store whose recorded version was set back.
+const REDO_COLUMN: i64 = 7;
+
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -156,7 +161,17 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(sql)?;
+        let has_redo = || -> Result<bool, rusqlite::Error> {
+            tx.query_row(
+                "SELECT count(*) FROM pragma_table_info('conflicts') WHERE name = 'redo'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+        };
+        if !((i + 1) as i64 == REDO_COLUMN && has_redo()?) {
+            tx.execute_batch(sql)?;
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }
