@@ -144,6 +144,35 @@ pub struct DispatchInfo {
 }
 
 impl DispatchInfo {
+    /// A new dispatch of `unit` by `by` at `at`, nothing done yet.
+    pub fn new(
+        no: String,
+        unit: &str,
+        by: &str,
+        opinion: &str,
+        at: OffsetDateTime,
+    ) -> DispatchInfo {
+        DispatchInfo {
+            no,
+            unit: unit.to_string(),
+            by: by.to_string(),
+            opinion: opinion.to_string(),
+            at,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            departed_at: None,
+            arrived_at: None,
+            officers: Vec::new(),
+            vehicles: Vec::new(),
+            feedback: FormValues::new(),
+            feedback_at: None,
+            feedback_by: None,
+            returned: None,
+            returned_at: None,
+            own: false,
+        }
+    }
+
     /// Where this dispatch stands: 已下达 → 已签收 → 已出警 → 已到达现场 →
     /// 已反馈; `None` once returned (退单).
     pub fn status(&self) -> Option<Status> {
@@ -516,25 +545,12 @@ impl CaseState {
         // 自接警: a unit other than the desk registers a report it received
         // itself and handles it: its own dispatch, acknowledged at once.
         if state.case_type == CaseType::Incident && !reg.org.is_desk(unit) {
-            state.dispatches.push(DispatchInfo {
-                no: format!("{case_no}-P1"),
-                unit: unit.clone(),
-                by: ev.author.clone(),
-                opinion: "自接警".into(),
-                at: ev.time,
-                acknowledged_at: Some(ev.time),
-                acknowledged_by: Some(ev.author.clone()),
-                departed_at: None,
-                arrived_at: None,
-                officers: Vec::new(),
-                vehicles: Vec::new(),
-                feedback: FormValues::new(),
-                feedback_at: None,
-                feedback_by: None,
-                returned: None,
-                returned_at: None,
-                own: true,
-            });
+            let mut own =
+                DispatchInfo::new(format!("{case_no}-P1"), unit, &ev.author, "自接警", ev.time);
+            own.acknowledged_at = Some(ev.time);
+            own.acknowledged_by = Some(ev.author.clone());
+            own.own = true;
+            state.dispatches.push(own);
             state.status = state.incident_status();
         }
         state.push_intake_trail(ev);
@@ -1418,25 +1434,8 @@ impl CaseState {
                 }
                 let at = step_time(*at, ev.time, self.created_at, "派警时间", "接警登记时间")?;
                 let no = format!("{}-P{}", self.case_no, self.dispatches.len() + 1);
-                self.dispatches.push(DispatchInfo {
-                    no,
-                    unit: unit.clone(),
-                    by: ev.author.clone(),
-                    opinion: opinion.trim().to_string(),
-                    at,
-                    acknowledged_at: None,
-                    acknowledged_by: None,
-                    departed_at: None,
-                    arrived_at: None,
-                    officers: Vec::new(),
-                    vehicles: Vec::new(),
-                    feedback: FormValues::new(),
-                    feedback_at: None,
-                    feedback_by: None,
-                    returned: None,
-                    returned_at: None,
-                    own: false,
-                });
+                self.dispatches
+                    .push(DispatchInfo::new(no, unit, &ev.author, opinion.trim(), at));
                 self.push_trail(
                     ev,
                     "派警",

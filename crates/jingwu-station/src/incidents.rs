@@ -12,7 +12,7 @@ use jingwu_core::form::{CaseType, FormValues};
 use jingwu_store::Batch;
 use uuid::Uuid;
 
-use crate::station::{now, signing_time, Result, Station, StationError};
+use crate::station::{signing_time, Result, Station, StationError};
 
 fn usage<T>(msg: impl Into<String>) -> Result<T> {
     Err(StationError::Usage(msg.into()))
@@ -44,12 +44,7 @@ impl Station {
             .template_latest("incident")
             .ok_or_else(|| StationError::Usage("缺少接处警登记表模板".into()))?
             .reference();
-        let fingerprint = self
-            .store
-            .key(&person)?
-            .map(|k| k.public_key.fingerprint())
-            .ok_or_else(|| StationError::Usage(format!("本机没有 {person} 的签名密钥")))?;
-        let case_no = self.store.next_case_no(&unit, &fingerprint, now().date())?;
+        let case_no = self.next_case_no(&person, &unit)?;
         self.record(
             pin,
             None,

@@ -303,6 +303,17 @@ impl Station {
         Ok(done)
     }
 
+    /// The next 受理编号 / 接警单编号 of `unit` issued by `person`'s key on
+    /// this machine.
+    pub(crate) fn next_case_no(&mut self, person: &str, unit: &str) -> Result<String> {
+        let fingerprint = self
+            .store
+            .key(person)?
+            .map(|k| k.public_key.fingerprint())
+            .ok_or_else(|| StationError::Usage(format!("本机没有 {person} 的签名密钥")))?;
+        Ok(self.store.next_case_no(unit, &fingerprint, now().date())?)
+    }
+
     /// Creates a 户口变更 draft from form values; the 受理编号 comes from
     /// the station's own counter.
     pub fn create_hukou(&mut self, pin: &str, form: FormValues) -> Result<CaseState> {
@@ -327,12 +338,7 @@ impl Station {
             .workflow_latest("hukou_change")
             .ok_or_else(|| StationError::Usage("缺少户口变更审批流程".into()))?
             .reference();
-        let fingerprint = self
-            .store
-            .key(&person)?
-            .map(|k| k.public_key.fingerprint())
-            .ok_or_else(|| StationError::Usage(format!("本机没有 {person} 的签名密钥")))?;
-        let case_no = self.store.next_case_no(&unit, &fingerprint, now().date())?;
+        let case_no = self.next_case_no(&person, &unit)?;
         self.record(
             pin,
             None,

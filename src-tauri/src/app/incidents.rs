@@ -16,6 +16,21 @@ use tauri::State;
 use uuid::Uuid;
 
 use super::cases::form_values;
+
+/// Runs a signing action on the station, wakes the sync, and answers
+/// `{caseId, queued}`.
+async fn signed(
+    state: &State<'_, AppState>,
+    id: Uuid,
+    f: impl FnOnce(&mut Station) -> jingwu_station::station::Result<jingwu_core::case::CaseState>,
+) -> Result<Value, String> {
+    let mut st = state.station.lock().await;
+    f(&mut st).map_err(pin_err)?;
+    let q = queued(&st);
+    drop(st);
+    state.poke.notify_one();
+    Ok(json!({"caseId": id, "queued": q}))
+}
 use super::{err, parse_case, pin_err, queued, AppState};
 
 fn now() -> time::OffsetDateTime {
@@ -172,13 +187,10 @@ pub async fn incident_update(
         return Err("表单数据格式错误".into());
     };
     let changes = changes.into_iter().collect();
-    let mut st = state.station.lock().await;
-    st.act(&pin, id, Action::UpdateForm { changes })
-        .map_err(pin_err)?;
-    let q = queued(&st);
-    drop(st);
-    state.poke.notify_one();
-    Ok(json!({"caseId": id, "queued": q}))
+    signed(&state, id, |st| {
+        st.act(&pin, id, Action::UpdateForm { changes })
+    })
+    .await
 }
 
 /// 派警 to one or more units, all in one transaction.
@@ -191,13 +203,10 @@ pub async fn incident_dispatch(
     pin: String,
 ) -> Result<Value, String> {
     let id = parse_case(&case_id)?;
-    let mut st = state.station.lock().await;
-    st.incident_dispatch(&pin, id, &units, &opinion)
-        .map_err(pin_err)?;
-    let q = queued(&st);
-    drop(st);
-    state.poke.notify_one();
-    Ok(json!({"caseId": id, "queued": q}))
+    signed(&state, id, |st| {
+        st.incident_dispatch(&pin, id, &units, &opinion)
+    })
+    .await
 }
 
 /// One handling step: 签收, 出警, 到达现场, 退单, 反馈, 终结.
@@ -211,12 +220,7 @@ pub async fn incident_step(
     let id = parse_case(&case_id)?;
     let step: IncidentStep =
         serde_json::from_value(step).map_err(|e| format!("办理内容格式错误：{e}"))?;
-    let mut st = state.station.lock().await;
-    st.incident_step(&pin, id, step).map_err(pin_err)?;
-    let q = queued(&st);
-    drop(st);
-    state.poke.notify_one();
-    Ok(json!({"caseId": id, "queued": q}))
+    signed(&state, id, |st| st.incident_step(&pin, id, step)).await
 }
 
 /// Signs again, with the PIN, the 110 steps a sync set aside because
