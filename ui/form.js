@@ -180,17 +180,16 @@ function normalizeDateTime(text) {
   return `${normalizeDate(m[1])} ${time}`;
 }
 
-/** "2025-03-12 09:30" (local) → "2025-03-12T09:30:00+08:00"; other text unchanged (the backend names the error). */
+/**
+ * "2025-03-12 09:30" → "2025-03-12T09:30:00+08:00": a typed time is Beijing
+ * time, as every time is shown (fmtTime) and as the core reads a typed step
+ * time, whatever the machine's zone. Other text unchanged (the backend names
+ * the error).
+ */
 function toRfc3339(text) {
   const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/.exec(text);
   if (!m) return text;
-  const local = new Date(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
-  if (Number.isNaN(local.getTime())) return text;
-  const offset = -local.getTimezoneOffset();
-  const sign = offset >= 0 ? "+" : "-";
-  const abs = Math.abs(offset);
-  const p = (n) => String(n).padStart(2, "0");
-  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] || "00"}${sign}${p(Math.floor(abs / 60))}:${p(abs % 60)}`;
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] || "00"}+08:00`;
 }
 
 /** The JSON value of a raw input text, or undefined when empty. */

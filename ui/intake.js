@@ -15,11 +15,11 @@ let form = null;
 let repeatTimer = null;
 let checkTimer = null;
 
-/** "2026-12-03 08:30": now, as the form's date-time fields are typed. */
+/** "2026-12-03 08:30": now in Beijing time, as the form's date-time fields are typed (whatever the machine's zone). */
 export function nowText() {
-  const d = new Date();
+  const d = new Date(Date.now() + 8 * 3600 * 1000);
   const p = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}`;
 }
 
 /** The intake form: a CaseForm whose category is a picker and whose phones take 「无」. */

@@ -189,9 +189,10 @@ export async function startWeb(hooks) {
     if (app.state.screen !== "login") showLogin(errorText(e.detail || "登录已失效，请重新登录"));
   });
   await begin();
-  // No live channel in the browser: the lists and the open case are re-read.
+  // No live channel in the browser: the lists and the open case (110 lists
+  // and records too) are re-read.
   setInterval(() => {
-    if (["work", "case"].includes(app.state.screen)) {
+    if (["work", "case", "incidents", "incident"].includes(app.state.screen)) {
       app.refreshStatus();
       app.scheduleRefresh();
     }

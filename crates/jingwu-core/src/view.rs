@@ -366,7 +366,9 @@ pub fn incident_lists<'a>(
     ] {
         lists.insert(k, Vec::new());
     }
-    let mut desk = false;
+    // At a desk by post, with or without records yet (an empty desk still
+    // gets the desk's lists, not a unit's).
+    let mut desk = org.units_of(me).iter().any(|u| org.is_desk(&u.code));
     let mut push = |k: &'static str, t: OffsetDateTime, v: Value| {
         if let Some(l) = lists.get_mut(k) {
             l.push((t, v));

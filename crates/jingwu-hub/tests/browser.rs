@@ -28,12 +28,13 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `test-artifacts/browser/` (or `$JINGWU_ARTIFACTS/browser`).
-fn shots() -> PathBuf {
+/// `test-artifacts/<name>/` (or `$JINGWU_ARTIFACTS/<name>`): each browser
+/// test has its own, so tests running at once keep each other's shots.
+fn shots(name: &str) -> PathBuf {
     std::env::var_os("JINGWU_ARTIFACTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("test-artifacts"))
-        .join("browser")
+        .join(name)
 }
 
 async fn station(url: &str, fp: &str, person: &str) -> (Station, tempfile::TempDir) {
@@ -84,6 +85,67 @@ fn spki_pin(place: &HubPlace) -> String {
     pin
 }
 
+/// A browser script (`tests/browser/<script>`) running under node: its
+/// stdin, and its stdout's lines as they come.
+struct Script {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl Script {
+    /// Starts `script` with the hub's URL, the SPKI pin, the password, the
+    /// PIN and `env`.
+    fn start(script: &str, hub_url: &str, place: &HubPlace, env: &[(&str, String)]) -> Script {
+        let dir = root().join("tests/browser");
+        assert!(
+            dir.join("node_modules/playwright-core").exists(),
+            "tests/browser/node_modules is missing: run scripts/setup.sh (npm ci there)"
+        );
+        assert!(
+            Path::new("/usr/bin/chromium").exists(),
+            "Chromium is missing: run scripts/setup.sh"
+        );
+        let mut cmd = Command::new("node");
+        cmd.arg(dir.join(script))
+            .current_dir(&dir)
+            .env("HUB_URL", hub_url)
+            .env("SPKI", spki_pin(place))
+            .env("PASSWORD", PASSWORD)
+            .env("PIN", PIN);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Script {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    fn say(&mut self, word: &str) {
+        writeln!(self.stdin, "{word}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+}
+
 /// Runs the browser script for `person`, answering its requests.
 async fn browser(
     hub_url: &str,
@@ -93,42 +155,21 @@ async fn browser(
     case: Uuid,
     check_bad: bool,
 ) {
-    let dir = root().join("tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").exists(),
-        "tests/browser/node_modules is missing: run scripts/setup.sh (npm ci there)"
+    let Script {
+        mut child,
+        mut stdin,
+        lines: mut rx,
+    } = Script::start(
+        "approve.mjs",
+        hub_url,
+        place,
+        &[
+            ("PERSON", person.to_string()),
+            ("CASE_ID", case.to_string()),
+            ("SHOTS", shots("browser").display().to_string()),
+            ("CHECK_BAD", if check_bad { "1" } else { "0" }.to_string()),
+        ],
     );
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "Chromium is missing: run scripts/setup.sh"
-    );
-    let mut child = Command::new("node")
-        .arg(dir.join("approve.mjs"))
-        .current_dir(&dir)
-        .env("HUB_URL", hub_url)
-        .env("SPKI", spki_pin(place))
-        .env("PERSON", person)
-        .env("PASSWORD", PASSWORD)
-        .env("PIN", PIN)
-        .env("CASE_ID", case.to_string())
-        .env("SHOTS", shots())
-        .env("CHECK_BAD", if check_bad { "1" } else { "0" })
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
     let events_before = |p: &HubPlace| p.open_db().case_events(&case).unwrap().len();
     let mut done = false;
     let mut before_wrong_pin = None;
@@ -252,7 +293,7 @@ async fn county_approvers_decide_in_a_browser() {
     assert_eq!(r.pushed, 1, "{r:?}");
 
     // 户政股股长, then 分管局长, in the browser.
-    let _ = std::fs::remove_dir_all(shots());
+    let _ = std::fs::remove_dir_all(shots("browser"));
     browser(&hub.url, &admin, &place, SECTION, case, true).await;
     browser(&hub.url, &admin, &place, DEPUTY, case, false).await;
 
@@ -291,6 +332,157 @@ async fn county_approvers_decide_in_a_browser() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("证据包校验通过"), "{text}");
+    drop(hub);
+}
+
+/// 110巡警大队: 接警员, 值班长; 丹江派出所 值班民警; 消防大队 值班民警.
+const DESK: &str = "052608";
+const DESK_CHIEF: &str = "052645";
+const DJ_DUTY: &str = "052648";
+const FIRE_DUTY: &str = "052659";
+const DANJIANG: &str = "522634510000";
+const FIRE: &str = "522634100000";
+const BRIGADE: &str = "522634080000";
+
+/// 丹江's 反馈单.
+fn burglary_report() -> jingwu_core::form::FormValues {
+    match serde_json::json!({
+        "verified_category": "010101",
+        "handling": "到场勘查，保险柜被撬，已提取现场痕迹，立为刑事案件侦查",
+        "result": "01",
+        "loss_items": [{"item": "现金", "amount": "2000.00"}],
+        "loss_amount": "2000.00"
+    }) {
+        serde_json::Value::Object(m) => m.into_iter().collect(),
+        _ => unreachable!(),
+    }
+}
+
+/// The 110 desk in a browser (`tests/browser/desk110.mjs`): the real hub
+/// binary over TLS; the 接警员 registers two calls (a bad phone refused
+/// first, with nothing saved), links the repeat, dispatches 丹江派出所 and
+/// 消防大队; those units act on their stations (签收 … 反馈; 退单); the
+/// 值班长 concludes in his own browser; the record is found in 已归档 and
+/// every step verifies — in the browser and on 丹江's station. Screenshots
+/// go to `test-artifacts/browser-110/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn desk_110_in_a_browser() {
+    use jingwu_core::case::IncidentStep;
+    let place = HubPlace::new(Backend::Sqlite);
+    place.init(&[DESK, DESK_CHIEF, DJ_DUTY, FIRE_DUTY]);
+    let hub = HubProcess::start(&place, true);
+    let fp = hub.fingerprint.clone().unwrap();
+    let mut admin = HubClient::new(&hub.url, Some(&fp)).unwrap();
+    admin.login("admin", PASSWORD, "console").await.unwrap();
+    let (mut dj, _d1) = station(&hub.url, &fp, DJ_DUTY).await;
+    let (mut fire, _d2) = station(&hub.url, &fp, FIRE_DUTY).await;
+    for e in admin.enrolments(Some("pending")).await.unwrap() {
+        admin.decide_enrolment(&e.id, "approve").await.unwrap();
+    }
+
+    let dir = shots("browser-110");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut script = Script::start(
+        "desk110.mjs",
+        &hub.url,
+        &place,
+        &[
+            ("DESK", DESK.to_string()),
+            ("CHIEF", DESK_CHIEF.to_string()),
+            ("DANJIANG", DANJIANG.to_string()),
+            ("FIRE", FIRE.to_string()),
+            ("SHOTS", dir.display().to_string()),
+        ],
+    );
+    let mut record = None;
+    let mut done = false;
+    while let Some(line) = script.lines.recv().await {
+        eprintln!("[110 browser] {line}");
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("KEY_PENDING"), Some(person)) => {
+                assert_eq!(approve_pending(&admin, person).await, 1);
+                script.say("APPROVED");
+            }
+            (Some("NOTHING_SAVED?"), _) => {
+                // A refused intake committed nothing: no case, no event.
+                assert_eq!(place.open_db().counts().unwrap(), (0, 0));
+                script.say("CHECKED");
+            }
+            (Some("DISPATCHED"), Some(id)) => {
+                let case: Uuid = id.parse().unwrap();
+                record = Some(case);
+                // 丹江: 签收, 出警, 到达现场, 反馈.
+                dj.sync(|_, _, _| {}).await.unwrap();
+                for step in [
+                    IncidentStep::Ack { unit: None },
+                    IncidentStep::Depart {
+                        unit: None,
+                        officers: vec![DJ_DUTY.into()],
+                        vehicles: vec!["贵H·0110警".into()],
+                        at: None,
+                    },
+                    IncidentStep::Arrive {
+                        unit: None,
+                        at: None,
+                    },
+                    IncidentStep::Feedback {
+                        unit: None,
+                        changes: burglary_report(),
+                    },
+                ] {
+                    dj.incident_step(PIN, case, step).unwrap();
+                }
+                let r = dj.sync(|_, _, _| {}).await.unwrap();
+                assert_eq!(r.pushed, 4, "{r:?}");
+                // 消防: 退单 with a reason.
+                fire.sync(|_, _, _| {}).await.unwrap();
+                fire.incident_step(
+                    PIN,
+                    case,
+                    IncidentStep::Return {
+                        unit: None,
+                        reason: "经核实无火情，无需消防出动".into(),
+                    },
+                )
+                .unwrap();
+                let r = fire.sync(|_, _, _| {}).await.unwrap();
+                assert_eq!(r.pushed, 1, "{r:?}");
+                script.say("UNITS_DONE");
+            }
+            (Some("DONE"), _) => done = true,
+            _ => {}
+        }
+    }
+    let status = script.child.wait().unwrap();
+    assert!(
+        status.success() && done,
+        "the 110 desk's browser run failed"
+    );
+
+    // Filed at the 110 brigade; 丹江's station verifies every event, the
+    // browser-made (hosted-key) ones included.
+    let case = record.unwrap();
+    let st = place.open_db().case_state(&case).unwrap().unwrap();
+    assert_eq!(st.status, Status::Archived);
+    assert_eq!(st.archive_unit.as_deref(), Some(BRIGADE));
+    dj.sync(|_, _, _| {}).await.unwrap();
+    let events = dj.store.verified_events(&case).unwrap();
+    assert_eq!(events.len(), 9);
+    let hosted: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e.event.device == jingwu_hub::hosted::HOSTED_DEVICE)
+        .map(|e| (e.event.author.as_str(), e.event.action.kind()))
+        .collect();
+    assert_eq!(
+        hosted,
+        [
+            (DESK, "create"),
+            (DESK, "dispatch"),
+            (DESK, "dispatch"),
+            (DESK_CHIEF, "conclude")
+        ]
+    );
     drop(hub);
 }
 

@@ -255,6 +255,13 @@ fn incident_lists_and_page() {
     let danjiang = w.holder("丹江派出所", "值班民警");
     let fire = w.holder("消防大队", "值班民警");
     let director = w.holder("雷山县公安局", "局长");
+    // A desk without any record yet is still a desk.
+    let none: [&crate::case::CaseState; 0] = [];
+    let l = view::incident_lists(&w.reg, &desk, none, w.clock, "");
+    assert_eq!(l["desk"], true, "{l}");
+    assert_eq!(l["counts"]["to_dispatch"], 0);
+    let l = view::incident_lists(&w.reg, &danjiang, none, w.clock, "");
+    assert_eq!(l["desk"], false, "{l}");
     create(&mut w, "110巡警大队", &desk).unwrap();
     let tabs =
         |w: &World, who: &str, q: &str, now| view::incident_lists(&w.reg, who, [w.state()], now, q);
