@@ -85,6 +85,23 @@ export function wireIncidentPage(h0) {
     });
   }
   $("dispatch-search").addEventListener("input", filterTargets);
+  // Enter in the search box picks the first unit it finds (keyboard first),
+  // then clears the box for the next one; Ctrl+Enter sends.
+  $("dispatch-search").addEventListener("keydown", (e) => {
+    if (e.key !== "Enter" || e.ctrlKey) return;
+    e.preventDefault();
+    e.stopPropagation();
+    const first = [...$("dispatch-targets").children].find((li) => !li.hidden);
+    const box = first && first.querySelector("input[type=checkbox]");
+    if (!box) {
+      $("dispatch-error").textContent = "没有找到该单位";
+      return;
+    }
+    box.checked = !box.checked;
+    $("dispatch-error").textContent = "";
+    $("dispatch-search").value = "";
+    filterTargets();
+  });
 }
 
 export async function openIncident(caseId, { keepMessage = false } = {}) {

@@ -314,11 +314,13 @@ try {
   await desk.keyboard.press("Tab");
   await desk.keyboard.press("Space");
   check(await desk.isChecked(`#target-${DANJIANG}`), "Tab, Space after 丹江 did not choose 丹江派出所");
-  await typeInto(desk, "#dispatch-search", "消防");
+  // By pinyin initials, Enter picks the first unit found and clears the box.
+  await typeInto(desk, "#dispatch-search", "xfdd");
   await desk.waitForSelector(`${target(DANJIANG)}`, { state: "hidden" });
-  await desk.keyboard.press("Tab");
-  await desk.keyboard.press("Space");
-  check(await desk.isChecked(`#target-${FIRE}`), "Tab, Space after 消防 did not choose 消防大队");
+  await desk.keyboard.press("Enter");
+  check(await desk.isChecked(`#target-${FIRE}`), "xfdd, Enter did not choose 消防大队");
+  check((await desk.inputValue("#dispatch-search")) === "", "Enter did not clear the search box");
+  check(await desk.isVisible("#dispatch-modal"), "Enter in the search box sent the dialog");
   check(await desk.isChecked(`#target-${DANJIANG}`), "searching again lost 丹江派出所");
   await typeInto(desk, "#dispatch-opinion", "请丹江派出所、消防大队立即出警，及时反馈");
   await shot(desk, "dispatch-dialog");
