@@ -263,6 +263,9 @@ pub struct CaseState {
     /// brigade.
     #[serde(default)]
     pub archive_unit: Option<String>,
+    /// 110: what the old system recorded of an imported record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<crate::import::ImportedRecord>,
     /// Number of events folded.
     pub next_seq: u64,
     /// SM3 hex of the last event.
@@ -425,6 +428,9 @@ pub fn canonical_action(reg: &Registry, state: Option<&CaseState>, mut action: A
 impl CaseState {
     /// Starts a case from its first event.
     pub fn create(ev: &Event, hash: &str, reg: &Registry) -> Result<CaseState, Rejection> {
+        if let Action::ImportIncident { .. } = &ev.action {
+            return CaseState::create_imported(ev, hash, reg);
+        }
         let Action::Create {
             case_type,
             template,
@@ -537,6 +543,7 @@ impl CaseState {
             dispatches: Vec::new(),
             concluded: None,
             archive_unit: None,
+            imported: None,
             next_seq: 1,
             head: hash.to_string(),
             updated_at: ev.time,
@@ -554,6 +561,126 @@ impl CaseState {
             state.status = state.incident_status();
         }
         state.push_intake_trail(ev);
+        Ok(state)
+    }
+
+    /// Starts an imported 110 record ([`Action::ImportIncident`]): by a
+    /// member of a desk, with a number of the old system's, the intake
+    /// checked like a registration's and the record by
+    /// [`crate::import::ImportedRecord::check`]. The record stands as the
+    /// old system left it: dispatched to its 管辖单位 with the steps it
+    /// reached, and filed at the 110 brigade if it was concluded; an
+    /// unfinished one goes on like any record.
+    fn create_imported(ev: &Event, hash: &str, reg: &Registry) -> Result<CaseState, Rejection> {
+        let Action::ImportIncident {
+            template,
+            case_no,
+            unit,
+            form,
+            record,
+        } = &ev.action
+        else {
+            return Err(Rejection::NotCreated);
+        };
+        if ev.seq != 0 {
+            return Err(Rejection::WrongSeq {
+                expected: 0,
+                found: ev.seq,
+            });
+        }
+        if ev.prev.is_some() {
+            return Err(Rejection::StaleHead { head: None });
+        }
+        let t = reg.template(template).ok_or_else(|| {
+            Rejection::UnknownTemplate(format!("{} v{}", template.id, template.version))
+        })?;
+        if t.case_type != CaseType::Incident {
+            return deny("历史数据导入只适用于接处警登记表");
+        }
+        let org = &reg.org;
+        if !org.is_desk(unit) || !org.is_member(&ev.author, unit) {
+            return deny("只有 110 巡警大队或指挥中心的人员可以导入历史警情");
+        }
+        let bad_no = case_no.is_empty()
+            || case_no.chars().count() > crate::import::MAX_CASE_NO
+            || !case_no
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if bad_no {
+            return Err(Rejection::Invalid(vec![FieldError {
+                field: "case_no".into(),
+                message: "接警单编号只能由字母、数字和“-”组成，最多 40 位".into(),
+            }]));
+        }
+        let bureau = org
+            .bureau_of(unit)
+            .map(|b| b.code.clone())
+            .unwrap_or_default();
+        let ctx = form_ctx(reg, ev);
+        let mut errs = t.validate(form, Mode::Submit, DRAFT_STEP, &ctx);
+        errs.extend(intake_time_errors(form, ev.time));
+        let report = form
+            .get("report_time")
+            .and_then(Value::as_str)
+            .and_then(form::parse_datetime);
+        if let Some(r) = report {
+            errs.extend(record.check(reg, &bureau, r, ev.time));
+        }
+        if !errs.is_empty() {
+            return Err(Rejection::Invalid(errs));
+        }
+        let mut state = CaseState {
+            case_id: ev.case_id,
+            case_type: CaseType::Incident,
+            template: template.clone(),
+            workflow: None,
+            case_no: case_no.clone(),
+            unit: unit.clone(),
+            initiator: ev.author.clone(),
+            created_at: ev.time,
+            form: form.clone(),
+            status: Status::Received,
+            route: None,
+            step_index: None,
+            step_since: ev.time,
+            trail: Vec::new(),
+            implemented: None,
+            informed: None,
+            dispatches: Vec::new(),
+            concluded: None,
+            archive_unit: None,
+            imported: Some(record.clone()),
+            next_seq: 1,
+            head: hash.to_string(),
+            updated_at: ev.time,
+            last_send: None,
+        };
+        if let Some(at) = record.dispatched_at {
+            let mut d = DispatchInfo::new(
+                format!("{case_no}-P1"),
+                &record.handling_unit,
+                &ev.author,
+                "历史数据导入",
+                at,
+            );
+            d.acknowledged_at = record.acknowledged_at;
+            d.acknowledged_by = record.acknowledged_at.map(|_| ev.author.clone());
+            d.departed_at = record.departed_at;
+            d.arrived_at = record.arrived_at;
+            d.feedback_at = record.feedback_at;
+            d.feedback_by = record.feedback_at.map(|_| ev.author.clone());
+            d.feedback = record.feedback();
+            state.dispatches.push(d);
+        }
+        if let Some(c) = record.concluded_at {
+            let Some(archive) = archive_unit(reg, &bureau) else {
+                return deny("本局没有 110 巡警大队或指挥中心，无法归档");
+            };
+            state.concluded = Some((ev.author.clone(), rfc3339(c)));
+            state.archive_unit = Some(archive);
+        }
+        state.status = state.incident_status();
+        state.push_trail(ev, "历史数据导入", "导入", "import", None, &record.source);
         Ok(state)
     }
 
@@ -885,7 +1012,10 @@ impl CaseState {
         if ev.case_id != self.case_id {
             return Err(Rejection::WrongCase);
         }
-        if matches!(ev.action, Action::Create { .. }) {
+        if matches!(
+            ev.action,
+            Action::Create { .. } | Action::ImportIncident { .. }
+        ) {
             return Err(Rejection::AlreadyCreated);
         }
         if ev.prev.as_deref() != Some(self.head.as_str()) {
@@ -1632,6 +1762,7 @@ impl CaseState {
             .unwrap_or_default();
         let mut units: Vec<String> = vec![self.unit.clone(), bureau.clone()];
         units.extend(self.dispatches.iter().map(|d| d.unit.clone()));
+        units.extend(self.imported.iter().map(|r| r.handling_unit.clone()));
         units.extend(org.desk_units(&bureau).map(|u| u.code.clone()));
         let mut v: Vec<String> = units
             .iter()
@@ -2040,4 +2171,18 @@ pub fn arrange(
         }
     }
     Ok(out)
+}
+
+/// The field errors an import event `ev` ([`Action::ImportIncident`])
+/// would be refused for, as [`CaseState::create`] finds them; a refusal
+/// that is not about a field comes as one error without a field.
+pub fn check_import(reg: &Registry, ev: &Event) -> Vec<FieldError> {
+    match CaseState::create(ev, &"0".repeat(64), reg) {
+        Ok(_) => Vec::new(),
+        Err(Rejection::Invalid(errs)) => errs,
+        Err(e) => vec![FieldError {
+            field: String::new(),
+            message: e.to_string(),
+        }],
+    }
 }

@@ -76,6 +76,20 @@ pub enum Action {
         unit: String,
         form: FormValues,
     },
+    /// 110: a historical record imported from an earlier system, the
+    /// first and only event of its case, signed by the importing officer
+    /// at a desk (see [`crate::import`]).
+    ImportIncident {
+        template: TemplateRef,
+        /// The old system's 接警单编号.
+        case_no: String,
+        /// The importing desk.
+        unit: String,
+        /// The intake (报警时间, 报警方式, 报警人, 联系电话, 案发地点,
+        /// 乡镇, 报警类别, 警情级别, 报警内容).
+        form: FormValues,
+        record: crate::import::ImportedRecord,
+    },
     /// Changes form fields (drafting, correcting after a return).
     UpdateForm { changes: FormValues },
     /// Adds an attachment to an attachments field.
@@ -235,6 +249,7 @@ impl Action {
     pub fn kind(&self) -> &'static str {
         match self {
             Action::Create { .. } => "create",
+            Action::ImportIncident { .. } => "import_incident",
             Action::UpdateForm { .. } => "update_form",
             Action::Attach { .. } => "attach",
             Action::Detach { .. } => "detach",

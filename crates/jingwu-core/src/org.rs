@@ -383,6 +383,29 @@ impl Org {
         })
     }
 
+    /// The units below `unit` (children, their children …), in org order.
+    pub fn units_under(&self, unit: &str) -> Vec<&Unit> {
+        self.data
+            .units
+            .iter()
+            .filter(|u| {
+                let mut p = u.parent.as_deref();
+                let mut hops = 0;
+                while let Some(code) = p {
+                    if code == unit {
+                        return true;
+                    }
+                    hops += 1;
+                    if hops > self.data.units.len() {
+                        return false;
+                    }
+                    p = self.unit(code).and_then(|x| x.parent.as_deref());
+                }
+                false
+            })
+            .collect()
+    }
+
     /// The county bureau `unit` belongs to (itself if a bureau).
     pub fn bureau_of(&self, unit: &str) -> Option<&Unit> {
         self.ancestor_of_kind(unit, UnitKind::Bureau)

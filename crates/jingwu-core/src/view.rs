@@ -20,7 +20,7 @@ use crate::org::UnitKind;
 use crate::registry::Registry;
 use crate::SHANGHAI;
 
-fn local_time(t: time::OffsetDateTime) -> String {
+pub fn local_time(t: time::OffsetDateTime) -> String {
     t.to_offset(SHANGHAI).format(&Rfc3339).unwrap_or_default()
 }
 
