@@ -195,11 +195,9 @@ def load_codes():
 
 
 class Gen:
-    def __init__(self, rng, codes, start, days):
+    def __init__(self, rng, codes):
         self.r = rng
         self.c = codes
-        self.start = start
-        self.days = days
         cats = codes["category"]
         self.families = sorted({c[:2] for c in cats})
         self.family_w = [FAMILY_WEIGHTS.get(f, 2) for f in self.families]
@@ -560,7 +558,7 @@ def generate(count, years, end, seed, bad, codes=None):
     rng = random.Random(seed)
     start = span(end, years)
     days = (end - start).days + 1
-    gen = Gen(rng, codes, start, days)
+    gen = Gen(rng, codes)
 
     day_idx = rng.choices(range(days), date_weights(start, days), k=count)
     hours = rng.choices(range(24), HOUR_WEIGHTS, k=count)
