@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 #  - tests: OpenSSL 3 CLI (signature interop), Xvfb + xdotool + ImageMagick
 #    (the real desktop window), cups-pdf (a real print queue), poppler-utils,
 #    qpdf, zbar-tools, qrencode (checking slips with third-party tools),
+#    python3-openpyxl (reading 警情通报 workbooks back),
 #    jq (unpacks evidence bundles for scripts/verify-bundle-openssl.sh)
 #  - desktop end-to-end test: webkit2gtk-driver (WebKitWebDriver, driven
 #    through tauri-driver, which this script installs with cargo), a session
@@ -26,6 +27,7 @@ PACKAGES=(
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   xvfb xdotool imagemagick fonts-noto-cjk
   cups cups-client printer-driver-cups-pdf poppler-utils qpdf zbar-tools qrencode jq
+  python3-openpyxl
   postgresql-client webkit2gtk-driver dbus dbus-x11 dunst libglib2.0-bin python3-gi
   chromium
   # scanimage: direct scanning through SANE (jingwu-station scan --sane)
