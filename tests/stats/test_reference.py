@@ -241,7 +241,7 @@ class ReferenceTest(unittest.TestCase):
         self.assertIn("行数不同", r.stdout)
 
 
-PS2, PATROL_ = "522634520000", PATROL
+PS2 = "522634520000"
 T100, T101, T102, T001 = "522634100", "522634101", "522634102", "522634001"
 
 # A report of 2026-W48 (Mon 2026-11-23 .. Sun 2026-11-29). 环比 with 2026-W47
