@@ -7,6 +7,8 @@ in-memory SQLite table and computes the figures with plain SQL and Python
     python3 tests/stats/reference.py speed --csv F --kind ack|depart|feedback [--from D] [--to D]
     python3 tests/stats/reference.py check --csv F          # validate every row, list the bad ones
     python3 tests/stats/reference.py compare A.json B.json  # exit 1 with the first differing rows
+    python3 tests/stats/reference.py report --csv F --period 2026-W48|2026-11|2026-Q4|2026
+    python3 tests/stats/reference.py compare-report HUB.json REF.json  # every figure; exit 1 if any differs
 
 Rows are checked against the import contract first; an invalid row stops the
 run (exit 2) unless --skip-invalid is given, which leaves it out.
@@ -155,6 +157,7 @@ def parse_row(row, codes):
         "injured": to_count(v["受伤人数"], "受伤人数"),
         "dead": to_count(v["死亡人数"], "死亡人数"),
         "steps": steps,
+        "end": v["终结时间"] != "",
     }
 
 
@@ -194,6 +197,18 @@ def periods(t):
     }
 
 
+# The status an imported record is in: archived with 终结时间, else the last
+# step reached (received when never dispatched).
+STEP_STATUS = ["dispatched", "acknowledged", "departed", "arrived", "feedback_filed"]
+
+
+def status_of(r):
+    if r["end"]:
+        return "archived"
+    reached = [st for st, t in zip(STEP_STATUS, r["steps"]) if t is not None]
+    return reached[-1] if reached else "received"
+
+
 def load(path, skip_invalid=False):
     """An in-memory SQLite db with table incident (one row per record)."""
     records, _ = read_rows(path, skip_invalid)
@@ -201,7 +216,8 @@ def load(path, skip_invalid=False):
     db.execute(
         "CREATE TABLE incident (id TEXT PRIMARY KEY, day TEXT, week TEXT, month TEXT, quarter TEXT,"
         " year TEXT, unit TEXT, category TEXT, township TEXT, valid INTEGER, loss_fen INTEGER,"
-        " injured INTEGER, dead INTEGER, ack INTEGER, depart INTEGER, feedback INTEGER)")
+        " injured INTEGER, dead INTEGER, ack INTEGER, depart INTEGER, feedback INTEGER,"
+        " status TEXT)")
 
     def secs(a, b):
         return None if a is None or b is None else int((b - a).total_seconds())
@@ -212,9 +228,9 @@ def load(path, skip_invalid=False):
             d, a, o, _, f = r["steps"]
             yield (r["id"], p["day"], p["week"], p["month"], p["quarter"], p["year"], r["unit"],
                    r["category"], r["township"], r["valid"], r["loss_fen"], r["injured"], r["dead"],
-                   secs(d, a), secs(d, o), secs(d, f))
+                   secs(d, a), secs(d, o), secs(d, f), status_of(r))
 
-    db.executemany("INSERT INTO incident VALUES (" + ",".join("?" * 16) + ")", tuples())
+    db.executemany("INSERT INTO incident VALUES (" + ",".join("?" * 17) + ")", tuples())
     return db
 
 
@@ -311,6 +327,249 @@ def share(part, total):
     return _out(_tenths(Fraction(part) * 100 / Fraction(total)))
 
 
+# --- the 警情通报 ----------------------------------------------------------------
+ORG = ROOT / "crates" / "jingwu-core" / "data" / "leishan-org.json"
+PERIOD_KINDS = ["day", "week", "month", "quarter", "year"]
+UNFINISHED = ["received", "dispatched", "acknowledged", "departed", "arrived", "feedback_filed",
+              "concluded"]
+STATUS_LABEL = {"received": "受理", "dispatched": "已下达", "acknowledged": "已签收",
+                "departed": "已出警", "arrived": "已到达现场", "feedback_filed": "已反馈",
+                "concluded": "已终结"}
+SPEED_LABEL = {"ack": "签收速度", "depart": "出警速度", "feedback": "反馈速度"}
+RE_PERIOD = {
+    "year": re.compile(r"(\d{4})", re.ASCII),
+    "week": re.compile(r"(\d{4})-W(\d{2})", re.ASCII),
+    "quarter": re.compile(r"(\d{4})-Q(\d)", re.ASCII),
+    "month": re.compile(r"(\d{4})-(\d{2})", re.ASCII),
+    "day": re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII),
+}
+
+
+class BadPeriod(ValueError):
+    pass
+
+
+def _month_end(y, m):
+    return (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1))
+
+
+def period_holding(kind, d):
+    """(kind, first, last) of the period of `kind` that holds date `d`."""
+    if kind == "day":
+        return kind, d, d
+    if kind == "week":
+        first = d - dt.timedelta(days=d.weekday())  # Monday
+        return kind, first, first + dt.timedelta(days=6)
+    if kind == "month":
+        return kind, d.replace(day=1), _month_end(d.year, d.month)
+    if kind == "quarter":
+        q0 = (d.month - 1) // 3 * 3 + 1
+        return kind, dt.date(d.year, q0, 1), _month_end(d.year, q0 + 2)
+    return kind, dt.date(d.year, 1, 1), dt.date(d.year, 12, 31)
+
+
+def parse_period(text):
+    """`2026-W48`, `2026-11`, `2026-Q4`, `2026` (or a day `2026-11-30`)."""
+    t = text.strip()
+    try:
+        for kind, rx in RE_PERIOD.items():
+            m = rx.fullmatch(t)
+            if not m:
+                continue
+            y = int(m.group(1))
+            if not 1900 <= y <= 9999:
+                break
+            if kind == "year":
+                d = dt.date(y, 1, 1)
+            elif kind == "week":
+                d = dt.date.fromisocalendar(y, int(m.group(2)), 1)
+            elif kind == "quarter":
+                q = int(m.group(2))
+                if not 1 <= q <= 4:
+                    break
+                d = dt.date(y, 3 * q - 2, 1)
+            elif kind == "month":
+                d = dt.date(y, int(m.group(2)), 1)
+            else:
+                d = dt.date(y, int(m.group(2)), int(m.group(3)))
+            return period_holding(kind, d)
+    except (ValueError, OverflowError):
+        pass
+    raise BadPeriod(f"统计期“{text}”无效，应为 2026-W48（周）、2026-11（月）、2026-Q4（季）或 2026（年）")
+
+
+def period_key(p):
+    kind, first, _ = p
+    return periods(dt.datetime.combine(first, dt.time()))[kind]
+
+
+def period_previous(p):
+    """The period just before (环比)."""
+    return period_holding(p[0], p[1] - dt.timedelta(days=1))
+
+
+def period_year_earlier(p):
+    """The same period one year earlier (同比): the same ISO week number of the
+    ISO year before (its week 52 when it has no week 53), else the same
+    calendar day / month / quarter / year of the year before (29 Feb → 28 Feb)."""
+    kind, first, _ = p
+    if kind == "week":
+        y, w, _ = first.isocalendar()
+        try:
+            d = dt.date.fromisocalendar(y - 1, w, 1)
+        except ValueError:
+            d = dt.date.fromisocalendar(y - 1, 52, 1)
+        return period_holding(kind, d)
+    try:
+        d = first.replace(year=first.year - 1)
+    except ValueError:  # 29 February
+        d = dt.date(first.year - 1, first.month, first.day - 1)
+    return period_holding(kind, d)
+
+
+def period_title(p):
+    kind, f, last = p
+    if kind == "day":
+        return f"{f.year}年{f.month}月{f.day}日"
+    if kind == "week":
+        y, w, _ = f.isocalendar()
+        return f"{y}年第{w}周（{f.month}月{f.day}日—{last.month}月{last.day}日）"
+    if kind == "month":
+        return f"{f.year}年{f.month}月"
+    if kind == "quarter":
+        return f"{f.year}年第{'一二三四'[(f.month - 1) // 3]}季度"
+    return f"{f.year}年"
+
+
+def _names():
+    """Labels for codes (only for reading the output; compare-report ignores them)."""
+    dicts = json.loads(DICTS.read_text("utf-8"))
+    labels = {x["id"]: {e["code"]: e["label"] for e in x["entries"]} for x in dicts}
+    org = json.loads(ORG.read_text("utf-8"))
+    units = {u["code"]: u["name"] for u in org.get("units", [])}
+    bureau = next((u["name"] for u in org.get("units", []) if u.get("kind") == "bureau"),
+                  org.get("name", ""))
+    return labels, units, bureau
+
+
+def _measures(db, first, last, col=None):
+    """{key: measures} of the records whose 报警 date is in [first, last],
+    grouped by `col` (one key None without)."""
+    group = f"{col}, " if col else "NULL, "
+    sql = (f"SELECT {group}COUNT(*), COALESCE(SUM(valid), 0), COALESCE(SUM(loss_fen), 0),"
+           f" COALESCE(SUM(injured), 0), COALESCE(SUM(dead), 0) FROM incident"
+           f" WHERE day BETWEEN ? AND ?" + (f" GROUP BY {col}" if col else ""))
+    return {row[0]: dict(zip(MEASURES, row[1:]))
+            for row in db.execute(sql, (first.isoformat(), last.isoformat()))}
+
+
+def _mean(total_secs, n):
+    return None if n == 0 else _out(_tenths(Fraction(total_secs, n)))
+
+
+def _speed_table(db, kind, first, last, unit_name):
+    edges = BUCKETS[kind]
+    case = "CASE " + " ".join(
+        f"WHEN {kind} >= {lo} THEN {i}" for i, (lo, _) in reversed(list(enumerate(edges)))) + " END"
+    where = f"day BETWEEN ? AND ? AND {kind} IS NOT NULL"
+    args = (first.isoformat(), last.isoformat())
+    per = {}  # unit -> (counts, Σ secs)
+    for unit, b, n, secs in db.execute(
+            f"SELECT unit, {case} AS b, COUNT(*), SUM({kind}) FROM incident WHERE {where}"
+            f" GROUP BY unit, b", args):
+        if b is None:
+            die(f"{unit} 有负的时长（{kind}）")
+        counts, total = per.setdefault(unit, ([0] * len(edges), [0]))
+        counts[b] += n
+        total[0] += secs
+    # The overall line straight from the table, not as the sum of the units.
+    all_counts = [0] * len(edges)
+    for b, n in db.execute(f"SELECT {case} AS b, COUNT(*) FROM incident WHERE {where} GROUP BY b",
+                           args):
+        all_counts[b] = n
+    all_secs = db.execute(f"SELECT COALESCE(SUM({kind}), 0) FROM incident WHERE {where}",
+                          args).fetchone()[0]
+
+    def line(unit, counts, secs):
+        total = sum(counts)
+        return {"unit": unit, "name": unit_name(unit) if unit else "合计", "total": total,
+                "counts": counts, "shares_pct": [share(c, total) for c in counts],
+                "mean_secs": _mean(secs, total)}
+
+    units = [line(u, per[u][0], per[u][1][0]) for u in sorted(per)]
+    measured = [u for u in sorted(per) if sum(per[u][0]) > 0]
+    # Highest exact mean first (Σ/n as a fraction), ties by code ascending.
+    measured.sort(key=lambda u: (-Fraction(per[u][1][0], sum(per[u][0])), u))
+    return {
+        "kind": kind, "label": SPEED_LABEL[kind], "buckets": [name for _, name in edges],
+        "units": units, "overall": line("", all_counts, all_secs),
+        "slowest": [line(u, per[u][0], per[u][1][0]) for u in measured[:3]],
+    }
+
+
+def report(csv_path, period, db=None, skip_invalid=False, now=None):
+    """The 警情通报 of `period` (text) over every record of the CSV, in the
+    JSON shape of jingwu_core::stats::Report."""
+    p = parse_period(period) if isinstance(period, str) else period
+    db = db or load(csv_path, skip_invalid)
+    labels, units, bureau = _names()
+    prev, ly = period_previous(p), period_year_earlier(p)
+    spans = [p, prev, ly]
+    zero = dict.fromkeys(MEASURES, 0)
+
+    # No GROUP BY: exactly one row, zeros over no records (COALESCE).
+    cur_m, prev_m, ly_m = (_measures(db, q[1], q[2])[None] for q in spans)
+
+    def changes(a, b):
+        return {k: pct_change(a[k], b[k]) for k in MEASURES}
+
+    def lines(col, codes, label):
+        maps = [_measures(db, q[1], q[2], col) for q in spans]
+        if codes is None:
+            codes = sorted(maps[0])
+        out = []
+        for code in codes:
+            cur, pm, lm = (mp.get(code, zero) for mp in maps)
+            out.append({"code": code, "name": label(code), **cur,
+                        "share_pct": share(cur["count"], cur_m["count"]),
+                        "mom_pct": pct_change(cur["count"], pm["count"]),
+                        "yoy_pct": pct_change(cur["count"], lm["count"])})
+        return out
+
+    cats = {c for c in labels["alarm_category"] if len(c) == 6 and c.endswith("0000")}
+    cats |= {r[0] for r in db.execute("SELECT DISTINCT category FROM incident WHERE day BETWEEN ? AND ?",
+                                      (p[1].isoformat(), p[2].isoformat()))}
+    cat_label = labels["alarm_category"].get
+    town_label = labels["township"].get
+    unfinished = dict(db.execute(
+        "SELECT status, COUNT(*) FROM incident WHERE day BETWEEN ? AND ? AND status <> 'archived'"
+        " GROUP BY status", (p[1].isoformat(), p[2].isoformat())).fetchall())
+    unknown = set(unfinished) - set(UNFINISHED)
+    if unknown:
+        die(f"未知状态：{', '.join(sorted(unknown))}")
+    now = now or dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+    return {
+        "title": f"{bureau}警情通报（{period_title(p)}）",
+        "period": period_key(p),
+        "kind": p[0],
+        "from": p[1].isoformat(),
+        "to": p[2].isoformat(),
+        "previous_period": period_key(prev),
+        "year_earlier_period": period_key(ly),
+        "scope": bureau,
+        "generated_at": now.isoformat(timespec="seconds"),
+        "totals": {"current": cur_m, "previous": prev_m, "year_earlier": ly_m,
+                   "mom_pct": changes(cur_m, prev_m), "yoy_pct": changes(cur_m, ly_m)},
+        "by_category": lines("category", sorted(cats), lambda c: cat_label(c, c)),
+        "by_unit": lines("unit", None, lambda c: units.get(c, c)),
+        "by_township": lines("township", None, lambda c: town_label(c, c)),
+        "speed": [_speed_table(db, k, p[1], p[2], lambda c: units.get(c, c)) for k in BUCKETS],
+        "unfinished": [{"status": st, "label": STATUS_LABEL[st], "count": unfinished.get(st, 0)}
+                       for st in UNFINISHED],
+        "unfinished_total": sum(unfinished.values()),
+    }
+
+
 # --- compare -----------------------------------------------------------------
 def _norm(x):
     # Numbers compare by value (1 == 1.0; 12.5 from either side), the rest as is.
@@ -353,6 +612,78 @@ def compare(a, b, name_a="A", name_b="B", show=5):
     return lines
 
 
+# Text from names, labels and the time of generation: not figures.
+REPORT_IGNORED = {"title", "scope", "generated_at", "name", "label"}
+_IDENTITY = ("code", "unit", "status", "kind")
+
+
+def _ident(x):
+    if isinstance(x, dict):
+        for k in _IDENTITY:
+            if k in x:
+                return x[k]
+    return None
+
+
+def _show(x):
+    if isinstance(x, (Fraction, Decimal)):
+        return str(x)
+    return json.dumps(x, ensure_ascii=False, default=str)
+
+
+def compare_report(a, b, name_a="A", name_b="B"):
+    """Every difference of figures between two reports, as lines `path: …`
+    (names, labels, title, scope and generated_at left out)."""
+    out = []
+
+    def walk(x, y, path):
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in list(x) + [k for k in y if k not in x]:
+                if k in REPORT_IGNORED:
+                    continue
+                sub = f"{path}.{k}" if path else k
+                if k not in y:
+                    out.append(f"{sub}: 只有 {name_a} 有（{_show(x[k])}）")
+                elif k not in x:
+                    out.append(f"{sub}: 只有 {name_b} 有（{_show(y[k])}）")
+                else:
+                    walk(x[k], y[k], sub)
+        elif isinstance(x, list) and isinstance(y, list):
+            ids_x, ids_y = [_ident(v) for v in x], [_ident(v) for v in y]
+            keyed = all(i is not None for i in ids_x + ids_y)
+            if keyed and ids_x != ids_y:
+                # Lines keyed by code / unit / status: say which are missing or
+                # out of order, then compare those on both sides by key.
+                only_x = [i for i in ids_x if i not in ids_y]
+                only_y = [i for i in ids_y if i not in ids_x]
+                what = []
+                if only_x:
+                    what.append(f"只有 {name_a} 有 {_show(only_x)}")
+                if only_y:
+                    what.append(f"只有 {name_b} 有 {_show(only_y)}")
+                if not what:
+                    what.append("顺序不同")
+                out.append(f"{path}: 行不同（{'；'.join(what)}）：{name_a} {_show(ids_x)}；"
+                           f"{name_b} {_show(ids_y)}")
+                by_y = dict(zip(ids_y, y))
+                for i, v in zip(ids_x, x):
+                    if i in by_y:
+                        walk(v, by_y[i], f"{path}[{_show(i)}]")
+                return
+            if len(x) != len(y):
+                out.append(f"{path}: 项数不同：{name_a} {len(x)}，{name_b} {len(y)}")
+            for n, (v, w) in enumerate(zip(x, y)):
+                i = _ident(v)
+                walk(v, w, f"{path}[{_show(i) if i is not None else n}]")
+        elif _norm(x) != _norm(y):
+            out.append(f"{path}: {name_a} {_show(x)} ≠ {name_b} {_show(y)}")
+
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return [f"{name_a} 和 {name_b} 都应是警情通报的 JSON 对象"]
+    walk(a, b, "")
+    return out
+
+
 def dump(value):
     def default(o):
         if isinstance(o, Decimal):
@@ -385,6 +716,14 @@ def main(argv=None):
     c = sub.add_parser("compare", help="比较两个 JSON 数组")
     c.add_argument("a")
     c.add_argument("b")
+    r = sub.add_parser("report", help="警情通报的各项数字（JSON）")
+    r.add_argument("--csv", required=True, help="导入用 CSV")
+    r.add_argument("--period", required=True, help="统计期：2026-W48、2026-11、2026-Q4 或 2026")
+    r.add_argument("--skip-invalid", action="store_true", help="跳过不合规的行（默认报错）")
+    cr = sub.add_parser("compare-report", help="比较两份警情通报 JSON 的各项数字")
+    cr.add_argument("a", help="枢纽生成的 JSON")
+    cr.add_argument("b", help="本脚本生成的 JSON")
+    cr.add_argument("--show", type=int, default=20, help="最多列出多少处不同（默认 20）")
     a = p.parse_args(argv)
 
     if a.cmd == "stats":
@@ -397,6 +736,11 @@ def main(argv=None):
             print(f"第 {line} 行：{msg}")
         print(f"合规 {len(records)} 行，不合规 {len(problems)} 行")
         return 1 if problems else 0
+    elif a.cmd == "report":
+        try:
+            print(dump(report(a.csv, a.period, skip_invalid=a.skip_invalid)))
+        except BadPeriod as e:
+            die(str(e))
     else:
         docs = []
         for f in (a.a, a.b):
@@ -405,6 +749,14 @@ def main(argv=None):
             except (OSError, ValueError) as e:
                 print(f"读不了 {f}：{e}", file=sys.stderr)
                 return 2
+        if a.cmd == "compare-report":
+            diff = compare_report(docs[0], docs[1], a.a, a.b)
+            if diff:
+                print(f"{a.a} 与 {a.b} 有 {len(diff)} 处不同" + (f"，前 {a.show} 处：" if len(diff) > a.show else "："))
+                print("\n".join("  " + d for d in diff[:a.show]))
+                return 1
+            print(f"一致：{docs[0].get('period')} 的各项数字相同")
+            return 0
         diff = compare(docs[0], docs[1], a.a, a.b)
         if diff:
             print("\n".join(diff))

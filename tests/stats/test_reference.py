@@ -241,6 +241,261 @@ class ReferenceTest(unittest.TestCase):
         self.assertIn("行数不同", r.stdout)
 
 
+PS2 = "522634520000"
+T100, T101, T102, T001 = "522634100", "522634101", "522634102", "522634001"
+
+# A report of 2026-W48 (Mon 2026-11-23 .. Sun 2026-11-29). 环比 with 2026-W47
+# (11-16 .. 11-22), 同比 with 2025-W48 (2025-11-24 .. 11-30).
+REPORT_ROWS = [
+    # --- the week: 8 records ---
+    # A1: first second of the week; ack 30 s, depart 300 s, feedback 1800 s; 100.5 元, 1 injured
+    rec("A1", "2026-11-23 00:00:00", PS, "010101", T100, (30, 300, 900, 1800),
+        "2026-11-23 02:00:00", "04", injured="1", loss="100.5"),
+    # A2: last second of the week (派警 falls in W49: still the record's period);
+    # 火灾, a category with no record before nor a year earlier; stopped at 已签收 (ack 90 s)
+    rec("A2", "2026-11-29 23:59:59", PS2, "040000", T100, (90,)),
+    # A3: 无效; ack 60, depart 600, feedback 3600
+    rec("A3", "2026-11-25 10:00:00", PS, "010200", T101, (60, 600, 1200, 3600),
+        "2026-11-25 12:00:00", "06", valid="0"),
+    # A4: 已反馈, not archived; ack 0, depart 100, feedback 1000; 0.05 元, 1 dead
+    rec("A4", "2026-11-26 12:00:00", PS2, "030101", T101, (0, 100, 500, 1000), "", "01",
+        dead="1", loss="0.05"),
+    # A5: never dispatched, 受理
+    rec("A5", "2026-11-27 09:00:00", TRAFFIC, "030000", T102, None),
+    # A6: 已出警; ack 200, depart 250
+    rec("A6", "2026-11-27 10:00:00", TRAFFIC, "030101", T102, (200, 250)),
+    # A7: 已到达现场; ack 100, depart 400
+    rec("A7", "2026-11-28 11:00:00", FIRE, "040101", T102, (100, 400, 500)),
+    # A8: 已下达 only, nothing measured
+    rec("A8", "2026-11-28 12:00:00", PATROL, "080200", T001, ()),
+    # --- the week before: 3 records ---
+    rec("P1", "2026-11-22 23:59:59", PS, "010000", T100, (10, 20, 30, 40),
+        "2026-11-23 01:00:00", "04", dead="1", loss="33.33"),
+    rec("P2", "2026-11-16 00:00:00", PS, "030000", T101, None, "2026-11-16 01:00:00"),
+    rec("P3", "2026-11-20 08:00:00", PS, "010300", T100, None, "2026-11-20 09:00:00"),
+    # --- a year earlier: 2 records, and one just outside ---
+    rec("Y1", "2025-11-24 08:00:00", PS, "010101", T102, (5, 6, 7, 8), "2025-11-24 09:00:00", "04",
+        loss="100.55"),
+    rec("Y2", "2025-11-30 23:59:59", TRAFFIC, "030000", T102, (5, 6, 7, 8), "2025-12-01 09:00:00",
+        "04", injured="2"),
+    rec("Y3", "2025-11-23 23:59:59", FIRE, "040000", T100, None, "2025-11-24 00:00:00"),
+    # --- after the week ---
+    rec("N1", "2026-11-30 00:00:00", FIRE, "040000", T100, (1000,)),
+]
+
+
+def line(code, count, valid, loss_fen, injured, dead, share_pct, mom, yoy):
+    return {"code": code, **m(count, valid, loss_fen, injured, dead), "share_pct": share_pct,
+            "mom_pct": mom, "yoy_pct": yoy}
+
+
+def sline(unit, counts, shares, mean):
+    return {"unit": unit, "total": sum(counts), "counts": counts, "shares_pct": shares, "mean_secs": mean}
+
+
+def figures(x):
+    """The report without names and labels (what compare-report ignores)."""
+    if isinstance(x, dict):
+        return {k: figures(v) for k, v in x.items() if k not in ref.REPORT_IGNORED}
+    if isinstance(x, list):
+        return [figures(v) for v in x]
+    return x
+
+
+class ReportTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory()
+        cls.csv = os.path.join(cls.dir.name, "r.csv")
+        with open(cls.csv, "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(H)
+            w.writerows(REPORT_ROWS)
+        cls.db = ref.load(cls.csv)
+        cls.report = json.loads(ref.dump(ref.report(cls.csv, "2026-W48", db=cls.db)))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dir.cleanup()
+
+    def test_period_and_totals(self):
+        r = self.report
+        self.assertEqual([r[k] for k in ("period", "kind", "from", "to", "previous_period",
+                                         "year_earlier_period")],
+                         ["2026-W48", "week", "2026-11-23", "2026-11-29", "2026-W47", "2025-W48"])
+        self.assertIn("2026年第48周（11月23日—11月29日）", r["title"])
+        self.assertEqual(r["totals"], {
+            "current": m(8, 7, 10050 + 5, 1, 1),
+            "previous": m(3, 3, 3333, 0, 1),
+            "year_earlier": m(2, 2, 10055, 2, 0),
+            # 8/3 → 166.7; 7/3 → 133.3; 10055/3333 − 1 = 201.68…; injured base 0; dead 1 → 1
+            "mom_pct": {"count": 166.7, "valid": 133.3, "loss_fen": 201.7, "injured": None, "dead": 0.0},
+            "yoy_pct": {"count": 300.0, "valid": 250.0, "loss_fen": 0.0, "injured": -50.0, "dead": None},
+        })
+
+    def test_lines(self):
+        r = figures(self.report)
+        z = lambda c: line(c, 0, 0, 0, 0, 0, 0.0, None, None)  # noqa: E731
+        self.assertEqual(r["by_category"], [
+            line("010000", 2, 1, 10050, 1, 0, 25.0, 0.0, 100.0),  # before: P1, P3; a year earlier: Y1
+            z("020000"),
+            line("030000", 3, 3, 5, 0, 1, 37.5, 200.0, 200.0),
+            line("040000", 2, 2, 0, 0, 0, 25.0, None, None),  # base 0 both ways (Y3 is in 2025-W47)
+            z("050000"), z("060000"), z("070000"),
+            line("080000", 1, 1, 0, 0, 0, 12.5, None, None),
+        ])
+        self.assertEqual(r["by_unit"], [
+            line(PATROL, 1, 1, 0, 0, 0, 12.5, None, None),
+            line(TRAFFIC, 2, 2, 0, 0, 0, 25.0, None, 100.0),
+            line(FIRE, 1, 1, 0, 0, 0, 12.5, None, None),
+            line(PS, 2, 1, 10050, 1, 0, 25.0, -33.3, 100.0),
+            line(PS2, 2, 2, 5, 0, 1, 25.0, None, None),
+        ])
+        self.assertEqual(r["by_township"], [
+            line(T001, 1, 1, 0, 0, 0, 12.5, None, None),
+            line(T100, 2, 2, 10050, 1, 0, 25.0, 0.0, None),
+            line(T101, 2, 1, 5, 0, 1, 25.0, 100.0, None),
+            line(T102, 3, 3, 0, 0, 0, 37.5, None, 50.0),
+        ])
+
+    def test_speed(self):
+        sp = {t["kind"]: t for t in figures(self.report)["speed"]}
+        self.assertEqual([t["kind"] for t in self.report["speed"]], ["ack", "depart", "feedback"])
+        self.assertEqual(sp["ack"]["buckets"], ["0-30s", "30-60s", "60-120s", "120-180s", ">180s"])
+        ack = {
+            TRAFFIC: sline(TRAFFIC, [0, 0, 0, 0, 1], [0.0, 0.0, 0.0, 0.0, 100.0], 200.0),
+            FIRE: sline(FIRE, [0, 0, 1, 0, 0], [0.0, 0.0, 100.0, 0.0, 0.0], 100.0),
+            PS: sline(PS, [0, 1, 1, 0, 0], [0.0, 50.0, 50.0, 0.0, 0.0], 45.0),  # 30, 60
+            PS2: sline(PS2, [1, 0, 1, 0, 0], [50.0, 0.0, 50.0, 0.0, 0.0], 45.0),  # 0, 90
+        }
+        self.assertEqual(sp["ack"]["units"], [ack[u] for u in (TRAFFIC, FIRE, PS, PS2)])
+        self.assertEqual(sp["ack"]["overall"],
+                         sline("", [1, 1, 3, 0, 1], [16.7, 16.7, 50.0, 0.0, 16.7], 80.0))  # 480 / 6
+        # PS and PS2 tie at 45 s: the lower code is named, the other falls off the three.
+        self.assertEqual(sp["ack"]["slowest"], [ack[TRAFFIC], ack[FIRE], ack[PS]])
+        self.assertEqual([x["unit"] for x in sp["depart"]["slowest"]], [PS, FIRE, TRAFFIC])
+        self.assertEqual(sp["depart"]["overall"],
+                         sline("", [2, 2, 1, 0, 0], [40.0, 40.0, 20.0, 0.0, 0.0], 330.0))
+        self.assertEqual(sp["feedback"]["units"], [
+            sline(PS, [0, 1, 1, 0, 0], [0.0, 50.0, 50.0, 0.0, 0.0], 2700.0),
+            sline(PS2, [1, 0, 0, 0, 0], [100.0, 0.0, 0.0, 0.0, 0.0], 1000.0),
+        ])
+        self.assertEqual(sp["feedback"]["overall"],
+                         sline("", [1, 1, 1, 0, 0], [33.3, 33.3, 33.3, 0.0, 0.0], 2133.3))  # 6400 / 3
+        self.assertEqual([x["unit"] for x in sp["feedback"]["slowest"]], [PS, PS2])
+
+    def test_unfinished(self):
+        r = self.report
+        self.assertEqual([(x["status"], x["count"]) for x in r["unfinished"]], [
+            ("received", 1), ("dispatched", 1), ("acknowledged", 1), ("departed", 1),
+            ("arrived", 1), ("feedback_filed", 1), ("concluded", 0)])
+        self.assertEqual(r["unfinished_total"], 6)
+
+    def test_empty_period(self):
+        r = json.loads(ref.dump(ref.report(self.csv, "2030-Q2", db=self.db)))
+        self.assertEqual(r["totals"]["current"], m(0, 0, 0, 0, 0))
+        self.assertEqual(r["totals"]["mom_pct"], dict.fromkeys(ref.MEASURES))
+        self.assertEqual(len(r["by_category"]), 8)
+        self.assertTrue(all(x["share_pct"] is None for x in r["by_category"]))
+        self.assertEqual((r["by_unit"], r["by_township"]), ([], []))
+        for t in r["speed"]:
+            self.assertEqual((t["units"], t["slowest"]), ([], []))
+            self.assertEqual(figures(t["overall"]), sline("", [0] * 5, [None] * 5, None))
+        self.assertEqual(r["unfinished_total"], 0)
+
+    def test_periods(self):
+        def keys(text):
+            p = ref.parse_period(text)
+            return (ref.period_key(p), str(p[1]), str(p[2]), ref.period_key(ref.period_previous(p)),
+                    ref.period_key(ref.period_year_earlier(p)))
+        self.assertEqual(keys("2026-W01"), ("2026-W01", "2025-12-29", "2026-01-04", "2025-W52", "2025-W01"))
+        self.assertEqual(keys("2027-W01"), ("2027-W01", "2027-01-04", "2027-01-10", "2026-W53", "2026-W01"))
+        # 2026 has a week 53, 2025 does not: compare with 2025-W52.
+        self.assertEqual(keys("2026-W53"), ("2026-W53", "2026-12-28", "2027-01-03", "2026-W52", "2025-W52"))
+        self.assertEqual(keys("2026-01"), ("2026-01", "2026-01-01", "2026-01-31", "2025-12", "2025-01"))
+        self.assertEqual(keys("2028-02"), ("2028-02", "2028-02-01", "2028-02-29", "2028-01", "2027-02"))
+        self.assertEqual(keys("2026-Q1"), ("2026-Q1", "2026-01-01", "2026-03-31", "2025-Q4", "2025-Q1"))
+        self.assertEqual(keys("2026"), ("2026", "2026-01-01", "2026-12-31", "2025", "2025"))
+        self.assertEqual(keys("2028-02-29"), ("2028-02-29", "2028-02-29", "2028-02-29", "2028-02-28",
+                                              "2027-02-28"))
+        for bad in ["2025-W53", "2026-W54", "2026-W00", "2026-W5", "2026-Q0", "2026-Q5", "2026-00",
+                    "2026-13", "2026-1", "1899", "26", "2026-02-30", "2026/11", ""]:
+            with self.assertRaises(ref.BadPeriod, msg=bad):
+                ref.parse_period(bad)
+
+    def test_agrees_with_stats_and_speed(self):
+        """On generated data: totals and lines equal `stats`, speed counts equal `speed`."""
+        spec = importlib.util.spec_from_file_location("gen", ROOT / "scripts" / "gen-incidents.py")
+        gen = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(gen)
+        header, rows, _ = gen.generate(3000, 2, dt.date(2026, 11, 30), 7, 0)
+        path = os.path.join(self.dir.name, "gen.csv")
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            w.writerows(rows)
+        db = ref.load(path)
+        for period in ["2026-W48", "2026-11", "2026-Q3", "2026"]:
+            r = json.loads(ref.dump(ref.report(path, period, db=db)))
+            st = lambda by, a, b: ref.stats(path, a, b, by, db=db)  # noqa: E731
+            spans = [(r["from"], r["to"])]
+            for key in ("previous_period", "year_earlier_period"):
+                q = ref.parse_period(r[key])
+                spans.append((str(q[1]), str(q[2])))
+            for part, (a, b) in zip(("current", "previous", "year_earlier"), spans):
+                self.assertEqual([r["totals"][part]], st("", a, b), (period, part))
+            for dim, key in [("unit", "by_unit"), ("township", "by_township")]:
+                self.assertEqual([{dim: x["code"], **{k: x[k] for k in ref.MEASURES}} for x in r[key]],
+                                 st(dim, *spans[0]))
+            cats = {x["category"]: x for x in st("category", *spans[0])}
+            for x in r["by_category"]:
+                self.assertEqual(x["count"], cats.get(x["code"], {"count": 0})["count"])
+            for t in r["speed"]:
+                flat = [{"unit": u["unit"], "bucket": b, "count": c}
+                        for u in t["units"] for b, c in zip(t["buckets"], u["counts"])]
+                self.assertEqual(flat, ref.speed(path, t["kind"], *spans[0], db=db))
+                self.assertEqual(t["overall"]["counts"],
+                                 [sum(u["counts"][i] for u in t["units"]) for i in range(5)])
+
+    def test_cli_and_compare_report(self):
+        a = os.path.join(self.dir.name, "hub.json")
+        b = os.path.join(self.dir.name, "ref.json")
+        res = run("report", "--csv", self.csv, "--period", "2026-W48")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(figures(json.loads(res.stdout)), figures(self.report))
+        Path(b).write_text(res.stdout, "utf-8")
+        hub = json.loads(res.stdout)
+        # Names, labels, title, scope and the time of generation are not compared.
+        hub["title"], hub["scope"], hub["generated_at"] = "别的", "别的", "2000-01-01T00:00:00+08:00"
+        hub["by_unit"][0]["name"] = "别的"
+        hub["speed"][0]["label"] = "别的"
+        hub["unfinished"][0]["label"] = "别的"
+        hub["totals"]["current"]["count"] = 8.0  # the same number
+        Path(a).write_text(json.dumps(hub, ensure_ascii=False), "utf-8")
+        res = run("compare-report", a, b)
+        self.assertEqual(res.returncode, 0, res.stdout)
+        hub["totals"]["yoy_pct"]["injured"] = None
+        hub["by_category"][3]["mom_pct"] = 0.0
+        hub["speed"][0]["slowest"][2] = hub["speed"][0]["units"][3]  # PS2 instead of PS
+        hub["speed"][2]["overall"]["mean_secs"] = 2133.4
+        del hub["by_township"][0]
+        hub["unfinished"][6]["count"] = 1
+        Path(a).write_text(json.dumps(hub, ensure_ascii=False), "utf-8")
+        res = run("compare-report", a, b)
+        self.assertEqual(res.returncode, 1)
+        out = res.stdout
+        self.assertIn("有 6 处不同", out)
+        self.assertIn("totals.yoy_pct.injured: ", out)
+        self.assertIn('by_category["040000"].mom_pct', out)
+        self.assertIn('speed["ack"].slowest: 行不同（只有 ', out)
+        self.assertIn('speed["feedback"].overall.mean_secs', out)
+        self.assertIn('by_township: 行不同（只有 ' + b + ' 有 ["522634001"]）', out)
+        self.assertIn('unfinished["concluded"].count', out)
+        res = run("report", "--csv", self.csv, "--period", "2026-W54")
+        self.assertEqual(res.returncode, 2)
+        self.assertIn("统计期“2026-W54”无效", res.stderr)
+
+
 class GeneratorTest(unittest.TestCase):
     """scripts/gen-incidents.py: valid rows, coverage, determinism, distinct bad rows."""
 
