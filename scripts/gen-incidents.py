@@ -396,7 +396,20 @@ class Gen:
             last = d + dt.timedelta(seconds=offs[steps - 1])
         end = ""
         if status == "archived":
-            end = fmt(last + dt.timedelta(seconds=r.randrange(60, 3 * 86400 if steps else 3600)))
+            end_t = last + dt.timedelta(seconds=r.randrange(60, 3 * 86400 if steps else 3600))
+            end = fmt(end_t)
+            if end_t > self.cutoff:
+                # Nothing happens after the last day: still open then.
+                end = ""
+        for i in range(steps):
+            if times[i] and dt.datetime.strptime(times[i], "%Y-%m-%d %H:%M:%S") > self.cutoff:
+                for j in range(i, 5):
+                    times[j] = ""
+                steps = i
+                end = ""
+                break
+        if steps < 5:
+            result = None
 
         injured = dead = 0
         if valid and steps == 5:
@@ -405,7 +418,8 @@ class Gen:
                 injured = r.choice([1, 1, 1, 1, 2, 2, 3, 4])
             if cat == "030101" and r.random() < 0.08 or fam == "04" and r.random() < 0.01:
                 dead = r.choice([1, 1, 2])
-        loss = self.loss_fen(fam) if valid else 0
+        # Losses and casualties are what the report (反馈) found.
+        loss = self.loss_fen(fam) if valid and steps == 5 else 0
 
         content = self.fill(self.text_for(cat), town) if valid else r.choice(INVALID_TEXTS)
         if r.random() < 0.01:
@@ -559,6 +573,8 @@ def generate(count, years, end, seed, bad, codes=None):
     start = span(end, years)
     days = (end - start).days + 1
     gen = Gen(rng, codes)
+    # No step of any record happens after the last day.
+    gen.cutoff = dt.datetime(end.year, end.month, end.day, 23, 59, 59)
 
     day_idx = rng.choices(range(days), date_weights(start, days), k=count)
     hours = rng.choices(range(24), HOUR_WEIGHTS, k=count)

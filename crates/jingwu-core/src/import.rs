@@ -105,7 +105,10 @@ pub struct ImportedRecord {
 
 /// The field names of [`ImportedRecord::check`]'s errors, and their
 /// columns.
-const RECORD_FIELDS: [(&str, usize); 9] = [
+const RECORD_FIELDS: [(&str, usize); 12] = [
+    ("injured", col::INJURED),
+    ("dead", col::DEAD),
+    ("loss_amount", col::LOSS),
     ("handling_unit", col::UNIT),
     ("dispatched_at", col::STEPS),
     ("acknowledged_at", col::STEPS + 1),
@@ -159,7 +162,8 @@ impl ImportedRecord {
     /// - 终结 needs the report, or no dispatch at all (e.g. an invalid
     ///   call closed at the desk), and no earlier than the last step;
     /// - 处警结果 is given exactly when there is a report, and is in the
-    ///   dictionary.
+    ///   dictionary; without a report there are no casualties or losses
+    ///   (they are what the report found).
     pub fn check(
         &self,
         reg: &Registry,
@@ -210,6 +214,20 @@ impl ImportedRecord {
             }
             if c > now {
                 errs.push(err("concluded_at", "终结时间不能晚于导入时间"));
+            }
+        }
+        if self.feedback_at.is_none() {
+            for (field, label, v) in [
+                ("injured", "受伤人数", i64::from(self.injured)),
+                ("dead", "死亡人数", i64::from(self.dead)),
+                ("loss_amount", "损失金额", self.loss_amount.fen()),
+            ] {
+                if v != 0 {
+                    errs.push(err(
+                        field,
+                        format!("没有反馈时间时{label}应为空或 0（伤亡和损失是反馈的内容）"),
+                    ));
+                }
             }
         }
         match (&self.result, self.feedback_at) {

@@ -146,7 +146,7 @@ impl Period {
         };
         let year = |x: &str| -> Result<i32, BadPeriod> {
             let y = num(x)?;
-            if x.len() != 4 || !(1900..=9999).contains(&y) {
+            if x.len() != 4 || !(1900..=9000).contains(&y) {
                 return Err(bad());
             }
             Ok(y as i32)
@@ -447,6 +447,8 @@ pub const STATION_LEADER_POSTS: [&str; 4] = ["所长", "副所长", "教导员",
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Scope {
+    /// Every record on the hub: its operator's command line.
+    All { name: String },
     /// Every record of the bureau (110 brigade, 指挥中心, bureau leaders).
     Bureau { bureau: String, name: String },
     /// The records of these units (a station's leaders: the station and
@@ -458,6 +460,7 @@ impl Scope {
     /// Whether a record of `unit` is in scope.
     pub fn covers(&self, org: &Org, unit: &str) -> bool {
         match self {
+            Scope::All { .. } => true,
             Scope::Bureau { bureau, .. } => org.bureau_of(unit).is_some_and(|b| &b.code == bureau),
             Scope::Units { units, .. } => units.iter().any(|u| u == unit),
         }
@@ -466,7 +469,7 @@ impl Scope {
     /// 全局 name shown on reports: the bureau's or the station's.
     pub fn name(&self) -> &str {
         match self {
-            Scope::Bureau { name, .. } | Scope::Units { name, .. } => name,
+            Scope::All { name } | Scope::Bureau { name, .. } | Scope::Units { name, .. } => name,
         }
     }
 }
@@ -978,6 +981,36 @@ impl Filter {
 }
 
 impl Conditions {
+    /// The conditions narrowed to what `scope` may see: the 管辖单位
+    /// must be in scope as well as in the condition's own units.
+    pub fn within(mut self, scope: &Scope, org: &Org) -> Conditions {
+        if matches!(scope, Scope::All { .. }) {
+            return self;
+        }
+        let allowed: Vec<String> = match scope {
+            Scope::Units { units, .. } => units.clone(),
+            _ => org
+                .units()
+                .filter(|u| scope.covers(org, &u.code))
+                .map(|u| u.code.clone())
+                .collect(),
+        };
+        self.units = Some(match self.units.take() {
+            Some(want) => want.into_iter().filter(|u| allowed.contains(u)).collect(),
+            None => allowed,
+        });
+        self
+    }
+
+    /// The same conditions over another 报警时间 range (a report's
+    /// previous period, or a year earlier).
+    pub fn between(&self, first: Date, last: Date) -> Conditions {
+        let mut c = self.clone();
+        c.from = Some(day_start(first));
+        c.to = Some(day_start(last + Duration::days(1)));
+        c
+    }
+
     /// Whether `f` meets every condition (the reference for the SQL the
     /// hub runs; used by tests and small stores).
     pub fn matches(&self, f: &IncidentFacts) -> bool {

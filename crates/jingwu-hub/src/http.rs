@@ -682,7 +682,10 @@ impl utoipa::Modify for BearerScheme {
     paths(healthz, login, logout, me, enrol, enrolments, decide_enrolment, create_user, revoke_sessions,
         keys, hub_key, push, pull, case_events, inbox, live, upload_begin, upload_status, upload_chunk, attachment,
         bundle, crate::webui::command, crate::seals::register, crate::seals::list,
-        crate::seals::digest, crate::seals::revoke),
+        crate::seals::digest, crate::seals::revoke, crate::stats_http::query, crate::stats_http::export,
+        crate::stats_http::stats, crate::stats_http::speed, crate::stats_http::report,
+        crate::stats_http::import, crate::stats_http::saved, crate::stats_http::save,
+        crate::stats_http::forget),
     components(schemas(crate::webui::doc::UiIncidentListsArgs, crate::webui::doc::UiCaseArgs,
         crate::webui::doc::UiIncidentFormArgs, crate::webui::doc::UiIncidentValidateArgs,
         crate::webui::doc::UiFieldError, crate::webui::doc::UiRepeatCall,
@@ -755,6 +758,7 @@ pub fn router(hub: AppState) -> Router {
         )
         .route("/api/seals/digest", get(crate::seals::digest))
         .route("/api/seals/{id}/revoke", post(crate::seals::revoke))
+        .merge(crate::stats_http::routes())
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
         .fallback(|| async { ApiError::not_found("没有这个接口") })
         .with_state(hub)

@@ -16,6 +16,8 @@ pub mod incidents;
 pub mod logins;
 pub mod seals;
 pub mod server;
+pub mod stats;
+pub mod stats_http;
 pub mod tls;
 pub mod webui;
 

@@ -13,6 +13,8 @@ use jingwu_hub::db::{EnrolmentRow, HubDb};
 use jingwu_hub::hub::Hub;
 use jingwu_hub::server::{self, Config};
 
+mod cli_stats;
+
 #[derive(Parser)]
 #[command(name = "jingwu-hub", version, about = "景武协同警务 县局服务器")]
 struct Cli {
@@ -71,6 +73,72 @@ enum Cmd {
     },
     /// Checks an evidence bundle completely; names the first bad event.
     VerifyCase { bundle: PathBuf },
+    /// Imports historical 110 records (xlsx or CSV, one row per record),
+    /// each signed by the importing officer's hosted key (PIN from
+    /// JINGWU_PIN or the first line of stdin). With any bad row nothing
+    /// is imported (unless --only-valid); rows already imported are
+    /// skipped.
+    ImportIncidents {
+        file: PathBuf,
+        /// The importing officer (a member of the 110 brigade or 指挥中心).
+        #[arg(long = "as")]
+        person: String,
+        /// Import the valid rows even if some rows have errors.
+        #[arg(long)]
+        only_valid: bool,
+        /// Check the file only.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also write the row errors to this file (CSV).
+        #[arg(long)]
+        errors: Option<PathBuf>,
+        /// Sign with this key file (the officer's sealed key) instead of
+        /// their hosted key.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// 110 statistics: measures grouped by --by, or response speed with
+    /// --speed.
+    Stats {
+        /// First day of 报警时间 (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day of 报警时间 (YYYY-MM-DD, inclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// Dimensions: day|week|month|quarter|year, unit, category,
+        /// township (comma-separated).
+        #[arg(long, default_value = "")]
+        by: String,
+        /// ack|depart|feedback: response speed per unit instead.
+        #[arg(long)]
+        speed: Option<String>,
+        /// More conditions as JSON (the API's filter), e.g.
+        /// '{"category":"010000","valid":true}'.
+        #[arg(long)]
+        filter: Option<String>,
+        /// json, csv or xlsx.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Output file (json and csv: standard output if absent).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Count only what this person may see (default: every record).
+        #[arg(long = "as")]
+        person: Option<String>,
+    },
+    /// The 警情通报 of a week, month, quarter or year.
+    Report {
+        /// 2026-W48, 2026-11, 2026-Q4 or 2026.
+        #[arg(long)]
+        period: String,
+        /// r.pdf, r.xlsx or r.json (by extension).
+        #[arg(long)]
+        out: PathBuf,
+        /// Report what this person may see (default: every record).
+        #[arg(long = "as")]
+        person: Option<String>,
+    },
     /// Online, consistent backup of the live database.
     Backup {
         #[arg(long)]
@@ -216,6 +284,49 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Cmd::ImportIncidents {
+            file,
+            person,
+            only_valid,
+            dry_run,
+            errors,
+            key,
+        } => cli_stats::import(
+            &cfg,
+            &file,
+            &person,
+            only_valid,
+            dry_run,
+            errors.as_deref(),
+            key.as_deref(),
+        ),
+        Cmd::Stats {
+            from,
+            to,
+            by,
+            speed,
+            filter,
+            format,
+            out,
+            person,
+        } => cli_stats::stats(
+            &cfg,
+            cli_stats::StatsArgs {
+                from,
+                to,
+                by,
+                speed,
+                filter,
+                format,
+                out,
+                person,
+            },
+        ),
+        Cmd::Report {
+            period,
+            out,
+            person,
+        } => cli_stats::report(&cfg, &period, &out, person.as_deref()),
         Cmd::Backup { out } => {
             let db = server::open_db(&cfg)?;
             db.backup(&out)?;

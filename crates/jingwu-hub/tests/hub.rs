@@ -24,4 +24,5 @@ mod offline;
 mod race;
 mod seals;
 mod sessions;
+mod stats;
 mod wire;

@@ -16,6 +16,7 @@
 mod accounts;
 mod error;
 mod events;
+mod stats;
 mod uploads;
 
 pub use accounts::{
@@ -26,6 +27,10 @@ pub use error::{ErrorBody, ErrorCode};
 pub use events::{
     live, LiveQuery, PullQuery, PullResponse, PushRequest, PushResult, PushedEvent, StoredEvent,
     WireError, WireEvent, WireReceipt,
+};
+pub use stats::{
+    ImportOutcome, ImportRequest, IncidentRow, QueryPage, QueryRequest, SavedQuery, SortBy,
+    SpeedRequest, SpeedRow, StatsRequest, StatsRow, MAX_PER_PAGE,
 };
 pub use uploads::{ChunkQuery, UploadRequest, UploadStatus};
 

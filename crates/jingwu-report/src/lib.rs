@@ -14,11 +14,13 @@
 mod csv_out;
 mod pdf;
 mod tables;
+mod views;
 mod xlsx;
 
 pub use csv_out::table_csv;
 pub use pdf::report_pdf;
 pub use tables::report_tables;
+pub use views::{query_table, speed_table, stats_table};
 pub use xlsx::{report_xlsx, tables_xlsx};
 
 /// One cell of a [`Table`].

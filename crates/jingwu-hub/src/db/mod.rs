@@ -16,6 +16,7 @@
 //! reader that has seen `gseq = n` has seen every event committed before
 //! it. Pull cursors and the live channel rely on this.
 
+pub mod incidents;
 pub mod postgres;
 pub mod sql;
 pub mod sqlite;
@@ -401,6 +402,46 @@ pub trait HubDb: Send + Sync + 'static {
     fn revoke_seal(&self, id: &str, by: &str, at: &str) -> DbResult<bool>;
 
     /// Writes a consistent copy of the live database to `dest`.
+    /// 110 statistics (see `incidents.rs`): the measures of the records
+    /// meeting `cond`, grouped by `dims`.
+    fn incident_stats(
+        &self,
+        cond: &jingwu_core::stats::Conditions,
+        dims: &[jingwu_core::stats::Dim],
+    ) -> DbResult<Vec<(Vec<String>, jingwu_core::stats::Measures)>>;
+    /// Response speed of the records meeting `cond`.
+    fn incident_speed(
+        &self,
+        cond: &jingwu_core::stats::Conditions,
+        kind: jingwu_core::stats::SpeedKind,
+    ) -> DbResult<jingwu_core::stats::SpeedRows>;
+    /// The records meeting `cond` by status.
+    fn incident_statuses(
+        &self,
+        cond: &jingwu_core::stats::Conditions,
+    ) -> DbResult<std::collections::BTreeMap<String, i64>>;
+    /// A page of the records meeting `cond`, and their number.
+    fn incident_rows(
+        &self,
+        cond: &jingwu_core::stats::Conditions,
+        sort: jingwu_proto::SortBy,
+        desc: bool,
+        limit: i64,
+        offset: i64,
+    ) -> DbResult<(i64, Vec<jingwu_proto::IncidentRow>)>;
+    /// Which of `case_nos` are already the number of a case.
+    fn taken_case_nos(&self, case_nos: &[String]) -> DbResult<Vec<String>>;
+    /// Writes typed 110 rows directly, for bulk loads that have no events
+    /// (the benchmark's million records); records with events get theirs
+    /// from the push transaction.
+    fn put_incident_facts(
+        &self,
+        facts: &[(String, jingwu_core::stats::IncidentFacts)],
+    ) -> DbResult<()>;
+    /// A person's saved queries: (name, filter JSON).
+    fn saved_queries(&self, person: &str) -> DbResult<Vec<(String, String)>>;
+    fn save_query(&self, person: &str, name: &str, filter: &str, at: &str) -> DbResult<()>;
+    fn delete_query(&self, person: &str, name: &str) -> DbResult<bool>;
     fn backup(&self, dest: &Path) -> DbResult<()>;
     /// Calls `wake` whenever another process commits events (PostgreSQL
     /// LISTEN/NOTIFY). SQLite has one hub process: a no-op.

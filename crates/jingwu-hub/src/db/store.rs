@@ -7,8 +7,13 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use jingwu_core::case::CaseState;
+use jingwu_core::stats::{Conditions, Dim, IncidentFacts, Measures, SpeedKind, SpeedRows};
 use uuid::Uuid;
+
+use jingwu_proto::{IncidentRow, SortBy};
 
 use super::sql::{args, Conn, Param, Row};
 use super::{
@@ -236,6 +241,12 @@ pub const MIGRATIONS: &[Migration] = &[
      ){strict};
      CREATE INDEX login_counters_last ON login_counters(last_failure);",
         then: None,
+    },
+    // 7: the typed 110 table statistics read (`incidents.rs`), kept by
+    // the push transaction; backfilled from the records stored.
+    Migration {
+        sql: super::incidents::MIGRATION,
+        then: Some(super::incidents::backfill),
     },
 ];
 
@@ -491,6 +502,7 @@ impl<'a> PushTx<'a> {
                 ));
             }
         }
+        let facts = super::incidents::facts_of(rows.iter().map(|r| &r.6));
         for chunk in rows.chunks(FLUSH_ROWS) {
             let sql = values_sql(
                 "INSERT INTO cases(id, case_type, case_no, unit, status, head, next_seq, state_json,
@@ -517,6 +529,7 @@ impl<'a> PushTx<'a> {
             }
             self.c.execute(&sql, &params)?;
         }
+        super::incidents::write(self.c, &facts)?;
         let mut grants: Vec<(String, String)> = std::mem::take(&mut self.grants)
             .into_iter()
             .map(|(c, p)| (c.to_string(), p))
@@ -1392,6 +1405,57 @@ impl<B: Backend> HubDb for Store<B> {
             )?;
             Ok(n == 1)
         })
+    }
+
+    fn incident_stats(
+        &self,
+        cond: &Conditions,
+        dims: &[Dim],
+    ) -> DbResult<Vec<(Vec<String>, Measures)>> {
+        self.b.read(|c| super::incidents::stats(c, cond, dims))
+    }
+
+    fn incident_speed(&self, cond: &Conditions, kind: SpeedKind) -> DbResult<SpeedRows> {
+        self.b.read(|c| super::incidents::speed(c, cond, kind))
+    }
+
+    fn incident_statuses(&self, cond: &Conditions) -> DbResult<BTreeMap<String, i64>> {
+        self.b.read(|c| super::incidents::statuses(c, cond))
+    }
+
+    fn incident_rows(
+        &self,
+        cond: &Conditions,
+        sort: SortBy,
+        desc: bool,
+        limit: i64,
+        offset: i64,
+    ) -> DbResult<(i64, Vec<IncidentRow>)> {
+        self.b
+            .read(|c| super::incidents::rows(c, cond, sort, desc, limit, offset))
+    }
+
+    fn taken_case_nos(&self, case_nos: &[String]) -> DbResult<Vec<String>> {
+        self.b
+            .read(|c| super::incidents::taken_case_nos(c, case_nos))
+    }
+
+    fn put_incident_facts(&self, facts: &[(String, IncidentFacts)]) -> DbResult<()> {
+        self.b.transaction(|c| super::incidents::write(c, facts))
+    }
+
+    fn saved_queries(&self, person: &str) -> DbResult<Vec<(String, String)>> {
+        self.b.read(|c| super::incidents::saved_queries(c, person))
+    }
+
+    fn save_query(&self, person: &str, name: &str, filter: &str, at: &str) -> DbResult<()> {
+        self.b
+            .write(|c| super::incidents::save_query(c, person, name, filter, at))
+    }
+
+    fn delete_query(&self, person: &str, name: &str) -> DbResult<bool> {
+        self.b
+            .write(|c| super::incidents::delete_query(c, person, name))
     }
 
     fn backup(&self, dest: &Path) -> DbResult<()> {
