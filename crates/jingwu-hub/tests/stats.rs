@@ -557,11 +557,13 @@ async fn scope(backend: Backend) {
         .unwrap();
     let xlsx_path = dir.path().join("r.xlsx");
     std::fs::write(&xlsx_path, &xlsx).unwrap();
-    let cells = python(&[
+    // Debian's python3 (where python3-openpyxl is installed), whatever
+    // python3 comes first on PATH.
+    let cells = run(Command::new("/usr/bin/python3").current_dir(repo()).args([
         "-c",
         "import openpyxl,sys,json\nwb=openpyxl.load_workbook(sys.argv[1])\nprint(json.dumps([[c for c in r] for ws in wb.worksheets for r in ws.iter_rows(values_only=True)], ensure_ascii=False, default=str))",
         xlsx_path.to_str().unwrap(),
-    ]);
+    ]));
     let cells: Value = serde_json::from_str(&cells).unwrap();
     let flat: Vec<String> = cells
         .as_array()

@@ -250,6 +250,8 @@ fn an_imported_record_stands_as_the_old_system_left_it() {
             ("终结时间", ""),
             ("处警结果代码", ""),
             ("是否有效", "否"),
+            ("受伤人数", ""),
+            ("损失金额", ""),
         ],
     )
     .unwrap();
@@ -271,6 +273,8 @@ fn an_imported_record_stands_as_the_old_system_left_it() {
             ("反馈时间", ""),
             ("终结时间", "2024-03-05 22:20:00"),
             ("处警结果代码", ""),
+            ("受伤人数", "0"),
+            ("损失金额", "0.00"),
         ],
     )
     .unwrap();
@@ -329,6 +333,25 @@ fn a_bad_row_is_refused_cell_by_cell_in_chinese() {
         &[("报警时间", "2027-01-01 00:00:00")],
     ));
     assert!(!e.is_empty());
+    // Casualties and losses come with the report.
+    let e = cols(import_row(
+        &w,
+        &desk,
+        &[
+            ("反馈时间", ""),
+            ("终结时间", ""),
+            ("处警结果代码", ""),
+            ("受伤人数", "2"),
+        ],
+    ));
+    assert!(
+        e.iter().any(|x| x.starts_with("受伤人数:没有反馈时间")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|x| x.starts_with("损失金额:没有反馈时间")),
+        "{e:?}"
+    );
     // Only a desk's member imports.
     let officer = w.holder("丹江派出所", "民警");
     let e = cols(import_row(&w, &officer, &[]));
