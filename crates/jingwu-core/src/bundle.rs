@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use crate::case::CaseState;
 use crate::crypto::{sm3_hex, PublicKey};
-use crate::event::{Action, SignedEvent};
+use crate::event::SignedEvent;
 use crate::registry::Registry;
 
 /// The format tag of every bundle this code writes and reads.
@@ -155,7 +155,7 @@ impl Bundle {
         let first = events
             .first()
             .ok_or_else(|| BundleError::bundle("案件没有任何事件"))?;
-        let Action::Create { case_no, .. } = &first.event.action else {
+        let Some(case_no) = first.event.action.opening_case_no() else {
             return Err(BundleError::event(
                 0,
                 first.event.id,
@@ -201,7 +201,7 @@ impl Bundle {
         let bundle = Bundle {
             format: BUNDLE_FORMAT.to_string(),
             case_id: first.event.case_id,
-            case_no: case_no.clone(),
+            case_no: case_no.to_string(),
             exported_at: exported_at.to_string(),
             events: out,
             keys,
@@ -386,15 +386,15 @@ fn check_event(
         return Err(fail("前一事件哈希不符，链条断裂".into()));
     }
     if i == 0 {
-        match &ev.action {
-            Action::Create { case_no, .. } if *case_no == bundle.case_no => {}
-            Action::Create { case_no, .. } => {
+        match ev.action.opening_case_no() {
+            Some(case_no) if case_no == bundle.case_no => {}
+            Some(case_no) => {
                 return Err(fail(format!(
                     "签名内容中的案件编号为 {case_no}，与证据包记载的 {} 不符",
                     bundle.case_no
                 )))
             }
-            _ => return Err(fail("案件的第一个事件必须是“创建”".into())),
+            None => return Err(fail("案件的第一个事件必须是“创建”".into())),
         }
     }
     let key = keys
@@ -421,7 +421,7 @@ mod tests {
 
     use super::*;
     use crate::crypto::Signer;
-    use crate::event::{Decision, Event};
+    use crate::event::{Action, Decision, Event};
     use crate::tests::{decide, hukou_form, World};
 
     const STATION: &str = "方祥派出所";

@@ -442,18 +442,7 @@ impl CaseState {
         else {
             return Err(Rejection::NotCreated);
         };
-        if ev.seq != 0 {
-            return Err(Rejection::WrongSeq {
-                expected: 0,
-                found: ev.seq,
-            });
-        }
-        if ev.prev.is_some() {
-            return Err(Rejection::StaleHead { head: None });
-        }
-        let t = reg.template(template).ok_or_else(|| {
-            Rejection::UnknownTemplate(format!("{} v{}", template.id, template.version))
-        })?;
+        let t = opening_template(ev, reg, template)?;
         if t.case_type != *case_type {
             return deny("表单模板与案件类型不符");
         }
@@ -523,17 +512,46 @@ impl CaseState {
             CaseType::HukouChange => Status::Draft,
             CaseType::Incident => Status::Received,
         };
-        let mut state = CaseState {
+        let mut state = CaseState::opened(ev, hash, *case_type, template, case_no, unit, form);
+        state.workflow = workflow.clone();
+        state.status = status;
+        // 自接警: a unit other than the desk registers a report it received
+        // itself and handles it: its own dispatch, acknowledged at once.
+        if state.case_type == CaseType::Incident && !reg.org.is_desk(unit) {
+            let mut own =
+                DispatchInfo::new(format!("{case_no}-P1"), unit, &ev.author, "自接警", ev.time);
+            own.acknowledged_at = Some(ev.time);
+            own.acknowledged_by = Some(ev.author.clone());
+            own.own = true;
+            state.dispatches.push(own);
+            state.status = state.incident_status();
+        }
+        state.push_intake_trail(ev);
+        Ok(state)
+    }
+
+    /// A case just opened by `ev` (hash `hash`), before the case type's
+    /// own settings: received, no trail, nothing done.
+    fn opened(
+        ev: &Event,
+        hash: &str,
+        case_type: CaseType,
+        template: &TemplateRef,
+        case_no: &str,
+        unit: &str,
+        form: &FormValues,
+    ) -> CaseState {
+        CaseState {
             case_id: ev.case_id,
-            case_type: *case_type,
+            case_type,
             template: template.clone(),
-            workflow: workflow.clone(),
-            case_no: case_no.clone(),
-            unit: unit.clone(),
+            workflow: None,
+            case_no: case_no.to_string(),
+            unit: unit.to_string(),
             initiator: ev.author.clone(),
             created_at: ev.time,
             form: form.clone(),
-            status,
+            status: Status::Received,
             route: None,
             step_index: None,
             step_since: ev.time,
@@ -548,20 +566,7 @@ impl CaseState {
             head: hash.to_string(),
             updated_at: ev.time,
             last_send: None,
-        };
-        // 自接警: a unit other than the desk registers a report it received
-        // itself and handles it: its own dispatch, acknowledged at once.
-        if state.case_type == CaseType::Incident && !reg.org.is_desk(unit) {
-            let mut own =
-                DispatchInfo::new(format!("{case_no}-P1"), unit, &ev.author, "自接警", ev.time);
-            own.acknowledged_at = Some(ev.time);
-            own.acknowledged_by = Some(ev.author.clone());
-            own.own = true;
-            state.dispatches.push(own);
-            state.status = state.incident_status();
         }
-        state.push_intake_trail(ev);
-        Ok(state)
     }
 
     /// Starts an imported 110 record ([`Action::ImportIncident`]): by a
@@ -582,18 +587,7 @@ impl CaseState {
         else {
             return Err(Rejection::NotCreated);
         };
-        if ev.seq != 0 {
-            return Err(Rejection::WrongSeq {
-                expected: 0,
-                found: ev.seq,
-            });
-        }
-        if ev.prev.is_some() {
-            return Err(Rejection::StaleHead { head: None });
-        }
-        let t = reg.template(template).ok_or_else(|| {
-            Rejection::UnknownTemplate(format!("{} v{}", template.id, template.version))
-        })?;
+        let t = opening_template(ev, reg, template)?;
         if t.case_type != CaseType::Incident {
             return deny("历史数据导入只适用于接处警登记表");
         }
@@ -629,32 +623,9 @@ impl CaseState {
         if !errs.is_empty() {
             return Err(Rejection::Invalid(errs));
         }
-        let mut state = CaseState {
-            case_id: ev.case_id,
-            case_type: CaseType::Incident,
-            template: template.clone(),
-            workflow: None,
-            case_no: case_no.clone(),
-            unit: unit.clone(),
-            initiator: ev.author.clone(),
-            created_at: ev.time,
-            form: form.clone(),
-            status: Status::Received,
-            route: None,
-            step_index: None,
-            step_since: ev.time,
-            trail: Vec::new(),
-            implemented: None,
-            informed: None,
-            dispatches: Vec::new(),
-            concluded: None,
-            archive_unit: None,
-            imported: Some(record.clone()),
-            next_seq: 1,
-            head: hash.to_string(),
-            updated_at: ev.time,
-            last_send: None,
-        };
+        let mut state =
+            CaseState::opened(ev, hash, CaseType::Incident, template, case_no, unit, form);
+        state.imported = Some(record.clone());
         if let Some(at) = record.dispatched_at {
             let mut d = DispatchInfo::new(
                 format!("{case_no}-P1"),
@@ -2171,6 +2142,26 @@ pub fn arrange(
         }
     }
     Ok(out)
+}
+
+/// The template of a case's opening event `ev`, which must be its first
+/// (sequence 0, no previous event).
+fn opening_template<'r>(
+    ev: &Event,
+    reg: &'r Registry,
+    template: &TemplateRef,
+) -> Result<&'r form::Template, Rejection> {
+    if ev.seq != 0 {
+        return Err(Rejection::WrongSeq {
+            expected: 0,
+            found: ev.seq,
+        });
+    }
+    if ev.prev.is_some() {
+        return Err(Rejection::StaleHead { head: None });
+    }
+    reg.template(template)
+        .ok_or_else(|| Rejection::UnknownTemplate(format!("{} v{}", template.id, template.version)))
 }
 
 /// The field errors an import event `ev` ([`Action::ImportIncident`])

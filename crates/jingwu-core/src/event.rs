@@ -246,6 +246,17 @@ impl Action {
     }
 
     /// The `kind` string of the action.
+    /// The case number of an action that opens a case (`create`, or a
+    /// historical record's `import_incident`); `None` for every other.
+    pub fn opening_case_no(&self) -> Option<&str> {
+        match self {
+            Action::Create { case_no, .. } | Action::ImportIncident { case_no, .. } => {
+                Some(case_no)
+            }
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Action::Create { .. } => "create",

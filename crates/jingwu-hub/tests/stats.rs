@@ -462,6 +462,17 @@ async fn scope(backend: Backend) {
         body["error"].as_str().unwrap().contains("起始日期"),
         "{body}"
     );
+    // An imported record's evidence bundle verifies: its first event is
+    // the signed import.
+    let some_case = page["rows"][0]["case_id"].as_str().unwrap().to_string();
+    let bundle = dir.path().join("bundle.json");
+    run(hub_cmd(&place)
+        .args(["export-case", &some_case, "--out"])
+        .arg(&bundle));
+    let verified = run(Command::new(env!("CARGO_BIN_EXE_jingwu-hub"))
+        .arg("verify-case")
+        .arg(&bundle));
+    assert!(verified.contains("证据包有效"), "{verified}");
     // Saved queries.
     let (status, _) = post(
         &http,

@@ -99,32 +99,10 @@ pub fn facts_of<'a>(
         .collect()
 }
 
-fn values(head: &str, cols: usize, rows: usize, tail: &str) -> String {
-    let mut s = String::from(head);
-    s.push_str(" VALUES ");
-    for r in 0..rows {
-        if r > 0 {
-            s.push_str(", ");
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push_str(", ");
-            }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
-        }
-        s.push(')');
-    }
-    s.push(' ');
-    s.push_str(tail);
-    s
-}
-
 /// Writes (inserts or replaces) the rows of `facts`.
 pub fn write(c: &mut dyn Conn, facts: &[(String, IncidentFacts)]) -> DbResult<()> {
     for chunk in facts.chunks(CHUNK) {
-        let sql = values(
+        let sql = super::store::values_sql(
             "INSERT INTO incidents(case_id, case_no, report_at, day, week, month, quarter, year,
                unit, registered_by, category, category1, township, method, level, result, status,
                valid, injured, dead, loss_fen, summary, location, imported)",
@@ -190,7 +168,7 @@ pub fn write(c: &mut dyn Conn, facts: &[(String, IncidentFacts)]) -> DbResult<()
             })
             .collect();
         for dchunk in ds.chunks(CHUNK) {
-            let sql = values(
+            let sql = super::store::values_sql(
                 "INSERT INTO incident_dispatches(case_id, no, unit, report_at, dispatched_at,
                    ack_secs, depart_secs, feedback_secs)",
                 8,

@@ -421,7 +421,7 @@ const FLUSH_ROWS: usize = 64;
 
 /// `INSERT INTO … VALUES ($1, …), (…) <tail>` for `rows` rows of `cols`
 /// columns.
-fn values_sql(head: &str, cols: usize, rows: usize, tail: &str) -> String {
+pub(super) fn values_sql(head: &str, cols: usize, rows: usize, tail: &str) -> String {
     let mut s = String::with_capacity(head.len() + tail.len() + rows * cols * 5);
     s.push_str(head);
     s.push_str(" VALUES ");
