@@ -333,6 +333,32 @@ async fn scope(backend: Backend) {
         assert!(!pulled(&hub.url, p).await.contains(&hukou), "{p}");
         assert!(!hub.hub.db.can_see(p, &hukou).unwrap(), "{p}");
     }
+    // Queries and statistics read the same typed rows through the same
+    // scope: the desks and the 局长 both incidents and never a 户口变更;
+    // 丹江's 所长 丹江's records; a 户籍民警 nothing.
+    let query = |person: &str| -> Result<BTreeSet<Uuid>, String> {
+        let caller = jingwu_hub::hub::Caller {
+            person: person.into(),
+            is_admin: false,
+            device: None,
+            token_hash: String::new(),
+        };
+        let scope = hub.hub.stats_scope(&caller).map_err(|e| e.body.error)?;
+        let page = hub
+            .hub
+            .incident_query(&scope, &jingwu_proto::QueryRequest::default())
+            .map_err(|e| e.body.error)?;
+        Ok(page
+            .rows
+            .iter()
+            .map(|r| Uuid::parse_str(&r.case_id).unwrap())
+            .collect())
+    };
+    for p in [DIRECTOR, DESK, COMMAND_DESK, DJ_CHIEF] {
+        assert_eq!(query(p).unwrap(), all, "query of {p}");
+    }
+    assert!(query(DJ_CLERK).unwrap_err().contains("没有查询"));
+    assert!(query(OFFICER).unwrap_err().contains("没有查询"));
     // Out of scope reads as "not found" on the case log too.
     let mut xj = HubClient::new(&hub.url, None).unwrap();
     xj.login(XJ_DUTY, PASSWORD, "scope-check").await.unwrap();
