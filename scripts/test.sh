@@ -17,6 +17,8 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
+echo "==> the statistics reference's own tests (Python, stdlib)"
+python3 -m unittest discover -s tests/stats -p 'test_*.py'
 echo "==> tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --locked --workspace --no-fail-fast
