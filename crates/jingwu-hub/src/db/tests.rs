@@ -172,6 +172,7 @@ both_backends!(
     uploads,
     concurrent_pushes_are_ordered_without_gaps,
     the_store_recovers_after_a_panic_inside_a_push,
+    sql_conditions_and_sums_agree_with_the_core,
 );
 
 pub(crate) struct Ev {
@@ -1020,4 +1021,160 @@ fn sqlite_writer_lock_recovers_from_poison() {
     db.meta_set("k", "v").unwrap();
     assert!(!db.b.writer_poisoned());
     assert!(!db.can_see("x", &Uuid::nil()).unwrap());
+}
+
+/// A small deterministic generator (tests only).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+
+    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
+        v[self.next(v.len() as u64) as usize]
+    }
+}
+
+/// The SQL the store builds from `Conditions` finds exactly the records
+/// the core's `Conditions::matches` accepts, and its sums and groups are
+/// the in-memory ones, over random records and random conditions.
+fn sql_conditions_and_sums_agree_with_the_core(s: &Scratch) {
+    use jingwu_core::stats::{Conditions, Dim, IncidentFacts, Measures, PeriodKind};
+    let db = s.open();
+    let mut r = Lcg(15);
+    let units = [
+        "522634510000",
+        "522634520000",
+        "522634080000",
+        "522634100000",
+    ];
+    let cats = ["010101", "010100", "010000", "030101", "050000", "080300"];
+    let towns = ["522634100", "522634101", "522634204"];
+    let statuses = ["archived", "dispatched", "feedback_filed", "received"];
+    let words = ["电动车被盗", "邻里纠纷", "火情_100%", "交通事故", "求助"];
+    let base = 1_735_660_800; // 2025-01-01 00:00 +08:00
+    let mut facts = Vec::new();
+    for i in 0..400 {
+        let at = base + r.next(400 * 86_400) as i64;
+        let t = time::OffsetDateTime::from_unix_timestamp(at)
+            .unwrap()
+            .to_offset(jingwu_core::SHANGHAI)
+            .date();
+        let cat = r.pick(&cats).to_string();
+        let f = IncidentFacts {
+            case_no: format!("N{i:04}"),
+            report_at: at,
+            day: PeriodKind::Day.key(t),
+            week: PeriodKind::Week.key(t),
+            month: PeriodKind::Month.key(t),
+            quarter: PeriodKind::Quarter.key(t),
+            year: PeriodKind::Year.key(t),
+            unit: r.pick(&units).into(),
+            registered_by: "522634080000".into(),
+            category1: jingwu_core::case::category_level1(&cat),
+            category: cat,
+            township: r.pick(&towns).into(),
+            method: r.pick(&["1", "2"]).into(),
+            level: r.pick(&["1", "2", ""]).into(),
+            result: r.pick(&["04", "06", ""]).into(),
+            status: r.pick(&statuses).into(),
+            valid: r.next(10) > 0,
+            injured: r.next(3) as i64,
+            dead: (r.next(20) == 0) as i64,
+            loss_fen: if r.next(2) == 0 {
+                0
+            } else {
+                r.next(10_000_000) as i64
+            },
+            summary: r.pick(&words).into(),
+            location: r.pick(&["丹江镇", "西江镇营上村"]).into(),
+            imported: true,
+            dispatches: Vec::new(),
+        };
+        facts.push((Uuid::now_v7().to_string(), f));
+    }
+    db.put_incident_facts(&facts).unwrap();
+    let opt = |r: &mut Lcg, v: &[&str]| -> Option<String> {
+        (r.next(3) == 0).then(|| r.pick(v).to_string())
+    };
+    for round in 0..80 {
+        let mut c = Conditions::default();
+        // Bounds are often a record's own value: the edges count.
+        let some = |r: &mut Lcg| &facts[r.next(facts.len() as u64) as usize].1;
+        if r.next(2) == 0 {
+            c.from = Some(some(&mut r).report_at);
+            c.to = Some(some(&mut r).report_at.max(c.from.unwrap_or(0)) + r.next(2) as i64);
+        }
+        if r.next(3) == 0 {
+            c.units = Some(
+                units[..1 + r.next(3) as usize]
+                    .iter()
+                    .map(|u| u.to_string())
+                    .collect(),
+            );
+        }
+        match r.next(4) {
+            0 => c.category_prefix = Some(r.pick(&["01", "0101", "03"]).into()),
+            1 => c.category_exact = Some(r.pick(&cats).into()),
+            _ => {}
+        }
+        c.township = opt(&mut r, &towns);
+        c.level = opt(&mut r, &["1", "2", ""]);
+        c.result = opt(&mut r, &["04", "06"]);
+        if r.next(3) == 0 {
+            c.statuses = Some(vec![r.pick(&statuses).into(), r.pick(&statuses).into()]);
+        }
+        c.valid = (r.next(3) == 0).then(|| r.next(2) == 0);
+        c.injured = (r.next(4) == 0).then(|| r.next(2) == 0);
+        c.dead = (r.next(4) == 0).then(|| r.next(2) == 0);
+        if r.next(3) == 0 {
+            c.loss_min = Some(some(&mut r).loss_fen);
+        }
+        if r.next(3) == 0 {
+            c.loss_max = Some(some(&mut r).loss_fen);
+        }
+        if r.next(3) == 0 {
+            // Includes LIKE's own characters, which must match literally.
+            c.terms = vec![r.pick(&["纠纷", "_100%", "%", "营上", "车"]).into()];
+        }
+        let want: Vec<&(String, IncidentFacts)> =
+            facts.iter().filter(|(_, f)| c.matches(f)).collect();
+        let (total, rows) = db
+            .incident_rows(&c, jingwu_proto::SortBy::ReportTime, false, 1000, 0)
+            .unwrap();
+        assert_eq!(total as usize, want.len(), "round {round}: {c:?}");
+        let got: BTreeSet<&str> = rows.iter().map(|x| x.case_id.as_str()).collect();
+        let exp: BTreeSet<&str> = want.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(got, exp, "round {round}: {c:?}");
+        let mut sum = Measures::default();
+        for (_, f) in &want {
+            sum.add(&f.measures());
+        }
+        let stats = db.incident_stats(&c, &[]).unwrap();
+        assert_eq!(
+            stats.first().map(|x| x.1).unwrap_or_default(),
+            sum,
+            "round {round}"
+        );
+        // Grouped by month and unit: the in-memory groups.
+        let mut groups: std::collections::BTreeMap<(String, String), Measures> = Default::default();
+        for (_, f) in &want {
+            groups
+                .entry((f.month.clone(), f.unit.clone()))
+                .or_default()
+                .add(&f.measures());
+        }
+        let got: Vec<((String, String), Measures)> = db
+            .incident_stats(&c, &[Dim::Period(PeriodKind::Month), Dim::Unit])
+            .unwrap()
+            .into_iter()
+            .map(|(k, m)| ((k[0].clone(), k[1].clone()), m))
+            .collect();
+        assert_eq!(got, groups.into_iter().collect::<Vec<_>>(), "round {round}");
+    }
 }
