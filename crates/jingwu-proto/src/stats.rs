@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use jingwu_core::import::RowError;
-use jingwu_core::stats::{Filter, Measures};
+use jingwu_core::stats::{Filter, Measures, Scope};
 use serde::{Deserialize, Serialize};
 
 /// How a query's rows are ordered.
@@ -181,4 +181,21 @@ pub struct SavedQuery {
     pub name: String,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub filter: Filter,
+}
+
+/// `GET /api/incidents/access`: whether the caller may query and count
+/// 110 records (the hub's one gate, `jingwu_core::stats::query_scope`),
+/// what their scope is, and whether they may import historical records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatsAccess {
+    pub allowed: bool,
+    /// Why not (Chinese), when not allowed.
+    pub reason: Option<String>,
+    /// The scope (`{"kind": "bureau", "bureau", "name"}` or
+    /// `{"kind": "units", "units", "name"}`), when allowed.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub scope: Option<Scope>,
+    /// A member of a 110 desk: may import historical records.
+    pub can_import: bool,
 }
