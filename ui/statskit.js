@@ -56,8 +56,20 @@ export function hubTable(id, t) {
     h(
       "tbody",
       {},
-      (t.rows || []).map((r) => h("tr", { "data-testid": `${id}-row` }, r.map((c) => h("td", { class: c.figure ? "num" : null }, c.text)))),
+      (t.rows || []).map((r) => h("tr", { "data-testid": `${id}-row` }, cells(r))),
     ),
+  );
+}
+
+/**
+ * A row's cells; a closing text followed only by empty cells (the 排名靠后
+ * line) runs over them, as in the PDF.
+ */
+function cells(r) {
+  let last = r.length - 1;
+  while (last > 0 && !r[last].figure && r[last].text === "") last -= 1;
+  return r.slice(0, last + 1).map((c, i) =>
+    h("td", { class: c.figure ? "num" : null, colspan: i === last && last < r.length - 1 ? String(r.length - last) : null }, c.text),
   );
 }
 

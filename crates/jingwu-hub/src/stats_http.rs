@@ -99,9 +99,7 @@ pub async fn stats(
         let scope = hub.stats_scope(&c)?;
         match f.format.as_deref().unwrap_or("json") {
             "json" => Ok(Json(hub.incident_stats(&scope, &q.filter, &q.by)?).into_response()),
-            format => hub
-                .stats_file(&scope, &q.filter, &q.by, format)
-                .map(file),
+            format => hub.stats_file(&scope, &q.filter, &q.by, format).map(file),
         }
     })
     .await

@@ -718,10 +718,7 @@ async fn stats_110_in_a_browser() {
     hub_cli(
         &place,
         &["demo", "--kdf", "test"],
-        &[
-            ("JINGWU_DEMO_PASSWORD", PASSWORD),
-            ("JINGWU_DEMO_PIN", PIN),
-        ],
+        &[("JINGWU_DEMO_PASSWORD", PASSWORD), ("JINGWU_DEMO_PIN", PIN)],
     );
     let history = dir.join("history.csv");
     gen_incidents(&history, &["--count", "1500", "--seed", "3"]);
@@ -744,7 +741,16 @@ async fn stats_110_in_a_browser() {
     let small = dir.join("small.csv");
     gen_incidents(
         &small,
-        &["--count", "20", "--seed", "9", "--bad", "3", "--end", "2026-11-30"],
+        &[
+            "--count",
+            "20",
+            "--seed",
+            "9",
+            "--bad",
+            "3",
+            "--end",
+            "2026-11-30",
+        ],
     );
     let text = std::fs::read_to_string(&small).unwrap();
     std::fs::write(&small, text.replace("\nLS", "\nUI")).unwrap();
@@ -794,6 +800,9 @@ async fn stats_110_in_a_browser() {
         }
     }
     let status = script.child.wait().unwrap();
-    assert!(status.success() && done, "the 110 statistics browser run failed");
+    assert!(
+        status.success() && done,
+        "the 110 statistics browser run failed"
+    );
     drop(hub);
 }

@@ -64,11 +64,7 @@ fn scope_units(reg: &Registry, scope: &Scope) -> Vec<Value> {
         .iter()
         .filter_map(|c| org.unit(c))
         .map(|u| {
-            let parent = u
-                .parent
-                .as_ref()
-                .filter(|p| codes.contains(p))
-                .cloned();
+            let parent = u.parent.as_ref().filter(|p| codes.contains(p)).cloned();
             json!({
                 "code": u.code, "label": u.name,
                 "initials": jingwu_core::dict::initials(&u.name),

@@ -487,10 +487,7 @@ impl HubClient {
     }
 
     /// Imports historical records, signed with the user's hosted key.
-    pub async fn import_incidents(
-        &self,
-        r: &ImportRequest,
-    ) -> Result<ImportOutcome, ClientError> {
+    pub async fn import_incidents(&self, r: &ImportRequest) -> Result<ImportOutcome, ClientError> {
         self.send(self.http.post(self.url("/api/incidents/import")).json(r))
             .await
     }

@@ -48,7 +48,9 @@ async fn with_reg<T>(
 fn filter(v: Option<Value>) -> Result<jingwu_core::stats::Filter, String> {
     match v {
         None | Some(Value::Null) => Ok(Default::default()),
-        Some(v) => serde_json::from_value(v).map_err(|e| format!("查询条件（filter）不符合要求：{e}")),
+        Some(v) => {
+            serde_json::from_value(v).map_err(|e| format!("查询条件（filter）不符合要求：{e}"))
+        }
     }
 }
 
@@ -266,10 +268,20 @@ pub async fn delete_query(state: State<'_, AppState>, name: String) -> Result<Va
 fn free_path(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
     let clean: String = name
         .chars()
-        .map(|c| if "/\\:*?\"<>|".contains(c) || c.is_control() { '_' } else { c })
+        .map(|c| {
+            if "/\\:*?\"<>|".contains(c) || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let clean = clean.trim().trim_start_matches('.').to_string();
-    let clean = if clean.is_empty() { "jingwu-export".into() } else { clean };
+    let clean = if clean.is_empty() {
+        "jingwu-export".into()
+    } else {
+        clean
+    };
     let (stem, ext) = match clean.rsplit_once('.') {
         Some((s, e)) if !s.is_empty() => (s.to_string(), format!(".{e}")),
         _ => (clean.clone(), String::new()),
@@ -299,7 +311,8 @@ pub async fn save_download(
         Ok(d) if d.is_dir() => d,
         _ => {
             let d = state.data_dir.join("导出");
-            std::fs::create_dir_all(&d).map_err(|e| format!("无法创建文件夹 {}：{e}", d.display()))?;
+            std::fs::create_dir_all(&d)
+                .map_err(|e| format!("无法创建文件夹 {}：{e}", d.display()))?;
             d
         }
     };
