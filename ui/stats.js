@@ -65,15 +65,20 @@ export function wireStats() {
   });
 }
 
+// Why the hub could not be asked last time (null when it answered).
+let lastError = null;
+
 const canImport = () => Boolean(access.value && access.value.can_import);
 
 /** Asks the hub whether this user may query; shows or hides the way in. */
 export async function refreshStatsEntry() {
   try {
     access.value = await call("stats_access");
-  } catch {
-    // Unreachable hub (desktop offline) or signed out: no way in for now.
-    access.value = null;
+    lastError = null;
+  } catch (err) {
+    // The hub unreachable (the desktop offline): what it said last stands,
+    // and opening the screen says why nothing can be asked now.
+    lastError = errorText(err);
   }
   const allowed = Boolean(access.value && access.value.allowed);
   $("open-stats").hidden = !allowed;
@@ -82,11 +87,12 @@ export async function refreshStatsEntry() {
 
 export async function openStats() {
   clearMessage();
-  if (!access.value) await refreshStatsEntry();
+  await refreshStatsEntry();
   if (!access.value || !access.value.allowed) {
-    showMessage((access.value && access.value.reason) || "无法取得查询权限，请检查与县局服务器的连接", "error");
+    showMessage((access.value && access.value.reason) || lastError || "无法取得查询权限，请检查与县局服务器的连接", "error");
     return;
   }
+  if (lastError) showMessage(lastError, "error");
   const key = JSON.stringify([access.value.scope, access.value.can_import, access.value.options]);
   if (builtFor !== key) {
     if ($("screen-stats")) $("screen-stats").remove();
