@@ -21,7 +21,7 @@
 //   r-meta, tables r-table-<n> (rows r-table-<n>-row, data-title), canvases
 //   r-chart-category, r-chart-speed-<ack|depart|feedback>.
 
-import { h } from "./form.js";
+import { h, fmtTime } from "./form.js";
 import { call, errorText } from "./api.js";
 import { $, state, showScreen, showMessage, clearMessage, busy } from "./shell.js";
 import { saveFile } from "./download.js";
@@ -419,7 +419,7 @@ function renderReport(v) {
   const tables = v.tables || [];
   const kids = [
     h("h3", { class: "report-title", id: "r-title", "data-testid": "r-title" }, r.title),
-    h("p", { class: "help", id: "r-meta", "data-testid": "r-meta" }, `统计期 ${r.from} 至 ${r.to}；环比对比 ${r.previous_period}，同比对比 ${r.year_earlier_period}；范围 ${r.scope}；生成于 ${r.generated_at}`),
+    h("p", { class: "help", id: "r-meta", "data-testid": "r-meta" }, `统计期 ${r.from} 至 ${r.to}；环比对比 ${r.previous_period}，同比对比 ${r.year_earlier_period}；范围 ${r.scope}；生成于 ${fmtTime(r.generated_at)}`),
   ];
   tables.forEach((t, i) => {
     const section = h("section", { class: "report-section", "data-title": t.title }, h("h4", {}, t.title));

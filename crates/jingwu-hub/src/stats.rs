@@ -654,7 +654,14 @@ fn check_format(format: &str, known: &[&str]) -> Result<(), ApiError> {
     } else {
         Err(ApiError::new(
             ErrorCode::BadArguments,
-            format!("未知的格式“{format}”，应为 {}", known.join("、")),
+            format!(
+                "未知的格式“{format}”，应为 {}",
+                match known.split_last() {
+                    Some((last, [])) => last.to_string(),
+                    Some((last, rest)) => format!("{} 或 {last}", rest.join("、")),
+                    None => String::new(),
+                }
+            ),
         ))
     }
 }

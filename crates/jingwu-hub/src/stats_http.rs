@@ -34,6 +34,13 @@ pub struct ReportQuery {
     pub format: Option<String>,
 }
 
+fn unknown_format(f: &str, known: &str) -> ApiError {
+    ApiError::new(
+        crate::error::ErrorCode::BadArguments,
+        format!("未知的格式“{f}”，应为 {known}"),
+    )
+}
+
 fn file(f: crate::stats::FileOut) -> Response {
     (
         [
@@ -99,7 +106,8 @@ pub async fn stats(
         let scope = hub.stats_scope(&c)?;
         match f.format.as_deref().unwrap_or("json") {
             "json" => Ok(Json(hub.incident_stats(&scope, &q.filter, &q.by)?).into_response()),
-            format => hub.stats_file(&scope, &q.filter, &q.by, format).map(file),
+            format @ ("csv" | "xlsx") => hub.stats_file(&scope, &q.filter, &q.by, format).map(file),
+            o => Err(unknown_format(o, "json、csv 或 xlsx")),
         }
     })
     .await
@@ -139,7 +147,8 @@ pub async fn report(
                 let r: Report = hub.incident_report(&scope, &q.period)?;
                 Ok(Json(r).into_response())
             }
-            format => hub.report_file(&scope, &q.period, format).map(file),
+            format @ ("pdf" | "xlsx") => hub.report_file(&scope, &q.period, format).map(file),
+            o => Err(unknown_format(o, "json、pdf 或 xlsx")),
         }
     })
     .await
