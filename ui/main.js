@@ -86,6 +86,8 @@
 //     loss-total, loss-upper, loss-error; step-error, step-ok, step-cancel
 //   dispatch-modal: dispatch-search, input[data-testid="dispatch-target"][value=<unit code>],
 //     dispatch-opinion, dispatch-error, dispatch-ok, dispatch-cancel
+// 110 查询统计 (stats.js, query.js, import.js; ids listed at the top of each)
+//   open-stats (workbench button, shown only when the hub's stats_access allows), screen-stats
 // 签名 PIN 对话框
 //   pin-modal, pin-title, pin-input, pin-error, pin-ok, pin-cancel
 // 附件查看
@@ -106,6 +108,7 @@ import { wireSlip } from "./slip.js";
 import { wireUsers } from "./users.js";
 import { startWeb } from "./web.js";
 import { wireIncidents } from "./incident.js";
+import { wireStats } from "./stats.js";
 
 const POLL_MS = 5000;
 
@@ -163,6 +166,7 @@ function wire() {
   wirePinModal();
   wireViewer();
   wireIncidents();
+  wireStats();
   wireSlip({ call, showScreen, showMessage, clearMessage, busy, openCase, openWork, caseId: () => state.caseId });
   wireUsers({
     call,

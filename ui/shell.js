@@ -114,7 +114,10 @@ export function showScreen(name) {
   state.screen = name;
   document.body.dataset.screen = name;
   const section = name === "edit" ? "new" : name; // 修改申请 reuses the new-case screen
-  for (const s of ["loading", "enrol", "work", "new", "case", "slip", "verify", "users", "incidents", "intake", "incident"]) $(`screen-${s}`).hidden = s !== section;
+  for (const s of ["loading", "enrol", "work", "new", "case", "slip", "verify", "users", "incidents", "intake", "incident", "stats"]) {
+    // 查询统计 is built the first time it is opened.
+    if ($(`screen-${s}`)) $(`screen-${s}`).hidden = s !== section;
+  }
   // 添加用户 reuses the enrolment screen with a way back.
   $("enrol-title").textContent = state.addingUser ? "添加用户 · 登记本机" : "首次使用 · 登记本机";
   $("enrol-cancel").hidden = !state.addingUser;

@@ -5,12 +5,13 @@ import { $, api, statusLabel, statusCode, state, TABS, showScreen, showMessage }
 import { errorText } from "./api.js";
 import { h, fmtTime } from "./form.js";
 import { openIncident, refreshIncidentEntry } from "./incident.js";
+import { refreshStatsEntry } from "./stats.js";
 
 // ============================================================== 2. 工作台
 
 export async function openWork() {
   showScreen("work");
-  await Promise.all([loadLists(), refreshIncidentEntry()]);
+  await Promise.all([loadLists(), refreshIncidentEntry(), refreshStatsEntry()]);
 }
 
 export async function loadLists() {

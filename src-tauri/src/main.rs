@@ -150,7 +150,19 @@ fn run() -> anyhow::Result<i32> {
             app::incident_update,
             app::incident_dispatch,
             app::incident_step,
-            app::redo
+            app::redo,
+            app::stats_access,
+            app::incident_query,
+            app::incident_export,
+            app::incident_stats,
+            app::incident_stats_export,
+            app::incident_speed,
+            app::incident_report,
+            app::incident_report_file,
+            app::saved_queries,
+            app::save_query,
+            app::delete_query,
+            app::save_download
         ])
         .build(tauri::generate_context!())
         .context("cannot build the desktop app")?;

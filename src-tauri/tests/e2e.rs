@@ -1836,3 +1836,146 @@ async fn a_110_call_dispatched_to_two_units_handled_and_archived() {
     dj.end().await;
     fire.end().await;
 }
+
+// ----- 110 查询统计 ---------------------------------------------------------------
+
+/// 局长 (the whole bureau) and 丹江派出所's 民警 (no 查询统计).
+const BUREAU_CHIEF: &str = "052601";
+const DJ_OFFICER: &str = "052618";
+
+/// Sets a control's value as a user's choice would (input + change).
+const SET: &str = r#"
+const el = document.querySelector(arguments[0]);
+if (!el) { throw new Error('no ' + arguments[0]); }
+el.value = arguments[1];
+el.dispatchEvent(new Event('input', {bubbles: true}));
+el.dispatchEvent(new Event('change', {bubbles: true}));
+return el.value;
+"#;
+
+/// The desk imports `n` generated historical records on the hub (its
+/// hosted key).
+fn import_history(hub: &Hub, dir: &Path, n: usize) {
+    let desk = jingwu_hub::hub::Caller {
+        person: TAKER.into(),
+        is_admin: false,
+        device: None,
+        token_hash: String::new(),
+    };
+    hub.create_hosted_key(&desk, PIN).unwrap();
+    approve_all(hub);
+    let csv = dir.join("history.csv");
+    let st = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/gen-incidents.py"))
+        .args(["--count", &n.to_string(), "--seed", "7", "--out"])
+        .arg(&csv)
+        .status()
+        .unwrap();
+    assert!(st.success(), "gen-incidents.py");
+    let bytes = std::fs::read(&csv).unwrap();
+    let o = hub
+        .import_incidents(
+            &desk,
+            &jingwu_hub::stats::ImportRun {
+                name: "history.csv",
+                bytes: &bytes,
+                only_valid: false,
+                dry_run: false,
+                signer: jingwu_hub::stats::ImportSigner::Hosted { pin: PIN },
+                progress: &|_, _| {},
+            },
+        )
+        .unwrap();
+    assert_eq!(o.imported, n, "{o:?}");
+}
+
+/// The leaders' 查询统计 in the desktop app, asked of a real hub over the
+/// station's client: the 局长's app shows 查询统计, queries with a keyword
+/// (the total the hub's own function gives), counts by month with a
+/// chart, opens the monthly 警情通报 and saves its PDF; a 民警's app offers
+/// no 查询统计. Screenshots go to `test-artifacts/desktop/stats-*`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leaders_query_and_count_in_the_desktop_app() {
+    let work = tempfile::tempdir().unwrap();
+    let desk = start_desktop();
+    let (hub_url, hub) = start_hub(&work.path().join("hub")).await;
+    for p in [TAKER, BUREAU_CHIEF, DJ_OFFICER] {
+        hub.create_user(p, PASSWORD, false).unwrap();
+    }
+    import_history(&hub, work.path(), 300);
+
+    let app = App::launch(&desk, &work.path().join("chief"), "stats-chief").await;
+    app.enrol(&hub_url, BUREAU_CHIEF).await;
+    approve_all(&hub);
+    app.wait("#open-stats:not([hidden])", 30).await;
+    app.click("#open-stats").await;
+    app.wait_screen("stats", 20).await;
+    app.wait_text("#stats-scope", "雷山县公安局", 10).await;
+    assert!(
+        app.find("#stab-import:not([hidden])").await.is_none(),
+        "历史导入 is the browser's"
+    );
+    app.click("#q-submit").await;
+    app.wait_text("#q-total", "共 300 条", 20).await;
+    // A keyword: the total the hub's own query gives.
+    let filter: jingwu_core::stats::Filter =
+        serde_json::from_value(json!({"text": "纠纷"})).unwrap();
+    let want = hub
+        .incident_query(
+            &jingwu_core::stats::Scope::All {
+                name: "全部".into(),
+            },
+            &jingwu_proto::QueryRequest {
+                filter,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .total;
+    assert!(want > 0 && want < 300, "{want}");
+    app.js(SET, json!(["#q-text", "纠纷"])).await;
+    app.click("#q-submit").await;
+    app.wait_text("#q-total", &format!("共 {want} 条"), 20)
+        .await;
+    app.shot("stats-01-query").await;
+
+    // 统计分析 by month: the chart and the table.
+    app.click("#stab-group").await;
+    app.js(SET, json!(["#g-period", "month"])).await;
+    app.click("#g-submit").await;
+    app.wait("#g-chart[data-drawn=true]", 20).await;
+    app.wait("#g-rows [data-testid=g-row]", 20).await;
+    app.shot("stats-02-by-month").await;
+
+    // The 警情通报 of 2026-11, and its PDF saved.
+    app.click("#stab-report").await;
+    app.js(SET, json!(["#r-kind", "month"])).await;
+    app.js(SET, json!(["#r-year", "2026"])).await;
+    app.js(SET, json!(["#r-number", "11"])).await;
+    app.click("#r-submit").await;
+    app.wait("#r-out:not([hidden])", 30).await;
+    app.wait_text("#r-title", "2026年11月", 10).await;
+    app.shot("stats-03-report").await;
+    app.click("#r-pdf").await;
+    app.wait_text("#message", "已保存：", 60).await;
+    let said = app.text_of("#message-text").await;
+    let path = PathBuf::from(said.trim().trim_start_matches("已保存：").trim());
+    let pdf = std::fs::read(&path).unwrap_or_else(|e| panic!("{said}: {e}"));
+    assert!(pdf.starts_with(b"%PDF"), "{}", path.display());
+    assert!(
+        path.ends_with("jingqing-2026-11.pdf")
+            || path.to_string_lossy().contains("jingqing-2026-11")
+    );
+    let _ = std::fs::remove_file(&path);
+    app.end().await;
+
+    // A 民警: no 查询统计.
+    let officer = App::launch(&desk, &work.path().join("officer"), "stats-officer").await;
+    officer.enrol(&hub_url, DJ_OFFICER).await;
+    officer
+        .wait_true("return document.body.dataset.stats === 'denied'", 30)
+        .await;
+    assert!(officer.find("#open-stats:not([hidden])").await.is_none());
+    officer.shot("stats-04-officer-no-stats").await;
+    officer.end().await;
+}

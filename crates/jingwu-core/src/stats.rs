@@ -444,7 +444,7 @@ impl SpeedKind {
 pub const STATION_LEADER_POSTS: [&str; 4] = ["所长", "副所长", "教导员", "副教导员"];
 
 /// Which records a person may query and count.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Scope {
     /// Every record on the hub: its operator's command line.

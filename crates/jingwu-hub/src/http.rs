@@ -685,7 +685,7 @@ impl utoipa::Modify for BearerScheme {
         crate::seals::digest, crate::seals::revoke, crate::stats_http::query, crate::stats_http::export,
         crate::stats_http::stats, crate::stats_http::speed, crate::stats_http::report,
         crate::stats_http::import, crate::stats_http::saved, crate::stats_http::save,
-        crate::stats_http::forget),
+        crate::stats_http::forget, crate::stats_http::access),
     components(schemas(crate::webui::doc::UiIncidentListsArgs, crate::webui::doc::UiCaseArgs,
         crate::webui::doc::UiIncidentFormArgs, crate::webui::doc::UiIncidentValidateArgs,
         crate::webui::doc::UiFieldError, crate::webui::doc::UiRepeatCall,

@@ -18,7 +18,8 @@ use jingwu_core::stats::{
 };
 use jingwu_core::SHANGHAI;
 use jingwu_proto::{
-    ImportOutcome, QueryPage, QueryRequest, SavedQuery, SpeedRow, StatsRow, WireEvent, MAX_PER_PAGE,
+    ImportOutcome, QueryPage, QueryRequest, SavedQuery, SpeedRow, StatsAccess, StatsRow, WireEvent,
+    MAX_PER_PAGE,
 };
 use rayon::prelude::*;
 
@@ -377,18 +378,7 @@ impl Hub {
             progress,
         } = *run;
         let reg = &self.reg;
-        let org = &reg.org;
-        let unit = org
-            .units_of(&caller.person)
-            .into_iter()
-            .find(|u| org.is_desk(&u.code))
-            .map(|u| u.code.clone())
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::NotAllowed,
-                    "只有 110 巡警大队或指挥中心的人员可以导入历史警情",
-                )
-            })?;
+        let unit = self.import_unit(caller)?;
         let table = read_table(name, bytes).map_err(|m| bad(vec![m]))?;
         let mut outcome = ImportOutcome {
             rows: table.rows.len(),
@@ -519,6 +509,101 @@ impl Hub {
         Ok(outcome)
     }
 
+    /// The desk `caller` imports for (their 110 brigade or 指挥中心):
+    /// only a desk's members import historical records.
+    pub fn import_unit(&self, caller: &Caller) -> Result<String, ApiError> {
+        let org = &self.reg.org;
+        org.units_of(&caller.person)
+            .into_iter()
+            .find(|u| org.is_desk(&u.code))
+            .map(|u| u.code.clone())
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NotAllowed,
+                    "只有 110 巡警大队或指挥中心的人员可以导入历史警情",
+                )
+            })
+    }
+
+    /// Whether `caller` may query (and their scope), and import.
+    pub fn stats_access(&self, caller: &Caller) -> StatsAccess {
+        let (scope, reason) = match self.stats_scope(caller) {
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(e.body.error)),
+        };
+        StatsAccess {
+            allowed: scope.is_some(),
+            reason,
+            scope,
+            can_import: self.import_unit(caller).is_ok(),
+        }
+    }
+
+    /// Every record meeting the conditions as a file: `csv` (UTF-8 with
+    /// a BOM) or `xlsx`.
+    pub fn export_file(
+        &self,
+        scope: &Scope,
+        q: &QueryRequest,
+        format: &str,
+        person: &str,
+    ) -> Result<FileOut, ApiError> {
+        check_format(format, &["csv", "xlsx"])?;
+        let rows = self.incident_query_all(scope, q)?;
+        tracing::info!(person = %person, rows = rows.len(), "110 records exported");
+        let table = jingwu_report::query_table(&self.reg, &rows);
+        table_file(table, format, "incidents")
+    }
+
+    /// Grouped statistics as a file (`csv` or `xlsx`).
+    pub fn stats_file(
+        &self,
+        scope: &Scope,
+        filter: &Filter,
+        by: &str,
+        format: &str,
+    ) -> Result<FileOut, ApiError> {
+        check_format(format, &["csv", "xlsx"])?;
+        let rows = self.incident_stats(scope, filter, by)?;
+        table_file(
+            jingwu_report::stats_table(&self.reg, by, &rows),
+            format,
+            "stats",
+        )
+    }
+
+    /// The 警情通报 of `period` as a printable PDF or an xlsx workbook.
+    pub fn report_file(
+        &self,
+        scope: &Scope,
+        period: &str,
+        format: &str,
+    ) -> Result<FileOut, ApiError> {
+        if !["pdf", "xlsx"].contains(&format) {
+            return Err(ApiError::new(
+                ErrorCode::BadArguments,
+                format!("未知的格式“{format}”，应为 pdf 或 xlsx"),
+            ));
+        }
+        let r = self.incident_report(scope, period)?;
+        let name = format!("jingqing-{}.{format}", r.period);
+        if format == "xlsx" {
+            return Ok(FileOut {
+                name,
+                mime: XLSX,
+                bytes: jingwu_report::report_xlsx(&r).map_err(render)?,
+            });
+        }
+        let font = jingwu_slip::font::locate().map_err(|e| {
+            ApiError::internal(format!("县局服务器找不到中文字体，无法生成 PDF：{e}"))
+        })?;
+        Ok(FileOut {
+            name,
+            mime: "application/pdf",
+            bytes: jingwu_report::report_pdf(&r, &font).map_err(render)?,
+        })
+    }
+
     /// An imported record as stored (for tests and the command line).
     pub fn incident_state(&self, case_id: &uuid::Uuid) -> Result<Option<CaseState>, ApiError> {
         Ok(self.db.case_state(case_id)?)
@@ -550,6 +635,56 @@ pub struct ImportRun<'a> {
     pub signer: ImportSigner<'a>,
     /// Called with (records imported, records to import) after each push.
     pub progress: &'a dyn Fn(usize, usize),
+}
+
+/// A file made for a download: its name, type and content.
+#[derive(Debug, Clone)]
+pub struct FileOut {
+    pub name: String,
+    pub mime: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// The MIME type of an xlsx workbook.
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+fn check_format(format: &str, known: &[&str]) -> Result<(), ApiError> {
+    if known.contains(&format) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::BadArguments,
+            format!(
+                "未知的格式“{format}”，应为 {}",
+                match known.split_last() {
+                    Some((last, [])) => last.to_string(),
+                    Some((last, rest)) => format!("{} 或 {last}", rest.join("、")),
+                    None => String::new(),
+                }
+            ),
+        ))
+    }
+}
+
+fn render(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(format!("无法生成文件：{e}"))
+}
+
+/// A table as `csv` or `xlsx`, named `stem.csv` / `stem.xlsx`.
+fn table_file(table: jingwu_report::Table, format: &str, stem: &str) -> Result<FileOut, ApiError> {
+    Ok(if format == "csv" {
+        FileOut {
+            name: format!("{stem}.csv"),
+            mime: "text/csv; charset=utf-8",
+            bytes: jingwu_report::table_csv(&table).into_bytes(),
+        }
+    } else {
+        FileOut {
+            name: format!("{stem}.xlsx"),
+            mime: XLSX,
+            bytes: jingwu_report::tables_xlsx(&[table]).map_err(render)?,
+        }
+    })
 }
 
 /// An import file sent over the API, decoded.

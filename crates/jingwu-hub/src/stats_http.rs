@@ -9,11 +9,11 @@ use axum::{Json, Router};
 use jingwu_core::stats::Report;
 use jingwu_proto::{
     ErrorBody, ImportOutcome, ImportRequest, QueryPage, QueryRequest, SavedQuery, SpeedRequest,
-    SpeedRow, StatsRequest, StatsRow,
+    SpeedRow, StatsAccess, StatsRequest, StatsRow,
 };
 use serde::Deserialize;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::http::{blocking, AppState, Auth, JsonBody};
 
 /// `?format=` of an export.
@@ -34,31 +34,25 @@ pub struct ReportQuery {
     pub format: Option<String>,
 }
 
-fn file(bytes: Vec<u8>, mime: &str, name: &str) -> Response {
+fn unknown_format(f: &str, known: &str) -> ApiError {
+    ApiError::new(
+        crate::error::ErrorCode::BadArguments,
+        format!("未知的格式“{f}”，应为 {known}"),
+    )
+}
+
+fn file(f: crate::stats::FileOut) -> Response {
     (
         [
-            (header::CONTENT_TYPE, mime.to_string()),
+            (header::CONTENT_TYPE, f.mime.to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
+                format!("attachment; filename=\"{}\"", f.name),
             ),
         ],
-        bytes,
+        f.bytes,
     )
         .into_response()
-}
-
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
-fn unknown_format(f: &str) -> ApiError {
-    ApiError::new(
-        ErrorCode::BadArguments,
-        format!("未知的格式“{f}”，应为 json、csv 或 xlsx"),
-    )
-}
-
-fn render(e: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(format!("无法生成文件：{e}"))
 }
 
 /// A page of the 110 records meeting the conditions, in the caller's
@@ -90,22 +84,8 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     blocking(move || {
         let scope = hub.stats_scope(&c)?;
-        let rows = hub.incident_query_all(&scope, &q)?;
-        tracing::info!(person = %c.person, rows = rows.len(), "110 records exported");
-        let table = jingwu_report::query_table(&hub.reg, &rows);
-        match f.format.as_deref().unwrap_or("csv") {
-            "csv" => Ok(file(
-                jingwu_report::table_csv(&table).into_bytes(),
-                "text/csv; charset=utf-8",
-                "incidents.csv",
-            )),
-            "xlsx" => Ok(file(
-                jingwu_report::tables_xlsx(&[table]).map_err(render)?,
-                XLSX,
-                "incidents.xlsx",
-            )),
-            o => Err(unknown_format(o)),
-        }
+        let format = f.format.as_deref().unwrap_or("csv");
+        hub.export_file(&scope, &q, format, &c.person).map(file)
     })
     .await
 }
@@ -124,22 +104,10 @@ pub async fn stats(
 ) -> Result<Response, ApiError> {
     blocking(move || {
         let scope = hub.stats_scope(&c)?;
-        let rows = hub.incident_stats(&scope, &q.filter, &q.by)?;
         match f.format.as_deref().unwrap_or("json") {
-            "json" => Ok(Json(rows).into_response()),
-            "csv" => Ok(file(
-                jingwu_report::table_csv(&jingwu_report::stats_table(&hub.reg, &q.by, &rows))
-                    .into_bytes(),
-                "text/csv; charset=utf-8",
-                "stats.csv",
-            )),
-            "xlsx" => Ok(file(
-                jingwu_report::tables_xlsx(&[jingwu_report::stats_table(&hub.reg, &q.by, &rows)])
-                    .map_err(render)?,
-                XLSX,
-                "stats.xlsx",
-            )),
-            o => Err(unknown_format(o)),
+            "json" => Ok(Json(hub.incident_stats(&scope, &q.filter, &q.by)?).into_response()),
+            format @ ("csv" | "xlsx") => hub.stats_file(&scope, &q.filter, &q.by, format).map(file),
+            o => Err(unknown_format(o, "json、csv 或 xlsx")),
         }
     })
     .await
@@ -174,32 +142,28 @@ pub async fn report(
 ) -> Result<Response, ApiError> {
     blocking(move || {
         let scope = hub.stats_scope(&c)?;
-        let r: Report = hub.incident_report(&scope, &q.period)?;
-        let name = format!("jingqing-{}", r.period);
         match q.format.as_deref().unwrap_or("json") {
-            "json" => Ok(Json(r).into_response()),
-            "xlsx" => Ok(file(
-                jingwu_report::report_xlsx(&r).map_err(render)?,
-                XLSX,
-                &format!("{name}.xlsx"),
-            )),
-            "pdf" => {
-                let font = jingwu_slip::font::locate().map_err(|e| {
-                    ApiError::internal(format!("县局服务器找不到中文字体，无法生成 PDF：{e}"))
-                })?;
-                Ok(file(
-                    jingwu_report::report_pdf(&r, &font).map_err(render)?,
-                    "application/pdf",
-                    &format!("{name}.pdf"),
-                ))
+            "json" => {
+                let r: Report = hub.incident_report(&scope, &q.period)?;
+                Ok(Json(r).into_response())
             }
-            o => Err(ApiError::new(
-                ErrorCode::BadArguments,
-                format!("未知的格式“{o}”，应为 json、pdf 或 xlsx"),
-            )),
+            format @ ("pdf" | "xlsx") => hub.report_file(&scope, &q.period, format).map(file),
+            o => Err(unknown_format(o, "json、pdf 或 xlsx")),
         }
     })
     .await
+}
+
+/// Whether the caller may query and count 110 records (and in what
+/// scope), and whether they may import: for the screens, which show
+/// 查询统计 only to those who may (the gate itself stays on every call).
+#[utoipa::path(get, path = "/api/incidents/access",
+    responses((status = 200, body = StatsAccess)), security(("bearer" = [])))]
+pub async fn access(
+    State(hub): State<AppState>,
+    Auth(c): Auth,
+) -> Result<Json<StatsAccess>, ApiError> {
+    blocking(move || Ok(Json(hub.stats_access(&c)))).await
 }
 
 /// Imports historical 110 records (xlsx or CSV, base64), each signed
@@ -273,6 +237,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/incidents/stats", post(stats))
         .route("/api/incidents/speed", post(speed))
         .route("/api/incidents/report", get(report))
+        .route("/api/incidents/access", get(access))
         .route(
             "/api/incidents/import",
             post(import).layer(axum::extract::DefaultBodyLimit::max(

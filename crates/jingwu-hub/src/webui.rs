@@ -91,6 +91,19 @@ enum CommandKind {
     Unknown,
 }
 
+/// The largest body of a UI command: 64 KB, except an import's, which
+/// carries its file as base64.
+fn body_limit(command: &str) -> usize {
+    if command == "incident_import" {
+        IMPORT_BODY
+    } else {
+        64 * 1024
+    }
+}
+
+/// An import's body: the largest file as base64, and its other arguments.
+const IMPORT_BODY: usize = crate::stats::MAX_IMPORT_BYTES / 3 * 4 + 64 * 1024;
+
 #[derive(Clone)]
 struct UiState {
     hub: AppState,
@@ -103,7 +116,13 @@ pub fn routes(hub: AppState, secure: bool) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/{file}", get(file))
+        .route("/vendor/{file}", get(vendor_file))
         .route("/api/ui/{command}", post(command))
+        // Only the import takes a large body (its file, as base64).
+        .route(
+            "/api/ui/incident_import",
+            post(import_command).layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY)),
+        )
         .with_state(UiState { hub, secure })
 }
 
@@ -145,6 +164,11 @@ async fn index() -> Response {
 
 async fn file(Path(file): Path<String>) -> Response {
     static_file(&file)
+}
+
+/// A library shipped with the UI (`ui/vendor/`).
+async fn vendor_file(Path(file): Path<String>) -> Response {
+    static_file(&format!("vendor/{file}"))
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
@@ -229,7 +253,12 @@ fn parse_case(id: &str) -> Result<Uuid, ApiError> {
 incident_validate (UiIncidentValidateArgs → [UiFieldError], empty when fine), money_total (UiMoneyTotalArgs → UiMoneyTotal), \
 incident_create (UiIncidentCreateArgs → UiIncidentCreated), incident_update (UiIncidentUpdateArgs → UiIncidentDone), \
 incident_dispatch (UiIncidentDispatchArgs → UiIncidentDone; every dispatch of the call in one push: all or none), \
-incident_step (UiIncidentStepArgs → UiIncidentDone). The 110 commands that sign use the caller's hosted key and its PIN."),
+incident_step (UiIncidentStepArgs → UiIncidentDone). The 110 commands that sign use the caller's hosted key and its PIN. \
+110 查询统计 (the caller's scope; see /api/incidents/*): stats_access, incident_query {filter, sort, desc, page, perPage}, \
+incident_export {…, format: csv|xlsx} → {name, mime, dataB64}, incident_stats {filter, by}, incident_stats_export {filter, by, format}, \
+incident_speed {filter, kind}, incident_report {period}, incident_report_file {period, format: pdf|xlsx} → {name, mime, dataB64}, \
+saved_queries, save_query {name, filter}, delete_query {name}, incident_import {name, dataB64, dryRun, onlyValid, pin} (desk members; \
+the only command whose body may exceed 64 KB)."),
         ("X-Jingwu-UI" = String, Header, description = "must be 1")),
     request_body(content = Object, description = "the command's arguments (as the desktop's Tauri command; camelCase, snake_case also accepted); the 110 commands' bodies are the Ui* schemas"),
     responses((status = 200, description = "the command's result; login sets the session cookie"),
@@ -253,6 +282,20 @@ async fn command(
     }
 }
 
+/// `POST /api/ui/incident_import` (its own route for its body limit).
+async fn import_command(
+    State(st): State<UiState>,
+    peer: crate::http::Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let crate::http::Peer(source) = peer;
+    match run(st, "incident_import".into(), source, headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
 async fn run(
     st: UiState,
     command: String,
@@ -266,8 +309,18 @@ async fn run(
             "请求缺少界面标记（X-Jingwu-UI），已拒绝",
         ));
     }
-    if body.len() > 64 * 1024 {
-        return Err(ApiError::new(ErrorCode::Body, "请求内容过大"));
+    if body.len() > body_limit(&command) {
+        return Err(if command == "incident_import" {
+            ApiError::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "文件超过 {} MB，请分成几个文件，或在县局服务器上用 jingwu-hub import-incidents 导入",
+                    crate::stats::MAX_IMPORT_BYTES / 1024 / 1024
+                ),
+            )
+        } else {
+            ApiError::new(ErrorCode::Body, "请求内容过大")
+        });
     }
     let body: Value = if body.is_empty() {
         json!({})
@@ -429,6 +482,19 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
         "incident_update" => incident_command(hub, caller, command, body),
         "incident_dispatch" => incident_command(hub, caller, command, body),
         "incident_step" => incident_command(hub, caller, command, body),
+        // 110 查询统计 (crate::stats; each takes the caller's scope first).
+        "stats_access" => stats_command(hub, caller, command, body),
+        "incident_query" => stats_command(hub, caller, command, body),
+        "incident_export" => stats_command(hub, caller, command, body),
+        "incident_stats" => stats_command(hub, caller, command, body),
+        "incident_stats_export" => stats_command(hub, caller, command, body),
+        "incident_speed" => stats_command(hub, caller, command, body),
+        "incident_report" => stats_command(hub, caller, command, body),
+        "incident_report_file" => stats_command(hub, caller, command, body),
+        "saved_queries" => stats_command(hub, caller, command, body),
+        "save_query" => stats_command(hub, caller, command, body),
+        "delete_query" => stats_command(hub, caller, command, body),
+        "incident_import" => stats_command(hub, caller, command, body),
         _ => Err(ApiError::not_found("没有这个操作")),
     }
 }
@@ -833,6 +899,183 @@ fn incident_command(
                 .map_err(|e| crate::hub::rejection(e, None))?;
             let s = hub.hosted_incident_act(caller, &id, vec![action], &pin)?;
             Ok(done(&s))
+        }
+        _ => Err(ApiError::not_found("没有这个操作")),
+    }
+}
+
+// ----- 110 查询统计 -----------------------------------------------------
+
+/// The query's conditions (`filter`, `jingwu_core::stats::Filter`);
+/// absent: none.
+fn filter_arg(body: &Value) -> Result<jingwu_core::stats::Filter, ApiError> {
+    match arg(body, "filter") {
+        None => Ok(Default::default()),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+            let e = e.to_string();
+            let why = match e
+                .strip_prefix("unknown field `")
+                .and_then(|r| r.split('`').next())
+            {
+                Some(f) => format!("没有名为 {f} 的条件"),
+                None => "内容不符合要求".into(),
+            };
+            bad_arg(format!("查询条件（filter）{why}"))
+        }),
+    }
+}
+
+fn bool_arg(body: &Value, key: &str, label: &str) -> Result<bool, ApiError> {
+    match arg(body, key) {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(bad_arg(format!("{label}应为 true 或 false"))),
+    }
+}
+
+fn u32_arg(body: &Value, key: &str, label: &str) -> Result<u32, ApiError> {
+    match arg(body, key) {
+        None => Ok(0),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| bad_arg(format!("{label}应为正整数"))),
+    }
+}
+
+/// A query: conditions, order, page.
+fn query_arg(body: &Value) -> Result<jingwu_proto::QueryRequest, ApiError> {
+    let sort = match opt_str_arg(body, "sort", "排序（sort）")? {
+        None => Default::default(),
+        Some(s) => serde_json::from_value(Value::String(s.clone())).map_err(|_| {
+            bad_arg(format!(
+                "排序（sort）“{s}”无效，应为 report_time、loss、case_no、unit 或 category"
+            ))
+        })?,
+    };
+    Ok(jingwu_proto::QueryRequest {
+        filter: filter_arg(body)?,
+        sort,
+        desc: bool_arg(body, "desc", "倒序（desc）")?,
+        page: u32_arg(body, "page", "页码（page）")?,
+        per_page: u32_arg(body, "perPage", "每页条数（perPage）")?,
+    })
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(v).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// A file for the browser to save: `{name, mime, dataB64}`.
+fn file_answer(f: crate::stats::FileOut) -> Value {
+    json!({"name": f.name, "mime": f.mime, "dataB64": B64.encode(&f.bytes)})
+}
+
+/// The query, statistics, 警情通报 and import commands: thin arms over
+/// `crate::stats`, each asking the one gate (`Hub::stats_scope`) first.
+fn stats_command(
+    hub: &Hub,
+    caller: &Caller,
+    command: &str,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let reg = &hub.reg;
+    match command {
+        "stats_access" => {
+            let a = hub.stats_access(caller);
+            let options = a
+                .scope
+                .as_ref()
+                .map(|s| jingwu_report::stats_options(reg, s));
+            Ok(json!({
+                "allowed": a.allowed,
+                "reason": a.reason,
+                "scope": a.scope.as_ref().map(|s| s.name().to_string()),
+                "can_import": a.can_import,
+                "options": options,
+            }))
+        }
+        "incident_query" => {
+            let scope = hub.stats_scope(caller)?;
+            let page = hub.incident_query(&scope, &query_arg(body)?)?;
+            Ok(jingwu_report::query_page_view(reg, &page))
+        }
+        "incident_export" => {
+            let scope = hub.stats_scope(caller)?;
+            let format = str_arg(body, "format", "文件格式（format）")?;
+            hub.export_file(&scope, &query_arg(body)?, &format, &caller.person)
+                .map(file_answer)
+        }
+        "incident_stats" => {
+            let scope = hub.stats_scope(caller)?;
+            let by = opt_str_arg(body, "by", "分组维度（by）")?.unwrap_or_default();
+            let rows = hub.incident_stats(&scope, &filter_arg(body)?, &by)?;
+            Ok(jingwu_report::stats_view(reg, &by, &rows))
+        }
+        "incident_stats_export" => {
+            let scope = hub.stats_scope(caller)?;
+            let by = opt_str_arg(body, "by", "分组维度（by）")?.unwrap_or_default();
+            let format = str_arg(body, "format", "文件格式（format）")?;
+            hub.stats_file(&scope, &filter_arg(body)?, &by, &format)
+                .map(file_answer)
+        }
+        "incident_speed" => {
+            let scope = hub.stats_scope(caller)?;
+            let kind = str_arg(body, "kind", "速度类型（kind）")?;
+            let rows = hub.incident_speed(&scope, &filter_arg(body)?, &kind)?;
+            Ok(jingwu_report::speed_view(reg, &kind, &rows))
+        }
+        "incident_report" => {
+            let scope = hub.stats_scope(caller)?;
+            let period = str_arg(body, "period", "统计期（period）")?;
+            Ok(jingwu_report::report_view(
+                &hub.incident_report(&scope, &period)?,
+            ))
+        }
+        "incident_report_file" => {
+            let scope = hub.stats_scope(caller)?;
+            let period = str_arg(body, "period", "统计期（period）")?;
+            let format = str_arg(body, "format", "文件格式（format）")?;
+            hub.report_file(&scope, &period, &format).map(file_answer)
+        }
+        "saved_queries" => to_json(&hub.saved_queries(caller)?),
+        "save_query" => {
+            let q = jingwu_proto::SavedQuery {
+                name: str_arg(body, "name", "查询名称（name）")?,
+                filter: filter_arg(body)?,
+            };
+            hub.save_query(caller, &q)?;
+            Ok(json!({"ok": true, "name": q.name.trim()}))
+        }
+        "delete_query" => {
+            hub.delete_query(caller, &str_arg(body, "name", "查询名称（name）")?)?;
+            Ok(json!({"ok": true}))
+        }
+        "incident_import" => {
+            let name = str_arg(body, "name", "文件名（name）")?;
+            let data = str_arg(body, "dataB64", "文件内容（dataB64）")?;
+            let dry_run = bool_arg(body, "dryRun", "只检查（dryRun）")?;
+            let only_valid = bool_arg(body, "onlyValid", "只导入正确的行（onlyValid）")?;
+            // Only a desk's members import; asked before the file is read.
+            hub.import_unit(caller)?;
+            let pin = if dry_run {
+                String::new()
+            } else {
+                pin_arg(body)?
+            };
+            let bytes = crate::stats::decode_upload(&data)?;
+            let outcome = hub.import_incidents(
+                caller,
+                &crate::stats::ImportRun {
+                    name: &name,
+                    bytes: &bytes,
+                    only_valid,
+                    dry_run,
+                    signer: crate::stats::ImportSigner::Hosted { pin: &pin },
+                    progress: &|_, _| {},
+                },
+            )?;
+            to_json(&outcome)
         }
         _ => Err(ApiError::not_found("没有这个操作")),
     }

@@ -668,3 +668,141 @@ async fn background_refreshes_do_not_count_as_activity() {
     assert!(seen() > earlier);
     hub.stop().await;
 }
+
+/// 局长, 丹江派出所 所长 and 民警, 110 接警员 (the Leishan demo).
+const BUREAU_CHIEF: &str = "052601";
+const DJ_LEADER: &str = "052616";
+const DJ_OFFICER: &str = "052618";
+
+/// Runs `jingwu-hub` on `place` with `args` (and `env`), which must succeed.
+fn hub_cli(place: &HubPlace, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jingwu-hub"));
+    cmd.arg("--data-dir").arg(place.dir.path()).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "jingwu-hub {args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `scripts/gen-incidents.py` with `args`, written to `out`.
+fn gen_incidents(out: &Path, args: &[&str]) {
+    let st = Command::new("python3")
+        .arg(root().join("scripts/gen-incidents.py"))
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(st.success(), "gen-incidents.py {args:?}");
+}
+
+/// The leaders' 110 查询统计 in a browser (`tests/browser/stats110.mjs`):
+/// the real hub binary over TLS with the Leishan demo and 1,500 historical
+/// records imported by the command line (signed with the desk's demo
+/// key); the 局长 queries, sorts, saves, exports, counts, charts and
+/// downloads the monthly 警情通报 as a PDF; 丹江's 所长 sees only 丹江; a
+/// 民警 is refused; the 110 desk imports a file with 3 bad rows (nothing,
+/// then the 17 good ones). Screenshots and downloads go to
+/// `test-artifacts/browser-stats/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stats_110_in_a_browser() {
+    let place = HubPlace::new(Backend::Sqlite);
+    let dir = place.dir.path().to_path_buf();
+    hub_cli(
+        &place,
+        &["demo", "--kdf", "test"],
+        &[("JINGWU_DEMO_PASSWORD", PASSWORD), ("JINGWU_DEMO_PIN", PIN)],
+    );
+    let history = dir.join("history.csv");
+    gen_incidents(&history, &["--count", "1500", "--seed", "3"]);
+    let key = dir.join("demo-keys").join(format!("{DESK}.json"));
+    hub_cli(
+        &place,
+        &[
+            "import-incidents",
+            history.to_str().unwrap(),
+            "--as",
+            DESK,
+            "--key",
+            key.to_str().unwrap(),
+        ],
+        &[("JINGWU_PIN", PIN)],
+    );
+    let records = || place.open_db().counts().unwrap().1;
+    assert_eq!(records(), 1500);
+    // 20 rows, 3 of them bad; numbered apart from the 1,500.
+    let small = dir.join("small.csv");
+    gen_incidents(
+        &small,
+        &[
+            "--count",
+            "20",
+            "--seed",
+            "9",
+            "--bad",
+            "3",
+            "--end",
+            "2026-11-30",
+        ],
+    );
+    let text = std::fs::read_to_string(&small).unwrap();
+    std::fs::write(&small, text.replace("\nLS", "\nUI")).unwrap();
+
+    let hub = HubProcess::start(&place, true);
+    let fp = hub.fingerprint.clone().unwrap();
+    let mut admin = HubClient::new(&hub.url, Some(&fp)).unwrap();
+    admin.login("admin", PASSWORD, "console").await.unwrap();
+
+    let shots_dir = shots("browser-stats");
+    let _ = std::fs::remove_dir_all(&shots_dir);
+    let mut script = Script::start(
+        "stats110.mjs",
+        &hub.url,
+        &place,
+        &[
+            ("SHOTS", shots_dir.display().to_string()),
+            ("HISTORY", history.display().to_string()),
+            ("SMALL", small.display().to_string()),
+            ("CHIEF", BUREAU_CHIEF.to_string()),
+            ("DJ_LEADER", DJ_LEADER.to_string()),
+            ("DJ_OFFICER", DJ_OFFICER.to_string()),
+            ("DESK", DESK.to_string()),
+            ("DANJIANG", DANJIANG.to_string()),
+            ("PERIOD", "2026-10".to_string()),
+        ],
+    );
+    let mut done = false;
+    while let Some(line) = script.lines.recv().await {
+        eprintln!("[stats browser] {line}");
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("KEY_PENDING"), Some(person)) => {
+                assert_eq!(approve_pending(&admin, person).await, 1);
+                script.say("APPROVED");
+            }
+            (Some("IMPORT_NONE"), _) => {
+                assert_eq!(records(), 1500, "a file with bad rows imported something");
+                script.say("CHECKED");
+            }
+            (Some("IMPORT_DONE"), Some(n)) => {
+                assert_eq!(records(), 1500 + n.parse::<i64>().unwrap());
+                script.say("CHECKED");
+            }
+            (Some("DONE"), _) => done = true,
+            _ => {}
+        }
+    }
+    let status = script.child.wait().unwrap();
+    assert!(
+        status.success() && done,
+        "the 110 statistics browser run failed"
+    );
+    drop(hub);
+}

@@ -25,4 +25,5 @@ mod race;
 mod seals;
 mod sessions;
 mod stats;
+mod stats_client;
 mod wire;

@@ -30,7 +30,7 @@ pub use events::{
 };
 pub use stats::{
     ImportOutcome, ImportRequest, IncidentRow, QueryPage, QueryRequest, SavedQuery, SortBy,
-    SpeedRequest, SpeedRow, StatsRequest, StatsRow, MAX_PER_PAGE,
+    SpeedRequest, SpeedRow, StatsAccess, StatsRequest, StatsRow, MAX_PER_PAGE,
 };
 pub use uploads::{ChunkQuery, UploadRequest, UploadStatus};
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use jingwu_core::import::RowError;
-use jingwu_core::stats::{Filter, Measures};
+use jingwu_core::stats::{Filter, Measures, Scope};
 use serde::{Deserialize, Serialize};
 
 /// How a query's rows are ordered.
@@ -103,7 +103,7 @@ pub struct StatsRequest {
 /// One group of a statistics result: the dimension keys named as in
 /// `by` (`month`: `2026-03`, `week`: `2026-W09`, `quarter`: `2026-Q1` …;
 /// codes for unit, category, township) and the measures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsRow {
     #[serde(flatten)]
@@ -111,6 +111,42 @@ pub struct StatsRow {
     #[serde(flatten)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub measures: Measures,
+}
+
+// Read back by hand: two flattened parts cannot tell a key from a
+// measure (the keys' map would take `count` too).
+impl<'de> Deserialize<'de> for StatsRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<StatsRow, D::Error> {
+        struct Row;
+        impl<'de> serde::de::Visitor<'de> for Row {
+            type Value = StatsRow;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a statistics row: dimension keys and the measures")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<StatsRow, A::Error> {
+                let mut keys = BTreeMap::new();
+                let mut m = Measures::default();
+                while let Some(k) = map.next_key::<String>()? {
+                    match k.as_str() {
+                        "count" => m.count = map.next_value()?,
+                        "valid" => m.valid = map.next_value()?,
+                        "loss_fen" => m.loss_fen = map.next_value()?,
+                        "injured" => m.injured = map.next_value()?,
+                        "dead" => m.dead = map.next_value()?,
+                        _ => {
+                            let v: String = map.next_value()?;
+                            keys.insert(k, v);
+                        }
+                    }
+                }
+                Ok(StatsRow { keys, measures: m })
+            }
+        }
+        d.deserialize_map(Row)
+    }
 }
 
 /// `POST /api/incidents/speed`.
@@ -181,4 +217,53 @@ pub struct SavedQuery {
     pub name: String,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub filter: Filter,
+}
+
+/// `GET /api/incidents/access`: whether the caller may query and count
+/// 110 records (the hub's one gate, `jingwu_core::stats::query_scope`),
+/// what their scope is, and whether they may import historical records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatsAccess {
+    pub allowed: bool,
+    /// Why not (Chinese), when not allowed.
+    pub reason: Option<String>,
+    /// The scope (`{"kind": "bureau", "bureau", "name"}` or
+    /// `{"kind": "units", "units", "name"}`), when allowed.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub scope: Option<Scope>,
+    /// A member of a 110 desk: may import historical records.
+    pub can_import: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    /// A statistics row reads back as it was written: keys apart from
+    /// the measures.
+    #[test]
+    fn a_stats_row_round_trips() {
+        let row = StatsRow {
+            keys: [("month", "2026-03"), ("unit", "522634510000")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            measures: Measures {
+                count: 12,
+                valid: 11,
+                loss_fen: 123_456,
+                injured: 2,
+                dead: 0,
+            },
+        };
+        let json = serde_json::to_string(&row).unwrap();
+        assert_eq!(
+            json,
+            r#"{"month":"2026-03","unit":"522634510000","count":12,"valid":11,"loss_fen":123456,"injured":2,"dead":0}"#
+        );
+        assert_eq!(serde_json::from_str::<StatsRow>(&json).unwrap(), row);
+        assert!(serde_json::from_str::<StatsRow>(r#"{"unit":5,"count":1}"#).is_err());
+    }
 }

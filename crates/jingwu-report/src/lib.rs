@@ -13,12 +13,16 @@
 
 mod csv_out;
 mod pdf;
+mod screens;
 mod tables;
 mod views;
 mod xlsx;
 
 pub use csv_out::table_csv;
 pub use pdf::report_pdf;
+pub use screens::{
+    query_page_view, report_view, speed_view, stats_options, stats_view, table_view,
+};
 pub use tables::report_tables;
 pub use views::{query_table, speed_table, stats_table};
 pub use xlsx::{report_xlsx, tables_xlsx};

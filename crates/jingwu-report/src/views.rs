@@ -6,7 +6,7 @@ use jingwu_proto::{IncidentRow, SpeedRow, StatsRow};
 
 use crate::{Cell, Table};
 
-fn dict(reg: &Registry, d: &str, code: &str) -> String {
+pub(crate) fn dict(reg: &Registry, d: &str, code: &str) -> String {
     reg.dicts
         .get(d)
         .and_then(|x| x.label(code))
@@ -14,21 +14,21 @@ fn dict(reg: &Registry, d: &str, code: &str) -> String {
         .to_string()
 }
 
-fn unit(reg: &Registry, code: &str) -> String {
+pub(crate) fn unit(reg: &Registry, code: &str) -> String {
     reg.org
         .unit(code)
         .map(|u| u.name.clone())
         .unwrap_or_default()
 }
 
-fn status(code: &str) -> String {
+pub(crate) fn status(code: &str) -> String {
     serde_json::from_value::<jingwu_core::case::Status>(serde_json::Value::String(code.into()))
         .map(|s| s.label().to_string())
         .unwrap_or_else(|_| code.to_string())
 }
 
 /// 报警时间 as `YYYY-MM-DD HH:MM:SS` in Asia/Shanghai.
-fn local(secs: i64) -> String {
+pub(crate) fn local(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .map(jingwu_core::import::format_local_time)
         .unwrap_or_default()

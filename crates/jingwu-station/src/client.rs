@@ -6,7 +6,9 @@ use futures_util::StreamExt as _;
 use jingwu_core::event::SignedEvent;
 use jingwu_proto::live;
 use jingwu_proto::{
-    CreateUserRequest, EnrolRequest, LoginRequest, PushRequest, SealsDigest, UploadRequest,
+    CreateUserRequest, EnrolRequest, ImportOutcome, ImportRequest, LoginRequest, PushRequest,
+    QueryPage, QueryRequest, SavedQuery, SealsDigest, SpeedRequest, SpeedRow, StatsAccess,
+    StatsRequest, StatsRow, UploadRequest,
 };
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -400,6 +402,163 @@ impl HubClient {
             .to_vec())
     }
 
+    // ----- 110 查询统计 (the hub's `/api/incidents/*`, `/api/queries`) -----
+
+    /// Whether this user may query and count 110 records, and in what
+    /// scope; whether they may import.
+    pub async fn stats_access(&self) -> Result<StatsAccess, ClientError> {
+        self.send(self.http.get(self.url("/api/incidents/access")))
+            .await
+    }
+
+    /// A page of the records meeting the conditions (in the user's scope).
+    pub async fn incident_query(&self, q: &QueryRequest) -> Result<QueryPage, ClientError> {
+        self.send(self.http.post(self.url("/api/incidents/query")).json(q))
+            .await
+    }
+
+    /// Every record meeting the conditions as a file (`csv` or `xlsx`).
+    pub async fn incident_export(
+        &self,
+        q: &QueryRequest,
+        format: &str,
+    ) -> Result<HubFile, ClientError> {
+        self.file(
+            self.http
+                .post(self.url("/api/incidents/export"))
+                .query(&[("format", format)])
+                .json(q),
+        )
+        .await
+    }
+
+    /// Statistics grouped by the request's dimensions.
+    pub async fn incident_stats(&self, q: &StatsRequest) -> Result<Vec<StatsRow>, ClientError> {
+        self.send(self.http.post(self.url("/api/incidents/stats")).json(q))
+            .await
+    }
+
+    /// The same statistics as a file (`csv` or `xlsx`).
+    pub async fn incident_stats_file(
+        &self,
+        q: &StatsRequest,
+        format: &str,
+    ) -> Result<HubFile, ClientError> {
+        self.file(
+            self.http
+                .post(self.url("/api/incidents/stats"))
+                .query(&[("format", format)])
+                .json(q),
+        )
+        .await
+    }
+
+    /// Response speed per unit.
+    pub async fn incident_speed(&self, q: &SpeedRequest) -> Result<Vec<SpeedRow>, ClientError> {
+        self.send(self.http.post(self.url("/api/incidents/speed")).json(q))
+            .await
+    }
+
+    /// The 警情通报 of `period` (`2026-W48`, `2026-11`, `2026-Q4`, `2026`).
+    pub async fn incident_report(
+        &self,
+        period: &str,
+    ) -> Result<jingwu_core::stats::Report, ClientError> {
+        self.send(
+            self.http
+                .get(self.url("/api/incidents/report"))
+                .query(&[("period", period)]),
+        )
+        .await
+    }
+
+    /// The 警情通报 of `period` as a file (`pdf` or `xlsx`).
+    pub async fn incident_report_file(
+        &self,
+        period: &str,
+        format: &str,
+    ) -> Result<HubFile, ClientError> {
+        self.file(
+            self.http
+                .get(self.url("/api/incidents/report"))
+                .query(&[("period", period), ("format", format)]),
+        )
+        .await
+    }
+
+    /// Imports historical records, signed with the user's hosted key.
+    pub async fn import_incidents(&self, r: &ImportRequest) -> Result<ImportOutcome, ClientError> {
+        self.send(self.http.post(self.url("/api/incidents/import")).json(r))
+            .await
+    }
+
+    /// The user's saved queries.
+    pub async fn saved_queries(&self) -> Result<Vec<SavedQuery>, ClientError> {
+        self.send(self.http.get(self.url("/api/queries"))).await
+    }
+
+    /// Saves (or replaces) a query by its name.
+    pub async fn save_query(&self, q: &SavedQuery) -> Result<(), ClientError> {
+        let _: Option<serde_json::Value> = self
+            .send(self.http.post(self.url("/api/queries")).json(q))
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a saved query.
+    pub async fn delete_query(&self, name: &str) -> Result<(), ClientError> {
+        let mut url = reqwest::Url::parse(&self.url("/api/queries/"))
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
+        url.path_segments_mut()
+            .map_err(|_| ClientError::Setup("县局地址无效".into()))?
+            .pop_if_empty()
+            .push(name);
+        let _: Option<serde_json::Value> = self.send(self.http.delete(url)).await?;
+        Ok(())
+    }
+
+    /// A file the hub makes (an export, a report): its bytes, and its
+    /// name from `Content-Disposition`.
+    async fn file(&self, rb: reqwest::RequestBuilder) -> Result<HubFile, ClientError> {
+        let resp = self
+            .auth(rb)
+            .timeout(Duration::from_secs(300))
+            .send()
+            .await
+            .map_err(|e| ClientError::Offline(offline_reason(&e)))?;
+        let status = resp.status();
+        let header = |h: reqwest::header::HeaderName| {
+            resp.headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let mime = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
+        let name = header(reqwest::header::CONTENT_DISPOSITION)
+            .and_then(|d| {
+                d.split("filename=")
+                    .nth(1)
+                    .map(|n| n.trim().trim_matches('"').to_string())
+            })
+            .filter(|n| !n.is_empty() && !n.contains(['/', '\\']))
+            .unwrap_or_else(|| "jingwu-export".into());
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Offline(offline_reason(&e)))?;
+        if !status.is_success() {
+            return Err(ClientError::Hub {
+                status: status.as_u16(),
+                body: error_body(&bytes),
+            });
+        }
+        Ok(HubFile {
+            name,
+            mime,
+            bytes: bytes.to_vec(),
+        })
+    }
+
     /// Opens the live channel; events after `after` arrive in order on the
     /// returned stream. The stream ends when the connection drops.
     pub async fn live(
@@ -430,6 +589,15 @@ impl HubClient {
         let bytes = resp.bytes_stream();
         Ok(sse_events(bytes))
     }
+}
+
+/// A file the hub made for a download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubFile {
+    /// As the hub names it (`incidents.xlsx`, `jingqing-2026-11.pdf` …).
+    pub name: String,
+    pub mime: String,
+    pub bytes: Vec<u8>,
 }
 
 /// A message of the live channel.

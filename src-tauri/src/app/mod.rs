@@ -4,7 +4,8 @@
 //!
 //! By concern: `session` (status, enrolment, the users of this PC),
 //! `cases` (lists, the form, case actions, the case page), `incidents`
-//! (110 接处警: intake, dispatch, handling steps, lists, the record page), `scans`
+//! (110 接处警: intake, dispatch, handling steps, lists, the record page),
+//! `stats` (110 查询统计, asked of the county hub), `scans`
 //! (attachments through the scan pipeline, scanners, the hot folder,
 //! page tools), `slips` (preview, print, verify), `link` (sync and the
 //! live channel, notifications), `tray` (the tray icon), `window` (the
@@ -26,6 +27,7 @@ mod link;
 mod scans;
 mod session;
 mod slips;
+mod stats;
 mod tray;
 mod window;
 
@@ -35,6 +37,7 @@ pub use link::*;
 pub use scans::*;
 pub use session::*;
 pub use slips::*;
+pub use stats::*;
 pub use tray::*;
 pub use window::*;
 
