@@ -7,13 +7,15 @@
 //! What a figure means is the core's (`jingwu_core::stats`); this file
 //! only turns [`Conditions`] into `WHERE` clauses and adds up.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jingwu_core::case::CaseState;
-use jingwu_core::stats::{Conditions, Dim, IncidentFacts, Measures, SpeedKind, SpeedRows};
+use jingwu_core::stats::{
+    Conditions, Dim, IncidentFacts, Measures, PeriodKind, SpeedKind, SpeedRows,
+};
 use jingwu_proto::{IncidentRow, SortBy};
 
-use super::sql::{Conn, Param, Row};
+use super::sql::{Conn, Dialect, Param, Row};
 use super::{DbError, DbResult};
 
 /// Schema step 7.
@@ -67,6 +69,60 @@ pub const MIGRATION: &str = "CREATE TABLE incidents (
         PRIMARY KEY (person, name)
      ){strict};";
 
+/// Schema step 8: the rollups [`stats`] adds up instead of the records
+/// when the conditions allow — per day and per month, by 管辖单位,
+/// level-1 category, 乡镇 and 有效: the records' count and sums. [`write`]
+/// keeps them in the transaction that writes the records' rows; this
+/// step fills them from the rows already stored. `day_at` / `month_at`
+/// are the Unix times of the day's / month's start in Asia/Shanghai (a
+/// fixed +8: every day is 86,400 s).
+pub const ROLLUPS: &str = "CREATE TABLE incident_days (
+        day_at    {int} NOT NULL,
+        day       TEXT{c} NOT NULL,
+        week      TEXT{c} NOT NULL,
+        month     TEXT{c} NOT NULL,
+        quarter   TEXT{c} NOT NULL,
+        year      TEXT{c} NOT NULL,
+        unit      TEXT{c} NOT NULL,
+        category1 TEXT{c} NOT NULL,
+        township  TEXT{c} NOT NULL,
+        valid     {int} NOT NULL,
+        n         {int} NOT NULL,
+        loss_fen  {int} NOT NULL,
+        injured   {int} NOT NULL,
+        dead      {int} NOT NULL,
+        PRIMARY KEY (day_at, unit, category1, township, valid)
+     ){strict_norowid};
+     CREATE TABLE incident_months (
+        month_at  {int} NOT NULL,
+        month     TEXT{c} NOT NULL,
+        quarter   TEXT{c} NOT NULL,
+        year      TEXT{c} NOT NULL,
+        unit      TEXT{c} NOT NULL,
+        category1 TEXT{c} NOT NULL,
+        township  TEXT{c} NOT NULL,
+        valid     {int} NOT NULL,
+        n         {int} NOT NULL,
+        loss_fen  {int} NOT NULL,
+        injured   {int} NOT NULL,
+        dead      {int} NOT NULL,
+        PRIMARY KEY (month_at, unit, category1, township, valid)
+     ){strict_norowid};
+     INSERT INTO incident_days(day_at, day, week, month, quarter, year, unit, category1,
+        township, valid, n, loss_fen, injured, dead)
+       SELECT report_at - ((report_at + 28800) % 86400 + 86400) % 86400, day, week, month,
+         quarter, year, unit, category1, township, valid, COUNT(*), SUM(loss_fen),
+         SUM(injured), SUM(dead)
+       FROM incidents
+       GROUP BY report_at - ((report_at + 28800) % 86400 + 86400) % 86400, day, week, month,
+         quarter, year, unit, category1, township, valid;
+     INSERT INTO incident_months(month_at, month, quarter, year, unit, category1, township,
+        valid, n, loss_fen, injured, dead)
+       SELECT MIN(day_at - (CAST(substr(day, 9, 2) AS {int}) - 1) * 86400), month, quarter,
+         year, unit, category1, township, valid, SUM(n), SUM(loss_fen), SUM(injured), SUM(dead)
+       FROM incident_days
+       GROUP BY month, quarter, year, unit, category1, township, valid;";
+
 const COLS: usize = 24;
 
 /// Rows per multi-row insert.
@@ -85,7 +141,7 @@ pub fn backfill(c: &mut dyn Conn) -> DbResult<()> {
             facts.push((st.case_id.to_string(), f));
         }
     }
-    write(c, &facts)
+    write_rows(c, &facts.iter().collect::<Vec<_>>())
 }
 
 /// The facts of the incident records among `states` (others are
@@ -99,8 +155,240 @@ pub fn facts_of<'a>(
         .collect()
 }
 
-/// Writes (inserts or replaces) the rows of `facts`.
+/// Writes (inserts or replaces) the rows of `facts` (the last of a case
+/// given twice) and moves their figures in the rollups: each record's
+/// stored row is taken out of them and its new one added, so they stay
+/// the sums of the rows whatever changed (time, unit, category, 乡镇,
+/// 有效, the sums).
 pub fn write(c: &mut dyn Conn, facts: &[(String, IncidentFacts)]) -> DbResult<()> {
+    let last: HashMap<&str, usize> = facts
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.as_str(), i))
+        .collect();
+    let facts: Vec<&(String, IncidentFacts)> = facts
+        .iter()
+        .enumerate()
+        .filter(|(i, (id, _))| last.get(id.as_str()) == Some(i))
+        .map(|(_, x)| x)
+        .collect();
+    let mut moves = Rollups::default();
+    for chunk in facts.chunks(CHUNK) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let ids: Vec<Param<'_>> = chunk.iter().map(|(id, _)| Param::Text(id)).collect();
+        // On PostgreSQL the rows stay locked until the commit, so a
+        // concurrent writer of the same record reads what this one wrote.
+        let lock = match c.dialect() {
+            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "SELECT report_at, day, week, month, quarter, year, unit, category1, township,
+               valid, loss_fen, injured, dead
+             FROM incidents WHERE case_id IN ({}){lock}",
+            marks.join(", ")
+        );
+        for mut r in c.query(&sql, &ids)? {
+            let old = Rolled {
+                report_at: r.i64(0)?,
+                periods: [r.text(1)?, r.text(2)?, r.text(3)?, r.text(4)?, r.text(5)?],
+                unit: r.text(6)?,
+                category1: r.text(7)?,
+                township: r.text(8)?,
+                valid: r.i64(9)?,
+                sums: Sums {
+                    n: 1,
+                    loss_fen: r.i64(10)?,
+                    injured: r.i64(11)?,
+                    dead: r.i64(12)?,
+                },
+            };
+            moves.add(old, -1);
+        }
+    }
+    for (_, f) in &facts {
+        moves.add(Rolled::of(f), 1);
+    }
+    write_rows(c, &facts)?;
+    moves.apply(c)
+}
+
+/// The start of the Asia/Shanghai day holding Unix time `t`.
+fn day_at(t: i64) -> i64 {
+    let offset = i64::from(jingwu_core::SHANGHAI.whole_seconds());
+    t - (t + offset).rem_euclid(86_400)
+}
+
+/// The start of the Asia/Shanghai month holding Unix time `t`.
+fn month_at(t: i64) -> i64 {
+    let d = day_at(t);
+    let dom = time::OffsetDateTime::from_unix_timestamp(d)
+        .map(|x| x.to_offset(jingwu_core::SHANGHAI).day())
+        .unwrap_or(1);
+    d - (i64::from(dom) - 1) * 86_400
+}
+
+/// What one record adds to a rollup row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Sums {
+    n: i64,
+    loss_fen: i64,
+    injured: i64,
+    dead: i64,
+}
+
+impl Sums {
+    fn add(&mut self, o: &Sums, sign: i64) {
+        self.n += sign * o.n;
+        self.loss_fen += sign * o.loss_fen;
+        self.injured += sign * o.injured;
+        self.dead += sign * o.dead;
+    }
+}
+
+/// A record as the rollups see it.
+struct Rolled {
+    report_at: i64,
+    /// day, week, month, quarter, year.
+    periods: [String; 5],
+    unit: String,
+    category1: String,
+    township: String,
+    valid: i64,
+    sums: Sums,
+}
+
+impl Rolled {
+    fn of(f: &IncidentFacts) -> Rolled {
+        Rolled {
+            report_at: f.report_at,
+            periods: [
+                f.day.clone(),
+                f.week.clone(),
+                f.month.clone(),
+                f.quarter.clone(),
+                f.year.clone(),
+            ],
+            unit: f.unit.clone(),
+            category1: f.category1.clone(),
+            township: f.township.clone(),
+            valid: i64::from(f.valid),
+            sums: Sums {
+                n: 1,
+                loss_fen: f.loss_fen,
+                injured: f.injured,
+                dead: f.dead,
+            },
+        }
+    }
+}
+
+/// A rollup row's key: the day's (month's) start, unit, category1,
+/// 乡镇, 有效.
+type RollKey = (i64, String, String, String, i64);
+
+/// Changes to the rollups, by row (ordered, so concurrent writers lock
+/// rows in one order); each with its period keys (day … year, or month …
+/// year).
+#[derive(Default)]
+struct Rollups {
+    days: BTreeMap<RollKey, ([String; 5], Sums)>,
+    months: BTreeMap<RollKey, ([String; 5], Sums)>,
+}
+
+impl Rollups {
+    fn add(&mut self, r: Rolled, sign: i64) {
+        let key = |at: i64| {
+            (
+                at,
+                r.unit.clone(),
+                r.category1.clone(),
+                r.township.clone(),
+                r.valid,
+            )
+        };
+        self.days
+            .entry(key(day_at(r.report_at)))
+            .or_insert_with(|| (r.periods.clone(), Sums::default()))
+            .1
+            .add(&r.sums, sign);
+        self.months
+            .entry(key(month_at(r.report_at)))
+            .or_insert_with(|| (r.periods.clone(), Sums::default()))
+            .1
+            .add(&r.sums, sign);
+    }
+
+    /// Adds the changes to the tables; rows left with no record go.
+    fn apply(self, c: &mut dyn Conn) -> DbResult<()> {
+        for (table, at, periods, rows) in [
+            ("incident_days", "day_at", 0..5, self.days),
+            ("incident_months", "month_at", 2..5, self.months),
+        ] {
+            let names = ["day", "week", "month", "quarter", "year"];
+            let period_cols = names[periods.clone()].join(", ");
+            let cols = 1 + periods.len() + 8;
+            let changed: Vec<(&RollKey, &([String; 5], Sums))> = rows
+                .iter()
+                .filter(|(_, (_, s))| *s != Sums::default())
+                .collect();
+            for chunk in changed.chunks(CHUNK) {
+                let sql = super::store::values_sql(
+                    &format!(
+                        "INSERT INTO {table}({at}, {period_cols}, unit, category1, township,
+                           valid, n, loss_fen, injured, dead)"
+                    ),
+                    cols,
+                    chunk.len(),
+                    &format!(
+                        "ON CONFLICT({at}, unit, category1, township, valid) DO UPDATE SET
+                           n = {table}.n + excluded.n,
+                           loss_fen = {table}.loss_fen + excluded.loss_fen,
+                           injured = {table}.injured + excluded.injured,
+                           dead = {table}.dead + excluded.dead"
+                    ),
+                );
+                let mut p: Vec<Param<'_>> = Vec::with_capacity(chunk.len() * cols);
+                for ((t, unit, cat, town, valid), (keys, s)) in chunk {
+                    p.push(Param::I64(*t));
+                    p.extend(keys[periods.clone()].iter().map(|k| Param::Text(k)));
+                    p.extend([
+                        Param::Text(unit),
+                        Param::Text(cat),
+                        Param::Text(town),
+                        Param::I64(*valid),
+                        Param::I64(s.n),
+                        Param::I64(s.loss_fen),
+                        Param::I64(s.injured),
+                        Param::I64(s.dead),
+                    ]);
+                }
+                c.execute(&sql, &p)?;
+            }
+            let sql = format!(
+                "DELETE FROM {table} WHERE {at} = $1 AND unit = $2 AND category1 = $3
+                   AND township = $4 AND valid = $5 AND n = 0"
+            );
+            for ((t, unit, cat, town, valid), _) in changed.iter().filter(|(_, (_, s))| s.n < 0) {
+                c.execute(
+                    &sql,
+                    &[
+                        Param::I64(*t),
+                        Param::Text(unit),
+                        Param::Text(cat),
+                        Param::Text(town),
+                        Param::I64(*valid),
+                    ],
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes (inserts or replaces) the rows of `facts` (each case once), as
+/// schema step 7 did.
+fn write_rows(c: &mut dyn Conn, facts: &[&(String, IncidentFacts)]) -> DbResult<()> {
     for chunk in facts.chunks(CHUNK) {
         let sql = super::store::values_sql(
             "INSERT INTO incidents(case_id, case_no, report_at, day, week, month, quarter, year,
@@ -360,12 +648,16 @@ fn column(d: Dim) -> &'static str {
 }
 
 /// The measures of the records meeting `c`, grouped by `dims` (in their
-/// order, ascending); empty groups are absent.
+/// order, ascending); empty groups are absent. Added up from the rollups
+/// when they can answer (see [`Plan`]), else from the records.
 pub fn stats(
     c: &mut dyn Conn,
     cond: &Conditions,
     dims: &[Dim],
 ) -> DbResult<Vec<(Vec<String>, Measures)>> {
+    if let Some(plan) = Plan::of(cond, dims) {
+        return rollup_stats(c, cond, dims, &plan);
+    }
     let w = where_of(cond);
     let cols: Vec<&str> = dims.iter().map(|d| column(*d)).collect();
     let sql = if cols.is_empty() {
@@ -376,6 +668,228 @@ pub fn stats(
             "SELECT {g}, {SUMS} FROM incidents i{} GROUP BY {g} ORDER BY {g}",
             w.clause()
         )
+    };
+    let rows = c.query(&sql, &w.params())?;
+    let mut out = Vec::with_capacity(rows.len());
+    for mut r in rows {
+        let mut keys = Vec::with_capacity(cols.len());
+        for i in 0..cols.len() {
+            keys.push(r.text(i)?);
+        }
+        let m = measures(&mut r, cols.len())?;
+        if m.count > 0 {
+            out.push((keys, m));
+        }
+    }
+    Ok(out)
+}
+
+/// The months and days of the rollups that add up to a query's records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Plan {
+    /// Months `[from, to)` (starts; `None`: unbounded), if any.
+    months: Option<(Option<i64>, Option<i64>)>,
+    /// Ranges of days `[from, to)`.
+    days: Vec<(Option<i64>, Option<i64>)>,
+}
+
+impl Plan {
+    /// Whether the rollups answer `cond` grouped by `dims`, and how: the
+    /// range must be whole days, the conditions only units, a level-1
+    /// category, 乡镇 and 有效 (the rollups' keys). Whole months come
+    /// from the months; the days at either end, or every day when a day
+    /// or week is a dimension, from the days.
+    fn of(cond: &Conditions, dims: &[Dim]) -> Option<Plan> {
+        // Every field named, so a new condition cannot slip past.
+        let Conditions {
+            from,
+            to,
+            units: _,
+            category_exact,
+            category_prefix,
+            township: _,
+            method,
+            level,
+            result,
+            statuses,
+            valid: _,
+            injured,
+            dead,
+            loss_min,
+            loss_max,
+            terms,
+        } = cond;
+        let whole_day = |t: &Option<i64>| t.is_none_or(|t| day_at(t) == t);
+        let level1 = category_prefix
+            .as_deref()
+            .is_none_or(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()));
+        let answerable = whole_day(from)
+            && whole_day(to)
+            && level1
+            && category_exact.is_none()
+            && method.is_none()
+            && level.is_none()
+            && result.is_none()
+            && statuses.is_none()
+            && injured.is_none()
+            && dead.is_none()
+            && loss_min.is_none()
+            && loss_max.is_none()
+            && terms.is_empty();
+        if !answerable {
+            return None;
+        }
+        let (from, to) = (*from, *to);
+        let by_day = dims.iter().any(|d| {
+            matches!(
+                d,
+                Dim::Period(PeriodKind::Day) | Dim::Period(PeriodKind::Week)
+            )
+        });
+        let all_days = Plan {
+            months: None,
+            days: vec![(from, to)],
+        };
+        if by_day {
+            return Some(all_days);
+        }
+        // The first month starting at or after `from`, the last at or
+        // before `to`.
+        let m1 = from.map(|a| {
+            let m = month_at(a);
+            if m == a {
+                a
+            } else {
+                month_at(m + 32 * 86_400)
+            }
+        });
+        let m2 = to.map(month_at);
+        if let (Some(a), Some(b)) = (m1, m2) {
+            if a >= b {
+                return Some(all_days);
+            }
+        }
+        let mut days = Vec::new();
+        if let (Some(a), Some(m)) = (from, m1) {
+            if a < m {
+                days.push((Some(a), Some(m)));
+            }
+        }
+        if let (Some(m), Some(b)) = (m2, to) {
+            if m < b {
+                days.push((Some(m), Some(b)));
+            }
+        }
+        Some(Plan {
+            months: Some((m1, m2)),
+            days,
+        })
+    }
+}
+
+/// [`stats`] from the rollups, by `plan`.
+fn rollup_stats(
+    c: &mut dyn Conn,
+    cond: &Conditions,
+    dims: &[Dim],
+    plan: &Plan,
+) -> DbResult<Vec<(Vec<String>, Measures)>> {
+    let cols: Vec<&str> = dims
+        .iter()
+        .map(|d| match d {
+            Dim::Period(k) => k.name(),
+            Dim::Unit => "unit",
+            Dim::Category => "category1",
+            Dim::Township => "township",
+        })
+        .collect();
+    let mut inner = cols.clone();
+    inner.extend(["valid", "n", "loss_fen", "injured", "dead"]);
+    let inner = inner.join(", ");
+    let mut w = Where::new();
+    // The conditions on a rollup's keys, for one of the parts.
+    let keys = |w: &mut Where| -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(units) = &cond.units {
+            if units.is_empty() {
+                v.push("1 = 0".into());
+            } else {
+                let marks: Vec<String> = units
+                    .iter()
+                    .map(|u| w.mark(ParamOwned::Text(u.clone())))
+                    .collect();
+                v.push(format!("unit IN ({})", marks.join(", ")));
+            }
+        }
+        if let Some(p) = &cond.category_prefix {
+            // As `where_of`: a level-1 code starts with its two digits.
+            let lo = w.mark(ParamOwned::Text(p.clone()));
+            let hi = w.mark(ParamOwned::Text(format!("{p}\u{7f}")));
+            v.push(format!("category1 >= {lo} AND category1 < {hi}"));
+        }
+        if let Some(t) = &cond.township {
+            let m = w.mark(ParamOwned::Text(t.clone()));
+            v.push(format!("township = {m}"));
+        }
+        if let Some(x) = cond.valid {
+            v.push(format!("valid = {}", i64::from(x)));
+        }
+        v
+    };
+    let range = |w: &mut Where, col: &str, (a, b): (Option<i64>, Option<i64>)| -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(a) = a {
+            let m = w.mark(ParamOwned::I64(a));
+            v.push(format!("{col} >= {m}"));
+        }
+        if let Some(b) = b {
+            let m = w.mark(ParamOwned::I64(b));
+            v.push(format!("{col} < {m}"));
+        }
+        v
+    };
+    let clause = |v: Vec<String>| {
+        if v.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", v.join(" AND "))
+        }
+    };
+    let mut parts = Vec::new();
+    if let Some(m) = plan.months {
+        let mut v = range(&mut w, "month_at", m);
+        v.extend(keys(&mut w));
+        parts.push(format!("SELECT {inner} FROM incident_months{}", clause(v)));
+    }
+    if !plan.days.is_empty() {
+        let mut any = Vec::new();
+        for d in &plan.days {
+            let r = range(&mut w, "day_at", *d);
+            if r.is_empty() {
+                any.clear();
+                break;
+            }
+            any.push(format!("({})", r.join(" AND ")));
+        }
+        let mut v = Vec::new();
+        if !any.is_empty() {
+            v.push(format!("({})", any.join(" OR ")));
+        }
+        v.extend(keys(&mut w));
+        parts.push(format!("SELECT {inner} FROM incident_days{}", clause(v)));
+    }
+    let sums = "CAST(COALESCE(SUM(r.n), 0) AS BIGINT),
+        CAST(COALESCE(SUM(r.valid * r.n), 0) AS BIGINT),
+        CAST(COALESCE(SUM(r.loss_fen), 0) AS BIGINT),
+        CAST(COALESCE(SUM(r.injured), 0) AS BIGINT),
+        CAST(COALESCE(SUM(r.dead), 0) AS BIGINT)";
+    let from = parts.join(" UNION ALL ");
+    let sql = if cols.is_empty() {
+        format!("SELECT {sums} FROM ({from}) r")
+    } else {
+        let g: Vec<String> = cols.iter().map(|c| format!("r.{c}")).collect();
+        let g = g.join(", ");
+        format!("SELECT {g}, {sums} FROM ({from}) r GROUP BY {g} ORDER BY {g}")
     };
     let rows = c.query(&sql, &w.params())?;
     let mut out = Vec::with_capacity(rows.len());
@@ -556,4 +1070,127 @@ pub fn delete_query(c: &mut dyn Conn, person: &str, name: &str) -> DbResult<bool
         "DELETE FROM saved_queries WHERE person=$1 AND name=$2",
         super::sql::args![person, name],
     )? > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use jingwu_core::stats::{day_start, parse_date};
+
+    fn day(s: &str) -> i64 {
+        day_start(parse_date(s, "day").unwrap())
+    }
+
+    #[test]
+    fn day_and_month_starts_are_shanghai_ones() {
+        // 2026-03-05 00:30 in Shanghai is 2026-03-04 16:30 UTC.
+        let t = day("2026-03-05") + 1800;
+        assert_eq!(day_at(t), day("2026-03-05"));
+        assert_eq!(day_at(day("2026-03-05")), day("2026-03-05"));
+        assert_eq!(day_at(day("2026-03-05") - 1), day("2026-03-04"));
+        assert_eq!(month_at(t), day("2026-03-01"));
+        assert_eq!(month_at(day("2026-03-01") - 1), day("2026-02-01"));
+        assert_eq!(month_at(day("2024-02-29") + 86_399), day("2024-02-01"));
+    }
+
+    #[test]
+    fn the_rollups_answer_whole_days_and_their_own_keys_only() {
+        let month = [Dim::Period(PeriodKind::Month), Dim::Unit, Dim::Category];
+        let week = [Dim::Period(PeriodKind::Week)];
+        let between = |a: &str, b: &str| Conditions {
+            from: Some(day(a)),
+            to: Some(day(b)),
+            ..Conditions::default()
+        };
+        // Whole months: months only.
+        assert_eq!(
+            Plan::of(&between("2023-12-01", "2026-12-01"), &month),
+            Some(Plan {
+                months: Some((Some(day("2023-12-01")), Some(day("2026-12-01")))),
+                days: vec![],
+            })
+        );
+        // Days at both ends.
+        assert_eq!(
+            Plan::of(&between("2026-01-15", "2026-04-03"), &month),
+            Some(Plan {
+                months: Some((Some(day("2026-02-01")), Some(day("2026-04-01")))),
+                days: vec![
+                    (Some(day("2026-01-15")), Some(day("2026-02-01"))),
+                    (Some(day("2026-04-01")), Some(day("2026-04-03")))
+                ],
+            })
+        );
+        // Within one month, or by week: days.
+        let w = between("2026-11-23", "2026-11-30");
+        assert_eq!(
+            Plan::of(&w, &[]),
+            Some(Plan {
+                months: None,
+                days: vec![(w.from, w.to)],
+            })
+        );
+        let all = Conditions::default();
+        assert_eq!(
+            Plan::of(&all, &week),
+            Some(Plan {
+                months: None,
+                days: vec![(None, None)],
+            })
+        );
+        assert_eq!(
+            Plan::of(&all, &month),
+            Some(Plan {
+                months: Some((None, None)),
+                days: vec![],
+            })
+        );
+        // Units, a level-1 class, 乡镇 and 有效 are keys.
+        let keyed = Conditions {
+            units: Some(vec!["522634510000".into()]),
+            category_prefix: Some("01".into()),
+            township: Some("522634100".into()),
+            valid: Some(true),
+            ..w.clone()
+        };
+        assert!(Plan::of(&keyed, &month).is_some());
+        // Anything else goes to the records.
+        for c in [
+            Conditions {
+                from: Some(day("2026-11-23") + 60),
+                ..w.clone()
+            },
+            Conditions {
+                category_prefix: Some("0101".into()),
+                ..w.clone()
+            },
+            Conditions {
+                category_exact: Some("010101".into()),
+                ..w.clone()
+            },
+            Conditions {
+                statuses: Some(vec!["archived".into()]),
+                ..w.clone()
+            },
+            Conditions {
+                loss_min: Some(1),
+                ..w.clone()
+            },
+            Conditions {
+                terms: vec!["电动车".into()],
+                ..w.clone()
+            },
+            Conditions {
+                method: Some("1".into()),
+                ..w.clone()
+            },
+            Conditions {
+                injured: Some(true),
+                ..w.clone()
+            },
+        ] {
+            assert_eq!(Plan::of(&c, &month), None, "{c:?}");
+        }
+    }
 }

@@ -248,6 +248,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: super::incidents::MIGRATION,
         then: Some(super::incidents::backfill),
     },
+    // 8: statistics' rollups per day and per month (`incidents.rs`),
+    // kept with the typed rows; filled from the rows stored.
+    Migration {
+        sql: super::incidents::ROLLUPS,
+        then: None,
+    },
 ];
 
 /// Step 5's data: the attachment of every stored attach event (its

@@ -173,6 +173,7 @@ both_backends!(
     concurrent_pushes_are_ordered_without_gaps,
     the_store_recovers_after_a_panic_inside_a_push,
     sql_conditions_and_sums_agree_with_the_core,
+    rollups_follow_every_change_of_a_record,
 );
 
 pub(crate) struct Ev {
@@ -1177,4 +1178,281 @@ fn sql_conditions_and_sums_agree_with_the_core(s: &Scratch) {
             .collect();
         assert_eq!(got, groups.into_iter().collect::<Vec<_>>(), "round {round}");
     }
+}
+
+/// A 110 record's facts: `at` is its 报警时间 (Asia/Shanghai).
+#[allow(clippy::too_many_arguments)]
+fn facts(
+    no: &str,
+    at: &str,
+    unit: &str,
+    category: &str,
+    township: &str,
+    valid: bool,
+    loss_fen: i64,
+    injured: i64,
+    status: &str,
+) -> jingwu_core::stats::IncidentFacts {
+    use jingwu_core::stats::PeriodKind;
+    let t = jingwu_core::import::parse_local_time(at).unwrap();
+    let d = t.date();
+    jingwu_core::stats::IncidentFacts {
+        case_no: no.into(),
+        report_at: t.unix_timestamp(),
+        day: PeriodKind::Day.key(d),
+        week: PeriodKind::Week.key(d),
+        month: PeriodKind::Month.key(d),
+        quarter: PeriodKind::Quarter.key(d),
+        year: PeriodKind::Year.key(d),
+        unit: unit.into(),
+        registered_by: "522634080000".into(),
+        category: category.into(),
+        category1: jingwu_core::case::category_level1(category),
+        township: township.into(),
+        method: "1".into(),
+        level: "1".into(),
+        result: String::new(),
+        status: status.into(),
+        valid,
+        injured,
+        dead: 0,
+        loss_fen,
+        summary: "报警人称电动车被盗".into(),
+        location: "丹江镇".into(),
+        imported: true,
+        dispatches: Vec::new(),
+    }
+}
+
+/// The rollups equal a fresh GROUP BY over the records, and their day
+/// and month starts are those of their keys.
+fn assert_rollups_are_sums(s: &Scratch) {
+    use jingwu_core::stats::{day_start, parse_date, Period};
+    let (days, fresh_days, months, fresh_months) = s.raw(|c| {
+        let q = |c: &mut dyn Conn, sql: &str| c.query(sql, &[]).unwrap();
+        (
+            q(
+                c,
+                "SELECT day, week, month, quarter, year, unit, category1, township, valid, n,
+                   loss_fen, injured, dead, day_at FROM incident_days
+                 ORDER BY day, unit, category1, township, valid",
+            ),
+            q(
+                c,
+                "SELECT day, week, month, quarter, year, unit, category1, township, valid,
+                   COUNT(*), CAST(SUM(loss_fen) AS BIGINT), CAST(SUM(injured) AS BIGINT),
+                   CAST(SUM(dead) AS BIGINT)
+                 FROM incidents GROUP BY day, week, month, quarter, year, unit, category1,
+                   township, valid
+                 ORDER BY day, unit, category1, township, valid",
+            ),
+            q(
+                c,
+                "SELECT month, quarter, year, unit, category1, township, valid, n, loss_fen,
+                   injured, dead, month_at FROM incident_months
+                 ORDER BY month, unit, category1, township, valid",
+            ),
+            q(
+                c,
+                "SELECT month, quarter, year, unit, category1, township, valid, COUNT(*),
+                   CAST(SUM(loss_fen) AS BIGINT), CAST(SUM(injured) AS BIGINT),
+                   CAST(SUM(dead) AS BIGINT)
+                 FROM incidents GROUP BY month, quarter, year, unit, category1, township, valid
+                 ORDER BY month, unit, category1, township, valid",
+            ),
+        )
+    });
+    let split = |rows: Vec<sql::Row>, keys: usize| -> (Vec<sql::Row>, Vec<i64>) {
+        let mut at = Vec::new();
+        let rows = rows
+            .into_iter()
+            .map(|mut r| {
+                if r.0.len() > keys {
+                    at.push(r.i64(keys).unwrap());
+                    r.0.truncate(keys);
+                }
+                r
+            })
+            .collect();
+        (rows, at)
+    };
+    let (days, day_at) = split(days, 13);
+    let (months, month_at) = split(months, 11);
+    assert_eq!(days, fresh_days);
+    assert_eq!(months, fresh_months);
+    for (mut r, at) in days.into_iter().zip(day_at) {
+        let d = parse_date(&r.text(0).unwrap(), "day").unwrap();
+        assert_eq!(at, day_start(d));
+    }
+    for (mut r, at) in months.into_iter().zip(month_at) {
+        let p = Period::parse(&r.text(0).unwrap()).unwrap();
+        assert_eq!(at, day_start(p.first));
+    }
+}
+
+/// Statistics from the store (rollups or records) equal the core's own
+/// count of the same facts (`Conditions::matches`), for conditions and
+/// dimensions the rollups answer and some they do not.
+fn assert_stats_are_counts(
+    db: &dyn HubDb,
+    all: &std::collections::BTreeMap<String, jingwu_core::stats::IncidentFacts>,
+) {
+    use jingwu_core::stats::{day_start, parse_date, Conditions, Dim, Measures, PeriodKind};
+    let day = |s: &str| day_start(parse_date(s, "day").unwrap());
+    let end = |s: &str| day(s) + 86_400;
+    let ranges = [
+        (None, None),
+        (Some(day("2026-03-01")), Some(end("2026-04-30"))),
+        (Some(day("2026-03-04")), Some(end("2026-04-01"))),
+        (Some(day("2026-02-10")), Some(end("2026-03-31"))),
+        (Some(day("2026-03-31")), None),
+        (None, Some(end("2026-03-05"))),
+        (Some(day("2026-03-05") + 3600), Some(end("2026-04-01"))),
+    ];
+    let dim_sets: [&[Dim]; 6] = [
+        &[],
+        &[Dim::Period(PeriodKind::Month), Dim::Unit, Dim::Category],
+        &[Dim::Unit],
+        &[Dim::Period(PeriodKind::Year), Dim::Township],
+        &[Dim::Period(PeriodKind::Day), Dim::Category],
+        &[Dim::Period(PeriodKind::Week), Dim::Unit, Dim::Township],
+    ];
+    let mut conds = Vec::new();
+    for (from, to) in ranges {
+        let base = Conditions {
+            from,
+            to,
+            ..Conditions::default()
+        };
+        conds.push(base.clone());
+        conds.push(Conditions {
+            units: Some(vec!["522634510000".into(), "522634520000".into()]),
+            category_prefix: Some("01".into()),
+            valid: Some(true),
+            ..base.clone()
+        });
+        conds.push(Conditions {
+            township: Some("522634100".into()),
+            units: Some(Vec::new()),
+            ..base.clone()
+        });
+        conds.push(Conditions {
+            township: Some("522634100".into()),
+            valid: Some(false),
+            ..base.clone()
+        });
+        conds.push(Conditions {
+            statuses: Some(vec!["archived".into()]),
+            category_prefix: Some("0101".into()),
+            ..base.clone()
+        });
+    }
+    for cond in &conds {
+        for dims in dim_sets {
+            let mut want: std::collections::BTreeMap<Vec<String>, Measures> = Default::default();
+            for f in all.values().filter(|f| cond.matches(f)) {
+                let keys = dims
+                    .iter()
+                    .map(|d| match d {
+                        Dim::Period(k) => f.period(*k).to_string(),
+                        Dim::Unit => f.unit.clone(),
+                        Dim::Category => f.category1.clone(),
+                        Dim::Township => f.township.clone(),
+                    })
+                    .collect();
+                want.entry(keys).or_default().add(&f.measures());
+            }
+            let want: Vec<(Vec<String>, Measures)> = want.into_iter().collect();
+            assert_eq!(
+                db.incident_stats(cond, dims).unwrap(),
+                want,
+                "{cond:?} by {dims:?}"
+            );
+        }
+    }
+}
+
+fn rollups_follow_every_change_of_a_record(s: &Scratch) {
+    let db = s.open();
+    let mut all = std::collections::BTreeMap::new();
+    let mut put = |db: &dyn HubDb, batch: Vec<(&str, jingwu_core::stats::IncidentFacts)>| {
+        let batch: Vec<(String, _)> = batch.into_iter().map(|(k, f)| (k.to_string(), f)).collect();
+        db.put_incident_facts(&batch).unwrap();
+        for (k, f) in batch {
+            all.insert(k, f);
+        }
+        assert_rollups_are_sums(s);
+        assert_stats_are_counts(db, &all);
+    };
+    let (u1, u2) = ("522634510000", "522634520000");
+    let (t1, t2) = ("522634100", "522634101");
+    let at = "2026-03-05 10:00:00";
+    // Others sharing the record's rows, one of them first.
+    put(
+        db.as_ref(),
+        vec![
+            ("b", facts("B", at, u1, "010100", t1, true, 500, 0, "archived")),
+            ("c", facts("C", "2026-03-31 23:59:59", u2, "030101", t2, true, 0, 2, "arrived")),
+            ("d", facts("D", "2026-04-01 00:00:00", u1, "010000", t1, false, 7, 0, "archived")),
+            ("e", facts("E", "2026-02-28 12:00:00", u1, "080100", t1, true, 0, 0, "received")),
+        ],
+    );
+    let a0 = facts("A", at, u1, "010100", t1, true, 100, 0, "dispatched");
+    put(db.as_ref(), vec![("a", a0.clone())]);
+    // Only the status: no rollup row moves.
+    put(
+        db.as_ref(),
+        vec![("a", facts("A", at, u1, "010100", t1, true, 100, 0, "arrived"))],
+    );
+    // Another unit, then another category and loss.
+    put(
+        db.as_ref(),
+        vec![("a", facts("A", at, u2, "010100", t1, true, 100, 0, "arrived"))],
+    );
+    put(
+        db.as_ref(),
+        vec![("a", facts("A", at, u2, "030101", t1, true, 250, 0, "feedback_filed"))],
+    );
+    // Found invalid, with a casualty, archived; then in another 乡镇.
+    put(
+        db.as_ref(),
+        vec![("a", facts("A", at, u2, "030101", t1, false, 250, 1, "archived"))],
+    );
+    put(
+        db.as_ref(),
+        vec![("a", facts("A", at, u2, "030101", t2, false, 250, 1, "archived"))],
+    );
+    // Another day and month; the same case twice in one write (the last
+    // counts) beside a new record.
+    put(
+        db.as_ref(),
+        vec![
+            ("a", facts("A", "2026-04-01 00:00:00", u1, "010000", t1, false, 7, 0, "archived")),
+            ("f", facts("F", "2026-03-31 00:00:00", u2, "020100", t2, true, 1, 0, "archived")),
+            ("a", facts("A", "2026-03-31 23:59:59", u2, "030101", t2, true, 3, 2, "arrived")),
+        ],
+    );
+    // Back to where it started: the rows it left are gone.
+    put(db.as_ref(), vec![("a", a0.clone())]);
+    let n = |sql: &str| s.raw(|c| c.query_one(sql, &[]).unwrap().i64(0).unwrap());
+    assert_eq!(
+        n("SELECT COUNT(*) FROM incident_days WHERE n <= 0"),
+        0,
+        "no empty rollup rows"
+    );
+    assert_eq!(n("SELECT COUNT(*) FROM incident_days"), 5);
+    assert_eq!(n("SELECT COUNT(*) FROM incident_months"), 5);
+
+    // Schema step 8 fills the rollups of a store that had none.
+    drop(db);
+    s.raw(|c| {
+        c.batch("DROP TABLE incident_days; DROP TABLE incident_months;")
+            .unwrap()
+    });
+    s.set_version(7);
+    let db = s.open();
+    assert_eq!(s.version(), MIGRATIONS.len() as i64);
+    assert_rollups_are_sums(s);
+    assert_stats_are_counts(db.as_ref(), &all);
+    assert_eq!(n("SELECT COUNT(*) FROM incident_days"), 5);
 }
