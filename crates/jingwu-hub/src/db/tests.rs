@@ -1391,10 +1391,52 @@ fn rollups_follow_every_change_of_a_record(s: &Scratch) {
     put(
         db.as_ref(),
         vec![
-            ("b", facts("B", at, u1, "010100", t1, true, 500, 0, "archived")),
-            ("c", facts("C", "2026-03-31 23:59:59", u2, "030101", t2, true, 0, 2, "arrived")),
-            ("d", facts("D", "2026-04-01 00:00:00", u1, "010000", t1, false, 7, 0, "archived")),
-            ("e", facts("E", "2026-02-28 12:00:00", u1, "080100", t1, true, 0, 0, "received")),
+            (
+                "b",
+                facts("B", at, u1, "010100", t1, true, 500, 0, "archived"),
+            ),
+            (
+                "c",
+                facts(
+                    "C",
+                    "2026-03-31 23:59:59",
+                    u2,
+                    "030101",
+                    t2,
+                    true,
+                    0,
+                    2,
+                    "arrived",
+                ),
+            ),
+            (
+                "d",
+                facts(
+                    "D",
+                    "2026-04-01 00:00:00",
+                    u1,
+                    "010000",
+                    t1,
+                    false,
+                    7,
+                    0,
+                    "archived",
+                ),
+            ),
+            (
+                "e",
+                facts(
+                    "E",
+                    "2026-02-28 12:00:00",
+                    u1,
+                    "080100",
+                    t1,
+                    true,
+                    0,
+                    0,
+                    "received",
+                ),
+            ),
         ],
     );
     let a0 = facts("A", at, u1, "010100", t1, true, 100, 0, "dispatched");
@@ -1402,34 +1444,88 @@ fn rollups_follow_every_change_of_a_record(s: &Scratch) {
     // Only the status: no rollup row moves.
     put(
         db.as_ref(),
-        vec![("a", facts("A", at, u1, "010100", t1, true, 100, 0, "arrived"))],
+        vec![(
+            "a",
+            facts("A", at, u1, "010100", t1, true, 100, 0, "arrived"),
+        )],
     );
     // Another unit, then another category and loss.
     put(
         db.as_ref(),
-        vec![("a", facts("A", at, u2, "010100", t1, true, 100, 0, "arrived"))],
+        vec![(
+            "a",
+            facts("A", at, u2, "010100", t1, true, 100, 0, "arrived"),
+        )],
     );
     put(
         db.as_ref(),
-        vec![("a", facts("A", at, u2, "030101", t1, true, 250, 0, "feedback_filed"))],
+        vec![(
+            "a",
+            facts("A", at, u2, "030101", t1, true, 250, 0, "feedback_filed"),
+        )],
     );
     // Found invalid, with a casualty, archived; then in another 乡镇.
     put(
         db.as_ref(),
-        vec![("a", facts("A", at, u2, "030101", t1, false, 250, 1, "archived"))],
+        vec![(
+            "a",
+            facts("A", at, u2, "030101", t1, false, 250, 1, "archived"),
+        )],
     );
     put(
         db.as_ref(),
-        vec![("a", facts("A", at, u2, "030101", t2, false, 250, 1, "archived"))],
+        vec![(
+            "a",
+            facts("A", at, u2, "030101", t2, false, 250, 1, "archived"),
+        )],
     );
     // Another day and month; the same case twice in one write (the last
     // counts) beside a new record.
     put(
         db.as_ref(),
         vec![
-            ("a", facts("A", "2026-04-01 00:00:00", u1, "010000", t1, false, 7, 0, "archived")),
-            ("f", facts("F", "2026-03-31 00:00:00", u2, "020100", t2, true, 1, 0, "archived")),
-            ("a", facts("A", "2026-03-31 23:59:59", u2, "030101", t2, true, 3, 2, "arrived")),
+            (
+                "a",
+                facts(
+                    "A",
+                    "2026-04-01 00:00:00",
+                    u1,
+                    "010000",
+                    t1,
+                    false,
+                    7,
+                    0,
+                    "archived",
+                ),
+            ),
+            (
+                "f",
+                facts(
+                    "F",
+                    "2026-03-31 00:00:00",
+                    u2,
+                    "020100",
+                    t2,
+                    true,
+                    1,
+                    0,
+                    "archived",
+                ),
+            ),
+            (
+                "a",
+                facts(
+                    "A",
+                    "2026-03-31 23:59:59",
+                    u2,
+                    "030101",
+                    t2,
+                    true,
+                    3,
+                    2,
+                    "arrived",
+                ),
+            ),
         ],
     );
     // Back to where it started: the rows it left are gone.
