@@ -22,6 +22,8 @@ cd "$(dirname "$0")/.."
 #    backups; the hub's PostgreSQL tests use the server on 127.0.0.1:5432)
 #  - the hub-served browser UI's test: chromium (headless, driven by
 #    playwright-core from tests/browser/, installed below with npm ci)
+#  - the statistics benchmark's peers (bench/run.sh): the sqlite3 shell,
+#    and python3-venv for DuckDB's Python package in a venv under target/
 PACKAGES=(
   build-essential pkg-config libssl-dev openssl ca-certificates
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
@@ -30,6 +32,7 @@ PACKAGES=(
   python3-openpyxl
   postgresql-client webkit2gtk-driver dbus dbus-x11 dunst libglib2.0-bin python3-gi
   chromium
+  sqlite3 python3-venv
   # scanimage: direct scanning through SANE (jingwu-station scan --sane)
   sane-utils
 )
