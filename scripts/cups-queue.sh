@@ -11,6 +11,12 @@ if ! grep -q "^Out $OUT\$" "$conf"; then
   sed -i -E "s|^#?Out .*|Out $OUT|; s|^#?AnonDirName .*|AnonDirName $OUT|" "$conf"
   grep -q "^AnonDirName" "$conf" || echo "AnonDirName $OUT" >>"$conf"
 fi
+# Every file named "<title>-job_N.pdf": tests printing at the same time
+# find their own job, and same-titled jobs never overwrite each other.
+if ! grep -q "^Label 1\$" "$conf"; then
+  sed -i -E "s|^#?Label .*|Label 1|" "$conf"
+  grep -q "^Label 1\$" "$conf" || echo "Label 1" >>"$conf"
+fi
 if ! lpstat -r 2>/dev/null | grep -q "is running"; then
   mkdir -p /run/cups
   cupsd

@@ -173,8 +173,9 @@ export async function attachHotFile(p) {
     try {
       const r = await call("attach_hot_file", { path: p.moved_to, pin });
       const pages = r.attached.reduce((n, a) => n + a.pages, 0);
-      showMessage(`已将 ${pages} 页扫描件附加到草稿 ${p.draft.case_no}`, "success");
+      // The draft is shown with the new pages before the message says so.
       await openCase(p.draft.case_id, { keepMessage: true });
+      showMessage(`已将 ${pages} 页扫描件附加到草稿 ${p.draft.case_no}`, "success");
     } catch (err) {
       showMessage(errorText(err), "error");
     }

@@ -611,17 +611,34 @@ impl App {
         }
     }
 
+    /// Clicks the element `css` finds. A background refresh may replace
+    /// it between finding and clicking (WebDriver's "stale element
+    /// reference"): then it is found again and clicked, for up to 20 s.
     async fn click(&self, css: &str) {
-        let e = self.wait(css, 20).await;
-        // Into the middle of the window: the sticky header must not cover
-        // what is clicked.
-        self.js(
-            "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'center'}); return true;",
-            json!([css]),
-        )
-        .await;
-        self.call("POST", &format!("/element/{e}/click"), json!({}))
+        let t0 = Instant::now();
+        loop {
+            let e = self.wait(css, 20).await;
+            // Into the middle of the window: the sticky header must not
+            // cover what is clicked.
+            self.js(
+                "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'center'}); return true;",
+                json!([css]),
+            )
             .await;
+            let r = self
+                .call("POST", &format!("/element/{e}/click"), json!({}))
+                .await;
+            let Some(error) = r.get("error").and_then(Value::as_str) else {
+                return;
+            };
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "{}: clicking `{css}` failed: {error} ({})",
+                self.name,
+                r["message"]
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn type_into(&self, css: &str, text: &str) {
@@ -1032,11 +1049,9 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
     officer.shot("08-approved").await;
 
     // The slip: preview, then print to the CUPS PDF queue.
-    let spool = Path::new("/var/spool/cups-pdf/jingwu");
-    let printed_before = pdfs_in(spool).len();
     officer.click("#slip-open").await;
     officer.wait_screen("slip", 20).await;
-    print_to_queue(&officer, spool, printed_before, "09-slip-preview").await;
+    print_to_queue(&officer, "09-slip-preview").await;
     officer.shot("10-printed").await;
 
     // The saved slip checks out on the verification page; a picture
@@ -1092,8 +1107,12 @@ async fn officer_and_chief_on_the_real_app_with_a_real_hub() {
 }
 
 /// On the print preview: waits for the pages, chooses the CUPS PDF queue,
-/// prints and waits for the PDF in the queue's output folder.
-async fn print_to_queue(app: &App, spool: &Path, printed_before: usize, shot: &str) {
+/// prints and returns this job's PDF from the queue's output folder.
+/// Other tests print to the same queue at the same time: the file is
+/// found by CUPS's job number, which cups-pdf puts in its name
+/// (`Label 1`, set by scripts/cups-queue.sh: "<title>-job_N.pdf").
+async fn print_to_queue(app: &App, shot: &str) -> PathBuf {
+    let spool = Path::new("/var/spool/cups-pdf/jingwu");
     app.wait("[data-testid=slip-page]", 60).await;
     app.wait_true(
         "return !!document.querySelector('#printer option[value=JingwuPDF]')",
@@ -1106,20 +1125,42 @@ async fn print_to_queue(app: &App, spool: &Path, printed_before: usize, shot: &s
         json!([]),
     )
     .await;
+    // Files from earlier runs may carry the same job number: only one
+    // written from now on counts.
+    let since = std::time::SystemTime::now() - Duration::from_secs(2);
     app.click("#print-slip").await;
     app.wait_text("#message", "任务号", 90).await;
+    // "已送打印机 JingwuPDF，任务号 JingwuPDF-12"
+    let message = app.text_of("#message").await;
+    let job: String = message
+        .split("任务号")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|id| id.rsplit('-').next())
+        .map(|n| n.chars().take_while(|c| c.is_ascii_digit()).collect())
+        .unwrap_or_default();
+    assert!(!job.is_empty(), "no CUPS job number in `{message}`");
+    let (head, tail) = (format!("job_{job}-"), format!("-job_{job}.pdf"));
     // cups-pdf creates the file first and writes it afterwards: complete
     // once it ends with the PDF trailer.
+    let mut found = None;
     wait_until("the printed PDF", Duration::from_secs(60), || {
-        let files = pdfs_in(spool);
-        files.len() > printed_before
-            && files.last().is_some_and(|f| {
-                std::fs::read(f).is_ok_and(|b| {
-                    let end = &b[b.len().saturating_sub(32)..];
-                    end.windows(5).any(|w| w == b"%%EOF")
-                })
+        found = pdfs_in(spool).into_iter().find(|f| {
+            f.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&head) || n.ends_with(&tail))
+                && std::fs::metadata(f)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t >= since)
+        });
+        found.as_ref().is_some_and(|f| {
+            std::fs::read(f).is_ok_and(|b| {
+                let end = &b[b.len().saturating_sub(32)..];
+                end.windows(5).any(|w| w == b"%%EOF")
             })
+        })
     });
+    found.unwrap()
 }
 
 /// The PDFs in a folder, oldest first.
@@ -1322,12 +1363,9 @@ async fn returned_corrected_resubmitted_then_disagreed() {
     // A blank form for the draft: printed with its QR, "filled in and
     // scanned" (the printed PDF rasterised at 150 dpi), saved by the
     // scanner into the hot folder: its QR finds the draft.
-    let spool = Path::new("/var/spool/cups-pdf/jingwu");
-    let printed_before = pdfs_in(spool).len();
     officer.click("#blank-form-open").await;
     officer.wait_screen("slip", 20).await;
-    print_to_queue(&officer, spool, printed_before, "01c-blank-form").await;
-    let blank = pdfs_in(spool).pop().unwrap();
+    let blank = print_to_queue(&officer, "01c-blank-form").await;
     let prefix = work.path().join("blank-scan");
     let ok = Command::new("pdftoppm")
         .args(["-r", "150", "-png", "-singlefile"])
@@ -1349,6 +1387,7 @@ async fn returned_corrected_resubmitted_then_disagreed() {
     officer.click("#message-action").await;
     officer.pin().await;
     officer.wait_text("#message", "已将", 90).await;
+    // The message comes once the draft is shown again, with both pages.
     let n = officer
         .js(
             "return document.querySelectorAll('[data-testid=case-attachment]').length",

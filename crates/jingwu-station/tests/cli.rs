@@ -547,9 +547,9 @@ fn printing_to_cups_pdf_produces_the_pdf() {
     )
     .status
     .success());
-    let before: std::collections::BTreeSet<_> = std::fs::read_dir(&outdir)
-        .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
+    // Files from earlier runs may carry the same job number: only one
+    // written from now on counts.
+    let since = std::time::SystemTime::now() - std::time::Duration::from_secs(2);
     let out = station(d, &["print", pdf.to_str().unwrap(), "--printer", &queue]);
     assert!(
         out.status.success(),
@@ -558,16 +558,33 @@ fn printing_to_cups_pdf_produces_the_pdf() {
     );
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains(&queue), "{said}");
+    // Other tests print to the same queue at the same time: this job's file
+    // is the one cups-pdf names after CUPS's job number (`Label 1`, set by
+    // scripts/cups-queue.sh), "<title>-job_N.pdf".
+    let job: String = said
+        .split(&format!("{queue}-"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no job number in `{said}`"))
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    assert!(!job.is_empty(), "no job number in `{said}`");
+    let (head, tail) = (format!("job_{job}-"), format!("-job_{job}.pdf"));
     // Wait (bounded) for cups-pdf to write the file.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let new_pdf = loop {
         let now: Vec<_> = std::fs::read_dir(&outdir)
             .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default();
-        if let Some(p) = now
-            .into_iter()
-            .find(|p| !before.contains(p) && p.extension().is_some_and(|e| e == "pdf"))
-        {
+        if let Some(p) = now.into_iter().find(|p| {
+            p.extension().is_some_and(|e| e == "pdf")
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&head) || n.ends_with(&tail))
+                && std::fs::metadata(p)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t >= since)
+        }) {
             // Done once cups-pdf has written the whole file.
             let done = std::fs::read(&p)
                 .map(|b| b.trim_ascii_end().ends_with(b"%%EOF"))
