@@ -1,9 +1,12 @@
 //! Time limits counted in working days (工作日).
 //!
 //! A [`WorkCalendar`] is Monday–Friday, minus public holidays, plus the
-//! official make-up working days (调休, always a Saturday or Sunday). No
-//! official calendar is built in: the State Council publishes it each year,
-//! so it is imported as data, e.g.
+//! official make-up working days (调休, always a Saturday or Sunday). The
+//! State Council publishes the arrangement each year (国务院办公厅关于
+//! 20XX年部分节假日安排的通知); each year is data, a [`YearCalendar`] that
+//! cites its notice. The published years ship in `data/calendar.json` and
+//! are part of the registry (`Registry::calendar`); later years are merged
+//! in with `Registry::import_calendar_json`. A plain calendar's JSON form:
 //!
 //! ```json
 //! {"holidays": ["2026-10-01", "2026-10-02"], "extra_workdays": ["2026-09-27"]}
