@@ -39,9 +39,9 @@ fn mask_strings(v: &mut Value) {
 /// time, counted with the registry's holiday calendar), `overdue` (`now` is
 /// past it), `due_in_days` (calendar days from today to the due day in
 /// China, negative once overdue), `time_limit_working_days`, and
-/// `due_estimated` (the due day's year has no official arrangement in the
-/// registry, so its holidays are not counted). All null / false outside
-/// review.
+/// `due_estimated` (a year the count runs through has no official
+/// arrangement in the registry, so its holidays are not counted). All
+/// null / false outside review.
 pub fn step_due(
     reg: &Registry,
     s: &CaseState,
