@@ -60,6 +60,8 @@ export function renderCase(d, template) {
   $("case-status").textContent = statusLabel(d.status);
   $("case-status").dataset.status = statusCode(d.status);
   $("case-step").textContent = d.step || "—";
+  $("case-due-box").hidden = !d.due;
+  $("case-due").replaceChildren(...dueParts(d, true));
   $("case-summary").textContent = d.summary || "";
 
   $("case-values").replaceChildren(renderValues(template, d.values || {}));
@@ -87,6 +89,28 @@ export function renderCase(d, template) {
   $("act-note-box").hidden = !(d.can_withdraw || d.can_implement || canInform);
   $("act-panel").hidden = !(canEdit || canSubmit || d.can_withdraw || d.can_implement || canInform);
   $("slip-panel").hidden = !["approved", "rejected"].includes(statusCode(d.status));
+}
+
+/**
+ * The current step's time limit (the core's step_due: due, overdue,
+ * due_in_days, time_limit_working_days, due_estimated) as the due time
+ * and a mark: 已超期, 今日到期 or 明日到期. `long` adds the limit in
+ * working days (the case page). Nothing outside review.
+ */
+export function dueParts(r, long = false) {
+  if (!r || !r.due) return [];
+  const days = Number(r.due_in_days);
+  const mark = r.overdue === true ? ["overdue", "已超期"] : days === 0 ? ["today", "今日到期"] : days === 1 ? ["tomorrow", "明日到期"] : null;
+  const limit = long && r.time_limit_working_days != null ? `（${r.time_limit_working_days} 个工作日）` : "";
+  return [
+    h(
+      "span",
+      { class: "mono due-time", "data-testid": "due-time", title: r.due_estimated ? "该年度的法定节假日安排尚未导入，期限按周末推算" : null },
+      `${fmtTime(r.due)}${r.due_estimated ? "*" : ""}`,
+    ),
+    limit ? h("span", { class: "due-limit" }, limit) : null,
+    mark ? h("span", { class: `due-mark due-${mark[0]}`, "data-testid": "due-mark", "data-due": mark[0] }, mark[1]) : null,
+  ].filter(Boolean);
 }
 
 function trailEntry(t) {

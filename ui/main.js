@@ -31,8 +31,10 @@
 //   tab-todo, tab-done, tab-sent, tab-drafts (aria-selected="true" on the active one)
 //   count-todo, count-done, count-sent, count-drafts
 //   search, new-case, case-table, case-rows, list-empty
-//   rows: tr[data-testid="case-row"][data-case-id] with cells
-//         row-case-no, row-subject, row-summary, row-status, row-step, row-updated (data-testid)
+//   rows: tr[data-testid="case-row"][data-case-id][data-overdue] with cells
+//         row-case-no, row-subject, row-summary, row-status, row-step, row-due, row-updated (data-testid);
+//         row-due (办理期限, "—" outside review) holds due-time and, when it applies,
+//         span[data-testid="due-mark"][data-due="overdue"|"today"|"tomorrow"] 已超期 / 今日到期 / 明日到期
 // 新建申请 (screen-new)
 //   new-title, new-cancel, new-form, case-form, form-locked, form-errors
 //   field-<key> (input/select/textarea; for tables a container), error-<key>, label-<key>,
@@ -49,7 +51,8 @@
 //   save-edit (保存修改: update → attach new files), resubmit (修改并重新提交: update → attach → submit)
 //   (save-draft / submit-case are hidden here; save-edit / resubmit are hidden on 新建申请)
 // 案件详情 (screen-case)
-//   back, case-no, case-status, case-step, case-summary
+//   back, case-no, case-status, case-step, case-due-box (hidden outside review) with case-due
+//     (due-time, the limit in working days, due-mark as in the lists), case-summary
 //   case-values with value-<key> rows, case-attachments, case-attachments-empty
 //   li[data-testid="case-attachment"][data-sm3] with a button attachment-open-<n>;
 //     when this user may change its attachments (can_attach), page tools page-rotate-<n>, page-up-<n>,

@@ -1,6 +1,6 @@
 // work.js — 工作台 (screen-work): the four lists, tabs and search.
 
-import { openCase } from "./case.js";
+import { openCase, dueParts } from "./case.js";
 import { $, api, statusLabel, statusCode, state, TABS, showScreen, showMessage } from "./shell.js";
 import { errorText } from "./api.js";
 import { h, fmtTime } from "./form.js";
@@ -48,10 +48,11 @@ function caseRow(r) {
   return h(
     "tr",
     {
-      class: "case-row",
+      class: `case-row${r.overdue === true ? " overdue" : ""}`,
       "data-testid": "case-row",
       "data-case-id": r.id,
       "data-status": statusCode(r.status),
+      "data-overdue": r.overdue === true ? "true" : "false",
       tabindex: "0",
       onclick: open,
       onkeydown: (e) => {
@@ -63,6 +64,7 @@ function caseRow(r) {
     h("td", { "data-testid": "row-summary" }, r.summary || ""),
     h("td", { "data-testid": "row-status" }, h("span", { class: "status-badge", "data-status": statusCode(r.status) }, statusLabel(r.status))),
     h("td", { "data-testid": "row-step" }, r.step || "—"),
+    h("td", { class: "due", "data-testid": "row-due" }, ...(r.due ? dueParts(r) : ["—"])),
     h("td", { class: "mono", "data-testid": "row-updated" }, fmtTime(r.updated_at)),
   );
 }

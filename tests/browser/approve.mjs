@@ -140,6 +140,10 @@ try {
   const row = `tr[data-testid="case-row"][data-case-id="${CASE_ID}"]`;
   await page.waitForSelector(row);
   await textIncludes("#tab-todo", "1");
+  // 办理期限: the end of a working day, not yet overdue.
+  const due = ((await page.textContent(`${row} [data-testid="row-due"]`)) || "").trim();
+  if (!/^\d{4}-\d{2}-\d{2} 23:59/.test(due)) problems.push(`row 办理期限: ${due}`);
+  if ((await page.getAttribute(row, "data-overdue")) !== "false") problems.push("a fresh case is marked overdue");
   if (await page.isVisible("#new-case")) problems.push("新建申请 is shown in the browser");
   if (await page.isVisible("#sync-indicator")) problems.push("the sync indicator is shown in the browser");
   await textIncludes("#user-box", PERSON);
@@ -149,6 +153,9 @@ try {
   await screen("case");
   await page.waitForSelector('[data-testid="trail-entry"]');
   await page.waitForSelector("#decide-panel:not([hidden])");
+  await page.waitForSelector("#case-due-box:not([hidden])");
+  await textIncludes("#case-due-box", "办理期限：");
+  await textIncludes("#case-due", "个工作日");
   const trail = await page.$$('[data-testid="trail-entry"]');
   const ok = await page.$$('[data-testid="trail-entry"] [data-testid="sig-ok"]');
   const bad = await page.$$('[data-testid="sig-bad"]');

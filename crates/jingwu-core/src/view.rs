@@ -34,9 +34,48 @@ fn mask_strings(v: &mut Value) {
     }
 }
 
-/// One row of a case list.
-pub fn list_row(reg: &Registry, s: &CaseState) -> Value {
-    json!({
+/// The current review step's time limit at `now`, as fields of a list
+/// row and of the case page: `due` (the end of the last working day, local
+/// time, counted with the registry's holiday calendar), `overdue` (`now` is
+/// past it), `due_in_days` (calendar days from today to the due day in
+/// China, negative once overdue), `time_limit_working_days`, and
+/// `due_estimated` (a year the count runs through has no official
+/// arrangement in the registry, so its holidays are not counted). All
+/// null / false outside review.
+pub fn step_due(
+    reg: &Registry,
+    s: &CaseState,
+    now: OffsetDateTime,
+) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    let due = s.step_deadline(reg, reg.calendar());
+    let limit = due
+        .and(s.current_step(reg))
+        .map(|x| x.time_limit_working_days);
+    m.insert("due".into(), due.map(local_time).into());
+    m.insert("overdue".into(), due.is_some_and(|d| now > d).into());
+    m.insert(
+        "due_in_days".into(),
+        due.map(|d| (d.date() - now.to_offset(SHANGHAI).date()).whole_days())
+            .into(),
+    );
+    m.insert("time_limit_working_days".into(), limit.into());
+    m.insert(
+        "due_estimated".into(),
+        due.is_some_and(|d| {
+            // Every year the count runs through must be known.
+            let from = s.step_since.to_offset(SHANGHAI).year();
+            (from..=d.year()).any(|y| !reg.calendar_covers(y))
+        })
+        .into(),
+    );
+    m
+}
+
+/// One row of a case list at `now` (the time limit of the current step
+/// is judged against it: [`step_due`]).
+pub fn list_row(reg: &Registry, s: &CaseState, now: OffsetDateTime) -> Value {
+    let mut row = json!({
         "id": s.case_id,
         "case_no": s.case_no,
         "kind": match s.case_type { CaseType::Incident => "incident", CaseType::HukouChange => "hukou" },
@@ -45,19 +84,24 @@ pub fn list_row(reg: &Registry, s: &CaseState) -> Value {
         "status": s.status.label(),
         "step": s.current_step(reg).map(|x| x.name.clone()),
         "updated_at": local_time(s.updated_at),
-    })
+    });
+    if let Value::Object(o) = &mut row {
+        o.extend(step_due(reg, s, now));
+    }
+    row
 }
 
 /// 待办 (waiting for `me`), 已办 (`me` acted on it), 已发 and 草稿 (`me`
-/// started it), each case in one list.
+/// started it), each case in one list; time limits judged at `now`.
 pub fn lists<'a>(
     reg: &Registry,
     me: &str,
     cases: impl IntoIterator<Item = &'a CaseState>,
+    now: OffsetDateTime,
 ) -> Value {
     let (mut todo, mut done, mut sent, mut drafts) = (vec![], vec![], vec![], vec![]);
     for s in cases {
-        let r = list_row(reg, s);
+        let r = list_row(reg, s, now);
         if s.assignees(reg).iter().any(|a| a == me) {
             todo.push(r);
         } else if s.initiator == me && s.status.editable_by_initiator() {
@@ -142,13 +186,15 @@ pub fn hukou_template(reg: &Registry) -> Option<Value> {
 /// `submit_errors` go out as they are). `verified` holds the ids of
 /// events whose signature checked against their author's key; `chain_ok`
 /// whether the whole hash chain did. ID numbers are masked; the unmasked
-/// values go out only as `edit_values`, to someone who may edit.
+/// values go out only as `edit_values`, to someone who may edit. The
+/// current step's time limit is judged at `now` ([`step_due`]).
 pub fn case_detail(
     reg: &Registry,
     s: &CaseState,
     actions: &Actions,
     verified: &HashSet<Uuid>,
     chain_ok: bool,
+    now: OffsetDateTime,
 ) -> Value {
     let workflow = s.workflow.as_ref().and_then(|w| reg.workflow(w));
     let trail: Vec<Value> = s
@@ -228,6 +274,9 @@ pub fn case_detail(
         (&mut page, serde_json::to_value(actions))
     {
         page.extend(flags);
+    }
+    if let Value::Object(page) = &mut page {
+        page.extend(step_due(reg, s, now));
     }
     page
 }

@@ -97,6 +97,10 @@ enum Cmd {
         #[arg(long)]
         key: Option<PathBuf>,
     },
+    /// Imports the State Council's holiday arrangement of a year (JSON:
+    /// {"year", "source", "holidays", "extra_workdays"}, or an array of
+    /// them); working-day time limits count with it after a restart.
+    ImportCalendar { file: PathBuf },
     /// 110 statistics: measures grouped by --by, or response speed with
     /// --speed.
     Stats {
@@ -281,6 +285,18 @@ fn run(cli: Cli) -> Result<()> {
                 r.final_status
                     .map(|s| format!("，状态 {s}"))
                     .unwrap_or_default()
+            );
+            Ok(())
+        }
+        Cmd::ImportCalendar { file } => {
+            let json = std::fs::read_to_string(&file)
+                .with_context(|| format!("无法读取 {}", file.display()))?;
+            let db = server::open_db(&cfg)?;
+            let years = server::import_calendar(db.as_ref(), &json)?;
+            let years: Vec<String> = years.iter().map(i32::to_string).collect();
+            println!(
+                "已导入 {} 年的放假安排；重启县局服务器后生效",
+                years.join("、")
             );
             Ok(())
         }

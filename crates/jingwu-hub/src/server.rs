@@ -86,7 +86,43 @@ pub fn registry(db: &dyn HubDb) -> anyhow::Result<Registry> {
         anyhow::bail!("县局服务器尚未初始化：请先运行 `jingwu-hub init` 或 `jingwu-hub demo`");
     };
     let org = Org::from_json(&json).map_err(|e| anyhow::anyhow!("组织机构数据有误：{e}"))?;
-    Registry::builtin_with_org(org).map_err(|e| anyhow::anyhow!("规则数据有误：{e}"))
+    let mut reg =
+        Registry::builtin_with_org(org).map_err(|e| anyhow::anyhow!("规则数据有误：{e}"))?;
+    if let Some(years) = db.meta_get(CALENDAR_META)? {
+        reg.import_calendar_json(&years)
+            .map_err(|e| anyhow::anyhow!("已导入的节假日安排有误：{e}"))?;
+    }
+    Ok(reg)
+}
+
+/// The meta key under which the holiday arrangements imported with
+/// [`import_calendar`] are kept (a JSON array of years).
+const CALENDAR_META: &str = "calendar_json";
+
+/// Imports the official holiday arrangement of one or more years (a JSON
+/// object, or an array, as `jingwu_core::workdays::YearCalendar`) into the
+/// hub's registry: checked against the built-in years and those imported
+/// before, then kept in the database. Returns the years imported. A
+/// running hub counts with them after a restart.
+pub fn import_calendar(db: &dyn HubDb, json: &str) -> anyhow::Result<Vec<i32>> {
+    use jingwu_core::workdays::YearCalendar;
+    let mut reg = registry(db)?;
+    let years = reg
+        .import_calendar_json(json)
+        .map_err(|e| anyhow::anyhow!("节假日安排未导入：{e}"))?;
+    let mut kept = match db.meta_get(CALENDAR_META)? {
+        Some(j) => YearCalendar::parse_json(&j)
+            .map_err(|e| anyhow::anyhow!("已导入的节假日安排有误：{e}"))?,
+        None => Vec::new(),
+    };
+    for y in YearCalendar::parse_json(json).map_err(|e| anyhow::anyhow!("{e}"))? {
+        if !kept.iter().any(|k| k.year() == y.year()) {
+            kept.push(y);
+        }
+    }
+    kept.sort_by_key(YearCalendar::year);
+    db.meta_set(CALENDAR_META, &serde_json::to_string(&kept)?)?;
+    Ok(years)
 }
 
 /// A bound listener and what it serves.

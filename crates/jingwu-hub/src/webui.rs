@@ -438,7 +438,12 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
         }
         "lists" => {
             let cases = visible(hub, caller)?;
-            Ok(jingwu_core::view::lists(reg, &caller.person, &cases))
+            Ok(jingwu_core::view::lists(
+                reg,
+                &caller.person,
+                &cases,
+                time::OffsetDateTime::now_utc(),
+            ))
         }
         "template" => jingwu_core::view::hukou_template(reg)
             .ok_or_else(|| ApiError::internal("缺少户口变更登记表模板")),
@@ -1129,11 +1134,12 @@ fn case_detail(hub: &Hub, caller: &Caller, s: &CaseState) -> Result<Value, ApiEr
     let (verified, chain_ok) = verified_events(hub, s)?;
     // What the caller may do now by the rules (the hub's clock), of which
     // a browser offers the decision only.
+    let now = time::OffsetDateTime::now_utc();
     let actions = s
-        .allowed_actions(&caller.person, &hub.reg, time::OffsetDateTime::now_utc())
+        .allowed_actions(&caller.person, &hub.reg, now)
         .decide_only();
     Ok(jingwu_core::view::case_detail(
-        &hub.reg, s, &actions, &verified, chain_ok,
+        &hub.reg, s, &actions, &verified, chain_ok, now,
     ))
 }
 

@@ -10,6 +10,7 @@ mod common;
 mod attachments;
 mod bad_input;
 mod browser;
+mod calendar;
 mod case_numbers;
 mod chain;
 mod clock;

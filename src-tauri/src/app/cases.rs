@@ -26,7 +26,12 @@ pub async fn lists(state: State<'_, AppState>) -> Result<Value, String> {
         }
     }
     // The same view the hub gives browsers.
-    Ok(jingwu_core::view::lists(&st.reg, &me, &cases))
+    Ok(jingwu_core::view::lists(
+        &st.reg,
+        &me,
+        &cases,
+        time::OffsetDateTime::now_utc(),
+    ))
 }
 
 // ----- the form -------------------------------------------------------
@@ -220,9 +225,10 @@ pub async fn case_detail(state: State<'_, AppState>, case_id: String) -> Result<
     }
     let chain_ok = st.store.verified_events(&id).is_ok();
     // What this user may do now, by the rules (this machine's clock).
-    let actions = s.allowed_actions(&me, &st.reg, time::OffsetDateTime::now_utc());
+    let now = time::OffsetDateTime::now_utc();
+    let actions = s.allowed_actions(&me, &st.reg, now);
     Ok(jingwu_core::view::case_detail(
-        &st.reg, &s, &actions, &ok_events, chain_ok,
+        &st.reg, &s, &actions, &ok_events, chain_ok, now,
     ))
 }
 

@@ -24,7 +24,7 @@ fn lists_and_case_page_for_each_person() {
     let s = w.state().clone();
     let id = Value::String(s.case_id.to_string());
     let in_list = |who: &str, list: &str| {
-        view::lists(&w.reg, who, [&s])[list]
+        view::lists(&w.reg, who, [&s], w.clock)[list]
             .as_array()
             .unwrap()
             .iter()
@@ -42,6 +42,7 @@ fn lists_and_case_page_for_each_person() {
         &s.allowed_actions(&section, &w.reg, w.clock),
         &all,
         true,
+        w.clock,
     );
     assert_eq!(d["can_decide"], true);
     assert_eq!(d["can_withdraw"], false);
@@ -68,6 +69,7 @@ fn lists_and_case_page_for_each_person() {
         &s.allowed_actions(&section, &w.reg, w.clock),
         &some,
         true,
+        w.clock,
     );
     assert_eq!(d["trail"][1]["verified"], false);
     assert_eq!(d["trail"][0]["verified"], true);
@@ -77,6 +79,7 @@ fn lists_and_case_page_for_each_person() {
         &s.allowed_actions(&section, &w.reg, w.clock),
         &all,
         false,
+        w.clock,
     );
     assert_eq!(d["trail"][0]["verified"], false);
 
@@ -88,6 +91,7 @@ fn lists_and_case_page_for_each_person() {
         &s.allowed_actions(&officer, &w.reg, w.clock),
         &all,
         true,
+        w.clock,
     );
     assert_eq!(d["can_withdraw"], false);
     assert_eq!(d["can_decide"], false);
@@ -98,6 +102,7 @@ fn lists_and_case_page_for_each_person() {
         &s.allowed_actions(&chief, &w.reg, w.clock),
         &all,
         true,
+        w.clock,
     );
     assert_eq!(d["can_withdraw"], true);
     assert_eq!(d["can_decide"], false);
@@ -162,8 +167,9 @@ fn id_numbers_are_masked_everywhere_in_the_view_but_signed_in_full() {
         &s.allowed_actions(&chief, &w.reg, w.clock),
         &all,
         true,
+        w.clock,
     );
-    let row = view::list_row(&w.reg, &s);
+    let row = view::list_row(&w.reg, &s, w.clock);
     for shown in [d.to_string(), row.to_string()] {
         for full in [
             "522634198503120116",
@@ -373,7 +379,7 @@ fn incident_lists_and_page() {
     let p = view::incident_detail(&w.reg, &s, &a, &some, true, w.clock);
     assert_eq!(p["trail"][3]["verified"], false);
     // The general lists show a readable summary, not a 户口变更 one.
-    let row = view::list_row(&w.reg, &s);
+    let row = view::list_row(&w.reg, &s, w.clock);
     assert_eq!(row["kind"], "incident");
     assert!(row["summary"]
         .as_str()
@@ -444,4 +450,103 @@ fn incident_page_puts_each_units_flags_on_its_dispatch() {
     assert_eq!(p["can_acknowledge"], true);
     assert_eq!(p["can_dispatch"], false);
     assert_eq!(p["dispatches"].as_array().unwrap().len(), 2);
+}
+
+/// The current step's time limit in the lists and on the case page,
+/// counted with the registry's official calendar and judged at `now`.
+#[test]
+fn due_and_overdue_in_lists_and_case_page() {
+    use time::macros::datetime;
+    let mut w = World::new();
+    let officer = w.holder(STATION, "户籍民警");
+    let chief = w.holder(STATION, "所长");
+    let section = w.holder("户政股", "股长");
+    let deputy = w.deputy();
+    // Everything up to the 分管局长 on Tuesday 2026-09-29 (events are 7
+    // minutes apart from 09:00 China time).
+    w.clock = datetime!(2026-09-29 09:00 +8);
+    w.create_hukou(STATION, &officer, hukou_form()).unwrap();
+    w.act(&officer, Action::Submit {}).unwrap();
+    w.act(&chief, decide("station_chief", Decision::Agree, "同意上报"))
+        .unwrap();
+    w.act(
+        &section,
+        decide("household_section", Decision::Agree, "同意"),
+    )
+    .unwrap();
+    let s = w.state().clone();
+    assert_eq!(s.assignees(&w.reg), vec![deputy.clone()]);
+    // 分管局长审批 has 5 working days. By 国办发明电〔2025〕7号: Wed 09-30
+    // (1); 10-01…10-07 国庆节 holidays; Thu 10-08 (2), Fri 10-09 (3),
+    // Sat 10-10 make-up working day (4); Sun 10-11 rest; Mon 10-12 (5).
+    let row = |now| view::list_row(&w.reg, &s, now);
+    let r = row(datetime!(2026-09-29 10:00 +8));
+    assert_eq!(r["due"], "2026-10-12T23:59:59.999999999+08:00");
+    assert_eq!(r["time_limit_working_days"], 5);
+    assert_eq!(r["overdue"], false);
+    assert_eq!(r["due_in_days"], 13);
+    assert_eq!(r["due_estimated"], false);
+    // The day before: due tomorrow.
+    assert_eq!(row(datetime!(2026-10-11 23:00 +8))["due_in_days"], 1);
+    // Due today, to the last instant of the day in China.
+    let r = row(datetime!(2026-10-12 23:59:59.999_999_999 +8));
+    assert_eq!(
+        (r["overdue"].clone(), r["due_in_days"].clone()),
+        (false.into(), 0.into())
+    );
+    // 16:00 UTC is midnight in China: overdue from that instant.
+    assert_eq!(row(datetime!(2026-10-12 15:59:59 UTC))["overdue"], false);
+    let r = row(datetime!(2026-10-12 16:00 UTC));
+    assert_eq!(
+        (r["overdue"].clone(), r["due_in_days"].clone()),
+        (true.into(), (-1).into())
+    );
+    // The 待办 list and the case page carry the same fields.
+    let now = datetime!(2026-10-13 08:00 +8);
+    let todo = &view::lists(&w.reg, &deputy, [&s], now)["todo"][0];
+    assert_eq!(todo["overdue"], true);
+    let all: HashSet<_> = w.log.iter().map(|e| e.event.id).collect();
+    let d = view::case_detail(
+        &w.reg,
+        &s,
+        &s.allowed_actions(&deputy, &w.reg, now),
+        &all,
+        true,
+        now,
+    );
+    assert_eq!(d["due"], "2026-10-12T23:59:59.999999999+08:00");
+    assert_eq!(d["overdue"], true);
+    assert_eq!(d["time_limit_working_days"], 5);
+    // Once decided, no time limit runs.
+    w.act(&deputy, decide("deputy_director", Decision::Agree, "同意"))
+        .unwrap();
+    let s = w.state().clone();
+    let r = view::list_row(&w.reg, &s, now);
+    assert_eq!(r["due"], Value::Null);
+    assert_eq!(r["overdue"], false);
+    assert_eq!(r["due_in_days"], Value::Null);
+}
+
+/// A time limit running into a year whose arrangement is not in the
+/// registry is marked as estimated (weekends only there).
+#[test]
+fn due_estimated_beyond_the_known_years() {
+    use time::macros::datetime;
+    let mut w = World::new();
+    let officer = w.holder(STATION, "户籍民警");
+    // Submitted Friday 2026-12-18: the chief's 20 working days run into 2027.
+    w.clock = datetime!(2026-12-18 09:00 +8);
+    w.create_hukou(STATION, &officer, hukou_form()).unwrap();
+    w.act(&officer, Action::Submit {}).unwrap();
+    let s = w.state().clone();
+    let r = view::list_row(&w.reg, &s, w.clock);
+    assert_eq!(r["time_limit_working_days"], 20);
+    assert_eq!(r["due_estimated"], !w.reg.calendar_covers(2027));
+    // Inside 2026 it is not.
+    let mut w = World::new();
+    w.create_hukou(STATION, &officer, hukou_form()).unwrap();
+    w.act(&officer, Action::Submit {}).unwrap();
+    let r = view::list_row(&w.reg, w.state(), w.clock);
+    assert_eq!(r["due"], "2026-12-18T23:59:59.999999999+08:00");
+    assert_eq!(r["due_estimated"], false);
 }
