@@ -112,6 +112,7 @@ import { wireUsers } from "./users.js";
 import { startWeb } from "./web.js";
 import { wireIncidents } from "./incident.js";
 import { wireStats } from "./stats.js";
+import { wireSupervise } from "./supervise.js";
 
 const POLL_MS = 5000;
 
@@ -170,6 +171,7 @@ function wire() {
   wireViewer();
   wireIncidents();
   wireStats();
+  wireSupervise();
   wireSlip({ call, showScreen, showMessage, clearMessage, busy, openCase, openWork, caseId: () => state.caseId });
   wireUsers({
     call,

@@ -4,6 +4,7 @@
 import { scheduleRefresh } from "./events.js";
 import { $, api, state, showScreen, showMessage, clearMessage, busy, askPin } from "./shell.js";
 import { openWork } from "./work.js";
+import { refreshSuperviseEntry } from "./supervise.js";
 import { errorText } from "./api.js";
 import { fmtTime } from "./form.js";
 
@@ -17,6 +18,7 @@ export function renderStatus(next) {
   $("user-name").textContent = s.name || s.person || "";
   $("user-person").textContent = s.person ? `警号 ${s.person}` : "";
   $("user-unit").textContent = s.unit || "";
+  refreshSuperviseEntry();
 
   const indicator = $("sync-indicator");
   indicator.dataset.online = s.online ? "true" : "false";

@@ -6,11 +6,13 @@ import { errorText } from "./api.js";
 import { h, fmtTime } from "./form.js";
 import { openIncident, refreshIncidentEntry } from "./incident.js";
 import { refreshStatsEntry } from "./stats.js";
+import { refreshSuperviseEntry } from "./supervise.js";
 
 // ============================================================== 2. 工作台
 
 export async function openWork() {
   showScreen("work");
+  refreshSuperviseEntry();
   await Promise.all([loadLists(), refreshIncidentEntry(), refreshStatsEntry()]);
 }
 

@@ -7,7 +7,8 @@
 // Environment: HUB_URL, SPKI (base64 SHA-256 of the hub's public key: the
 // only certificate Chromium accepts), PERSON, PASSWORD, PIN, CASE_ID, SHOTS (screenshot dir),
 // CHECK_BAD=1 (also try bad input: wrong password, PIN mismatch, no opinion,
-// wrong PIN, a call without the UI header).
+// wrong PIN, a call without the UI header), SUPERVISE=1 (the person may
+// open 督办清单).
 
 import { chromium } from "playwright-core";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
@@ -28,6 +29,8 @@ const PIN = env("PIN");
 const CASE_ID = env("CASE_ID");
 const SHOTS = env("SHOTS");
 const CHECK_BAD = process.env.CHECK_BAD === "1";
+// Whether this person may open 督办清单 (a bureau or station leader).
+const SUPERVISE = process.env.SUPERVISE === "1";
 const TIMEOUT = 30000;
 
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -148,6 +151,20 @@ try {
   if (await page.isVisible("#sync-indicator")) problems.push("the sync indicator is shown in the browser");
   await textIncludes("#user-box", PERSON);
   await shot("todo");
+
+  // 督办清单: only for leaders; a fresh case is not on it.
+  if ((await page.isVisible("#open-supervise")) !== SUPERVISE) problems.push(`督办清单 button shown: ${!SUPERVISE}`);
+  if (SUPERVISE) {
+    await page.click("#open-supervise");
+    await screen("supervise");
+    await textIncludes("#supervise-scope", "范围：");
+    await page.waitForSelector("#supervise-empty:not([hidden])");
+    if ((await page.$$('[data-testid="supervise-row"]')).length !== 0) problems.push("a fresh case is on the 督办 list");
+    await shot("supervise");
+    await page.click("#supervise-back");
+    await screen("work");
+    await page.waitForSelector(row);
+  }
 
   await page.click(row);
   await screen("case");

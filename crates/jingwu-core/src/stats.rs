@@ -479,15 +479,39 @@ impl Scope {
 /// the units under it) for a station's leaders ([`STATION_LEADER_POSTS`]);
 /// nothing for anyone else (the error says so in Chinese).
 pub fn query_scope(org: &Org, person: &str) -> Result<Scope, String> {
-    let Some(p) = org.person(person) else {
-        return Err(format!("人员 {person} 不在组织机构中"));
-    };
+    leaders_scope(org, person, true).ok_or_else(|| {
+        if org.person(person).is_none() {
+            format!("人员 {person} 不在组织机构中")
+        } else {
+            "您没有查询警情和统计的权限（限 110 巡警大队、指挥中心、局领导和派出所所长）".into()
+        }
+    })
+}
+
+/// Who may see the 督办 list (户口变更 steps past their time limit): a
+/// bureau's leaders the whole bureau; a station's leaders
+/// ([`STATION_LEADER_POSTS`]) their station and the units under it;
+/// nobody else — not the 110 desks, who see no 户口变更.
+pub fn supervision_scope(org: &Org, person: &str) -> Result<Scope, String> {
+    leaders_scope(org, person, false).ok_or_else(|| {
+        if org.person(person).is_none() {
+            format!("人员 {person} 不在组织机构中")
+        } else {
+            "您没有查看督办清单的权限（限局领导和派出所所长、教导员）".into()
+        }
+    })
+}
+
+/// The bureau for its leaders (and, with `desks`, the members of its 110
+/// desks); a station and the units under it for the station's leaders.
+fn leaders_scope(org: &Org, person: &str, desks: bool) -> Option<Scope> {
+    let p = org.person(person)?;
     for u in org.units_of(person) {
         let Some(b) = org.bureau_of(&u.code) else {
             continue;
         };
-        if org.is_desk_member(person, &b.code) || org.is_bureau_leader(person, &b.code) {
-            return Ok(Scope::Bureau {
+        if (desks && org.is_desk_member(person, &b.code)) || org.is_bureau_leader(person, &b.code) {
+            return Some(Scope::Bureau {
                 bureau: b.code.clone(),
                 name: b.name.clone(),
             });
@@ -504,13 +528,11 @@ pub fn query_scope(org: &Org, person: &str) -> Result<Scope, String> {
         }
     }
     if units.is_empty() {
-        return Err(
-            "您没有查询警情和统计的权限（限 110 巡警大队、指挥中心、局领导和派出所所长）".into(),
-        );
+        return None;
     }
     units.sort();
     units.dedup();
-    Ok(Scope::Units {
+    Some(Scope::Units {
         units,
         name: names.join("、"),
     })

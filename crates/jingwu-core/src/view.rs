@@ -115,6 +115,51 @@ pub fn lists<'a>(
     json!({"todo": todo, "done": done, "sent": sent, "drafts": drafts})
 }
 
+/// The 督办 list at `now`: every 户口变更 among `cases` that is in review,
+/// in `scope` (by the unit that started it) and past its current step's
+/// time limit, most overdue first. Each row is a [`list_row`] plus who
+/// must act (`assignees`, names), the unit that started it
+/// (`unit_name`) and `overdue_days` (calendar days since the due day,
+/// China time; 1 the day after).
+pub fn overdue_list<'a>(
+    reg: &Registry,
+    scope: &crate::stats::Scope,
+    cases: impl IntoIterator<Item = &'a CaseState>,
+    now: OffsetDateTime,
+) -> Value {
+    let today = now.to_offset(SHANGHAI).date();
+    let mut rows: Vec<(OffsetDateTime, &str, Value)> = cases
+        .into_iter()
+        .filter(|s| s.case_type == CaseType::HukouChange && scope.covers(&reg.org, &s.unit))
+        .filter_map(|s| {
+            let due = s.step_deadline(reg, reg.calendar()).filter(|d| now > *d)?;
+            let mut row = list_row(reg, s, now);
+            if let Value::Object(o) = &mut row {
+                let names: Vec<String> = s
+                    .assignees(reg)
+                    .iter()
+                    .map(|p| person_name(reg, p))
+                    .collect();
+                o.insert("assignees".into(), json!(names));
+                o.insert(
+                    "unit_name".into(),
+                    json!(reg.org.unit(&s.unit).map(|u| u.name.clone())),
+                );
+                o.insert(
+                    "overdue_days".into(),
+                    json!((today - due.to_offset(SHANGHAI).date()).whole_days()),
+                );
+            }
+            Some((due, s.case_no.as_str(), row))
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+    json!({
+        "scope": scope.name(),
+        "rows": rows.into_iter().map(|(_, _, r)| r).collect::<Vec<_>>(),
+    })
+}
+
 /// A template field as the UI's form renders it.
 pub fn field_json(reg: &Registry, f: &FieldDef) -> Value {
     let (ty, options, extra) = match &f.ty {

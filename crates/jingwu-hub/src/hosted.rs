@@ -13,9 +13,11 @@
 //! PIN, i.e. during a request; at rest it holds only the sealed key. A
 //! desktop keeps the key on the user's own machine.
 
-use jingwu_core::case::{check_opinion, CaseState};
+use jingwu_core::case::{check_opinion, CaseState, Status};
 use jingwu_core::crypto::{CryptoError, EncryptedKey, KdfParams, Signer as _, SoftwareKey};
 use jingwu_core::event::{Action, Decision, Event, SignedEvent};
+use jingwu_core::form::CaseType;
+use jingwu_core::stats::supervision_scope;
 use jingwu_core::SHANGHAI;
 use serde::Serialize;
 use uuid::Uuid;
@@ -48,6 +50,10 @@ pub struct HostedKeyStatus {
     /// Unix seconds until which wrong PINs locked it.
     pub locked_until: Option<i64>,
 }
+
+/// The most cases in review the 督办 list reads (the longest unchanged
+/// first: those are the overdue ones).
+const OVERDUE_CASES: i64 = 20_000;
 
 impl Hub {
     /// The caller's hosted key and its enrolment's state.
@@ -224,6 +230,26 @@ impl Hub {
         self.db
             .case_state(case_id)?
             .ok_or_else(|| ApiError::not_found("没有该案件，或无权查看"))
+    }
+
+    /// The 督办 list for `caller` at `now`: the 户口变更 in review whose
+    /// current step is past its time limit, in the caller's scope (the
+    /// core's `supervision_scope`; anyone else is refused with its reason).
+    pub fn overdue(
+        &self,
+        caller: &Caller,
+        now: time::OffsetDateTime,
+    ) -> Result<serde_json::Value, ApiError> {
+        let scope = supervision_scope(&self.reg.org, &caller.person)
+            .map_err(|m| ApiError::new(ErrorCode::NotAllowed, m))?;
+        let cases = self.db.cases_with_status(
+            &crate::db::enum_text(&CaseType::HukouChange)?,
+            &crate::db::enum_text(&Status::InReview)?,
+            OVERDUE_CASES,
+        )?;
+        Ok(jingwu_core::view::overdue_list(
+            &self.reg, &scope, &cases, now,
+        ))
     }
 
     fn sign_and_push(

@@ -418,6 +418,7 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
                 "unit": reg.org.units_of(&caller.person).first().map(|u| u.name.clone()),
                 "in_org": reg.org.person(&caller.person).is_some(),
                 "is_admin": caller.is_admin,
+                "can_supervise": jingwu_core::stats::supervision_scope(&reg.org, &caller.person).is_ok(),
                 "hub_url": Value::Null,
                 "online": true,
                 "pending": 0,
@@ -476,6 +477,8 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
             Ok(json!({ "opinion": opinion }))
         }
         "ui_ready" => Ok(Value::Null),
+        // 督办清单: the caller's scope is checked by `Hub::overdue`.
+        "overdue" => hub.overdue(caller, time::OffsetDateTime::now_utc()),
         // 110 接处警.
         "incident_template" => incident_command(hub, caller, command, body),
         "incident_lists" => incident_command(hub, caller, command, body),

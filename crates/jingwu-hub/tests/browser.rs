@@ -168,6 +168,18 @@ async fn browser(
             ("CASE_ID", case.to_string()),
             ("SHOTS", shots("browser").display().to_string()),
             ("CHECK_BAD", if check_bad { "1" } else { "0" }.to_string()),
+            // Whether the core lets this person see the 督办 list.
+            (
+                "SUPERVISE",
+                match jingwu_core::stats::supervision_scope(
+                    &jingwu_core::registry::Registry::builtin_demo().unwrap().org,
+                    person,
+                ) {
+                    Ok(_) => "1",
+                    Err(_) => "0",
+                }
+                .to_string(),
+            ),
         ],
     );
     let events_before = |p: &HubPlace| p.open_db().case_events(&case).unwrap().len();

@@ -589,55 +589,6 @@ async fn own_report_offline(backend: Backend) {
 
 crate::both_backends!(own_report_while_the_hub_is_down, own_report_offline);
 
-/// A browser session: `POST /api/ui/<command>`.
-struct Browser {
-    http: reqwest::Client,
-    url: String,
-    cookie: String,
-}
-
-impl Browser {
-    async fn login(url: &str, person: &str) -> Browser {
-        let http = jingwu_station::pin::http_client(None).unwrap();
-        let r = http
-            .post(format!("{url}/api/ui/login"))
-            .header("X-Jingwu-UI", "1")
-            .json(&json!({"person": person, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let cookie = r.headers()["set-cookie"].to_str().unwrap();
-        let cookie = cookie.split(';').next().unwrap().to_string();
-        Browser {
-            http,
-            url: url.to_string(),
-            cookie,
-        }
-    }
-
-    /// (status, body).
-    async fn call(&self, command: &str, args: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/api/ui/{command}", self.url))
-            .header("X-Jingwu-UI", "1")
-            .header("Cookie", &self.cookie)
-            .json(&args)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn ok(&self, command: &str, args: Value) -> Value {
-        let (status, body) = self.call(command, args).await;
-        assert_eq!(status, 200, "{command}: {body}");
-        body
-    }
-}
-
 async fn browser_flow(backend: Backend) {
     let place = HubPlace::new(backend);
     place.init(&[DESK, DJ_DUTY]);

@@ -550,3 +550,71 @@ fn due_estimated_beyond_the_known_years() {
     assert_eq!(r["due"], "2026-12-18T23:59:59.999999999+08:00");
     assert_eq!(r["due_estimated"], false);
 }
+
+/// The 督办 list: 户口变更 past their step's time limit, for the bureau's
+/// leaders (the whole bureau) and a station's leaders (their station);
+/// nobody else may see it, not the 110 desks.
+#[test]
+fn overdue_list_by_scope() {
+    use crate::stats::{supervision_scope, Scope};
+    use time::macros::datetime;
+    let mut w = World::new();
+    let officer = w.holder(STATION, "户籍民警");
+    let chief = w.holder(STATION, "所长");
+    let other_chief = w.holder("丹江派出所", "所长");
+    let deputy = w.deputy();
+    let desk = w.holder("110巡警大队", "副大队长");
+    // Submitted Tuesday 2026-09-29: the 所长's step (20 working days) runs
+    // over 国庆节: 09-30 (1), 10-08 (2), 10-09 (3), Sat 10-10 make-up day
+    // (4), 10-12…10-16 (5–9), 10-19…10-23 (10–14), 10-26…10-30 (15–19),
+    // Mon 11-02 (20).
+    w.clock = datetime!(2026-09-29 09:00 +8);
+    w.create_hukou(STATION, &officer, hukou_form()).unwrap();
+    w.act(&officer, Action::Submit {}).unwrap();
+    let s = w.state().clone();
+    let step_days = s.current_step(&w.reg).unwrap().time_limit_working_days;
+    let due = view::list_row(&w.reg, &s, w.clock)["due"].clone();
+    let org = &w.reg.org;
+
+    let bureau = supervision_scope(org, &deputy).unwrap();
+    assert!(matches!(bureau, Scope::Bureau { .. }), "{bureau:?}");
+    let station = supervision_scope(org, &chief).unwrap();
+    let elsewhere = supervision_scope(org, &other_chief).unwrap();
+    for p in [&desk, &officer] {
+        let e = supervision_scope(org, p).unwrap_err();
+        assert!(e.contains("没有查看督办清单的权限"), "{p}: {e}");
+    }
+    assert!(supervision_scope(org, "999999")
+        .unwrap_err()
+        .contains("不在组织机构中"));
+
+    let list = |scope: &Scope, now| view::overdue_list(&w.reg, scope, [&s], now);
+    // Not yet overdue on its last day.
+    let last = due.as_str().unwrap()[..10].to_string();
+    assert_eq!(step_days, 20, "the 所长's time limit in the demo workflow");
+    assert_eq!(last, "2026-11-02");
+    let r = list(&bureau, datetime!(2026-11-02 23:59 +8));
+    assert_eq!(r["rows"].as_array().unwrap().len(), 0, "{r}");
+    // The day after: on the bureau's and the station's list, not on
+    // another station's.
+    let now = datetime!(2026-11-03 08:30 +8);
+    for scope in [&bureau, &station] {
+        let r = list(scope, now);
+        let rows = r["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 1, "{r}");
+        assert_eq!(rows[0]["case_no"], s.case_no.as_str());
+        assert_eq!(rows[0]["overdue"], true);
+        assert_eq!(rows[0]["overdue_days"], 1);
+        assert_eq!(rows[0]["unit_name"], STATION);
+        let chief_name = &org.person(&chief).unwrap().name;
+        assert_eq!(rows[0]["assignees"][0], chief_name.as_str());
+    }
+    assert_eq!(list(&elsewhere, now)["rows"].as_array().unwrap().len(), 0);
+    // Decided: off the list.
+    w.clock = now;
+    w.act(&chief, decide("station_chief", Decision::Agree, "同意上报"))
+        .unwrap();
+    let s = w.state().clone();
+    let r = view::overdue_list(&w.reg, &bureau, [&s], now);
+    assert_eq!(r["rows"].as_array().unwrap().len(), 0, "{r}");
+}

@@ -340,6 +340,15 @@ pub trait HubDb: Send + Sync + 'static {
     fn case_state(&self, case_id: &Uuid) -> DbResult<Option<CaseState>>;
     /// The cases `person` may see with the given status, newest first.
     fn visible_cases(&self, person: &str, status: &str, limit: i64) -> DbResult<Vec<CaseState>>;
+    /// Every case of `case_type` with `status` (both as stored), the
+    /// longest unchanged first, at most `limit` (the 督办 list reads the
+    /// cases in review).
+    fn cases_with_status(
+        &self,
+        case_type: &str,
+        status: &str,
+        limit: i64,
+    ) -> DbResult<Vec<CaseState>>;
     /// The case numbers that start with `prefix` (a unit, a day and an
     /// issuer: the numbers one issuer took that day; see
     /// `jingwu_core::caseno`). `prefix` holds digits, `A`–`F` and `-` only.

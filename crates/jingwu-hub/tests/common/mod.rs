@@ -354,3 +354,52 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// A browser session: `POST /api/ui/<command>`.
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub cookie: String,
+}
+
+impl Browser {
+    pub async fn login(url: &str, person: &str) -> Browser {
+        let http = jingwu_station::pin::http_client(None).unwrap();
+        let r = http
+            .post(format!("{url}/api/ui/login"))
+            .header("X-Jingwu-UI", "1")
+            .json(&serde_json::json!({"person": person, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let cookie = r.headers()["set-cookie"].to_str().unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_string();
+        Browser {
+            http,
+            url: url.to_string(),
+            cookie,
+        }
+    }
+
+    /// (status, body).
+    pub async fn call(&self, command: &str, args: serde_json::Value) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .post(format!("{}/api/ui/{command}", self.url))
+            .header("X-Jingwu-UI", "1")
+            .header("Cookie", &self.cookie)
+            .json(&args)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn ok(&self, command: &str, args: serde_json::Value) -> serde_json::Value {
+        let (status, body) = self.call(command, args).await;
+        assert_eq!(status, 200, "{command}: {body}");
+        body
+    }
+}
