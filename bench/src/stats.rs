@@ -595,6 +595,8 @@ fn hub_engine(
     for chunk in facts.chunks(LOAD_BATCH) {
         db.put_incident_facts(chunk)?;
     }
+    // As `import-incidents` does after a bulk load.
+    db.refresh_statistics()?;
     let load_secs = t0.elapsed().as_secs_f64();
     eprintln!("{engine}: loaded in {load_secs:.0} s; asking…");
 

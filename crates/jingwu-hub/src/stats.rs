@@ -506,6 +506,8 @@ impl Hub {
             outcome.imported += chunk.len();
             progress(outcome.imported, total);
         }
+        // The tables grew in one go: the planner learns their new shape.
+        self.db.refresh_statistics()?;
         Ok(outcome)
     }
 

@@ -389,6 +389,7 @@ impl Rollups {
 /// Writes (inserts or replaces) the rows of `facts` (each case once), as
 /// schema step 7 did.
 fn write_rows(c: &mut dyn Conn, facts: &[&(String, IncidentFacts)]) -> DbResult<()> {
+    let pg = c.dialect() == Dialect::Postgres;
     for chunk in facts.chunks(CHUNK) {
         let sql = super::store::values_sql(
             "INSERT INTO incidents(case_id, case_no, report_at, day, week, month, quarter, year,
@@ -406,7 +407,12 @@ fn write_rows(c: &mut dyn Conn, facts: &[&(String, IncidentFacts)]) -> DbResult<
                injured=excluded.injured, dead=excluded.dead, loss_fen=excluded.loss_fen,
                summary=excluded.summary, location=excluded.location,
                imported=excluded.imported",
-        );
+        ) + if pg {
+            // Which rows were there before (`xmax` is set on an update).
+            " RETURNING CASE WHEN xmax = 0 THEN NULL ELSE case_id END"
+        } else {
+            ""
+        };
         let mut p: Vec<Param<'_>> = Vec::with_capacity(chunk.len() * COLS);
         for (id, f) in chunk {
             p.extend([
@@ -436,17 +442,31 @@ fn write_rows(c: &mut dyn Conn, facts: &[&(String, IncidentFacts)]) -> DbResult<
                 Param::I64(i64::from(f.imported)),
             ]);
         }
-        c.execute(&sql, &p)?;
-        // Dispatches: replaced whole (one may have been returned).
-        let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
-        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        c.execute(
-            &format!(
-                "DELETE FROM incident_dispatches WHERE case_id IN ({})",
-                marks.join(", ")
-            ),
-            &ids.iter().map(|s| Param::Text(s)).collect::<Vec<_>>(),
-        )?;
+        // Dispatches: replaced whole (one may have been returned). On
+        // PostgreSQL only those of records that were there before: without
+        // planner statistics (a server without autovacuum, a fresh bulk
+        // load) it reads `case_id IN (…40 values)` as a fifth of the table
+        // and scans all of it for every chunk. SQLite looks up the key.
+        let replaced: Vec<String> = if pg {
+            let mut old = Vec::new();
+            for mut r in c.query(&sql, &p)? {
+                old.extend(r.opt_text(0)?);
+            }
+            old
+        } else {
+            c.execute(&sql, &p)?;
+            chunk.iter().map(|(id, _)| id.clone()).collect()
+        };
+        if !replaced.is_empty() {
+            let marks: Vec<String> = (1..=replaced.len()).map(|i| format!("${i}")).collect();
+            c.execute(
+                &format!(
+                    "DELETE FROM incident_dispatches WHERE case_id IN ({})",
+                    marks.join(", ")
+                ),
+                &replaced.iter().map(|s| Param::Text(s)).collect::<Vec<_>>(),
+            )?;
+        }
         let ds: Vec<(&str, i64, &jingwu_core::stats::DispatchFacts)> = chunk
             .iter()
             .flat_map(|(id, f)| {

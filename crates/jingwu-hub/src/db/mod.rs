@@ -447,6 +447,10 @@ pub trait HubDb: Send + Sync + 'static {
         &self,
         facts: &[(String, jingwu_core::stats::IncidentFacts)],
     ) -> DbResult<()>;
+    /// After a bulk load: the query planner's statistics of the tables
+    /// that grew (PostgreSQL `ANALYZE`; the server may run without
+    /// autovacuum). SQLite plans without them: nothing to do.
+    fn refresh_statistics(&self) -> DbResult<()>;
     /// A person's saved queries: (name, filter JSON).
     fn saved_queries(&self, person: &str) -> DbResult<Vec<(String, String)>>;
     fn save_query(&self, person: &str, name: &str, filter: &str, at: &str) -> DbResult<()>;

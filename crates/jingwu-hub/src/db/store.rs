@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use jingwu_proto::{IncidentRow, SortBy};
 
-use super::sql::{args, Conn, Param, Row};
+use super::sql::{args, Conn, Dialect, Param, Row};
 use super::{
     enum_text, parse_state, parse_uuid, state_json, DbError, DbResult, EnrolmentRow, EventRow,
     EventTx, HostedKeyRow, HubDb, LoginCounter, LoginCounterFn, NewEvent, PushAbort, PushFn,
@@ -1473,6 +1473,16 @@ impl<B: Backend> HubDb for Store<B> {
 
     fn put_incident_facts(&self, facts: &[(String, IncidentFacts)]) -> DbResult<()> {
         self.b.transaction(|c| super::incidents::write(c, facts))
+    }
+
+    fn refresh_statistics(&self) -> DbResult<()> {
+        self.b.write(|c| match c.dialect() {
+            Dialect::Postgres => c.batch(
+                "ANALYZE cases; ANALYZE incidents; ANALYZE incident_dispatches;
+                 ANALYZE incident_days; ANALYZE incident_months;",
+            ),
+            Dialect::Sqlite => Ok(()),
+        })
     }
 
     fn saved_queries(&self, person: &str) -> DbResult<Vec<(String, String)>> {
