@@ -27,4 +27,5 @@ mod seals;
 mod sessions;
 mod stats;
 mod stats_client;
+mod status;
 mod wire;
