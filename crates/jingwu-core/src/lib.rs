@@ -17,6 +17,7 @@ pub mod idnum;
 pub mod import;
 pub mod money;
 pub mod org;
+pub mod public;
 pub mod receipt;
 pub mod registry;
 pub mod stats;

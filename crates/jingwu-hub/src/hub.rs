@@ -15,6 +15,7 @@ use base64::Engine as _;
 use jingwu_core::case::{CaseState, Rejection};
 use jingwu_core::crypto::{sm3_hex, PublicKey};
 use jingwu_core::event::{Action, SignedEvent};
+use jingwu_core::public::ResultNotice;
 use jingwu_core::registry::Registry;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -181,6 +182,10 @@ pub struct Hub {
     live: broadcast::Sender<Arc<LiveEvent>>,
     ended: broadcast::Sender<SessionEnded>,
     wake: Arc<Notify>,
+    /// Wakes the SMS sender (`crate::sms`) when an outbox row commits.
+    pub sms_wake: Arc<Notify>,
+    /// The SMS this process marked sent so far (for whoever waits on it).
+    pub sms_sent: tokio::sync::watch::Sender<u64>,
     published: Mutex<i64>,
     passwords: PasswordPool,
     /// The directory whose filesystem's free space is watched.
@@ -351,6 +356,8 @@ impl Hub {
             live,
             ended,
             wake: Arc::new(Notify::new()),
+            sms_wake: Arc::new(Notify::new()),
+            sms_sent: tokio::sync::watch::Sender::new(0),
             published: Mutex::new(start),
             passwords: PasswordPool::new(limits.password_hashers, limits.password_queue),
             disk_dir: OnceLock::new(),
@@ -996,8 +1003,10 @@ impl Hub {
     fn commit_group(&self, group: &[Arc<PendingPush>]) {
         const SAVEPOINT: &str = "push";
         let mut outcomes: Vec<Result<Vec<PushedEvent>, ApiError>> = Vec::with_capacity(group.len());
+        let mut sms_queued = false;
         let res = self.db.push::<ApiError>(&mut |tx| {
             outcomes.clear();
+            sms_queued = false;
             let mut accepted: Vec<(&SignedEvent, i64)> = Vec::new();
             // The hub's time of acceptance, taken under the write lock.
             let now = hub_now();
@@ -1005,7 +1014,8 @@ impl Hub {
             for p in group {
                 tx.savepoint(SAVEPOINT)?;
                 let mark = accepted.len();
-                let applied = self.apply_push(tx, p, now, &received_at, &mut accepted);
+                let applied =
+                    self.apply_push(tx, p, now, &received_at, &mut accepted, &mut sms_queued);
                 // The signatures were checked meanwhile; a bad one is the
                 // answer, as if checked first.
                 let outcome = p
@@ -1049,6 +1059,9 @@ impl Hub {
         if any {
             self.wake.notify_one();
         }
+        if sms_queued && res.is_ok() {
+            self.sms_wake.notify_one();
+        }
     }
 
     /// One push's events, in order, inside the group's transaction:
@@ -1061,6 +1074,7 @@ impl Hub {
         now: time::OffsetDateTime,
         received_at: &str,
         accepted: &mut Vec<(&'p SignedEvent, i64)>,
+        sms_queued: &mut bool,
     ) -> Result<Vec<PushedEvent>, ApiError> {
         let reg = &self.reg;
         let person = p.person.as_str();
@@ -1131,6 +1145,12 @@ impl Hub {
                 received_at,
             })?;
             accepted.push((se, gseq));
+            // The applicant's SMS, owed from this event on: in its
+            // transaction, so it exists exactly if the event does.
+            if let Some(n) = ResultNotice::on_change(current.as_ref(), &next) {
+                *sms_queued |=
+                    tx.queue_sms(&crate::sms::outbox_row(&n, &ev.case_id, received_at))?;
+            }
             tx.put_case(&next)?;
             tx.grant(
                 &ev.case_id,

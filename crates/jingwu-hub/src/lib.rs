@@ -16,8 +16,10 @@ pub mod incidents;
 pub mod logins;
 pub mod seals;
 pub mod server;
+pub mod sms;
 pub mod stats;
 pub mod stats_http;
+pub mod status;
 pub mod tls;
 pub mod webui;
 

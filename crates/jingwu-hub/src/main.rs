@@ -41,6 +41,10 @@ enum Cmd {
         /// Plain HTTP (loopback addresses only; tests and demo).
         #[arg(long)]
         insecure_http: bool,
+        /// Address of the public status page (办理进度查询), e.g.
+        /// 0.0.0.0:8444; off unless given here or in the configuration.
+        #[arg(long)]
+        status_listen: Option<std::net::SocketAddr>,
     },
     /// Initialises a new hub: the org and the first administrator
     /// (password from JINGWU_ADMIN_PASSWORD or the first line of stdin).
@@ -203,9 +207,13 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Serve {
             listen,
             insecure_http,
+            status_listen,
         } => {
             if let Some(l) = listen {
                 cfg.listen = l;
+            }
+            if let Some(l) = status_listen {
+                cfg.status.listen = Some(l);
             }
             cfg.insecure_http |= insecure_http;
             init_logs(&cfg.log_format);
@@ -220,10 +228,13 @@ fn run(cli: Cli) -> Result<()> {
                     |b| {
                         // One line on stdout that scripts and tests read.
                         println!(
-                            "JINGWU_HUB_READY addr={} scheme={} fingerprint={}",
+                            "JINGWU_HUB_READY addr={} scheme={} fingerprint={}{}",
                             b.addr,
                             if b.fingerprint.is_some() { "https" } else { "http" },
-                            b.fingerprint.as_deref().unwrap_or("-")
+                            b.fingerprint.as_deref().unwrap_or("-"),
+                            b.status_addr
+                                .map(|a| format!(" status={a}"))
+                                .unwrap_or_default()
                         );
                         tracing::info!(addr = %b.addr, fingerprint = ?b.fingerprint, "hub listening");
                     },

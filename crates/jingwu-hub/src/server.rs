@@ -29,6 +29,10 @@ pub struct Config {
     /// `text` or `json` logs.
     pub log_format: String,
     pub limits: Limits,
+    /// The public status page (`[status]`; off unless `listen` is set).
+    pub status: crate::status::StatusConfig,
+    /// The applicant's SMS (`[sms]`; off unless `endpoint` is set).
+    pub sms: crate::sms::SmsConfig,
 }
 
 impl Default for Config {
@@ -41,6 +45,8 @@ impl Default for Config {
             tls_names: Vec::new(),
             log_format: "text".into(),
             limits: Limits::default(),
+            status: crate::status::StatusConfig::default(),
+            sms: crate::sms::SmsConfig::default(),
         }
     }
 }
@@ -130,68 +136,126 @@ pub struct Bound {
     pub addr: SocketAddr,
     /// SHA-256 fingerprint of the certificate (`None` for plain HTTP).
     pub fingerprint: Option<String>,
+    /// Where the public status page listens, when configured.
+    pub status_addr: Option<SocketAddr>,
 }
 
-/// Serves `hub` on `cfg.listen` until `shutdown` resolves. `on_bound` is
-/// called once the socket is bound.
+/// Resolves when `stop` says so (or its sender is gone).
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let done = *stop.borrow_and_update();
+        if done || stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Serves `app` on the bound `listener` (TLS with `tls`, or plain HTTP)
+/// until `stop`.
+async fn serve_on(
+    listener: TcpListener,
+    app: axum::Router,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    // The peer address reaches the handlers (login lockout and the status
+    // page's limits per source); only the socket's peer, never a
+    // forwarded header.
+    let svc = app.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        None => {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            axum::serve(listener, svc)
+                .with_graceful_shutdown(stopped(stop))
+                .await?;
+        }
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                stopped(stop).await;
+                h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            axum_server::from_tcp_rustls(listener, tls)?
+                .handle(handle)
+                .serve(svc)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    let l = TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("无法监听 {addr}：{e}"))?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// Serves `hub` on `cfg.listen` (and the public status page on
+/// `cfg.status.listen`, and the SMS sender when configured) until
+/// `shutdown` resolves. `on_bound` is called once the sockets are bound.
 pub async fn serve(
     cfg: &Config,
     hub: Arc<Hub>,
     on_bound: impl FnOnce(&Bound),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    if cfg.insecure_http && !cfg.listen.ip().is_loopback() {
-        anyhow::bail!(
-            "明文 HTTP 只允许监听本机回环地址（127.0.0.1 或 ::1），当前为 {}；对外服务请使用 TLS",
-            cfg.listen
-        );
+    let listens = std::iter::once(cfg.listen).chain(cfg.status.listen);
+    for l in listens.clone() {
+        if cfg.insecure_http && !l.ip().is_loopback() {
+            anyhow::bail!(
+                "明文 HTTP 只允许监听本机回环地址（127.0.0.1 或 ::1），当前为 {l}；对外服务请使用 TLS"
+            );
+        }
     }
     hub.start_live()?;
     hub.watch_disk(cfg.data_dir.clone());
     let app = crate::http::router(hub.clone())
-        .merge(crate::webui::routes(hub, !cfg.insecure_http))
+        .merge(crate::webui::routes(hub.clone(), !cfg.insecure_http))
         .layer(tower_http::trace::TraceLayer::new_for_http());
-    let std_listener = TcpListener::bind(cfg.listen)
-        .map_err(|e| anyhow::anyhow!("无法监听 {}：{e}", cfg.listen))?;
-    std_listener.set_nonblocking(true)?;
-    let addr = std_listener.local_addr()?;
-    if cfg.insecure_http {
-        on_bound(&Bound {
-            addr,
-            fingerprint: None,
-        });
-        let listener = tokio::net::TcpListener::from_std(std_listener)?;
-        // The peer address reaches the handlers (login lockout per
-        // source); only the socket's peer, never a forwarded header.
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let main = bind(cfg.listen)?;
+    let addr = main.local_addr()?;
+    let status = cfg.status.listen.map(bind).transpose()?;
+    let status_addr = status.as_ref().map(TcpListener::local_addr).transpose()?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    crate::sms::start(&hub, &cfg.sms, stop_rx.clone())?;
+    let tls = if cfg.insecure_http {
+        None
     } else {
         let mut names = cfg.tls_names.clone();
-        if !cfg.listen.ip().is_unspecified() {
-            names.push(cfg.listen.ip().to_string());
+        for l in listens {
+            if !l.ip().is_unspecified() {
+                names.push(l.ip().to_string());
+            }
         }
         let cert = crate::tls::load_or_create(&cfg.data_dir, &names)?;
-        let tls = crate::tls::axum_config(&cert).await?;
-        on_bound(&Bound {
-            addr,
-            fingerprint: Some(cert.fingerprint.clone()),
-        });
-        let handle = axum_server::Handle::new();
-        let h = handle.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-        });
-        axum_server::from_tcp_rustls(std_listener, tls)?
-            .handle(handle)
-            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-            .await?;
+        Some((crate::tls::axum_config(&cert).await?, cert.fingerprint))
+    };
+    on_bound(&Bound {
+        addr,
+        fingerprint: tls.as_ref().map(|t| t.1.clone()),
+        status_addr,
+    });
+    let tls = tls.map(|t| t.0);
+    // The status page: its own socket and routes, no access log of its
+    // queries (the request line carries none; bodies are not logged).
+    let page = status.map(|l| {
+        let router = crate::status::router(crate::status::StatusPage::new(hub, &cfg.status));
+        tokio::spawn(serve_on(l, router, tls.clone(), stop_rx.clone()))
+    });
+    let out = serve_on(main, app, tls, stop_rx).await;
+    if let Some(p) = page {
+        if out.is_err() {
+            p.abort();
+        } else {
+            p.await??;
+        }
     }
-    Ok(())
+    out
 }
 
 #[cfg(test)]

@@ -202,6 +202,42 @@ pub struct SealRow {
     pub revoked_by: Option<String>,
 }
 
+/// A row of the SMS outbox (see `crate::sms`): one per 户口变更 whose
+/// result became final, written in that event's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsRow {
+    /// The idempotency key the gateway sees.
+    pub id: String,
+    pub case_id: String,
+    pub case_no: String,
+    pub phone: String,
+    /// 同意 or 不同意.
+    pub result: String,
+    /// `YYYY-MM-DD`.
+    pub result_date: String,
+    pub created_at: String,
+    /// `pending`, `sent` or `failed` (refused by the gateway for good).
+    pub state: String,
+    /// Attempts started so far.
+    pub attempts: i64,
+    /// Unix milliseconds before which a pending row is not tried.
+    pub next_try: i64,
+    pub sent_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// What the public status page finds by 受理编号 (see
+/// `jingwu_core::public::PublicStatus`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseStatusRow {
+    /// The last four characters of the applicant's ID number.
+    pub id_tail: String,
+    /// The status as stored (`in_review`, …).
+    pub status: String,
+    /// `YYYY-MM-DD`.
+    pub changed_on: String,
+}
+
 /// The operations of one push transaction. Everything done through it
 /// commits together or not at all.
 pub trait EventTx {
@@ -228,6 +264,9 @@ pub trait EventTx {
     /// Whether a case other than `case_id` already carries `case_no`
     /// (including cases written earlier in this transaction).
     fn case_no_taken(&mut self, case_no: &str, case_id: &Uuid) -> DbResult<bool>;
+    /// Adds a row to the SMS outbox unless the case has one; whether it
+    /// was added.
+    fn queue_sms(&mut self, row: &SmsRow) -> DbResult<bool>;
     /// Sets a savepoint (`SAVEPOINT name`; `name` is an SQL identifier).
     fn savepoint(&mut self, name: &str) -> DbResult<()>;
     /// Undoes everything done since the savepoint, which stays set
@@ -455,6 +494,24 @@ pub trait HubDb: Send + Sync + 'static {
     fn saved_queries(&self, person: &str) -> DbResult<Vec<(String, String)>>;
     fn save_query(&self, person: &str, name: &str, filter: &str, at: &str) -> DbResult<()>;
     fn delete_query(&self, person: &str, name: &str) -> DbResult<bool>;
+    /// The public status of the 户口变更 numbered `case_no` (drafts and
+    /// 110 records have none).
+    fn case_status(&self, case_no: &str) -> DbResult<Option<CaseStatusRow>>;
+    /// Claims the pending SMS due first at `now_ms` (unix milliseconds),
+    /// if any is due: counts the attempt and puts its next try at
+    /// `lease_until`, so no other sender (another hub process) takes it
+    /// meanwhile. Returns the row as claimed.
+    fn sms_claim(&self, now_ms: i64, lease_until: i64) -> DbResult<Option<SmsRow>>;
+    /// Marks an SMS sent.
+    fn sms_sent(&self, id: &str, at: &str) -> DbResult<()>;
+    /// Puts a failed SMS's next try at `next_try`, noting why it failed.
+    fn sms_retry(&self, id: &str, next_try: i64, error: &str) -> DbResult<()>;
+    /// Gives up on an SMS (the gateway refused it for good).
+    fn sms_failed(&self, id: &str, error: &str) -> DbResult<()>;
+    /// The earliest next try of the pending SMS.
+    fn sms_next_try(&self) -> DbResult<Option<i64>>;
+    /// The whole SMS outbox, oldest first.
+    fn sms_outbox(&self) -> DbResult<Vec<SmsRow>>;
     fn backup(&self, dest: &Path) -> DbResult<()>;
     /// Calls `wake` whenever another process commits events (PostgreSQL
     /// LISTEN/NOTIFY). SQLite has one hub process: a no-op.

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::collections::BTreeMap;
 
 use jingwu_core::case::CaseState;
+use jingwu_core::public::PublicStatus;
 use jingwu_core::stats::{Conditions, Dim, IncidentFacts, Measures, SpeedKind, SpeedRows};
 use uuid::Uuid;
 
@@ -17,9 +18,9 @@ use jingwu_proto::{IncidentRow, SortBy};
 
 use super::sql::{args, Conn, Dialect, Param, Row};
 use super::{
-    enum_text, parse_state, parse_uuid, state_json, DbError, DbResult, EnrolmentRow, EventRow,
-    EventTx, HostedKeyRow, HubDb, LoginCounter, LoginCounterFn, NewEvent, PushAbort, PushFn,
-    SealRow, SessionRow, UploadBegin, UploadRow, UserRow,
+    enum_text, parse_state, parse_uuid, state_json, CaseStatusRow, DbError, DbResult, EnrolmentRow,
+    EventRow, EventTx, HostedKeyRow, HubDb, LoginCounter, LoginCounterFn, NewEvent, PushAbort,
+    PushFn, SealRow, SessionRow, SmsRow, UploadBegin, UploadRow, UserRow,
 };
 
 /// What a storage backend provides. Every closure gets a [`Conn`] that
@@ -254,13 +255,99 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: super::incidents::ROLLUPS,
         then: None,
     },
-    // 9: cases by status and type (the 督办 list reads the 户口变更 in
+    // 9: what the public status page shows of a 户口变更
+    // (`jingwu_core::public::PublicStatus`), kept by the push transaction
+    // beside the projection and backfilled from it; and the SMS outbox
+    // (`crate::sms`): one row per case whose result became final, written
+    // in the transaction of the event that made it final.
+    Migration {
+        sql: "CREATE TABLE case_status (
+        case_no    TEXT PRIMARY KEY,
+        case_id    TEXT NOT NULL,
+        id_tail    TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        changed_on TEXT NOT NULL
+     ){strict};
+     CREATE TABLE sms_outbox (
+        id          TEXT PRIMARY KEY,
+        case_id     TEXT NOT NULL UNIQUE,
+        case_no     TEXT NOT NULL,
+        phone       TEXT NOT NULL,
+        result      TEXT NOT NULL,
+        result_date TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        state       TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+        attempts    {int} NOT NULL,
+        next_try    {int} NOT NULL,
+        sent_at     TEXT,
+        last_error  TEXT
+     ){strict};
+     CREATE INDEX sms_outbox_due ON sms_outbox(state, next_try);",
+        then: Some(backfill_case_status),
+    },
+    // 10: cases by status and type (the 督办 list reads the 户口变更 in
     // review among a million 110 records).
     Migration {
         sql: "CREATE INDEX cases_status ON cases(status, case_type, updated_at);",
         then: None,
     },
 ];
+
+/// Step 9's data: the public status of every 户口变更 stored.
+fn backfill_case_status(c: &mut dyn Conn) -> DbResult<()> {
+    let rows = c.query(
+        "SELECT state_json FROM cases WHERE case_type = 'hukou_change'",
+        &[],
+    )?;
+    let mut states = Vec::with_capacity(rows.len());
+    for mut r in rows {
+        states.push(parse_state(&r.text(0)?)?);
+    }
+    write_case_status(c, states.iter())
+}
+
+/// Upserts the public status of the cases that have one (see
+/// `jingwu_core::public::PublicStatus::of`).
+fn write_case_status<'a>(
+    c: &mut dyn Conn,
+    states: impl Iterator<Item = &'a CaseState>,
+) -> DbResult<()> {
+    let mut rows = Vec::new();
+    for st in states {
+        if let Some(p) = PublicStatus::of(st) {
+            rows.push((
+                p.case_no,
+                st.case_id.to_string(),
+                p.id_tail,
+                enum_text(&p.status)?,
+                jingwu_core::public::date_text(p.changed_on),
+            ));
+        }
+    }
+    for chunk in rows.chunks(FLUSH_ROWS) {
+        let sql = values_sql(
+            "INSERT INTO case_status(case_no, case_id, id_tail, status, changed_on)",
+            5,
+            chunk.len(),
+            "ON CONFLICT(case_no) DO UPDATE SET case_id=excluded.case_id,
+               id_tail=excluded.id_tail, status=excluded.status, changed_on=excluded.changed_on",
+        );
+        let params: Vec<Param<'_>> = chunk
+            .iter()
+            .flat_map(|(a, b, t, s, d)| {
+                [
+                    Param::Text(a),
+                    Param::Text(b),
+                    Param::Text(t),
+                    Param::Text(s),
+                    Param::Text(d),
+                ]
+            })
+            .collect();
+        c.execute(&sql, &params)?;
+    }
+    Ok(())
+}
 
 /// Step 5's data: the attachment of every stored attach event (its
 /// signed JSON's `payload.attachment.sm3`) belongs to the event's case.
@@ -375,6 +462,27 @@ fn seal_row(mut r: Row) -> DbResult<SealRow> {
         registered_by: r.text(6)?,
         revoked_at: r.opt_text(7)?,
         revoked_by: r.opt_text(8)?,
+    })
+}
+
+/// The columns [`sms_row`] reads.
+const SMS_COLS: &str = "id, case_id, case_no, phone, result, result_date, created_at, state,
+    attempts, next_try, sent_at, last_error";
+
+fn sms_row(mut r: Row) -> DbResult<SmsRow> {
+    Ok(SmsRow {
+        id: r.text(0)?,
+        case_id: r.text(1)?,
+        case_no: r.text(2)?,
+        phone: r.text(3)?,
+        result: r.text(4)?,
+        result_date: r.text(5)?,
+        created_at: r.text(6)?,
+        state: r.text(7)?,
+        attempts: r.i64(8)?,
+        next_try: r.i64(9)?,
+        sent_at: r.opt_text(10)?,
+        last_error: r.opt_text(11)?,
     })
 }
 
@@ -542,6 +650,7 @@ impl<'a> PushTx<'a> {
             self.c.execute(&sql, &params)?;
         }
         super::incidents::write(self.c, &facts)?;
+        write_case_status(self.c, rows.iter().map(|r| &r.6))?;
         let mut grants: Vec<(String, String)> = std::mem::take(&mut self.grants)
             .into_iter()
             .map(|(c, p)| (c.to_string(), p))
@@ -692,6 +801,33 @@ impl EventTx for PushTx<'_> {
             "SELECT 1 FROM cases WHERE case_no=$1 AND id<>$2",
             args![case_no, &case_id.to_string()],
         )
+    }
+
+    fn queue_sms(&mut self, r: &SmsRow) -> DbResult<bool> {
+        let n = self.c.execute(
+            "INSERT INTO sms_outbox(id, case_id, case_no, phone, result, result_date, created_at,
+               state, attempts, next_try, sent_at, last_error)
+             VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT(case_id) DO NOTHING",
+            args![
+                &r.id,
+                &r.case_id,
+                &r.case_no,
+                &r.phone,
+                &r.result,
+                &r.result_date,
+                &r.created_at,
+                &r.state,
+                r.attempts,
+                r.next_try,
+                &r.sent_at,
+                &r.last_error
+            ],
+        )?;
+        if n > 0 {
+            self.dirty = true;
+        }
+        Ok(n > 0)
     }
 
     fn savepoint(&mut self, name: &str) -> DbResult<()> {
@@ -1497,6 +1633,96 @@ impl<B: Backend> HubDb for Store<B> {
     fn delete_query(&self, person: &str, name: &str) -> DbResult<bool> {
         self.b
             .write(|c| super::incidents::delete_query(c, person, name))
+    }
+
+    fn case_status(&self, case_no: &str) -> DbResult<Option<CaseStatusRow>> {
+        self.b.read(|c| {
+            c.query_opt(
+                "SELECT id_tail, status, changed_on FROM case_status WHERE case_no=$1",
+                args![case_no],
+            )?
+            .map(|mut r| {
+                Ok(CaseStatusRow {
+                    id_tail: r.text(0)?,
+                    status: r.text(1)?,
+                    changed_on: r.text(2)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn sms_claim(&self, now_ms: i64, lease_until: i64) -> DbResult<Option<SmsRow>> {
+        self.b.transaction(|c| {
+            c.query_opt(
+                &format!(
+                    "UPDATE sms_outbox SET attempts = attempts + 1, next_try = $2
+                     WHERE id = (SELECT id FROM sms_outbox
+                                 WHERE state = 'pending' AND next_try <= $1
+                                 ORDER BY next_try, id LIMIT 1 {{skip_locked}})
+                     RETURNING {SMS_COLS}"
+                ),
+                args![now_ms, lease_until],
+            )?
+            .map(sms_row)
+            .transpose()
+        })
+    }
+
+    fn sms_sent(&self, id: &str, at: &str) -> DbResult<()> {
+        self.b.write(|c| {
+            c.execute(
+                "UPDATE sms_outbox SET state = 'sent', sent_at = $2, last_error = NULL WHERE id = $1",
+                args![id, at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn sms_retry(&self, id: &str, next_try: i64, error: &str) -> DbResult<()> {
+        self.b.write(|c| {
+            c.execute(
+                "UPDATE sms_outbox SET next_try = $2, last_error = $3
+                 WHERE id = $1 AND state = 'pending'",
+                args![id, next_try, error],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn sms_failed(&self, id: &str, error: &str) -> DbResult<()> {
+        self.b.write(|c| {
+            c.execute(
+                "UPDATE sms_outbox SET state = 'failed', last_error = $2
+                 WHERE id = $1 AND state = 'pending'",
+                args![id, error],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn sms_next_try(&self) -> DbResult<Option<i64>> {
+        self.b.read(|c| {
+            c.query_opt(
+                "SELECT next_try FROM sms_outbox WHERE state = 'pending'
+                 ORDER BY next_try LIMIT 1",
+                &[],
+            )?
+            .map(|mut r| r.i64(0))
+            .transpose()
+        })
+    }
+
+    fn sms_outbox(&self) -> DbResult<Vec<SmsRow>> {
+        self.b.read(|c| {
+            c.query(
+                &format!("SELECT {SMS_COLS} FROM sms_outbox ORDER BY created_at, id"),
+                &[],
+            )?
+            .into_iter()
+            .map(sms_row)
+            .collect()
+        })
     }
 
     fn backup(&self, dest: &Path) -> DbResult<()> {

@@ -174,7 +174,75 @@ both_backends!(
     the_store_recovers_after_a_panic_inside_a_push,
     sql_conditions_and_sums_agree_with_the_core,
     rollups_follow_every_change_of_a_record,
+    sms_outbox_rows_are_claimed_once,
 );
+
+fn sms_row(case: &Uuid) -> SmsRow {
+    SmsRow {
+        id: Uuid::now_v7().to_string(),
+        case_id: case.to_string(),
+        case_no: "NO-1".into(),
+        phone: "13985500123".into(),
+        result: "同意".into(),
+        result_date: "2026-12-03".into(),
+        created_at: "2026-12-03T01:00:00Z".into(),
+        state: "pending".into(),
+        attempts: 0,
+        next_try: 0,
+        sent_at: None,
+        last_error: None,
+    }
+}
+
+fn sms_outbox_rows_are_claimed_once(s: &Scratch) {
+    let db = s.open();
+    let db = db.as_ref();
+    let case = Uuid::now_v7();
+    // A refused push leaves no row.
+    let r = db.push(&mut |tx| {
+        assert!(tx.queue_sms(&sms_row(&case))?);
+        Err(DbError::Backend("refused".into()))
+    });
+    assert!(r.is_err());
+    assert!(db.sms_outbox().unwrap().is_empty());
+    // One row per case.
+    let row = sms_row(&case);
+    push(db, |tx| {
+        assert!(tx.queue_sms(&row)?);
+        assert!(!tx.queue_sms(&sms_row(&case))?);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(db.sms_outbox().unwrap(), vec![row.clone()]);
+    assert_eq!(db.sms_next_try().unwrap(), Some(0));
+    // Claimed: counted and leased; nobody else gets it meanwhile.
+    let c = db.sms_claim(1000, 5000).unwrap().unwrap();
+    assert_eq!(
+        (c.id.as_str(), c.attempts, c.next_try),
+        (row.id.as_str(), 1, 5000)
+    );
+    assert_eq!(db.sms_claim(1000, 5000).unwrap(), None);
+    db.sms_retry(&row.id, 2000, "503").unwrap();
+    assert_eq!(db.sms_claim(1999, 9000).unwrap(), None);
+    let c = db.sms_claim(2000, 9000).unwrap().unwrap();
+    assert_eq!((c.attempts, c.last_error.as_deref()), (2, Some("503")));
+    db.sms_sent(&row.id, "2026-12-03T01:00:02Z").unwrap();
+    assert_eq!(db.sms_claim(i64::MAX, i64::MAX).unwrap(), None);
+    assert_eq!(db.sms_next_try().unwrap(), None);
+    let sent = &db.sms_outbox().unwrap()[0];
+    assert_eq!(
+        (sent.state.as_str(), sent.last_error.as_deref()),
+        ("sent", None)
+    );
+    // A permanent refusal.
+    let other = sms_row(&Uuid::now_v7());
+    push(db, |tx| tx.queue_sms(&other).map(|_| ())).unwrap();
+    db.sms_claim(0, 10).unwrap().unwrap();
+    db.sms_failed(&other.id, "400").unwrap();
+    assert_eq!(db.sms_claim(i64::MAX, i64::MAX).unwrap(), None);
+    let rows = db.sms_outbox().unwrap();
+    assert_eq!(rows.iter().filter(|r| r.state == "failed").count(), 1);
+}
 
 pub(crate) struct Ev {
     pub(crate) id: Uuid,

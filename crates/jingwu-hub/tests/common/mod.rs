@@ -109,6 +109,8 @@ impl Drop for HubPlace {
 /// A hub served in this process on loopback (plain HTTP).
 pub struct RunningHub {
     pub url: String,
+    /// The public status page's base URL, when configured.
+    pub status_url: Option<String>,
     pub hub: Arc<Hub>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -120,8 +122,14 @@ impl RunningHub {
     }
 
     pub async fn start_with(place: &HubPlace, limits: Limits) -> RunningHub {
+        Self::start_cfg(place, |c| c.limits = limits).await
+    }
+
+    /// A hub with `place`'s configuration changed by `change`.
+    pub async fn start_cfg(place: &HubPlace, change: impl FnOnce(&mut Config)) -> RunningHub {
         let mut cfg = place.config();
-        cfg.limits = limits.clone();
+        change(&mut cfg);
+        let limits = cfg.limits.clone();
         let db = server::open_db(&cfg).unwrap();
         let reg = server::registry(db.as_ref()).unwrap();
         let hub = Hub::new(db, Arc::new(reg), limits).unwrap();
@@ -133,7 +141,7 @@ impl RunningHub {
                 &cfg,
                 h,
                 move |b| {
-                    bound_tx.send(b.addr).unwrap();
+                    bound_tx.send((b.addr, b.status_addr)).unwrap();
                 },
                 async {
                     let _ = stopped.await;
@@ -142,11 +150,12 @@ impl RunningHub {
             .await
             .unwrap();
         });
-        let addr = tokio::task::spawn_blocking(move || bound_rx.recv().unwrap())
+        let (addr, status_addr) = tokio::task::spawn_blocking(move || bound_rx.recv().unwrap())
             .await
             .unwrap();
         RunningHub {
             url: format!("http://{addr}"),
+            status_url: status_addr.map(|a| format!("http://{a}")),
             hub,
             stop: Some(stop),
             task: Some(task),
