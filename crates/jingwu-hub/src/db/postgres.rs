@@ -57,7 +57,10 @@ pub struct PgConn {
 }
 
 /// The pool's connection manager: [`PostgresConnectionManager`] plus the
-/// `search_path` of the hub's schema on every new connection.
+/// `search_path` of the hub's schema on every new connection, and no JIT:
+/// the hub's queries run in milliseconds, and compiling one with LLVM
+/// (PostgreSQL's default above a plan cost a million-row statistic
+/// reaches) costs more than running it.
 #[derive(Debug)]
 pub struct PgManager {
     inner: PostgresConnectionManager<NoTls>,
@@ -70,7 +73,10 @@ impl r2d2::ManageConnection for PgManager {
 
     fn connect(&self) -> Result<PgConn, postgres::Error> {
         let mut client = self.inner.connect()?;
-        client.batch_execute(&format!("SET search_path TO {}", ident(&self.schema)))?;
+        client.batch_execute(&format!(
+            "SET search_path TO {}; SET jit = off",
+            ident(&self.schema)
+        ))?;
         Ok(PgConn {
             client,
             stmts: Stmts::new(),
