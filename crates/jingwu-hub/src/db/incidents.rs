@@ -539,6 +539,18 @@ impl Where {
         self.sql.push(clause);
     }
 
+    /// `col` (a 报警时间 in Unix seconds) in the conditions' `[from, to)`.
+    fn time_range(&mut self, col: &str, c: &Conditions) {
+        if let Some(a) = c.from {
+            let m = self.mark(ParamOwned::I64(a));
+            self.push(format!("{col} >= {m}"));
+        }
+        if let Some(b) = c.to {
+            let m = self.mark(ParamOwned::I64(b));
+            self.push(format!("{col} < {m}"));
+        }
+    }
+
     fn text(&mut self, col: &str, v: &Option<String>) {
         if let Some(v) = v {
             let m = self.mark(ParamOwned::Text(v.clone()));
@@ -581,14 +593,7 @@ fn like(t: &str) -> String {
 /// The `WHERE` clause of `c` over the `incidents` table aliased `i`.
 fn where_of(c: &Conditions) -> Where {
     let mut w = Where::new();
-    if let Some(a) = c.from {
-        let m = w.mark(ParamOwned::I64(a));
-        w.push(format!("i.report_at >= {m}"));
-    }
-    if let Some(b) = c.to {
-        let m = w.mark(ParamOwned::I64(b));
-        w.push(format!("i.report_at < {m}"));
-    }
+    w.time_range("i.report_at", c);
     if let Some(units) = &c.units {
         if units.is_empty() {
             w.push("1 = 0".into());
@@ -939,14 +944,7 @@ pub fn speed(c: &mut dyn Conn, cond: &Conditions, kind: SpeedKind) -> DbResult<S
     // A dispatch row carries its record's 报警时间 (written with it): the
     // same range on it lets the store start from the dispatches' own
     // index instead of joining every dispatch (PostgreSQL did).
-    if let Some(a) = cond.from {
-        let m = w.mark(ParamOwned::I64(a));
-        w.push(format!("d.report_at >= {m}"));
-    }
-    if let Some(b) = cond.to {
-        let m = w.mark(ParamOwned::I64(b));
-        w.push(format!("d.report_at < {m}"));
-    }
+    w.time_range("d.report_at", cond);
     let col = match kind {
         SpeedKind::Ack => "d.ack_secs",
         SpeedKind::Depart => "d.depart_secs",
