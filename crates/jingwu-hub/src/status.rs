@@ -95,6 +95,22 @@ impl Windows {
     }
 }
 
+/// The key a client's tries are counted under: its IPv4 address, or the
+/// /64 network of an IPv6 one (one subscriber's line has a whole /64 to
+/// rotate through).
+fn client_key(a: IpAddr) -> String {
+    match a {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        v4 => v4.to_string(),
+    }
+}
+
 /// The page's state: the hub and its two limiters.
 pub struct StatusPage {
     hub: Arc<Hub>,
@@ -123,7 +139,7 @@ impl StatusPage {
 
     async fn answer(&self, peer: Option<IpAddr>, case_no: &str, id_tail: &str) -> Answer {
         let now = Instant::now();
-        let ip = peer.map_or_else(|| "-".to_string(), |a| a.to_string());
+        let ip = peer.map_or_else(|| "-".to_string(), client_key);
         if let Err(wait) = self.per_ip.hit(&ip, now) {
             return Answer::Limited(wait.as_secs().max(1));
         }
@@ -348,6 +364,16 @@ mod tests {
         assert_eq!(wait, Duration::from_secs(40));
         assert!(w.hit("b", t0).is_ok());
         assert!(w.hit("a", t0 + Duration::from_secs(60)).is_ok());
+    }
+
+    #[test]
+    fn clients_are_counted_by_address_or_ipv6_network() {
+        let key = |s: &str| client_key(s.parse().unwrap());
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:bbbb::9"), key("2001:db8:1:2::5"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
     }
 
     #[test]
