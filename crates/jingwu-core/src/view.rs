@@ -127,13 +127,20 @@ pub fn overdue_list<'a>(
     cases: impl IntoIterator<Item = &'a CaseState>,
     now: OffsetDateTime,
 ) -> Value {
-    let today = now.to_offset(SHANGHAI).date();
-    let mut rows: Vec<(OffsetDateTime, &str, Value)> = cases
+    // The row's own time-limit fields (`step_due`) decide: the deadline
+    // is counted once per case.
+    let mut rows: Vec<(String, &str, Value)> = cases
         .into_iter()
         .filter(|s| s.case_type == CaseType::HukouChange && scope.covers(&reg.org, &s.unit))
         .filter_map(|s| {
-            let due = s.step_deadline(reg, reg.calendar()).filter(|d| now > *d)?;
             let mut row = list_row(reg, s, now);
+            if row["overdue"] != true {
+                return None;
+            }
+            // Every due time is the end of a day in China, written the
+            // same way: the text sorts as the time does.
+            let due = row["due"].as_str()?.to_string();
+            let days_over = -row["due_in_days"].as_i64()?;
             if let Value::Object(o) = &mut row {
                 let names: Vec<String> = s
                     .assignees(reg)
@@ -145,10 +152,7 @@ pub fn overdue_list<'a>(
                     "unit_name".into(),
                     json!(reg.org.unit(&s.unit).map(|u| u.name.clone())),
                 );
-                o.insert(
-                    "overdue_days".into(),
-                    json!((today - due.to_offset(SHANGHAI).date()).whole_days()),
-                );
+                o.insert("overdue_days".into(), json!(days_over));
             }
             Some((due, s.case_no.as_str(), row))
         })
