@@ -97,6 +97,53 @@ fn our_event_signature_verifies_with_openssl() {
     assert_eq!(line.split_whitespace().next().unwrap(), se.hash_hex());
 }
 
+/// A published registry version (`docs/registry.md`) verifies with
+/// `openssl pkeyutl` over its document bytes, and its digest is `openssl
+/// dgst -sm3` of them.
+#[test]
+fn a_published_registry_version_verifies_with_openssl() {
+    use jingwu_core::published::RegistryDoc;
+    let dir = tempfile::tempdir().unwrap();
+    let key = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
+    let reg = jingwu_core::registry::Registry::builtin_demo().unwrap();
+    let doc = RegistryDoc::of(
+        &reg,
+        1,
+        "2026-12-04T10:00:00+08:00",
+        "admin",
+        "第一版",
+        vec![key.public_key().to_pem()],
+    );
+    let signed = doc.sign(&key).unwrap();
+    std::fs::write(dir.path().join("doc.json"), &signed.doc).unwrap();
+    std::fs::write(
+        dir.path().join("sig.der"),
+        hex::decode(&signed.signature).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("key.pem"), &signed.key).unwrap();
+    let verify = |file: &str| {
+        openssl(
+            dir.path(),
+            &[
+                "pkeyutl", "-verify", "-pubin", "-inkey", "key.pem", "-rawin", "-digest", "sm3",
+                "-pkeyopt", DISTID, "-in", file, "-sigfile", "sig.der",
+            ],
+        )
+    };
+    ok(&verify("doc.json"));
+    std::fs::write(
+        dir.path().join("changed.json"),
+        signed.doc.replacen("雷山", "雷田", 1),
+    )
+    .unwrap();
+    assert!(!verify("changed.json").status.success());
+    let out = openssl(dir.path(), &["dgst", "-sm3", "-r", "doc.json"]);
+    ok(&out);
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(line.split_whitespace().next().unwrap(), signed.digest());
+}
+
 /// A key and a signature made by OpenSSL verify in our code; OpenSSL's
 /// private key imports and signs in our code.
 #[test]
@@ -201,6 +248,7 @@ fn small_bundle() -> jingwu_core::bundle::Bundle {
                 case_no: case_no.clone(),
                 unit: "522634010000".into(),
                 form: jingwu_core::demo::name_change_form(),
+                registry: None,
             },
         ),
         ("052601", &officer, Action::Submit {}),

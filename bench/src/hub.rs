@@ -98,6 +98,7 @@ fn create_action(reg: &Registry, author: &Author, n: u32) -> Result<Action> {
         ),
         unit: UNIT.into(),
         form: jingwu_core::demo::name_change_form(),
+        registry: None,
     })
 }
 

@@ -73,6 +73,7 @@ fn create(reg: &Registry, desk: &Author, unit: &str, n: usize) -> Result<Action>
         ),
         unit: unit.into(),
         form: intake(n),
+        registry: None,
     })
 }
 
@@ -152,7 +153,7 @@ pub async fn dispatch_latency(units: usize, dispatches: usize) -> Result<(Vec<f6
         }
         Ok((hub, db))
     })?;
-    let reg = hub.reg.clone();
+    let reg = hub.reg().clone();
 
     // The calls, registered beforehand; their dispatches signed ahead.
     let mut states: Vec<CaseState> = Vec::with_capacity(dispatches);
@@ -256,7 +257,7 @@ pub async fn intake_throughput(database: &str, calls: usize, desks: usize) -> Re
         .collect::<Result<_>>()?;
     let refs: Vec<&Author> = authors.iter().collect();
     let (hub, _db) = tokio::task::block_in_place(|| fresh_hub_org(database, &refs, &org))?;
-    let reg = hub.reg.clone();
+    let reg = hub.reg().clone();
     let targets: Vec<String> = org
         .dispatch_targets(BUREAU)
         .map(|u| u.code.clone())

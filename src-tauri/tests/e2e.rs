@@ -824,6 +824,15 @@ async fn serve_hub(
     .unwrap();
     if init {
         hub.create_user("admin", PASSWORD, true).unwrap();
+        // Version 1 of the registry, signed by the admin's key, as `init` does.
+        jingwu_hub::publish::publish_first(
+            db.as_ref(),
+            "admin",
+            "Admin-PIN-2468",
+            jingwu_core::crypto::KdfParams::TEST_ONLY,
+            &jingwu_hub::now_rfc3339(),
+        )
+        .unwrap();
         for p in [OFFICER, CHIEF, SECTION, DEPUTY] {
             hub.create_user(p, PASSWORD, false).unwrap();
         }

@@ -266,6 +266,11 @@ pub struct CaseState {
     /// 110: what the old system recorded of an imported record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<crate::import::ImportedRecord>,
+    /// The published registry version the case was created with
+    /// (`Action::Create::registry`); its org decides the case for its
+    /// whole life ([`Registry::for_case`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<u32>,
     /// Number of events folded.
     pub next_seq: u64,
     /// SM3 hex of the last event.
@@ -438,10 +443,18 @@ impl CaseState {
             case_no,
             unit,
             form,
+            registry,
         } = &ev.action
         else {
             return Err(Rejection::NotCreated);
         };
+        let Some(at) = reg.at(*registry) else {
+            return deny(format!(
+                "案件所依据的规则数据第 {} 版在此尚未取得：请先与县局同步规则数据后再试",
+                registry.unwrap_or_default()
+            ));
+        };
+        let reg: &Registry = &at;
         let t = opening_template(ev, reg, template)?;
         if t.case_type != *case_type {
             return deny("表单模板与案件类型不符");
@@ -514,6 +527,7 @@ impl CaseState {
         };
         let mut state = CaseState::opened(ev, hash, *case_type, template, case_no, unit, form);
         state.workflow = workflow.clone();
+        state.registry = *registry;
         state.status = status;
         // 自接警: a unit other than the desk registers a report it received
         // itself and handles it: its own dispatch, acknowledged at once.
@@ -562,6 +576,7 @@ impl CaseState {
             concluded: None,
             archive_unit: None,
             imported: None,
+            registry: None,
             next_seq: 1,
             head: hash.to_string(),
             updated_at: ev.time,
@@ -685,6 +700,8 @@ impl CaseState {
         reg: &Registry,
         calendar: &crate::workdays::WorkCalendar,
     ) -> Option<OffsetDateTime> {
+        let for_case = reg.for_case(self.registry);
+        let reg: &Registry = &for_case;
         if self.status != Status::InReview {
             return None;
         }
@@ -759,6 +776,8 @@ impl CaseState {
         decision: Decision,
         opinion: &str,
     ) -> Result<Action, Rejection> {
+        let for_case = reg.for_case(self.registry);
+        let reg: &Registry = &for_case;
         if self.status != Status::InReview {
             return deny(format!("案件当前状态为“{}”，不能审批", self.status.label()));
         }
@@ -776,6 +795,8 @@ impl CaseState {
 
     /// Who may decide now (empty unless in review).
     pub fn assignees(&self, reg: &Registry) -> Vec<String> {
+        let for_case = reg.for_case(self.registry);
+        let reg: &Registry = &for_case;
         if self.case_type == CaseType::Incident {
             return self.incident_assignees(reg);
         }
@@ -792,6 +813,8 @@ impl CaseState {
     /// [`CaseState::incident_readers`] (the desks, the bureau's leaders,
     /// every unit involved).
     pub fn readers_after(&self, reg: &Registry, created: bool, author: &str) -> Vec<String> {
+        let for_case = reg.for_case(self.registry);
+        let reg: &Registry = &for_case;
         let mut v = self.assignees(reg);
         v.push(author.to_string());
         match self.case_type {
@@ -827,6 +850,8 @@ impl CaseState {
     /// by the first channel of the dictionary), and the 110 steps (a
     /// departure with `person` as the officer).
     pub fn allowed_actions(&self, person: &str, reg: &Registry, now: OffsetDateTime) -> Actions {
+        let for_case = reg.for_case(self.registry);
+        let reg: &Registry = &for_case;
         let time = self.signing_time(now).unwrap_or(self.updated_at);
         let trial = |action: Action| -> Result<(), Rejection> {
             let ev = Event::new(
@@ -980,6 +1005,8 @@ impl CaseState {
     /// Applies the next event, or says why it is not allowed. `self` is
     /// untouched either way; the new state is returned.
     pub fn apply(&self, ev: &Event, hash: &str, reg: &Registry) -> Result<CaseState, Rejection> {
+        let for_case = reg.for_case(self.registry);
+        let reg: &Registry = &for_case;
         if ev.case_id != self.case_id {
             return Err(Rejection::WrongCase);
         }
@@ -1395,6 +1422,8 @@ impl CaseState {
         changes: &FormValues,
         now: OffsetDateTime,
     ) -> Vec<FieldError> {
+        let for_case = reg.for_case(self.registry);
+        let reg: &Registry = &for_case;
         let i = self
             .dispatches
             .iter()

@@ -75,6 +75,10 @@ pub enum Action {
         /// The unit that registers the case (a station, or the 110 desk).
         unit: String,
         form: FormValues,
+        /// The published registry version the case is decided with for its
+        /// whole life (absent: not published, e.g. the demo).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        registry: Option<u32>,
     },
     /// 110: a historical record imported from an earlier system, the
     /// first and only event of its case, signed by the importing officer

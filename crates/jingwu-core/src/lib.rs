@@ -18,6 +18,7 @@ pub mod import;
 pub mod money;
 pub mod org;
 pub mod public;
+pub mod published;
 pub mod receipt;
 pub mod registry;
 pub mod stats;

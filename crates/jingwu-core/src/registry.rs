@@ -2,7 +2,9 @@
 //! every version of every template and workflow, and the official holiday
 //! calendar that working-day time limits count with.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::dict::Dictionaries;
 use crate::form::{Template, TemplateRef};
@@ -38,28 +40,94 @@ pub enum RegistryError {
 }
 
 /// Org + dictionaries + templates + workflows + holiday calendar.
+///
+/// A registry the hub published ([`crate::published`]) also keeps the org
+/// of every earlier version: a case names the version it was created with
+/// (`Action::Create::registry`) and is decided with that version's org
+/// for its whole life ([`Registry::for_case`]); new cases take the newest.
+/// Every part is shared (`Arc`), so a view of an earlier version costs a
+/// few reference counts.
 #[derive(Debug, Clone)]
 pub struct Registry {
-    pub org: Org,
-    pub dicts: Dictionaries,
-    templates: BTreeMap<TemplateRef, Template>,
-    workflows: BTreeMap<WorkflowRef, WorkflowDef>,
+    /// The org of the newest version.
+    pub org: Arc<Org>,
+    pub dicts: Arc<Dictionaries>,
+    templates: Arc<BTreeMap<TemplateRef, Template>>,
+    workflows: Arc<BTreeMap<WorkflowRef, WorkflowDef>>,
     /// The official arrangements, by year.
-    calendar_years: BTreeMap<i32, YearCalendar>,
+    calendar_years: Arc<BTreeMap<i32, YearCalendar>>,
     /// Their union (weekends only when there is none).
-    calendar: WorkCalendar,
+    calendar: Arc<WorkCalendar>,
+    /// The published version (0: not published, e.g. the built-in demo).
+    version: u32,
+    /// The org of every published version, the newest included.
+    orgs: Arc<BTreeMap<u32, Arc<Org>>>,
 }
 
 impl Registry {
     pub fn new(org: Org, dicts: Dictionaries) -> Self {
         Registry {
-            org,
-            dicts,
-            templates: BTreeMap::new(),
-            workflows: BTreeMap::new(),
-            calendar_years: BTreeMap::new(),
-            calendar: WorkCalendar::weekends_only(),
+            org: Arc::new(org),
+            dicts: Arc::new(dicts),
+            templates: Arc::default(),
+            workflows: Arc::default(),
+            calendar_years: Arc::default(),
+            calendar: Arc::new(WorkCalendar::weekends_only()),
+            version: 0,
+            orgs: Arc::default(),
         }
+    }
+
+    /// The published version this registry is (its newest), or `None` for
+    /// one that was never published (the built-in demo, tests). A new case
+    /// names it in its `create`.
+    pub fn published_version(&self) -> Option<u32> {
+        (self.version > 0).then_some(self.version)
+    }
+
+    /// The published versions whose org is known, oldest first.
+    pub fn versions(&self) -> impl Iterator<Item = u32> + '_ {
+        self.orgs.keys().copied()
+    }
+
+    /// The rules as of published `version` (its org; templates, workflows
+    /// and dictionaries are shared: their versions are immutable and codes
+    /// are never withdrawn), or `None` when this registry does not hold
+    /// that version. `None` as the version (a case from before versions
+    /// were published) means the newest.
+    pub fn at(&self, version: Option<u32>) -> Option<Cow<'_, Registry>> {
+        match version {
+            None => Some(Cow::Borrowed(self)),
+            Some(v) if v == self.version => Some(Cow::Borrowed(self)),
+            Some(v) => {
+                let org = self.orgs.get(&v)?;
+                let mut r = self.clone();
+                r.org = org.clone();
+                r.version = v;
+                Some(Cow::Owned(r))
+            }
+        }
+    }
+
+    /// The rules a case created with `version` is decided with: that
+    /// version when known, else the newest (a case is refused at its
+    /// `create` when its version is unknown, so this only happens for
+    /// views of cases held before the version arrived).
+    pub fn for_case(&self, version: Option<u32>) -> Cow<'_, Registry> {
+        self.at(version).unwrap_or(Cow::Borrowed(self))
+    }
+
+    /// Adds published version `version` with its org (the newest so far).
+    pub(crate) fn push_version(&mut self, version: u32, org: Org) {
+        let org = Arc::new(org);
+        Arc::make_mut(&mut self.orgs).insert(version, org.clone());
+        self.org = org;
+        self.version = version;
+    }
+
+    /// Replaces the dictionaries (a newer published version's).
+    pub(crate) fn set_dicts(&mut self, dicts: Dictionaries) {
+        self.dicts = Arc::new(dicts);
     }
 
     /// The Leishan demo org with the built-in dictionaries, templates and
@@ -120,10 +188,10 @@ impl Registry {
                 old.source()
             )));
         }
-        let mut years = self.calendar_years.clone();
+        let mut years = (*self.calendar_years).clone();
         years.insert(y.year(), y);
-        self.calendar = WorkCalendar::union(years.values())?;
-        self.calendar_years = years;
+        self.calendar = Arc::new(WorkCalendar::union(years.values())?);
+        self.calendar_years = Arc::new(years);
         Ok(())
     }
 
@@ -161,7 +229,7 @@ impl Registry {
                 t.id, t.version
             ))),
             _ => {
-                self.templates.insert(t.reference(), t);
+                Arc::make_mut(&mut self.templates).insert(t.reference(), t);
                 Ok(())
             }
         }
@@ -182,7 +250,7 @@ impl Registry {
                 w.id, w.version
             ))),
             _ => {
-                self.workflows.insert(w.reference(), w);
+                Arc::make_mut(&mut self.workflows).insert(w.reference(), w);
                 Ok(())
             }
         }
@@ -216,5 +284,10 @@ impl Registry {
 
     pub fn templates(&self) -> impl Iterator<Item = &Template> {
         self.templates.values()
+    }
+
+    /// Every workflow version, by id then version.
+    pub fn workflows(&self) -> impl Iterator<Item = &WorkflowDef> {
+        self.workflows.values()
     }
 }

@@ -813,7 +813,7 @@ mod tests {
             .to_string()
             .contains("没有任何年份"));
         // A registry without a calendar counts weekends only.
-        let bare = Registry::new(reg.org.clone(), reg.dicts.clone());
+        let bare = Registry::new((*reg.org).clone(), (*reg.dicts).clone());
         assert_eq!(bare.calendar(), &WorkCalendar::weekends_only());
         assert!(!bare.calendar_covers(2026));
     }

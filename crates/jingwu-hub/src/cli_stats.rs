@@ -31,7 +31,7 @@ fn scope(hub: &Hub, person: Option<&str>) -> Result<Scope> {
     match person {
         Some(p) => Ok(hub.stats_scope(&caller(p))?),
         None => {
-            let org = &hub.reg.org;
+            let org = &hub.reg().org;
             let name = org
                 .units()
                 .find(|u| u.kind == jingwu_core::org::UnitKind::Bureau)
@@ -185,14 +185,14 @@ pub fn stats(cfg: &Config, a: StatsArgs) -> Result<()> {
             if a.format == "json" {
                 return write_json(a.out.as_deref(), &rows);
             }
-            jingwu_report::speed_table(&hub.reg, &rows)
+            jingwu_report::speed_table(&hub.reg(), &rows)
         }
         None => {
             let rows = hub.incident_stats(&scope, &filter, &a.by)?;
             if a.format == "json" {
                 return write_json(a.out.as_deref(), &rows);
             }
-            jingwu_report::stats_table(&hub.reg, &a.by, &rows)
+            jingwu_report::stats_table(&hub.reg(), &a.by, &rows)
         }
     };
     match a.format.as_str() {

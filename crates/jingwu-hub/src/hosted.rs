@@ -85,7 +85,7 @@ impl Hub {
         caller: &Caller,
         pin: &str,
     ) -> Result<HostedKeyStatus, ApiError> {
-        if self.reg.org.person(&caller.person).is_none() {
+        if self.reg().org.person(&caller.person).is_none() {
             return Err(ApiError::new(
                 ErrorCode::NotInOrg,
                 "组织机构中没有该警号，不能创建签名密钥",
@@ -207,13 +207,13 @@ impl Hub {
         let state = self.visible_case(caller, case_id)?;
         // Rules first, so a refused decision costs no PIN attempt.
         let action = state
-            .decision_action(&self.reg, decision, &opinion)
+            .decision_action(&self.reg(), decision, &opinion)
             .map_err(|e| ApiError::new(ErrorCode::NotAllowed, e.to_string()))?;
         state
             .apply(
                 &probe_event(&state, caller, &action)?,
                 &"0".repeat(64),
-                &self.reg,
+                &self.reg(),
             )
             .map(|_| ())
             .map_err(|e| ApiError::new(ErrorCode::NotAllowed, e.to_string()))?;
@@ -240,7 +240,7 @@ impl Hub {
         caller: &Caller,
         now: time::OffsetDateTime,
     ) -> Result<serde_json::Value, ApiError> {
-        let scope = supervision_scope(&self.reg.org, &caller.person)
+        let scope = supervision_scope(&self.reg().org, &caller.person)
             .map_err(|m| ApiError::new(ErrorCode::NotAllowed, m))?;
         let cases = self.db.cases_with_status(
             &crate::db::enum_text(&CaseType::HukouChange)?,
@@ -248,7 +248,10 @@ impl Hub {
             OVERDUE_CASES,
         )?;
         Ok(jingwu_core::view::overdue_list(
-            &self.reg, &scope, &cases, now,
+            &self.reg(),
+            &scope,
+            &cases,
+            now,
         ))
     }
 

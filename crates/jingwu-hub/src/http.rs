@@ -183,7 +183,7 @@ async fn logout(State(hub): State<AppState>, Auth(c): Auth) -> Result<StatusCode
 /// Who the caller is.
 #[utoipa::path(get, path = "/api/me", responses((status = 200, body = MeResponse)), security(("bearer" = [])))]
 async fn me(State(hub): State<AppState>, Auth(c): Auth) -> Json<MeResponse> {
-    let org = &hub.reg.org;
+    let org = &hub.reg().org;
     Json(MeResponse {
         name: org.person(&c.person).map(|p| p.name.clone()),
         units: org
@@ -330,6 +330,57 @@ async fn push(
     blocking(move || hub.push(&c, &req.events).map(Json)).await
 }
 
+/// The newest published registry version and its digest.
+#[utoipa::path(get, path = "/api/registry/digest",
+    responses((status = 200, body = jingwu_proto::RegistryDigest), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn registry_digest(
+    State(hub): State<AppState>,
+    Auth(_c): Auth,
+) -> Result<Json<jingwu_proto::RegistryDigest>, ApiError> {
+    blocking(move || {
+        let all = hub.registry_versions(0)?;
+        let last = all
+            .last()
+            .ok_or_else(|| ApiError::not_found("县局尚未发布规则数据"))?;
+        Ok(Json(jingwu_proto::RegistryDigest {
+            version: last.version,
+            digest: last.digest(),
+        }))
+    })
+    .await
+}
+
+/// `after` of `GET /api/registry`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub(crate) struct RegistryQuery {
+    /// The newest version the station holds (0: none).
+    #[serde(default)]
+    after: u32,
+}
+
+/// The published registry versions after `after`, oldest first: each the
+/// exact signed document and the administrator's signature.
+#[utoipa::path(get, path = "/api/registry", params(RegistryQuery),
+    responses((status = 200, body = jingwu_proto::RegistryVersions), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn registry_versions(
+    State(hub): State<AppState>,
+    Auth(_c): Auth,
+    Query(q): Query<RegistryQuery>,
+) -> Result<Json<jingwu_proto::RegistryVersions>, ApiError> {
+    blocking(move || {
+        Ok(Json(jingwu_proto::RegistryVersions {
+            versions: hub
+                .registry_versions(q.after)?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        }))
+    })
+    .await
+}
+
 /// Events after a cursor that the caller may see.
 #[utoipa::path(get, path = "/api/events", params(PullQuery),
     responses((status = 200, body = PullResponse)), security(("bearer" = [])))]
@@ -380,7 +431,7 @@ async fn inbox(
                     case_no: s.case_no.clone(),
                     unit: s.unit.clone(),
                     status: s.status.label().to_string(),
-                    step: s.current_step(&hub.reg).map(|st| st.name.clone()),
+                    step: s.current_step(&hub.reg()).map(|st| st.name.clone()),
                     summary: s.display_summary(),
                     updated_at: crate::rfc3339(s.updated_at),
                 })
@@ -682,7 +733,7 @@ impl utoipa::Modify for BearerScheme {
     paths(healthz, login, logout, me, enrol, enrolments, decide_enrolment, create_user, revoke_sessions,
         keys, hub_key, push, pull, case_events, inbox, live, upload_begin, upload_status, upload_chunk, attachment,
         bundle, crate::webui::command, crate::seals::register, crate::seals::list,
-        crate::seals::digest, crate::seals::revoke, crate::stats_http::query, crate::stats_http::export,
+        crate::seals::digest, crate::seals::revoke, registry_digest, registry_versions, crate::stats_http::query, crate::stats_http::export,
         crate::stats_http::stats, crate::stats_http::speed, crate::stats_http::report,
         crate::stats_http::import, crate::stats_http::saved, crate::stats_http::save,
         crate::stats_http::forget, crate::stats_http::access),
@@ -757,6 +808,8 @@ pub fn router(hub: AppState) -> Router {
             post(crate::seals::register).get(crate::seals::list),
         )
         .route("/api/seals/digest", get(crate::seals::digest))
+        .route("/api/registry/digest", get(registry_digest))
+        .route("/api/registry", get(registry_versions))
         .route("/api/seals/{id}/revoke", post(crate::seals::revoke))
         .merge(crate::stats_http::routes())
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))

@@ -172,7 +172,10 @@ pub struct Caller {
 /// The hub.
 pub struct Hub {
     pub db: Arc<dyn HubDb>,
-    pub reg: Arc<Registry>,
+    /// The rules: the newest published registry (with every earlier
+    /// version's org), replaced when a new version is published
+    /// ([`Hub::refresh_registry`]).
+    registry: std::sync::RwLock<Arc<Registry>>,
     pub limits: Limits,
     /// Signs the receipt of every accepted event.
     pub hub_key: HubKey,
@@ -349,7 +352,7 @@ impl Hub {
         let hub_key = HubKey::load_or_create(db.as_ref())?;
         let hub = Arc::new(Hub {
             db,
-            reg,
+            registry: std::sync::RwLock::new(reg),
             hub_key,
             keys: RwLock::new(HashMap::new()),
             devices: RwLock::new(HashMap::new()),
@@ -365,6 +368,54 @@ impl Hub {
             limits,
         });
         Ok(hub)
+    }
+
+    /// The rules now: the newest published registry.
+    pub fn reg(&self) -> Arc<Registry> {
+        match self.registry.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Takes a version published since this hub loaded its rules (by
+    /// `jingwu-hub admin publish-registry`, or another hub process).
+    /// Returns whether the rules changed.
+    pub fn refresh_registry(&self) -> Result<bool, ApiError> {
+        let stored = crate::publish::latest_version(self.db.as_ref())
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        if stored <= self.reg().published_version().unwrap_or(0) {
+            return Ok(false);
+        }
+        let reg = crate::server::registry(self.db.as_ref())
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let mut w = match self.registry.write() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if reg.published_version() > w.published_version() {
+            tracing::info!(version = ?reg.published_version(), "规则数据已更新");
+            *w = Arc::new(reg);
+        }
+        Ok(true)
+    }
+
+    /// The published versions after `after`, oldest first (the station's
+    /// sync), after taking any newer one.
+    pub fn registry_versions(
+        &self,
+        after: u32,
+    ) -> Result<Vec<jingwu_core::published::SignedRegistry>, ApiError> {
+        self.refresh_registry()?;
+        let chain = crate::publish::chain(self.db.as_ref())
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        if chain.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                "县局尚未发布规则数据：请系统管理员运行 `jingwu-hub admin publish-registry`",
+            ));
+        }
+        Ok(chain.into_iter().filter(|s| s.version > after).collect())
     }
 
     /// Starts the live publisher (needs a tokio runtime): it follows the
@@ -615,7 +666,7 @@ impl Hub {
         Ok(LoginResult {
             token,
             person: user.person.clone(),
-            name: self.reg.org.person(&user.person).map(|p| p.name.clone()),
+            name: self.reg().org.person(&user.person).map(|p| p.name.clone()),
             is_admin: user.is_admin,
             expires_at: now + self.limits.session_absolute_secs,
             idle_timeout_secs: self.limits.session_idle_secs,
@@ -944,6 +995,16 @@ impl Hub {
             .collect();
         // The first bad event is the one reported.
         let events: Vec<SignedEvent> = decoded.into_iter().collect::<Result<_, _>>()?;
+        // A case created with a registry version this process has not
+        // loaded yet (published by the command line or another hub
+        // process) is decided with it, not refused.
+        let known = self.reg().published_version();
+        if events.iter().any(|e| match &e.event.action {
+            Action::Create { registry, .. } => *registry > known,
+            _ => false,
+        }) {
+            self.refresh_registry()?;
+        }
         let mut keys = Vec::with_capacity(events.len());
         for (i, e) in events.iter().enumerate() {
             let id = Some(e.event.id.to_string());
@@ -1076,7 +1137,7 @@ impl Hub {
         accepted: &mut Vec<(&'p SignedEvent, i64)>,
         sms_queued: &mut bool,
     ) -> Result<Vec<PushedEvent>, ApiError> {
-        let reg = &self.reg;
+        let reg = &self.reg();
         let person = p.person.as_str();
         let mut results = Vec::with_capacity(p.events.len());
         for (i, se) in p.events.iter().enumerate() {
@@ -1215,7 +1276,7 @@ impl Hub {
         let cases = self.db.visible_cases(&caller.person, "in_review", 500)?;
         Ok(cases
             .into_iter()
-            .filter(|c| c.assignees(&self.reg).iter().any(|a| a == &caller.person))
+            .filter(|c| c.assignees(&self.reg()).iter().any(|a| a == &caller.person))
             .collect())
     }
 

@@ -99,7 +99,7 @@ impl Hub {
         unit: Option<&str>,
         pin: &str,
     ) -> Result<CaseState, ApiError> {
-        let reg = &self.reg;
+        let reg = &self.reg();
         let unit = incident_unit(&reg.org, &caller.person, unit)?;
         let template = reg
             .template_latest("incident")
@@ -119,6 +119,7 @@ impl Hub {
                     case_no,
                     unit: unit.clone(),
                     form: form.clone(),
+                    registry: reg.published_version(),
                 },
             );
             Ok(Event::new(
@@ -164,7 +165,7 @@ impl Hub {
         actions: Vec<Action>,
         pin: &str,
     ) -> Result<CaseState, ApiError> {
-        let reg = &self.reg;
+        let reg = &self.reg();
         let state = self.visible_case(caller, case_id)?;
         if state.case_type != CaseType::Incident {
             return Err(not_incident());

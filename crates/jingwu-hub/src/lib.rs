@@ -14,6 +14,7 @@ pub mod http;
 pub mod hub;
 pub mod incidents;
 pub mod logins;
+pub mod publish;
 pub mod seals;
 pub mod server;
 pub mod sms;

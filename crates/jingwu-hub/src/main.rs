@@ -13,6 +13,7 @@ use jingwu_hub::db::{EnrolmentRow, HubDb};
 use jingwu_hub::hub::Hub;
 use jingwu_hub::server::{self, Config};
 
+mod cli_admin;
 mod cli_stats;
 
 #[derive(Parser)]
@@ -47,7 +48,9 @@ enum Cmd {
         status_listen: Option<std::net::SocketAddr>,
     },
     /// Initialises a new hub: the org and the first administrator
-    /// (password from JINGWU_ADMIN_PASSWORD or the first line of stdin).
+    /// (password from JINGWU_ADMIN_PASSWORD or the first line of stdin),
+    /// their registry signing key (PIN from JINGWU_ADMIN_PIN or the next
+    /// line of stdin) and version 1 of the registry, signed with it.
     Init {
         /// The org (JSON, same format as the built-in Leishan demo).
         #[arg(long)]
@@ -55,6 +58,11 @@ enum Cmd {
         /// The administrator's account name.
         #[arg(long)]
         admin: String,
+    },
+    /// Administration: registry signing keys and publications.
+    Admin {
+        #[command(subcommand)]
+        cmd: cli_admin::AdminCmd,
     },
     /// Loads the Leishan demo: org, one account per person, their keys.
     Demo {
@@ -253,23 +261,49 @@ fn run(cli: Cli) -> Result<()> {
             if !db.users()?.is_empty() {
                 bail!("县局服务器已初始化（已有账号），不会重复初始化");
             }
-            let password = match std::env::var("JINGWU_ADMIN_PASSWORD") {
-                Ok(p) => p,
-                Err(_) => {
-                    eprintln!("请输入管理员 {admin} 的密码：");
-                    let mut line = String::new();
-                    std::io::stdin().lock().read_line(&mut line)?;
-                    line.trim_end_matches(['\r', '\n']).to_string()
+            let line = |var: &str, prompt: String| -> Result<String> {
+                match std::env::var(var) {
+                    Ok(p) => Ok(p),
+                    Err(_) => {
+                        eprintln!("{prompt}");
+                        let mut line = String::new();
+                        std::io::stdin().lock().read_line(&mut line)?;
+                        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+                    }
                 }
             };
+            let password = line(
+                "JINGWU_ADMIN_PASSWORD",
+                format!("请输入管理员 {admin} 的密码："),
+            )?;
+            jingwu_hub::hub::check_password_strength(&password)?;
+            let pin = line(
+                "JINGWU_ADMIN_PIN",
+                format!("请输入管理员 {admin} 的规则数据签名 PIN："),
+            )?;
+            jingwu_core::crypto::check_pin_strength(&pin).map_err(|e| anyhow::anyhow!("{e}"))?;
             db.meta_set("org_json", &json)?;
             let reg = server::registry(db.as_ref())?;
-            let hub = Hub::new(db, Arc::new(reg), cfg.limits.clone())?;
+            let hub = Hub::new(db.clone(), Arc::new(reg), cfg.limits.clone())?;
             hub.create_user(&admin, &password, true)?;
+            let s = jingwu_hub::publish::publish_first(
+                db.as_ref(),
+                &admin,
+                &pin,
+                KdfParams::DEFAULT,
+                &jingwu_hub::now_rfc3339(),
+            )?;
             println!("已初始化：管理员账号 {admin}");
+            if let Some(s) = s {
+                println!(
+                    "已发布规则数据第 1 版，签名密钥指纹 {}（各派出所登记时会显示，请核对）",
+                    s.signer_fingerprint()?
+                );
+            }
             Ok(())
         }
         Cmd::Demo { password, pin, kdf } => demo(&cfg, &password, &pin, &kdf),
+        Cmd::Admin { cmd } => cli_admin::run(&cfg, cmd),
         Cmd::ExportCase { case_id, out } => {
             let db = server::open_db(&cfg)?;
             let reg = server::registry(db.as_ref())?;
@@ -285,7 +319,16 @@ fn run(cli: Cli) -> Result<()> {
             let json = std::fs::read_to_string(&bundle)
                 .with_context(|| format!("无法读取 {}", bundle.display()))?;
             let b = Bundle::from_json(&json)?;
-            let reg = jingwu_core::registry::Registry::builtin_demo().ok();
+            // The rules are checked with this hub's registry when its
+            // database is here; else the signatures and chain only.
+            let here =
+                cfg.database_url.is_some() || std::path::Path::new(&cfg.database()).is_file();
+            let reg = if here {
+                Some(server::registry(server::open_db(&cfg)?.as_ref())?)
+            } else {
+                eprintln!("未找到县局数据库：只校验签名与哈希链，不校验业务规则");
+                None
+            };
             let r = b.verify(reg.as_ref())?;
             println!(
                 "证据包有效：案件 {}（{}），{} 个事件，末事件摘要 {}{}",
@@ -396,6 +439,13 @@ fn demo(cfg: &Config, password: &str, pin: &str, kdf: &str) -> Result<()> {
     let reg = server::registry(db.as_ref())?;
     let hub = Hub::new(db.clone(), Arc::new(reg), cfg.limits.clone())?;
     hub.create_user("admin", password, true)?;
+    jingwu_hub::publish::publish_first(
+        db.as_ref(),
+        "admin",
+        pin,
+        params,
+        &jingwu_hub::now_rfc3339(),
+    )?;
     let keys_dir = cfg.data_dir.join("demo-keys");
     jingwu_store::private_fs::create_dir(&keys_dir)?;
     let mut rng = getrandom::SysRng;

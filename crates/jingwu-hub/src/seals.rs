@@ -58,7 +58,7 @@ impl Hub {
     /// Refuses callers who are not seal administrators with an approved
     /// key.
     fn seal_admin(&self, caller: &Caller) -> Result<(), ApiError> {
-        if !self.reg.org.is_seal_admin(&caller.person) {
+        if !self.reg().org.is_seal_admin(&caller.person) {
             return Err(ApiError::new(
                 ErrorCode::NotSealAdmin,
                 "只有印章管理员可以登记或注销印章",
@@ -121,7 +121,7 @@ impl Hub {
         check_uploaded_picture(&png).map_err(|e| bad(ErrorCode::SealPicture, e.to_string()))?;
 
         // The holder and the key the seal is bound to.
-        let org = &self.reg.org;
+        let org = &self.reg().org;
         let fp = info.holder_key.fingerprint();
         match info.kind {
             SealKind::Personal => {

@@ -4,7 +4,6 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use jingwu_core::org::Org;
 use jingwu_core::registry::Registry;
 use serde::{Deserialize, Serialize};
 
@@ -88,12 +87,7 @@ pub fn open_db(cfg: &Config) -> anyhow::Result<Arc<dyn HubDb>> {
 
 /// The registry of the org stored in the database.
 pub fn registry(db: &dyn HubDb) -> anyhow::Result<Registry> {
-    let Some(json) = db.meta_get("org_json")? else {
-        anyhow::bail!("县局服务器尚未初始化：请先运行 `jingwu-hub init` 或 `jingwu-hub demo`");
-    };
-    let org = Org::from_json(&json).map_err(|e| anyhow::anyhow!("组织机构数据有误：{e}"))?;
-    let mut reg =
-        Registry::builtin_with_org(org).map_err(|e| anyhow::anyhow!("规则数据有误：{e}"))?;
+    let mut reg = crate::publish::load(db)?;
     if let Some(years) = db.meta_get(CALENDAR_META)? {
         reg.import_calendar_json(&years)
             .map_err(|e| anyhow::anyhow!("已导入的节假日安排有误：{e}"))?;

@@ -181,16 +181,16 @@ fn sm3_hex(bytes: &[u8]) -> String {
 impl Hub {
     /// What `caller` may query (refused with the core's reason).
     pub fn stats_scope(&self, caller: &Caller) -> Result<Scope, ApiError> {
-        query_scope(&self.reg.org, &caller.person)
+        query_scope(&self.reg().org, &caller.person)
             .map_err(|m| ApiError::new(ErrorCode::NotAllowed, m))
     }
 
     /// `filter` checked and narrowed to `scope`.
     pub fn conditions(&self, scope: &Scope, filter: &Filter) -> Result<Conditions, ApiError> {
         Ok(filter
-            .check(&self.reg)
+            .check(&self.reg())
             .map_err(bad)?
-            .within(scope, &self.reg.org))
+            .within(scope, &self.reg().org))
     }
 
     /// A page of the records meeting the request's conditions.
@@ -297,10 +297,10 @@ impl Hub {
     /// `2026`) within `scope`.
     pub fn incident_report(&self, scope: &Scope, period: &str) -> Result<Report, ApiError> {
         let p = Period::parse(period).map_err(|e| bad(vec![e.to_string()]))?;
-        let base = Conditions::default().within(scope, &self.reg.org);
+        let base = Conditions::default().within(scope, &self.reg().org);
         let data = report_data(self.db.as_ref(), &base, &p)?;
         Ok(Report::assemble(
-            &self.reg,
+            &self.reg(),
             &p,
             scope,
             &data,
@@ -377,7 +377,7 @@ impl Hub {
             ref signer,
             progress,
         } = *run;
-        let reg = &self.reg;
+        let reg = &self.reg();
         let unit = self.import_unit(caller)?;
         let table = read_table(name, bytes).map_err(|m| bad(vec![m]))?;
         let mut outcome = ImportOutcome {
@@ -514,7 +514,7 @@ impl Hub {
     /// The desk `caller` imports for (their 110 brigade or 指挥中心):
     /// only a desk's members import historical records.
     pub fn import_unit(&self, caller: &Caller) -> Result<String, ApiError> {
-        let org = &self.reg.org;
+        let org = &self.reg().org;
         org.units_of(&caller.person)
             .into_iter()
             .find(|u| org.is_desk(&u.code))
@@ -553,7 +553,7 @@ impl Hub {
         check_format(format, &["csv", "xlsx"])?;
         let rows = self.incident_query_all(scope, q)?;
         tracing::info!(person = %person, rows = rows.len(), "110 records exported");
-        let table = jingwu_report::query_table(&self.reg, &rows);
+        let table = jingwu_report::query_table(&self.reg(), &rows);
         table_file(table, format, "incidents")
     }
 
@@ -568,7 +568,7 @@ impl Hub {
         check_format(format, &["csv", "xlsx"])?;
         let rows = self.incident_stats(scope, filter, by)?;
         table_file(
-            jingwu_report::stats_table(&self.reg, by, &rows),
+            jingwu_report::stats_table(&self.reg(), by, &rows),
             format,
             "stats",
         )

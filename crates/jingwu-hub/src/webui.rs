@@ -406,7 +406,7 @@ fn visible(hub: &Hub, caller: &Caller) -> Result<Vec<CaseState>, ApiError> {
 }
 
 fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Value, ApiError> {
-    let reg = &hub.reg;
+    let reg = &hub.reg();
     match command {
         "status" => {
             let key = hub.hosted_key_status(caller)?;
@@ -783,7 +783,7 @@ fn feedback_unit(
         return Ok(u);
     }
     s.standing_dispatches()
-        .find(|d| hub.reg.org.is_member(&caller.person, &d.unit))
+        .find(|d| hub.reg().org.is_member(&caller.person, &d.unit))
         .map(|d| d.unit.clone())
         .ok_or_else(|| {
             ApiError::new(
@@ -799,7 +799,7 @@ fn incident_command(
     command: &str,
     body: &Value,
 ) -> Result<Value, ApiError> {
-    let reg = &hub.reg;
+    let reg = &hub.reg();
     let now = time::OffsetDateTime::now_utc();
     let done = |s: &CaseState| json!({"caseId": s.case_id, "queued": false});
     match command {
@@ -987,7 +987,7 @@ fn stats_command(
     command: &str,
     body: &Value,
 ) -> Result<Value, ApiError> {
-    let reg = &hub.reg;
+    let reg = &hub.reg();
     match command {
         "stats_access" => {
             let a = hub.stats_access(caller);
@@ -1122,10 +1122,15 @@ fn incident_detail(
     now: time::OffsetDateTime,
 ) -> Result<Value, ApiError> {
     let (verified, chain_ok) = verified_events(hub, s)?;
-    let mut actions = s.allowed_actions(&caller.person, &hub.reg, now);
+    let mut actions = s.allowed_actions(&caller.person, &hub.reg(), now);
     actions.can_attach = false;
     Ok(jingwu_core::view::incident_detail(
-        &hub.reg, s, &actions, &verified, chain_ok, now,
+        &hub.reg(),
+        s,
+        &actions,
+        &verified,
+        chain_ok,
+        now,
     ))
 }
 
@@ -1139,10 +1144,15 @@ fn case_detail(hub: &Hub, caller: &Caller, s: &CaseState) -> Result<Value, ApiEr
     // a browser offers the decision only.
     let now = time::OffsetDateTime::now_utc();
     let actions = s
-        .allowed_actions(&caller.person, &hub.reg, now)
+        .allowed_actions(&caller.person, &hub.reg(), now)
         .decide_only();
     Ok(jingwu_core::view::case_detail(
-        &hub.reg, s, &actions, &verified, chain_ok, now,
+        &hub.reg(),
+        s,
+        &actions,
+        &verified,
+        chain_ok,
+        now,
     ))
 }
 

@@ -170,6 +170,7 @@ fn creates_on_device(c: &Client, n: usize, device: &str) -> Vec<SignedEvent> {
                     case_no: no.clone(),
                     unit: unit.into(),
                     form: jingwu_core::demo::name_change_form(),
+                    registry: None,
                 },
             )
         })

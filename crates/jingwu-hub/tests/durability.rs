@@ -127,6 +127,7 @@ fn creates(
                     case_no: CaseNo::format(unit, now.date(), &issuer, first + i as u32),
                     unit: unit.into(),
                     form: jingwu_core::demo::name_change_form(),
+                    registry: None,
                 },
             );
             SignedEvent::sign(ev, key).unwrap()

@@ -24,6 +24,7 @@ mod logins;
 mod loopback;
 mod offline;
 mod race;
+mod registry;
 mod seals;
 mod sessions;
 mod stats;

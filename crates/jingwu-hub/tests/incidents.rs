@@ -161,7 +161,7 @@ async fn lifecycle(backend: Backend) {
     let st = hub_state(&hub, &id);
     assert_eq!(st.status, Status::Dispatched);
     assert_eq!(st.dispatches.len(), 2);
-    assert!(st.assignees(&hub.hub.reg).contains(&DJ_DUTY.to_string()));
+    assert!(st.assignees(&hub.hub.reg()).contains(&DJ_DUTY.to_string()));
 
     // 丹江: 签收, 出警, 到达, 反馈 with two loss items.
     dj.sync().await;
@@ -411,7 +411,7 @@ async fn another_units_dispatch(backend: Backend) {
     ] {
         let ev = fire.sign_event(id, Some(&state), "test-device", now, action);
         let want = state
-            .apply(&ev.event, &ev.hash_hex(), &hub.hub.reg)
+            .apply(&ev.event, &ev.hash_hex(), &hub.hub.reg())
             .unwrap_err()
             .to_string();
         let e = push_raw(&fire, &[ev]).await.unwrap_err();

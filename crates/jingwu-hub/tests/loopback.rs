@@ -54,6 +54,7 @@ async fn real_binaries_over_tls_on_loopback() {
         .arg(&org)
         .args(["--admin", "admin"])
         .env("JINGWU_ADMIN_PASSWORD", PASSWORD)
+        .env("JINGWU_ADMIN_PIN", "Admin-PIN-2468")
         .output()
         .unwrap());
     let again = hub_cmd(&place)
@@ -61,6 +62,7 @@ async fn real_binaries_over_tls_on_loopback() {
         .arg(&org)
         .args(["--admin", "admin"])
         .env("JINGWU_ADMIN_PASSWORD", PASSWORD)
+        .env("JINGWU_ADMIN_PIN", "Admin-PIN-2468")
         .output()
         .unwrap();
     assert!(!again.status.success(), "init twice must fail");

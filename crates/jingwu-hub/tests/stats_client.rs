@@ -82,7 +82,7 @@ async fn the_station_client_reads_the_statistics_api() {
     let place = HubPlace::new(Backend::Sqlite);
     seeded(&place, 300);
     let hub = RunningHub::start(&place).await;
-    let reg = hub.hub.reg.clone();
+    let reg = hub.hub.reg().clone();
     let director = client(&hub.url, DIRECTOR).await;
 
     // Access: the whole bureau; no import (not a desk member).

@@ -67,7 +67,7 @@ async fn overdue_by_scope(backend: Backend) {
     }
     // The boundary: the last instant of the due day is not overdue.
     let due = state
-        .step_deadline(&hub.reg, hub.reg.calendar())
+        .step_deadline(&hub.reg(), hub.reg().calendar())
         .expect("in review");
     assert!(rows(&hub.overdue(&caller(DEPUTY), due).unwrap()).is_empty());
     let after = due + time::Duration::nanoseconds(1);

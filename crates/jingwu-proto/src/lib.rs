@@ -66,6 +66,61 @@ pub struct Health {
     pub cases: Option<i64>,
 }
 
+/// `GET /api/registry/digest`: the newest published registry version
+/// (see `jingwu_core::published`); a station fetches the versions it
+/// lacks when this differs from its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegistryDigest {
+    pub version: u32,
+    /// SM3 hex of that version's signed document.
+    pub digest: String,
+}
+
+/// One published registry version: its exact signed document and the
+/// administrator's signature (`jingwu_core::published::SignedRegistry`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegistryVersion {
+    pub version: u32,
+    /// Canonical JSON (RFC 8785) of the document, as signed.
+    pub doc: String,
+    /// The signer's SM2 public key (PEM).
+    pub key: String,
+    /// SM2 signature (DER, hex) over `doc`.
+    pub signature: String,
+}
+
+/// `GET /api/registry?after=N`: the published versions after `N`, oldest
+/// first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegistryVersions {
+    pub versions: Vec<RegistryVersion>,
+}
+
+impl From<jingwu_core::published::SignedRegistry> for RegistryVersion {
+    fn from(s: jingwu_core::published::SignedRegistry) -> Self {
+        RegistryVersion {
+            version: s.version,
+            doc: s.doc,
+            key: s.key,
+            signature: s.signature,
+        }
+    }
+}
+
+impl From<RegistryVersion> for jingwu_core::published::SignedRegistry {
+    fn from(s: RegistryVersion) -> Self {
+        jingwu_core::published::SignedRegistry {
+            version: s.version,
+            doc: s.doc,
+            key: s.key,
+            signature: s.signature,
+        }
+    }
+}
+
 /// `GET /api/seals/digest`: changes whenever a seal is registered or
 /// revoked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

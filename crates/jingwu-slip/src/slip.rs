@@ -773,6 +773,7 @@ mod tests {
             case_no,
             unit: station.code.clone(),
             form,
+            registry: None,
         };
         store
             .record(reg, &keys[&officer], &officer, None, create, now)

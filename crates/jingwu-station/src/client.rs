@@ -253,6 +253,27 @@ impl HubClient {
         self.send(self.http.get(self.url("/api/seals"))).await
     }
 
+    /// The newest published registry version and its digest (404 when
+    /// the hub has published none).
+    pub async fn registry_digest(&self) -> Result<jingwu_proto::RegistryDigest, ClientError> {
+        self.send(self.http.get(self.url("/api/registry/digest")))
+            .await
+    }
+
+    /// The published registry versions after `after`, oldest first.
+    pub async fn registry_versions(
+        &self,
+        after: u32,
+    ) -> Result<Vec<jingwu_core::published::SignedRegistry>, ClientError> {
+        let v: jingwu_proto::RegistryVersions = self
+            .send(
+                self.http
+                    .get(self.url(&format!("/api/registry?after={after}"))),
+            )
+            .await?;
+        Ok(v.versions.into_iter().map(Into::into).collect())
+    }
+
     /// The seal registry's digest: changes whenever a seal is registered
     /// or revoked.
     pub async fn seals_digest(&self) -> Result<String, ClientError> {

@@ -55,6 +55,7 @@ impl Station {
                 case_no,
                 unit,
                 form,
+                registry: self.reg.published_version(),
             },
         )
     }

@@ -5,6 +5,7 @@ pub mod client;
 pub mod hotfolder;
 pub mod incidents;
 pub mod pin;
+pub mod registry;
 pub mod sane;
 pub mod scan;
 pub mod seals;

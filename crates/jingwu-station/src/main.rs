@@ -321,7 +321,15 @@ fn run(cli: Cli) -> Result<()> {
         .with_context(|| format!("无法创建数据目录 {}", cli.data_dir.display()))?;
     let db = cli.data_dir.join("station.db");
     let mut store = Store::open(&db).with_context(|| format!("无法打开 {}", db.display()))?;
-    let reg = Registry::builtin_demo().context("加载雷山县演示组织机构失败")?;
+    // The rules the hub published, once this store holds them; the
+    // built-in demo for the local demo's data.
+    let reg = match jingwu_station::registry::load(&store)? {
+        Some(r) => r,
+        None => Registry::builtin_demo().context("加载雷山县演示组织机构失败")?,
+    };
+    if matches!(cli.cmd, Cmd::Demo) {
+        jingwu_station::registry::mark_demo(&mut store)?;
+    }
     match cli.cmd {
         Cmd::Demo => demo(&mut store, &reg),
         Cmd::Verify => {
@@ -540,6 +548,7 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
             case_no,
             unit: station.clone(),
             form,
+            registry: reg.published_version(),
         },
         now(),
     )?;
@@ -638,6 +647,7 @@ fn demo(store: &mut Store, reg: &Registry) -> Result<()> {
             case_no,
             unit: desk_unit,
             form: intake,
+            registry: reg.published_version(),
         },
         now(),
     )?;
@@ -800,8 +810,7 @@ fn print_case(st: &Station, s: &CaseState) -> Result<()> {
 }
 
 fn hub_command(cli: Cli) -> Result<()> {
-    let reg = Registry::builtin_demo().context("加载雷山县演示组织机构失败")?;
-    let mut st = Station::open(&cli.data_dir, reg)?;
+    let mut st = Station::open(&cli.data_dir, jingwu_station::registry::unpublished()?)?;
     let rt = tokio::runtime::Runtime::new()?;
     match cli.cmd {
         Cmd::Enrol {
@@ -842,6 +851,12 @@ fn hub_command(cli: Cli) -> Result<()> {
                 e.device,
                 e.fingerprint
             )?;
+            match jingwu_station::registry::summary(&st.store)? {
+                Some((v, fp, name)) => say!(
+                    "已取得县局发布的规则数据第 {v} 版（{name}），签名密钥指纹 {fp}：请与县局系统管理员核对"
+                )?,
+                None => say!("县局尚未发布规则数据：请县局系统管理员发布后再同步，否则无法办理业务")?,
+            }
             warn_if_session_not_kept(&st);
         }
         Cmd::Seal {
@@ -1129,11 +1144,10 @@ fn watch_command(
     // Attach matched forms only for an enrolled user with a PIN given.
     let attach = match std::env::var("JINGWU_PIN") {
         Ok(pin) if data_dir.join("station.db").is_file() => {
-            let reg = Registry::builtin_demo().context("加载雷山县演示组织机构失败")?;
-            let st = Station::open(data_dir, reg.clone())?;
+            let st = Station::open(data_dir, jingwu_station::registry::unpublished()?)?;
             st.person().ok().map(|_| Attach {
                 data_dir: data_dir.to_path_buf(),
-                reg,
+                reg: st.reg.clone(),
                 pin,
             })
         }

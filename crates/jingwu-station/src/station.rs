@@ -76,6 +76,8 @@ pub struct SyncReport {
     /// Seals the hub served that did not verify here, with the reason
     /// (not stored).
     pub refused_seals: Vec<String>,
+    /// The registry version taken in this sync, when a new one was.
+    pub registry: Option<u32>,
 }
 
 /// What [`Station::redo`] did: steps signed again, and steps now refused
@@ -121,12 +123,18 @@ pub(crate) fn now() -> OffsetDateTime {
 impl Station {
     /// Opens the station in `data_dir` (creating it; on Unix the
     /// directory is 0700 and its files 0600, see
-    /// [`jingwu_store::private_fs`]).
-    pub fn open(data_dir: &Path, reg: Registry) -> Result<Station> {
+    /// [`jingwu_store::private_fs`]). It runs with the registry its hub
+    /// published, verified from the store ([`crate::registry::load`]; a
+    /// changed one is refused with an error); while it holds none, with
+    /// the built-in demo for the local demo's data, else with `fallback`
+    /// (tests pass the built-in demo, real stations
+    /// [`crate::registry::unpublished`]; see [`crate::registry::load_or`]).
+    pub fn open(data_dir: &Path, fallback: Registry) -> Result<Station> {
         jingwu_store::private_fs::create_dir(data_dir).map_err(|e| {
             StationError::Usage(format!("无法创建数据目录 {}：{e}", data_dir.display()))
         })?;
         let store = Store::open(&data_dir.join("station.db"))?;
+        let reg = crate::registry::load_or(&store, fallback)?;
         Ok(Station {
             store,
             reg,
@@ -192,6 +200,9 @@ impl Station {
         };
         let e = client.enrol(&device, device_name, &key.to_pem()).await?;
         self.store.set_meta(HUB_URL, Some(client.base()))?;
+        // The rules come from the hub, first now (over the pinned
+        // connection: the anchor of every later version).
+        self.sync_registry(&client).await?;
         self.store.set_meta(HUB_FP, fingerprint)?;
         self.store.set_meta(PERSON, Some(person))?;
         self.kept = Some(self.keep_session(&client)?);
@@ -349,6 +360,7 @@ impl Station {
                 case_no,
                 unit,
                 form,
+                registry: self.reg.published_version(),
             },
         )
     }
@@ -540,6 +552,12 @@ impl Station {
         let client = self.client()?;
         let mut report = SyncReport::default();
         let mut refreshed = false;
+
+        // 0. The rules first: a case pulled below may have been created
+        // with a version published since the last sync.
+        if let crate::registry::RegistrySync::Updated(v) = self.sync_registry(&client).await? {
+            report.registry = Some(v);
+        }
 
         // 1. Attachments first: the hub refuses an Attach event whose
         // file it does not hold. Only files a pending Attach names are

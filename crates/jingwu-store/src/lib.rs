@@ -407,6 +407,20 @@ impl Store {
             .optional()?)
     }
 
+    /// Sets several settings in one transaction (all or none).
+    pub fn set_metas(&mut self, pairs: &[(String, String)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (k, v) in pairs {
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES(?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                params![k, v],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Sets (or with `None` removes) a setting.
     pub fn set_meta(&mut self, key: &str, value: Option<&str>) -> Result<()> {
         match value {

@@ -88,6 +88,7 @@ impl Kit {
                 case_no,
                 unit,
                 form: form(),
+                registry: None,
             },
             now,
         )?;

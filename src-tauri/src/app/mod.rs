@@ -64,8 +64,11 @@ pub struct AppState {
     pub poke: Arc<Notify>,
 }
 
+/// The rules a profile runs with until its hub's published registry is
+/// in its store (which `Station::open` prefers): an empty org, under
+/// which nobody can act.
 fn registry() -> Result<Registry, String> {
-    Registry::builtin_demo().map_err(|e| format!("规则数据加载失败：{e}"))
+    jingwu_station::registry::unpublished().map_err(|e| format!("规则数据加载失败：{e}"))
 }
 
 impl AppState {

@@ -90,9 +90,6 @@ impl EnrolForm {
         }
         jingwu_core::crypto::check_pin_strength(&pin)
             .map_err(|_| "签名 PIN 至少 6 位，且不能是同一个字符重复".to_string())?;
-        if registry()?.org.person(&person).is_none() {
-            return Err(format!("组织机构中没有警号 {person}"));
-        }
         Ok(EnrolForm {
             hub,
             fingerprint: fingerprint
@@ -145,7 +142,7 @@ async fn enrol_new_user(state: State<'_, AppState>, form: EnrolForm) -> Result<V
     let known = tauri::async_runtime::spawn_blocking(move || profiles_of(&root))
         .await
         .map_err(err)?;
-    if known.iter().any(|(_, p)| *p == person) {
+    if known.iter().any(|(_, p, _)| *p == person) {
         return Err(format!("{person} 已在本机登记，请用“切换用户”"));
     }
     let dir = profile_dir_for(&state.data_dir, &person)?;
@@ -201,15 +198,20 @@ pub fn profile_dirs(root: &std::path::Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// The enrolled users of this PC: (directory, 警号).
-fn profiles_of(root: &std::path::Path) -> Vec<(PathBuf, String)> {
+/// The enrolled users of this PC: (directory, 警号, name and unit as
+/// that profile's registry has them).
+fn profiles_of(root: &std::path::Path) -> Vec<(PathBuf, String, Value)> {
     let Ok(reg) = registry() else { return vec![] };
     profile_dirs(root)
         .into_iter()
         .filter_map(|d| {
             let st = Station::open(&d, reg.clone()).ok()?;
             let p = st.person().ok()?;
-            Some((d, p))
+            let who = json!({
+                "name": st.reg.org.person(&p).map(|x| x.name.clone()),
+                "unit": st.reg.org.units_of(&p).first().map(|u| u.name.clone()),
+            });
+            Some((d, p, who))
         })
         .collect()
 }
@@ -236,13 +238,12 @@ pub async fn profiles(state: State<'_, AppState>) -> Result<Value, String> {
     let list = tauri::async_runtime::spawn_blocking(move || profiles_of(&root))
         .await
         .map_err(err)?;
-    let reg = registry()?;
     Ok(json!(list
         .iter()
-        .map(|(dir, p)| json!({
+        .map(|(dir, p, who)| json!({
             "person": p,
-            "name": reg.org.person(p).map(|x| x.name.clone()),
-            "unit": reg.org.units_of(p).first().map(|u| u.name.clone()),
+            "name": who["name"],
+            "unit": who["unit"],
             "current": *dir == active,
         }))
         .collect::<Vec<_>>()))
@@ -263,7 +264,8 @@ pub async fn switch_user(
         .await
         .map_err(err)?
         .into_iter()
-        .find(|(_, p)| *p == person)
+        .find(|(_, p, _)| *p == person)
+        .map(|(d, p, _)| (d, p))
         .ok_or_else(|| format!("本机没有登记用户 {person}"))?;
     let next = Station::open(&dir, registry()?).map_err(err)?;
     let sealed = next

@@ -591,6 +591,7 @@ fn case_numbers_belong_to_the_issuing_key() {
                 case_no,
                 unit,
                 form: hukou_form(),
+                registry: None,
             },
         )
         .map(|s| s.case_no.clone())

@@ -51,6 +51,7 @@ pub(crate) fn create(w: &mut World, unit_name: &str, author: &str) -> Result<(),
             case_no,
             unit,
             form: intake_form(),
+            registry: None,
         },
     )
     .map(|_| ())
@@ -453,6 +454,7 @@ fn intake_is_checked_whole() {
             case_no,
             unit: unit.clone(),
             form: form.clone(),
+            registry: None,
         },
     );
     let mut fields = invalid_fields(r);

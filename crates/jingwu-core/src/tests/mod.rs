@@ -213,6 +213,7 @@ impl World {
                 case_no,
                 unit,
                 form,
+                registry: None,
             },
         )
     }

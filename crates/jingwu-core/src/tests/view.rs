@@ -219,6 +219,7 @@ fn a_lower_case_x_is_refused_and_canonicalised() {
         case_no: String::new(),
         unit: String::new(),
         form,
+        registry: None,
     };
     let Action::Create { form, .. } = crate::case::canonical_action(&w.reg, None, create) else {
         panic!()

@@ -71,6 +71,15 @@ impl TestHub {
         )
         .unwrap();
         h.create_user("admin", PASSWORD, true).unwrap();
+        // Version 1 of the registry, signed by the admin's key, as `init` does.
+        jingwu_hub::publish::publish_first(
+            db.as_ref(),
+            "admin",
+            "Admin-PIN-2468",
+            jingwu_core::crypto::KdfParams::TEST_ONLY,
+            &jingwu_hub::now_rfc3339(),
+        )
+        .unwrap();
         for p in people {
             h.create_user(p, PASSWORD, false).unwrap();
         }

@@ -43,6 +43,8 @@ fn station_with_draft(dir: &Path) -> (Station, Uuid) {
         .unwrap();
     st.store.save_key(&officer, &sealed).unwrap();
     st.store.set_meta("person", Some(&officer)).unwrap();
+    // Demo data, without a hub: opened with the built-in demo org.
+    jingwu_station::registry::mark_demo(&mut st.store).unwrap();
     let form = jingwu_core::demo::name_change_form();
     let case = st.create_hukou(PIN, form).unwrap().case_id;
     (st, case)
