@@ -20,6 +20,7 @@ pub mod org;
 pub mod public;
 pub mod receipt;
 pub mod registry;
+pub mod reminders;
 pub mod stats;
 pub mod view;
 pub mod workdays;
