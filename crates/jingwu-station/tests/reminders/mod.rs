@@ -167,3 +167,40 @@ fn late_first_look_gives_only_the_overdue_alert() {
         .unwrap()
         .is_empty());
 }
+
+/// `jingwu-station remind` with its clock moved (`JINGWU_CLOCK_OFFSET_SECS`):
+/// the reminder, then the overdue notice, each printed once.
+#[test]
+fn the_remind_command_prints_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(station_with_case(dir.path(), CHIEF));
+    let now = OffsetDateTime::now_utc();
+    let remind = |at: OffsetDateTime| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_jingwu-station"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("remind")
+            .env(
+                jingwu_station::station::CLOCK_OFFSET_ENV,
+                (at - now).whole_seconds().to_string(),
+            )
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    assert_eq!(remind(datetime!(2026-10-29 12:00 +8)), "");
+    let t = remind(datetime!(2026-10-30 12:00 +8));
+    assert!(t.starts_with("办理时限提醒："), "{t}");
+    assert!(t.contains("2026年11月2日"), "{t}");
+    assert_eq!(t.lines().count(), 1, "{t}");
+    assert_eq!(remind(datetime!(2026-10-30 13:00 +8)), "");
+    let t = remind(datetime!(2026-11-03 12:00 +8));
+    assert!(t.starts_with("已超期"), "{t}");
+    assert_eq!(remind(datetime!(2026-11-04 12:00 +8)), "");
+}
