@@ -814,9 +814,9 @@ impl CaseState {
     /// access from this): the author and everyone the case waits for;
     /// for a 户口变更 the registering unit's members (from creation on,
     /// `created`) and the leaders above the step it waits at
-    /// ([`CaseState::step_leaders`], copied on its reminders); for a 110 record everyone in
-    /// [`CaseState::incident_readers`] (the desks, the bureau's leaders,
-    /// every unit involved).
+    /// ([`CaseState::step_leaders`], copied on its reminders); for a 110
+    /// record everyone in [`CaseState::incident_readers`] (the desks, the
+    /// bureau's leaders, every unit involved).
     pub fn readers_after(&self, reg: &Registry, created: bool, author: &str) -> Vec<String> {
         let mut v = self.assignees(reg);
         v.push(author.to_string());
