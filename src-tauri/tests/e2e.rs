@@ -2027,3 +2027,121 @@ async fn leaders_query_and_count_in_the_desktop_app() {
     officer.shot("stats-04-officer-no-stats").await;
     officer.end().await;
 }
+
+/// The app as the user starts it (no WebDriver: nothing is clicked), its
+/// reminder clock moved by `offset` seconds; stopped when dropped.
+fn start_plain(desk: &Desktop, data_dir: &Path, offset: i64, name: &str) -> Procs {
+    let app = Command::new(env!("CARGO_BIN_EXE_jingwu"))
+        .args(["--data-dir", &data_dir.display().to_string()])
+        .env("DISPLAY", &desk.display)
+        .env("DBUS_SESSION_BUS_ADDRESS", &desk.bus)
+        .env(
+            jingwu_station::station::CLOCK_OFFSET_ENV,
+            offset.to_string(),
+        )
+        .env("XDG_DATA_HOME", data_dir.join("xdg-data"))
+        .env("XDG_CONFIG_HOME", data_dir.join("xdg-config"))
+        .env("XDG_CACHE_HOME", data_dir.join("xdg-cache"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(artifacts().join(format!("{name}-app.log"))).unwrap())
+        .spawn()
+        .expect("the desktop app");
+    Procs(vec![app])
+}
+
+/// A 户口变更 of 方祥派出所 waiting for the 所长 in the store at `dir`
+/// (the 所长's profile), submitted at `at`; its number and due time.
+fn case_waiting_for_the_chief(
+    dir: &Path,
+    at: time::OffsetDateTime,
+) -> (String, time::OffsetDateTime) {
+    use jingwu_core::crypto::{Signer as _, SoftwareKey};
+    use jingwu_core::event::Action;
+    let reg = Registry::builtin_demo().unwrap();
+    let mut st = Station::open(dir, reg.clone()).unwrap();
+    st.store.set_meta("person", Some(CHIEF)).unwrap();
+    let key = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
+    let unit = "522634580000";
+    let case_no = st
+        .store
+        .next_case_no(unit, &key.public_key().fingerprint(), at.date())
+        .unwrap();
+    let record = |st: &mut Station, id, action, t| {
+        st.store.record(&reg, &key, OFFICER, id, action, t).unwrap()
+    };
+    let s = record(
+        &mut st,
+        None,
+        Action::Create {
+            case_type: jingwu_core::form::CaseType::HukouChange,
+            template: reg.template_latest("hukou_change").unwrap().reference(),
+            workflow: Some(reg.workflow_latest("hukou_change").unwrap().reference()),
+            case_no,
+            unit: unit.into(),
+            form: jingwu_core::demo::name_change_form(),
+        },
+        at,
+    );
+    let scan = st
+        .store
+        .put_attachment(&tiny_png(), "登记表.png", "image/png")
+        .unwrap();
+    record(
+        &mut st,
+        Some(s.case_id),
+        Action::Attach {
+            field: "scans".into(),
+            attachment: scan,
+        },
+        at,
+    );
+    let s = record(&mut st, Some(s.case_id), Action::Submit {}, at);
+    let due = s.step_deadline(&reg, reg.calendar()).unwrap();
+    (s.case_no, due)
+}
+
+/// Time-limit reminders on the real app with its clock moved
+/// (`JINGWU_CLOCK_OFFSET_SECS`): the 所长 is reminded one working day
+/// before the due date, and told once it is overdue, each by one desktop
+/// notification; restarting the app gives neither again (a third start
+/// shows only a newly overdue case).
+#[test]
+fn time_limit_reminders_are_notified_once_each_across_restarts() {
+    let work = tempfile::tempdir().unwrap();
+    let desk = start_desktop();
+    let dir = work.path().join("chief");
+    let now = time::OffsetDateTime::now_utc();
+    let (case_no, due) = case_waiting_for_the_chief(&dir, now);
+    let reg = Registry::builtin_demo().unwrap();
+    let from = jingwu_core::reminders::remind_from(due, reg.calendar());
+    let offset = |t: time::OffsetDateTime| (t - now).whole_seconds();
+    let count = |word: &str| {
+        std::fs::read_to_string(&desk.monitor_log)
+            .unwrap_or_default()
+            .matches(word)
+            .count()
+    };
+
+    // The working day before the due date: the reminder.
+    let app = start_plain(&desk, &dir, offset(from) + 3600, "remind-1");
+    desk.wait_notified("办理时限提醒", 1);
+    assert!(
+        notify_calls(&desk.monitor_log, "办理时限提醒")[0].contains(&case_no),
+        "names the case"
+    );
+    drop(app);
+
+    // Restarted past the due time: the overdue notice, and no reminder again.
+    let app = start_plain(&desk, &dir, offset(due) + 3600, "remind-2");
+    desk.wait_notified("已超期", 1);
+    drop(app);
+
+    // Restarted again with a second case, long overdue: only its notice.
+    let (second, _) = case_waiting_for_the_chief(&dir, now - time::Duration::days(90));
+    let app = start_plain(&desk, &dir, offset(due) + 7200, "remind-3");
+    desk.wait_notified(&second, 1);
+    drop(app);
+    assert_eq!(count("办理时限提醒"), 1, "the reminder once");
+    assert_eq!(count("已超期"), 2, "each case's overdue notice once");
+    assert_eq!(count(&case_no), 2, "the first case: reminder and overdue");
+}

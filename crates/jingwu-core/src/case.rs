@@ -806,12 +806,38 @@ impl CaseState {
         }
     }
 
+    /// The leaders above the current review step of a 户口变更
+    /// ([`crate::org::Org::leaders_above`] of the units acting at it),
+    /// without the step's own assignees: they get a copy of its time-limit
+    /// reminders. Empty outside review.
+    pub fn step_leaders(&self, reg: &Registry) -> Vec<String> {
+        if self.case_type != CaseType::HukouChange || self.status != Status::InReview {
+            return Vec::new();
+        }
+        let Some(step) = self.current_step(reg) else {
+            return Vec::new();
+        };
+        let assignees = self.assignees(reg);
+        let mut v: Vec<String> = step
+            .assignee
+            .units(&reg.org, &self.unit)
+            .iter()
+            .flat_map(|u| reg.org.leaders_above(u))
+            .map(|p| p.id.clone())
+            .filter(|p| !assignees.contains(p))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
     /// Who may read the case after an event by `author` (the hub grants
     /// access from this): the author and everyone the case waits for;
     /// for a 户口变更 the registering unit's members (from creation on,
-    /// `created`); for a 110 record everyone in
-    /// [`CaseState::incident_readers`] (the desks, the bureau's leaders,
-    /// every unit involved).
+    /// `created`) and the leaders above the step it waits at
+    /// ([`CaseState::step_leaders`], copied on its reminders); for a 110
+    /// record everyone in [`CaseState::incident_readers`] (the desks, the
+    /// bureau's leaders, every unit involved).
     pub fn readers_after(&self, reg: &Registry, created: bool, author: &str) -> Vec<String> {
         let for_case = reg.for_case(self.registry);
         let reg: &Registry = &for_case;
@@ -819,13 +845,17 @@ impl CaseState {
         v.push(author.to_string());
         match self.case_type {
             CaseType::Incident => v.extend(self.incident_readers(reg)),
-            CaseType::HukouChange if created => v.extend(
-                reg.org
-                    .members(&self.unit)
-                    .into_iter()
-                    .map(|p| p.id.clone()),
-            ),
-            CaseType::HukouChange => {}
+            CaseType::HukouChange => {
+                if created {
+                    v.extend(
+                        reg.org
+                            .members(&self.unit)
+                            .into_iter()
+                            .map(|p| p.id.clone()),
+                    );
+                }
+                v.extend(self.step_leaders(reg));
+            }
         }
         v.sort();
         v.dedup();

@@ -21,6 +21,7 @@ pub mod public;
 pub mod published;
 pub mod receipt;
 pub mod registry;
+pub mod reminders;
 pub mod stats;
 pub mod view;
 pub mod workdays;

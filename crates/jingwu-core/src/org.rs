@@ -166,6 +166,11 @@ pub enum OrgError {
 /// electronic seals of units and people (see `docs/seals.md`).
 pub const SEAL_ADMIN_POST: &str = "印章管理员";
 
+/// The posts that head a bureau or a prefecture (局长): the leaders above
+/// its own leaders and above a unit nobody is 分管 of
+/// ([`Org::leaders_above`]).
+pub const HEAD_POSTS: [&str; 1] = ["局长"];
+
 /// A checked org with lookup indexes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Org {
@@ -348,6 +353,39 @@ impl Org {
             .iter()
             .filter(|r| r.unit == unit)
             .filter_map(|r| self.person(&r.person))
+            .collect()
+    }
+
+    /// The leaders above whoever acts for `unit` (the copy of a time-limit
+    /// reminder goes to them): the leaders 分管 `unit`; for a bureau or a
+    /// prefecture itself (its own leaders act), or a unit nobody is 分管
+    /// of, the holders of a head post ([`HEAD_POSTS`], 局长) of the nearest
+    /// bureau — or, outside any bureau, prefecture — at or above it. Empty
+    /// when the org names nobody there.
+    pub fn leaders_above(&self, unit: &str) -> Vec<&Person> {
+        let Some(u) = self.unit(unit) else {
+            return Vec::new();
+        };
+        if !matches!(u.kind, UnitKind::Bureau | UnitKind::Prefecture) {
+            let v = self.in_charge_of(unit);
+            if !v.is_empty() {
+                return v;
+            }
+        }
+        let Some(top) = self
+            .ancestor_of_kind(unit, UnitKind::Bureau)
+            .or_else(|| self.ancestor_of_kind(unit, UnitKind::Prefecture))
+        else {
+            return Vec::new();
+        };
+        self.data
+            .people
+            .iter()
+            .filter(|p| {
+                p.posts
+                    .iter()
+                    .any(|h| h.unit == top.code && HEAD_POSTS.contains(&h.post.as_str()))
+            })
             .collect()
     }
 

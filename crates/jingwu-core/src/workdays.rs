@@ -185,6 +185,23 @@ impl WorkCalendar {
         day
     }
 
+    /// The last working day before `date` (`date` itself not counted).
+    ///
+    /// Saturates at [`Date::MIN`] if the search runs past it.
+    #[must_use]
+    pub fn previous_workday(&self, date: Date) -> Date {
+        let mut day = date;
+        loop {
+            match day.previous_day() {
+                Some(prev) => day = prev,
+                None => return Date::MIN,
+            }
+            if self.is_workday(day) {
+                return day;
+            }
+        }
+    }
+
     /// The number of working days in `(a, b]`; negative (minus the number
     /// in `(b, a]`) when `b < a`. Runs in time proportional to the number
     /// of holidays and make-up days in the range, not its length.

@@ -86,6 +86,28 @@ pub enum AssigneeRule {
 }
 
 impl AssigneeRule {
+    /// The units whose people act at this step, for a case belonging to
+    /// `case_unit`: the case's unit, the function units under its bureau
+    /// or prefecture, or the bureau itself for its 分管 leaders.
+    pub fn units(&self, org: &Org, case_unit: &str) -> Vec<String> {
+        let codes = |v: Vec<&crate::org::Unit>| v.into_iter().map(|u| u.code.clone()).collect();
+        match self {
+            AssigneeRule::CaseUnitPost { .. } => vec![case_unit.to_string()],
+            AssigneeRule::BureauFunctionPost { function, .. } => org
+                .ancestor_of_kind(case_unit, UnitKind::Bureau)
+                .map(|b| codes(org.units_with_function(&b.code, function).collect()))
+                .unwrap_or_default(),
+            AssigneeRule::InChargeOfFunction { .. } => org
+                .ancestor_of_kind(case_unit, UnitKind::Bureau)
+                .map(|b| vec![b.code.clone()])
+                .unwrap_or_default(),
+            AssigneeRule::PrefectureFunctionPost { function, .. } => org
+                .ancestor_of_kind(case_unit, UnitKind::Prefecture)
+                .map(|p| codes(org.units_with_function(&p.code, function).collect()))
+                .unwrap_or_default(),
+        }
+    }
+
     /// The people who may act, for a case belonging to `case_unit`.
     /// Empty when the org has nobody in that position (the case then waits
     /// and the hub reports the gap).

@@ -77,6 +77,47 @@ async fn overdue_by_scope(backend: Backend) {
 
 crate::both_backends!(overdue_list, overdue_by_scope);
 
+/// The copy to the leader above: the station's 分管 leader may read a case
+/// waiting at the station's 所长, so his station pulls it and gives him the
+/// reminder and the overdue notice (once each) from there; another
+/// station's 所长 gets neither the case nor a reminder.
+async fn leader_above_pulls_and_is_reminded(backend: Backend) {
+    use jingwu_core::reminders::{remind_from, AlertKind, AlertRole};
+    let place = HubPlace::new(backend);
+    place.init(&[OFFICER, CHIEF, DEPUTY, OTHER_CHIEF]);
+    let running = RunningHub::start(&place).await;
+    let hub = running.hub.clone();
+    let mut officer = Client::enrol(&running.url, OFFICER).await;
+    let mut deputy = Client::enrol(&running.url, DEPUTY).await;
+    let mut other = Client::enrol(&running.url, OTHER_CHIEF).await;
+    running.approve_all().await;
+    let case = officer.apply();
+    assert_eq!(officer.sync().await.pending, 0);
+    let state = hub.db.case_state(&case).unwrap().unwrap();
+    assert!(hub.visible_case(&caller(DEPUTY), &case).is_ok());
+    assert!(hub.visible_case(&caller(OTHER_CHIEF), &case).is_err());
+
+    assert!(deputy.sync().await.pulled > 0);
+    assert!(deputy.st.store.case(&case).unwrap().is_some());
+    other.sync().await;
+    assert!(other.st.store.case(&case).unwrap().is_none());
+    let due = state.step_deadline(&hub.reg, hub.reg.calendar()).unwrap();
+    let from = remind_from(due, hub.reg.calendar());
+    for (now, kind) in [
+        (from, AlertKind::DueSoon),
+        (due + time::Duration::seconds(1), AlertKind::Overdue),
+    ] {
+        let a = deputy.st.take_due_alerts(now).unwrap();
+        assert_eq!(a.len(), 1, "{a:?}");
+        assert_eq!((a[0].kind, a[0].role), (kind, AlertRole::Leader));
+        assert!(deputy.st.take_due_alerts(now).unwrap().is_empty());
+        assert!(other.st.take_due_alerts(now).unwrap().is_empty());
+    }
+    running.stop().await;
+}
+
+crate::both_backends!(leader_above_copied, leader_above_pulls_and_is_reminded);
+
 /// The browser's `status` says who may open the list; `overdue` over HTTP
 /// answers a leader and refuses anyone else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

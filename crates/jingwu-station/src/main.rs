@@ -103,6 +103,11 @@ enum Cmd {
     Submit { case: String },
     /// Cases waiting for your decision (as of the last sync).
     Inbox,
+    /// Time-limit reminders due now (the working day before a step's due
+    /// date, and once overdue; a copy for the leader above), each printed
+    /// once, ever. `JINGWU_CLOCK_OFFSET_SECS` moves the clock they are
+    /// judged by.
+    Remind,
     /// Decide at the current step: agree, disagree or return (退回补正).
     Decide {
         case: String,
@@ -766,6 +771,7 @@ fn is_hub_command(cmd: &Cmd) -> bool {
             | Cmd::Attach { .. }
             | Cmd::Submit { .. }
             | Cmd::Inbox
+            | Cmd::Remind
             | Cmd::Decide { .. }
             | Cmd::Sync { .. }
             | Cmd::Redo
@@ -943,6 +949,12 @@ fn hub_command(cli: Cli) -> Result<()> {
             for s in st.inbox()? {
                 print_case(&st, &s)?;
                 say!("    {}", s.display_summary())?;
+            }
+        }
+        Cmd::Remind => {
+            let now = jingwu_station::station::reminder_clock();
+            for a in st.take_due_alerts(now)? {
+                say!("{}：{}", a.title, a.body)?;
             }
         }
         Cmd::Decide {

@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt as _;
-use jingwu_core::case::CaseState;
+use jingwu_core::case::{CaseState, Status};
 use jingwu_core::crypto::{KdfParams, PublicKey, Signer, SoftwareKey};
 use jingwu_core::event::{Action, Decision, SignedEvent};
 use jingwu_core::form::{AttachmentRef, CaseType, FormValues};
 use jingwu_core::registry::Registry;
+use jingwu_core::reminders::DueAlert;
 use jingwu_core::SHANGHAI;
 use jingwu_store::{Origin, Store, StoreError};
 use time::OffsetDateTime;
@@ -118,6 +119,21 @@ pub(crate) fn signing_time(state: Option<&CaseState>) -> Result<OffsetDateTime> 
 
 pub(crate) fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc().to_offset(SHANGHAI)
+}
+
+/// Moves the clock that time-limit reminders are judged by, in seconds
+/// (tests and drills only: events are always signed with the real clock).
+pub const CLOCK_OFFSET_ENV: &str = "JINGWU_CLOCK_OFFSET_SECS";
+
+/// The time reminders are judged at ([`Station::take_due_alerts`]): this
+/// PC's clock, moved by [`CLOCK_OFFSET_ENV`] seconds when that is set to
+/// a whole number (ignored otherwise). The one place it is read.
+pub fn reminder_clock() -> OffsetDateTime {
+    let offset = std::env::var(CLOCK_OFFSET_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    now().saturating_add(time::Duration::seconds(offset))
 }
 
 impl Station {
@@ -429,6 +445,18 @@ impl Station {
             }
         }
         Ok(out)
+    }
+
+    /// The time-limit reminders due at `now` for the signed-in person
+    /// (`jingwu_core::reminders::due_alerts` over the 户口变更 in review in
+    /// the store) that were not taken before: each is recorded as shown in
+    /// the same transaction, so it is returned once, ever — also after a
+    /// restart.
+    pub fn take_due_alerts(&mut self, now: OffsetDateTime) -> Result<Vec<DueAlert>> {
+        let me = self.person()?;
+        let cases = self.store.cases_with_status(Status::InReview)?;
+        let alerts = jingwu_core::reminders::due_alerts(&self.reg, &cases, &me, now);
+        Ok(self.store.claim_alerts(alerts)?)
     }
 
     /// The key of an event's author: from the store, else refreshed from

@@ -4,6 +4,7 @@
 use std::process::Command;
 
 mod incident;
+mod reminders;
 mod scan;
 
 /// The README's main job: the station demo runs end to end on a fresh data

@@ -20,6 +20,7 @@ use jingwu_core::event::{Action, Event, EventError, SignedEvent};
 use jingwu_core::form::{AttachmentRef, CaseType};
 use jingwu_core::receipt::{ReceiptError, SignedReceipt};
 use jingwu_core::registry::Registry;
+use jingwu_core::reminders::DueAlert;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -526,6 +527,54 @@ impl Store {
             )
             .optional()?
             .is_some())
+    }
+
+    /// Every case with `status`, as folded.
+    pub fn cases_with_status(&self, status: Status) -> Result<Vec<CaseState>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state_json FROM cases WHERE status=?1 ORDER BY id")?;
+        let rows = stmt.query_map(params![enum_text(&status)?], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        }
+        Ok(out)
+    }
+
+    /// Records `alerts` as shown and returns those not shown before, in
+    /// one transaction: an alert (case, step instance, kind, person) is
+    /// returned by one call only, ever — also across restarts and from
+    /// two connections at once.
+    pub fn claim_alerts(&mut self, alerts: Vec<DueAlert>) -> Result<Vec<DueAlert>> {
+        if alerts.is_empty() {
+            return Ok(alerts);
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut fresh = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO alerts_sent(case_id, step_key, kind, person, sent_at)
+                 VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            )?;
+            let at = now_text();
+            for a in alerts {
+                let n = stmt.execute(params![
+                    a.case_id.to_string(),
+                    a.step_key(),
+                    a.kind.as_str(),
+                    a.person,
+                    at
+                ])?;
+                if n == 1 {
+                    fresh.push(a);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(fresh)
     }
 
     /// Case summaries, newest first.

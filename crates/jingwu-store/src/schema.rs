@@ -138,6 +138,17 @@ const MIGRATIONS: &[&str] = &[
     // the user's PIN: redo 1 = waiting, 2 = signed again; 0 = set aside
     // for good.
     "ALTER TABLE conflicts ADD COLUMN redo INTEGER NOT NULL DEFAULT 0;",
+    // 8: the time-limit reminders already shown (jingwu_core::reminders),
+    // each once per case, step instance, kind and person. (IF NOT EXISTS:
+    // a store whose recorded version was set back runs it again.)
+    "CREATE TABLE IF NOT EXISTS alerts_sent (
+        case_id  TEXT NOT NULL,
+        step_key TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        person   TEXT NOT NULL,
+        sent_at  TEXT NOT NULL,
+        PRIMARY KEY (case_id, step_key, kind, person)
+     ) STRICT;",
 ];
 
 /// The migration that erases a clear session token.

@@ -1,5 +1,6 @@
 //! The background link to the hub: sync, the live channel, desktop
-//! notifications of new tasks and returned results.
+//! notifications of new tasks and returned results, and the time-limit
+//! reminders of 户口变更 steps.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -177,16 +178,27 @@ fn announce(app: &AppHandle, me: &str, reg: &Registry, s: &CaseState, seen: &mut
     } else {
         return;
     };
+    let kind = if s.case_type == CaseType::Incident {
+        "incident"
+    } else {
+        "hukou"
+    };
+    notify(app, title, body, s.case_id, kind, urgency);
+}
+
+/// Shows a notification in the window (`jingwu://notified`) and on the
+/// desktop; a click on the desktop one opens the case.
+fn notify(app: &AppHandle, title: &str, body: String, case_id: Uuid, kind: &str, urgency: Urgency) {
     let _ = app.emit(
         "jingwu://notified",
         json!({
-            "title": title, "body": body.clone(), "case_id": s.case_id,
-            "kind": if s.case_type == CaseType::Incident { "incident" } else { "hukou" },
+            "title": title, "body": body.clone(), "case_id": case_id,
+            "kind": kind,
             "dispatch": urgency == Urgency::Dispatch,
         }),
     );
-    let case_id = s.case_id;
     let app = app.clone();
+    let title = title.to_string();
     // Its own thread: on Linux the handle waits for the click (or for the
     // notification to close), which may take as long as the user likes.
     let spawned = std::thread::Builder::new()
@@ -194,7 +206,7 @@ fn announce(app: &AppHandle, me: &str, reg: &Registry, s: &CaseState, seen: &mut
         .spawn(move || {
             let mut n = notify_rust::Notification::new();
             n.appname("警务协同")
-                .summary(title)
+                .summary(&title)
                 .body(&body)
                 .action("default", "查看");
             if urgency == Urgency::Dispatch {
@@ -225,6 +237,37 @@ fn announce(app: &AppHandle, me: &str, reg: &Registry, s: &CaseState, seen: &mut
     }
 }
 
+// ----- time-limit reminders -------------------------------------------------
+
+/// How often the reminders are looked at besides after each sync.
+const REMIND_EVERY: Duration = Duration::from_secs(60);
+
+/// Gives the time-limit reminders of the active profile's user that are
+/// due and not given before ([`Station::take_due_alerts`], judged by
+/// [`jingwu_station::station::reminder_clock`]): after every sync or
+/// change the link reports through `wake`, and every minute. Each is shown
+/// once, ever: the store records it in the same transaction.
+fn start_reminders(app: AppHandle, active: Arc<std::sync::Mutex<PathBuf>>, wake: Arc<Notify>) {
+    tauri::async_runtime::spawn(async move {
+        let Ok(reg) = registry() else { return };
+        loop {
+            let dir = active.lock().ok().map(|a| a.clone());
+            let st = dir.and_then(|d| Station::open(&d, reg.clone()).ok());
+            if let Some(mut st) = st.filter(|st| st.person().is_ok()) {
+                match st.take_due_alerts(jingwu_station::station::reminder_clock()) {
+                    Ok(alerts) => {
+                        for a in alerts {
+                            notify(&app, &a.title, a.body, a.case_id, "hukou", Urgency::Normal);
+                        }
+                    }
+                    Err(e) => eprintln!("jingwu: 办理时限提醒失败：{e}"),
+                }
+            }
+            let _ = tokio::time::timeout(REMIND_EVERY, wake.notified()).await;
+        }
+    });
+}
+
 /// Syncs the profiles other than `active` once, quietly (no notifications:
 /// those users are not at the PC), so their queued work reaches the hub.
 async fn sync_others(root: &std::path::Path, active: &std::path::Path, reg: &Registry) {
@@ -245,7 +288,9 @@ async fn sync_others(root: &std::path::Path, active: &std::path::Path, reg: &Reg
 }
 
 /// Syncs, then follows the live channel; any local change pokes it to sync
-/// again; when the hub is unreachable it retries every 10 s.
+/// again; when the hub is unreachable it retries every 10 s. Starts the
+/// reminders beside it ([`start_reminders`]), woken after each sync and
+/// each change the live channel brings.
 pub fn start_link(
     app: AppHandle,
     root: PathBuf,
@@ -253,6 +298,8 @@ pub fn start_link(
     link: Arc<std::sync::Mutex<LinkStatus>>,
     poke: Arc<Notify>,
 ) {
+    let remind = Arc::new(Notify::new());
+    start_reminders(app.clone(), active.clone(), remind.clone());
     tauri::async_runtime::spawn(async move {
         let Ok(reg) = registry() else { return };
         let open = |dir: &std::path::Path| match Station::open(dir, reg.clone()) {
@@ -290,6 +337,8 @@ pub fn start_link(
             };
             let synced = run_sync(&mut st, &link, &app).await;
             refresh_tray(&app, &st);
+            // Local cases can be due also when the hub is out of reach.
+            remind.notify_one();
             if synced.is_err() {
                 let _ = tokio::time::timeout(Duration::from_secs(10), poke.notified()).await;
                 continue;
@@ -307,6 +356,7 @@ pub fn start_link(
             let seen_now = &mut seen;
             let follow = st.follow(None, |s| {
                 announce(&a, &me, &reg, s, seen_now);
+                remind.notify_one();
                 let _ = a.emit("jingwu://changed", ());
                 schedule_tray_refresh(&a);
                 true

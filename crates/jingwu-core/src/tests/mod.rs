@@ -7,6 +7,7 @@ mod attest;
 mod hukou;
 mod incident;
 mod props;
+mod reminders;
 mod stats;
 mod view;
 
