@@ -811,6 +811,8 @@ impl CaseState {
     /// without the step's own assignees: they get a copy of its time-limit
     /// reminders. Empty outside review.
     pub fn step_leaders(&self, reg: &Registry) -> Vec<String> {
+        let for_case = reg.for_case(self.registry);
+        let reg: &Registry = &for_case;
         if self.case_type != CaseType::HukouChange || self.status != Status::InReview {
             return Vec::new();
         }
