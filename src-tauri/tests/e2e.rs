@@ -2060,6 +2060,8 @@ fn case_waiting_for_the_chief(
     let reg = Registry::builtin_demo().unwrap();
     let mut st = Station::open(dir, reg.clone()).unwrap();
     st.store.set_meta("person", Some(CHIEF)).unwrap();
+    // Demo data without a hub: the app opens it with the demo org.
+    jingwu_station::registry::mark_demo(&mut st.store).unwrap();
     let key = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
     let unit = "522634580000";
     let case_no = st
@@ -2079,6 +2081,7 @@ fn case_waiting_for_the_chief(
             case_no,
             unit: unit.into(),
             form: jingwu_core::demo::name_change_form(),
+            registry: None,
         },
         at,
     );

@@ -352,6 +352,11 @@ fn run(cli: Cli) -> Result<()> {
                 "已导入 {} 年的放假安排；重启县局服务器后生效",
                 years.join("、")
             );
+            if jingwu_hub::publish::latest_version(db.as_ref())? > 0 {
+                println!(
+                    "各派出所在下一版规则数据中取得：请运行 `jingwu-hub admin publish-registry --as 管理员账号 --note \"导入放假安排\"`"
+                );
+            }
             Ok(())
         }
         Cmd::ImportIncidents {

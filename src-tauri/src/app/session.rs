@@ -55,13 +55,14 @@ pub async fn enrol(
     }
     let mut st = state.station.lock().await;
     let e = form.enrol(&mut st).await?;
+    let rules = registry_line(&st);
     drop(st);
     state.poke.notify_one();
     let message = match e.status.as_str() {
         "approved" => "本机已登记，可以使用",
         _ => "本机已登记，等待县局系统管理员批准签名密钥",
     };
-    Ok(json!({"status": e.status, "message": message}))
+    Ok(json!({"status": e.status, "message": format!("{message}。{rules}")}))
 }
 
 /// What the enrolment screen sent, checked.
@@ -162,12 +163,26 @@ async fn enrol_new_user(state: State<'_, AppState>, form: EnrolForm) -> Result<V
             return Err(m);
         }
     };
+    let rules = registry_line(&next);
     activate(&state, next, dir).await;
     let message = match e.status.as_str() {
         "approved" => "已添加用户，可以使用",
         _ => "已添加用户，等待县局系统管理员批准签名密钥",
     };
-    Ok(json!({"status": e.status, "message": message}))
+    Ok(json!({"status": e.status, "message": format!("{message}。{rules}")}))
+}
+
+/// What the station took from the hub at enrolment, for the officer to
+/// compare with the county's administrator: the registry version and the
+/// fingerprint of the key that signed its first version.
+fn registry_line(st: &Station) -> String {
+    match jingwu_station::registry::summary(&st.store) {
+        Ok(Some((v, fp, name))) => {
+            format!("已取得县局发布的规则数据第 {v} 版（{name}），签名密钥指纹 {fp}，请与县局系统管理员核对")
+        }
+        Ok(None) => "县局尚未发布规则数据：请县局系统管理员发布后再同步，否则无法办理业务".into(),
+        Err(e) => e.to_string(),
+    }
 }
 
 /// Argon2 parameters for new keys: the real ones, unless a debug build

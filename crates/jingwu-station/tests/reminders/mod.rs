@@ -31,6 +31,8 @@ fn station_with_case(dir: &Path, me: &str) -> Station {
         .collect();
     let mut st = Station::open(dir, reg.clone()).unwrap();
     st.store.set_meta("person", Some(me)).unwrap();
+    // Demo data without a hub: the binary opens it with the demo org.
+    jingwu_station::registry::mark_demo(&mut st.store).unwrap();
     let unit = "522634580000";
     let key = &keys[OFFICER];
     let t0 = datetime!(2026-09-29 09:00 +8);
@@ -52,6 +54,7 @@ fn station_with_case(dir: &Path, me: &str) -> Station {
                 case_no,
                 unit: unit.into(),
                 form: jingwu_core::demo::name_change_form(),
+                registry: None,
             },
             t0,
         )
