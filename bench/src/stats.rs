@@ -870,14 +870,16 @@ fn pg_available() -> bool {
     postgres::Client::connect(PG, postgres::NoTls).is_ok()
 }
 
-/// A fresh PostgreSQL schema, dropped at the end.
-struct PgSchema(String);
+/// A fresh PostgreSQL schema, dropped at the end unless
+/// `JINGWU_BENCH_PG_KEEP=1` (then kept for `EXPLAIN ANALYZE` by hand).
+struct PgSchema(String, bool);
 
 impl PgSchema {
     fn new() -> PgSchema {
         let mut b = [0u8; 6];
         let _ = getrandom::fill(&mut b);
-        PgSchema(format!("bench_{}", hex::encode(b)))
+        let keep = std::env::var("JINGWU_BENCH_PG_KEEP").as_deref() == Ok("1");
+        PgSchema(format!("bench_{}", hex::encode(b)), keep)
     }
 
     fn url(&self) -> String {
@@ -887,6 +889,10 @@ impl PgSchema {
 
 impl Drop for PgSchema {
     fn drop(&mut self) {
+        if self.1 {
+            eprintln!("PostgreSQL schema {} kept (JINGWU_BENCH_PG_KEEP=1)", self.0);
+            return;
+        }
         if let Ok(mut c) = postgres::Client::connect(PG, postgres::NoTls) {
             let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
         }

@@ -285,7 +285,28 @@ fn migrate_locked(c: &mut Client, t: &Target) -> DbResult<()> {
         tx.commit().map_err(db)?;
         tracing::info!(schema, version, "数据库已迁移");
         Ok(())
-    })
+    })?;
+    // Step 11's indexes are left out when the account could not create
+    // pg_trgm; an administrator may have created it since (a store that
+    // has just taken the step has just tried).
+    if found >= store::MIGRATIONS.len() as i64 {
+        retry_trigram_indexes(c, schema)?;
+    }
+    Ok(())
+}
+
+fn retry_trigram_indexes(c: &mut Client, schema: &str) -> DbResult<()> {
+    let mut tx = c.transaction().map_err(db)?;
+    let mut stmts = Stmts::new();
+    let mut conn = Pg {
+        link: Link::Tx(&mut tx),
+        stmts: &mut stmts,
+        schema,
+    };
+    if super::incidents::trigram_indexes_missing(&mut conn)? {
+        super::incidents::trigram_indexes(&mut conn)?;
+    }
+    tx.commit().map_err(db)
 }
 
 impl ToSql for Param<'_> {
@@ -436,6 +457,19 @@ impl Conn for Pg<'_, '_> {
         rows.iter().map(pg_row).collect()
     }
 
+    fn query_planned(&mut self, sql: &str, params: &[Param<'_>]) -> DbResult<Vec<Row>> {
+        // Text, not a kept statement: the client prepares it unnamed for
+        // this call, and the server plans it with the values.
+        let text = rewrite(sql, Dialect::Postgres);
+        let p = refs(params);
+        let rows = match &mut self.link {
+            Link::Client(c) => c.query(text.as_ref(), &p),
+            Link::Tx(t) => t.query(text.as_ref(), &p),
+        }
+        .map_err(db)?;
+        rows.iter().map(pg_row).collect()
+    }
+
     fn batch(&mut self, sql: &str) -> DbResult<()> {
         let text = rewrite(sql, Dialect::Postgres);
         match &mut self.link {
@@ -581,21 +615,61 @@ fn restore(url: &str, backup: &Path) -> DbResult<()> {
             t.schema
         )));
     }
+    let mut c = t.config.connect(NoTls).map_err(db)?;
     if t.explicit {
-        let mut c = t.config.connect(NoTls).map_err(db)?;
         c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", ident(&t.schema)))
             .map_err(db)?;
     }
-    run_tool(
+    // The archive's trigram indexes (schema step 11) name pg_trgm's
+    // operator class, which a database without the extension lacks.
+    let has_trgm = c
+        .query_one(
+            "SELECT EXISTS(SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')",
+            &[],
+        )
+        .and_then(|r| r.try_get::<_, bool>(0))
+        .map_err(db)?;
+    if !has_trgm {
+        if let Err(e) = c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public") {
+            tracing::warn!(error = %db(e), "未能创建 pg_trgm 扩展；备份中若有三元组索引，恢复会失败，请数据库管理员先执行 CREATE EXTENSION pg_trgm SCHEMA public");
+        }
+    }
+    drop(c);
+    // Everything but the `public` schema itself (in the archive of a hub
+    // there): `--clean` would drop it, and the extensions in it (pg_trgm)
+    // forbid that. Its contents are restored as any schema's.
+    let toc: String = list
+        .lines()
+        .filter(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            !w.windows(3)
+                .any(|x| x[0] == "SCHEMA" && x[1] == "-" && x[2] == "public")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let toc_path =
+        std::env::temp_dir().join(format!("jingwu-restore-{}.list", uuid::Uuid::now_v7()));
+    jingwu_store::private_fs::create_new(&toc_path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, toc.as_bytes()))
+        .map_err(|e| {
+            DbError::Backend(format!(
+                "无法写入恢复清单 {}：{e}（请检查临时目录）",
+                toc_path.display()
+            ))
+        })?;
+    let out = run_tool(
         "pg_restore",
         Command::new(&pg_restore)
             .arg("--clean")
             .arg("--if-exists")
             .arg("--no-owner")
             .arg("--single-transaction")
+            .arg(arg("--use-list=", &toc_path))
             .arg(arg("--dbname=", &t.url))
             .arg(backup),
-    )?;
+    );
+    let _ = std::fs::remove_file(&toc_path);
+    out?;
     migrate(&t)
 }
 
@@ -1009,6 +1083,29 @@ mod tests {
         let err = PgDb::restore(&other.url(), &dest).unwrap_err();
         assert!(err.to_string().contains("没有模式"), "{err}");
         assert!(PgDb::restore(&s.url(), &dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn trigram_indexes_that_cannot_be_made_leave_the_transaction_usable() {
+        // An empty schema: no `incidents` table to index, as a failure
+        // to create pg_trgm would stop the step.
+        let s = Scratch::new();
+        let mut c = s.client();
+        let mut stmts = HashMap::new();
+        let mut conn = Pg::client(&mut c, &mut stmts, &s.schema);
+        conn.batch("BEGIN; CREATE TABLE kept (x int)").unwrap();
+        super::super::incidents::trigram_indexes(&mut conn).unwrap();
+        assert!(super::super::incidents::trigram_indexes_missing(&mut conn).unwrap());
+        conn.batch("INSERT INTO kept VALUES (1); COMMIT").unwrap();
+        let mut r = conn.query_one("SELECT COUNT(*) FROM kept", &[]).unwrap();
+        assert_eq!(r.i64(0).unwrap(), 1);
+        // A store has them.
+        let s = Scratch::new();
+        drop(s.open());
+        let mut c = s.client();
+        let mut stmts = HashMap::new();
+        let mut conn = Pg::client(&mut c, &mut stmts, &s.schema);
+        assert!(!super::super::incidents::trigram_indexes_missing(&mut conn).unwrap());
     }
 
     /// The default schema (`public`), in a scratch database of its own

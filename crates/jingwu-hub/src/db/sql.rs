@@ -238,6 +238,15 @@ pub trait Conn {
     /// lock; SQLite has one writer, so nothing to do).
     fn lock(&mut self, purpose: &str, key: &str) -> DbResult<()>;
 
+    /// Runs a query planned for these parameters at every call: on
+    /// PostgreSQL it is not kept prepared, so it never gets a generic plan
+    /// (one made without the values, which after five runs PostgreSQL may
+    /// keep even when it is far worse, e.g. a range whose width it cannot
+    /// see). For the few queries whose best plan depends on the values.
+    fn query_planned(&mut self, sql: &str, params: &[Param<'_>]) -> DbResult<Vec<Row>> {
+        self.query(sql, params)
+    }
+
     /// The first row, if any.
     fn query_opt(&mut self, sql: &str, params: &[Param<'_>]) -> DbResult<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())

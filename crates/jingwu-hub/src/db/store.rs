@@ -291,6 +291,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: "CREATE INDEX cases_status ON cases(status, case_type, updated_at);",
         then: None,
     },
+    // 11: trigram indexes for the query's free text, on PostgreSQL when
+    // the account may create `pg_trgm` (`incidents.rs`); nothing on SQLite.
+    Migration {
+        sql: "",
+        then: Some(super::incidents::trigram_indexes),
+    },
 ];
 
 /// Step 9's data: the public status of every 户口变更 stored.
