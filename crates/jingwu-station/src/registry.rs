@@ -144,6 +144,14 @@ impl Station {
         };
         let mut chain = stored_chain(&self.store)?;
         let have = chain.len() as u32;
+        // Another instance over the same store (the desktop's background
+        // link, a second window) may have taken versions since this one
+        // opened: run with what the store holds.
+        if have > 0 && self.reg.published_version() != Some(have) {
+            if let Some(reg) = load(&self.store)? {
+                self.reg = reg;
+            }
+        }
         if digest.version < have {
             return Err(StationError::Usage(format!(
                 "县局的规则数据（第 {} 版）比本机的（第 {have} 版）旧，已拒收：请联系县局系统管理员",

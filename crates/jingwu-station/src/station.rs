@@ -492,6 +492,21 @@ impl Station {
 
     /// Records an event received from the hub (and, when its case is new
     /// here or has a gap, the case's whole log first).
+    /// A case created with a registry version published since this
+    /// station's last sync (e.g. arriving on the live channel): the
+    /// version is fetched and verified first.
+    async fn know_version_of(&mut self, client: &HubClient, ev: &SignedEvent) -> Result<()> {
+        if let Action::Create {
+            registry: Some(v), ..
+        } = &ev.event.action
+        {
+            if Some(*v) > self.reg.published_version() {
+                self.sync_registry(client).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn receive(
         &mut self,
         client: &HubClient,
@@ -499,6 +514,7 @@ impl Station {
         refreshed: &mut bool,
     ) -> Result<bool> {
         let ev = se.signed()?;
+        self.know_version_of(client, &ev).await?;
         if self.store.has_event(&ev.event.id)? {
             // Our own events come back with the hub's receipt.
             self.keep_receipt(client, se, &ev).await?;
@@ -521,6 +537,7 @@ impl Station {
         let mut any = false;
         for e in log {
             let ev = e.signed()?;
+            self.know_version_of(client, &ev).await?;
             if !self.store.has_event(&ev.event.id)? {
                 let key = self.key_for(client, &ev, refreshed).await?;
                 self.store.append(&self.reg, &ev, &key, Origin::Remote)?;

@@ -213,7 +213,7 @@ pub fn tray_state(tray: State<'_, TrayState>) -> Option<TrayModel> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::super::{registry, B64};
+    use super::super::B64;
     use super::*;
     use base64::Engine as _;
     use jingwu_core::crypto::{KdfParams, SoftwareKey};
@@ -225,7 +225,7 @@ mod tests {
     /// An officer's station with `n` submitted applications.
     fn submitted(n: usize) -> (tempfile::TempDir, Station) {
         let dir = tempfile::tempdir().unwrap();
-        let mut st = Station::open(dir.path(), registry().unwrap()).unwrap();
+        let mut st = Station::open(dir.path(), Registry::builtin_demo().unwrap()).unwrap();
         let key = SoftwareKey::generate(&mut getrandom::SysRng).unwrap();
         let sealed = key
             .seal(PIN, KdfParams::TEST_ONLY, &mut getrandom::SysRng)
