@@ -307,7 +307,7 @@ impl<'a> Admin<'a> {
         })?;
         let org = self.org()?;
         let mut report = match plan_people(org.data(), &rows) {
-            Ok((data, report)) => {
+            (report, Some(data)) => {
                 if dry_run {
                     PeopleImport {
                         dry_run: true,
@@ -317,7 +317,7 @@ impl<'a> Admin<'a> {
                     self.publish_people(data, report, pin, initial_password)?
                 }
             }
-            Err(report) => report,
+            (report, None) => report,
         };
         report.dry_run = dry_run;
         Ok(report)
@@ -414,12 +414,9 @@ fn valid_id(id: &str) -> bool {
 /// Checks the rows of a people sheet (first row: the headers 警号, 姓名,
 /// 单位代码, 职务 and optionally 分管单位代码; then one row per post held)
 /// against `org`, and gives `org` with the file's people added or their
-/// posts (and, with the 分管 column, their 分管) replaced — or every row
-/// error found.
-pub fn plan_people(
-    org: &OrgData,
-    rows: &[Vec<String>],
-) -> Result<(OrgData, PeopleImport), PeopleImport> {
+/// posts (and, with the 分管 column, their 分管) replaced; or, with every
+/// row error found in the report, none.
+pub fn plan_people(org: &OrgData, rows: &[Vec<String>]) -> (PeopleImport, Option<OrgData>) {
     let mut report = PeopleImport::default();
     let err = |row: usize, column: &str, value: &str, message: String| RowError {
         row,
@@ -447,7 +444,7 @@ pub fn plan_people(
         }
     }
     if !report.errors.is_empty() {
-        return Err(report);
+        return (report, None);
     }
     let (c_id, c_name, c_unit, c_post) = (cols[0], cols[1], cols[2], cols[3]);
     let c_charge = col(COL_IN_CHARGE);
@@ -458,7 +455,7 @@ pub fn plan_people(
             "",
             format!("文件超过 {MAX_IMPORT_ROWS} 行：请分成几个文件导入"),
         ));
-        return Err(report);
+        return (report, None);
     }
     let units: BTreeSet<&str> = org.units.iter().map(|u| u.code.as_str()).collect();
     let posts: BTreeSet<&str> = org.posts.iter().map(String::as_str).collect();
@@ -605,7 +602,7 @@ pub fn plan_people(
         ));
     }
     if !report.errors.is_empty() {
-        return Err(report);
+        return (report, None);
     }
     let mut data = org.clone();
     for id in &order {
@@ -640,7 +637,7 @@ pub fn plan_people(
         report
             .errors
             .push(err(0, "", "", format!("导入后的组织机构有误：{e}")));
-        return Err(report);
+        return (report, None);
     }
-    Ok((data, report))
+    (report, Some(data))
 }

@@ -355,9 +355,8 @@ fn row_errors_name_row_column_and_value() {
         row(["052803", "丁", "522634510000", "民警"]),
         row(["", "", "", ""]),
     ];
-    let Err(r) = plan_people(org.data(), &rows) else {
-        panic!("errors expected")
-    };
+    let (r, plan) = plan_people(org.data(), &rows);
+    assert!(plan.is_none(), "errors expected");
     let got: Vec<(usize, &str)> = r
         .errors
         .iter()
@@ -371,8 +370,84 @@ fn row_errors_name_row_column_and_value() {
     );
     assert_eq!(r.rows, 6, "the blank row is skipped");
     // A missing column is named.
-    let Err(r) = plan_people(org.data(), &[row(["警号", "姓名", "单位", "职务"])]) else {
-        panic!("errors expected")
-    };
+    let (r, plan) = plan_people(org.data(), &[row(["警号", "姓名", "单位", "职务"])]);
+    assert!(plan.is_none(), "errors expected");
     assert_eq!(r.errors[0].column, "单位代码");
+}
+
+/// `jingwu-hub admin …`: the same actions from the hub's command line.
+#[test]
+fn command_line() {
+    let place = HubPlace::new(Backend::Sqlite);
+    place.init(&[OFFICER]);
+    let dir = place.dir.path();
+    let bad = dir.join("bad.xlsx");
+    let good = dir.join("good.xlsx");
+    std::fs::write(&bad, people_xlsx(true)).unwrap();
+    std::fs::write(&good, people_xlsx(false)).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_jingwu-hub"))
+            .arg("--data-dir")
+            .arg(dir)
+            .arg("admin")
+            .args(args)
+            .env("JINGWU_PIN", ADMIN_PIN)
+            .env("JINGWU_PASSWORD", INITIAL_PASSWORD)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Only an administrator account may act.
+    let (ok, _, err) = run(&["user", "list", "--as", OFFICER]);
+    assert!(!ok && err.contains("不是有效的系统管理员"), "{err}");
+    // Row errors printed, nothing imported.
+    let (ok, out, err) = run(&["import-people", bad.to_str().unwrap(), "--as", "admin"]);
+    assert!(!ok, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("第 ")).count(),
+        2,
+        "{out}"
+    );
+    assert!(out.contains("第 6 行 单位代码“522634999999”"), "{out}");
+    assert!(out.contains("第 10 行 警号“05270A”"), "{out}");
+    assert!(err.contains("未导入任何人员"), "{err}");
+    let db = place.open_db();
+    assert_eq!(jingwu_hub::publish::latest_version(db.as_ref()).unwrap(), 1);
+    // --dry-run only checks.
+    let (ok, out, _) = run(&[
+        "import-people",
+        good.to_str().unwrap(),
+        "--as",
+        "admin",
+        "--dry-run",
+    ]);
+    assert!(ok && out.contains("检查通过：31 行，30 人"), "{out}");
+    assert_eq!(jingwu_hub::publish::latest_version(db.as_ref()).unwrap(), 1);
+    let (ok, out, err) = run(&["import-people", good.to_str().unwrap(), "--as", "admin"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("已导入并发布规则数据第 2 版；新建账号 30 个"),
+        "{out}"
+    );
+    assert!(db.user("052730").unwrap().is_some());
+    // Accounts.
+    let (ok, out, _) = run(&["user", "disable", "052730", "--as", "admin"]);
+    assert!(ok, "{out}");
+    assert!(db.user("052730").unwrap().unwrap().disabled);
+    let (ok, _, _) = run(&["user", "enable", "052730", "--as", "admin"]);
+    assert!(ok && !db.user("052730").unwrap().unwrap().disabled);
+    let (ok, out, _) = run(&["user", "list", "--as", "admin"]);
+    assert!(ok && out.contains("052730\t新警30\t用户"), "{out}");
+    let (ok, _, _) = run(&["user", "reset-password", OFFICER, "--as", "admin"]);
+    assert!(ok);
+    let (ok, _, _) = run(&["user", "end-sessions", OFFICER, "--as", "admin"]);
+    assert!(ok);
+    let (ok, out, _) = run(&["device", "list", "--as", "admin"]);
+    assert!(ok, "{out}");
+    let (ok, _, err) = run(&["device", "approve", "no-such-id", "--as", "admin"]);
+    assert!(!ok && err.contains("没有该设备登记"), "{err}");
 }
