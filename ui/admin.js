@@ -6,7 +6,8 @@
 // approve, reject, revoke), 人员导入 (an xlsx of 警号/姓名/单位代码/职务
 // rows: checked first, every row error listed, imported only when clean,
 // as a new registry version signed with the administrator's PIN) and
-// 规则数据 (the published versions).
+// 规则数据 (the published versions; a new workflow or template version,
+// or a whole org or code tables, published from a JSON file).
 //
 // Stable ids (id == data-testid): open-admin (workbench button),
 // screen-admin, admin-back, admin-tab-{users,devices,import,registry},
@@ -20,7 +21,8 @@
 // 人员导入: adm-imp-file, adm-imp-name, adm-imp-password, adm-imp-check,
 //   adm-imp-run, adm-imp-summary, adm-imp-errors with
 //   tr[data-testid=adm-imp-error];
-// 规则数据: adm-versions with tr[data-testid=adm-version][data-version].
+// 规则数据: adm-pub-kind (select), adm-pub-file, adm-pub-name, adm-pub-note,
+//   adm-publish; adm-versions with tr[data-testid=adm-version][data-version].
 
 import { h, fmtTime } from "./form.js";
 import { call, errorText } from "./api.js";
@@ -38,6 +40,7 @@ const STATUS_TEXT = { pending: "待批准", approved: "已批准", rejected: "�
 
 let pane = "users";
 let chosen = null;
+let publishing = null;
 
 /** Adds the workbench's way in, shown to system administrators. */
 export function wireAdmin() {
@@ -371,8 +374,58 @@ function registryPane() {
     "div",
     { id: "admin-pane-registry", "data-testid": "admin-pane-registry", hidden: true },
     h("p", { class: "help" }, "每一版规则数据（组织机构、代码表、表单模板、审批流程）都由系统管理员签名发布；办理中的案件沿用创建时的版本，新案件用最新版。"),
+    h(
+      "div",
+      { class: "card actions" },
+      h("input", { type: "file", id: "adm-pub-file", "data-testid": "adm-pub-file", accept: ".json,application/json", hidden: true, onchange: pickPublish }),
+      h("label", {}, "发布 ",
+        h(
+          "select",
+          { id: "adm-pub-kind", "data-testid": "adm-pub-kind" },
+          h("option", { value: "workflows" }, "审批流程新版本"),
+          h("option", { value: "templates" }, "表单模板新版本"),
+          h("option", { value: "org" }, "组织机构（整份）"),
+          h("option", { value: "dictionaries" }, "代码表（整份）"),
+        ),
+      ),
+      h("button", { type: "button", class: "btn", id: "adm-pub-choose", "data-testid": "adm-pub-choose", onclick: () => $("adm-pub-file").click() }, "选择 JSON 文件…"),
+      h("span", { class: "mono", id: "adm-pub-name", "data-testid": "adm-pub-name" }, "未选择文件"),
+      h("label", {}, "说明 ", h("input", { id: "adm-pub-note", "data-testid": "adm-pub-note", placeholder: "如：户政股股长调整" })),
+      h("button", { type: "button", class: "btn btn-primary", id: "adm-publish", "data-testid": "adm-publish", disabled: true, onclick: publish }, "签名发布"),
+    ),
     table("adm-versions", ["版本", "发布时间", "发布人", "人员数", "签名密钥指纹", "说明"]),
   );
+}
+
+function pickPublish() {
+  const f = $("adm-pub-file").files && $("adm-pub-file").files[0];
+  $("adm-pub-file").value = "";
+  if (!f) return;
+  const reader = new FileReader();
+  reader.onload = () => {
+    publishing = { name: f.name, text: String(reader.result || "") };
+    $("adm-pub-name").textContent = f.name;
+    $("adm-publish").disabled = false;
+    clearMessage();
+  };
+  reader.onerror = () => showMessage("无法读取所选文件", "error");
+  reader.readAsText(f);
+}
+
+async function publish() {
+  if (!publishing) return;
+  const pin = await askPin("发布新版规则数据：请输入您的签名 PIN");
+  if (!pin) return;
+  const v = await attempt([$("adm-publish")], () =>
+    call("admin_publish", { kind: $("adm-pub-kind").value, json: publishing.text, note: $("adm-pub-note").value, pin }),
+  );
+  if (!v) return;
+  showMessage(`已发布规则数据第 ${v.version} 版，各派出所下次同步时取得`, "success");
+  publishing = null;
+  $("adm-pub-name").textContent = "未选择文件";
+  $("adm-pub-note").value = "";
+  $("adm-publish").disabled = true;
+  await loadRegistry();
 }
 
 async function loadRegistry() {

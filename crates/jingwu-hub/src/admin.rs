@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jingwu_core::org::{InCharge, Org, OrgData, Person, PostHolding};
 use jingwu_core::published::RegistryDoc;
+use jingwu_core::registry::Registry;
 use serde::Serialize;
 
 use crate::db::{EnrolmentRow, HubDb, UserRow};
@@ -132,13 +133,17 @@ impl<'a> Admin<'a> {
         }
     }
 
-    fn org(&self) -> Result<std::sync::Arc<Org>, ApiError> {
+    fn reg(&self) -> Result<std::sync::Arc<Registry>, ApiError> {
         match self.hub {
-            Some(h) => Ok(h.reg().org.clone()),
+            Some(h) => Ok(h.reg()),
             None => crate::server::registry(self.db)
-                .map(|r| r.org.clone())
+                .map(std::sync::Arc::new)
                 .map_err(internal),
         }
+    }
+
+    fn org(&self) -> Result<std::sync::Arc<Org>, ApiError> {
+        Ok(self.reg()?.org.clone())
     }
 
     fn user(&self, person: &str) -> Result<UserRow, ApiError> {
@@ -284,6 +289,76 @@ impl<'a> Admin<'a> {
             });
         }
         Ok(out)
+    }
+
+    /// Publishes the next registry version with one document replaced or
+    /// added, given as JSON text: `org` (the whole org, the format of
+    /// `init --org`), `dictionaries` (every code table; codes are only
+    /// added), `templates` or `workflows` (new versions, an array). Signed
+    /// by this administrator's registry key (unsealed with `pin`) and
+    /// checked as a station checks it. Returns the new version.
+    pub fn publish(
+        &self,
+        kind: &str,
+        json: &str,
+        note: &str,
+        pin: &str,
+    ) -> Result<VersionInfo, ApiError> {
+        fn parse<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T, ApiError> {
+            serde_json::from_str(json).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::BadArguments,
+                    format!("{what}文件格式有误：{e}；请选择 JSON 文件"),
+                )
+            })
+        }
+        let mut changes = crate::publish::Changes {
+            note: note.trim().to_string(),
+            ..Default::default()
+        };
+        let taken = |what: &str, id: &str, version: u32| {
+            ApiError::new(
+                ErrorCode::BadArguments,
+                format!("{what} {id} 第 {version} 版已发布，不能更改：新版本请用更大的版本号"),
+            )
+        };
+        match kind {
+            "org" => changes.org = Some(parse(json, "组织机构")?),
+            "dictionaries" => changes.dictionaries = Some(parse(json, "代码表")?),
+            "templates" => changes.templates = parse(json, "表单模板")?,
+            "workflows" => changes.workflows = parse(json, "审批流程")?,
+            _ => {
+                return Err(ApiError::new(
+                    ErrorCode::BadArguments,
+                    "发布内容应为 org（组织机构）、dictionaries（代码表）、templates（表单模板）或 workflows（审批流程）",
+                ))
+            }
+        }
+        let reg = self.reg()?;
+        if let Some(t) = changes
+            .templates
+            .iter()
+            .find(|t| reg.template(&t.reference()).is_some())
+        {
+            return Err(taken("表单模板", &t.id, t.version));
+        }
+        if let Some(w) = changes
+            .workflows
+            .iter()
+            .find(|w| reg.workflow(&w.reference()).is_some())
+        {
+            return Err(taken("审批流程", &w.id, w.version));
+        }
+        let signed =
+            crate::publish::publish(self.db, &self.account, pin, changes, &crate::now_rfc3339())
+                .map_err(|e| ApiError::new(ErrorCode::Invalid, format!("未发布：{e}")))?;
+        if let Some(h) = self.hub {
+            h.refresh_registry()?;
+        }
+        self.registry_versions()?
+            .into_iter()
+            .find(|v| v.version == signed.version)
+            .ok_or_else(|| ApiError::internal("刚发布的规则数据版本未找到"))
     }
 
     /// Imports people from an xlsx sheet (see [`plan_people`]): when every

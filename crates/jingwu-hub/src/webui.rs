@@ -94,7 +94,7 @@ enum CommandKind {
 /// The largest body of a UI command: 64 KB, except an import's, which
 /// carries its file as base64.
 fn body_limit(command: &str) -> usize {
-    if command == "incident_import" || command == "admin_import_people" {
+    if ["incident_import", "admin_import_people", "admin_publish"].contains(&command) {
         IMPORT_BODY
     } else {
         64 * 1024
@@ -126,6 +126,10 @@ pub fn routes(hub: AppState, secure: bool) -> Router {
         .route(
             "/api/ui/admin_import_people",
             post(import_people_command).layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY)),
+        )
+        .route(
+            "/api/ui/admin_publish",
+            post(publish_command).layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY)),
         )
         .with_state(UiState { hub, secure })
 }
@@ -308,6 +312,19 @@ async fn import_people_command(
 ) -> Response {
     let crate::http::Peer(source) = peer;
     match run(st, "admin_import_people".into(), source, headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn publish_command(
+    State(st): State<UiState>,
+    peer: crate::http::Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let crate::http::Peer(source) = peer;
+    match run(st, "admin_publish".into(), source, headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -531,6 +548,7 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
         "admin_device_decide" => admin_command(hub, caller, command, body),
         "admin_registry" => admin_command(hub, caller, command, body),
         "admin_import_people" => admin_command(hub, caller, command, body),
+        "admin_publish" => admin_command(hub, caller, command, body),
         _ => Err(ApiError::not_found("没有这个操作")),
     }
 }
@@ -572,6 +590,13 @@ fn admin_command(
             to_json(&admin.decide_device(&id, &decision)?)
         }
         "admin_registry" => to_json(&admin.registry_versions()?),
+        "admin_publish" => {
+            let kind = str_arg(body, "kind", "发布内容（kind）")?;
+            let text = str_arg(body, "json", "文件内容（json）")?;
+            let note = opt_str_arg(body, "note", "说明（note）")?.unwrap_or_default();
+            let pin = pin_arg(body)?;
+            to_json(&admin.publish(&kind, &text, &note, &pin)?)
+        }
         "admin_import_people" => {
             let data = str_arg(body, "dataB64", "文件内容（dataB64）")?;
             let dry_run = bool_arg(body, "dryRun", "只检查（dryRun）")?;

@@ -335,6 +335,66 @@ async fn console(backend: Backend) {
     assert_eq!(versions[0]["version"], 2);
     assert_eq!(versions[0]["people"].as_u64(), Some(before as u64 + 30));
 
+    // 规则数据: a new workflow version, published from its JSON.
+    let reg = running.hub.reg();
+    let mut wf = reg.workflows().next().unwrap().clone();
+    let id = wf.id.clone();
+    wf.version = reg.workflow_latest(&id).unwrap().version + 1;
+    wf.name = format!("{}（调整）", wf.name);
+    let next = wf.version;
+    let text = serde_json::to_string(&vec![wf.clone()]).unwrap();
+    let chief_b = Browser::login(&url, CHIEF).await;
+    let (_, code) = refused(
+        &chief_b,
+        "admin_publish",
+        json!({"kind": "workflows", "json": text, "pin": ADMIN_PIN}),
+    )
+    .await;
+    assert_eq!(code, "not_admin");
+    let (_, code) = refused(
+        &admin,
+        "admin_publish",
+        json!({"kind": "workflows", "json": "[{", "pin": ADMIN_PIN}),
+    )
+    .await;
+    assert_eq!(code, "bad_arguments");
+    let v = admin
+        .ok(
+            "admin_publish",
+            json!({"kind": "workflows", "json": text, "note": "流程调整", "pin": ADMIN_PIN}),
+        )
+        .await;
+    assert_eq!(
+        (v["version"].as_u64(), v["note"].as_str()),
+        (Some(3), Some("流程调整"))
+    );
+    assert_eq!(
+        running.hub.reg().workflow_latest(&id).unwrap().version,
+        next
+    );
+    // A published workflow version is immutable: the same again is refused.
+    let (_, code) = refused(
+        &admin,
+        "admin_publish",
+        json!({"kind": "workflows", "json": text, "pin": ADMIN_PIN}),
+    )
+    .await;
+    assert_eq!(code, "bad_arguments");
+    // An org that does not hold together is refused by the check.
+    let mut org = running.hub.reg().org.data().clone();
+    org.people[0].posts[0].unit = "522634999999".into();
+    let (_, code) = refused(
+        &admin,
+        "admin_publish",
+        json!({"kind": "org", "json": serde_json::to_string(&org).unwrap(), "pin": ADMIN_PIN}),
+    )
+    .await;
+    assert_eq!(code, "invalid");
+    assert_eq!(
+        jingwu_hub::publish::latest_version(running.hub.db.as_ref()).unwrap(),
+        3
+    );
+
     running.stop().await;
 }
 
