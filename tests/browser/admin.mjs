@@ -3,18 +3,20 @@
 // account, approves a station's pending device (checking the key
 // fingerprint the station shows), uploads an xlsx of 30 people with 2 bad
 // rows (exactly 2 errors shown, nothing imported), then the fixed file
-// (imported: registry version 2), and sees version 2 in 规则数据.
+// (imported: registry version 2), sees version 2 in 规则数据 and publishes
+// a new workflow version from its JSON file (version 3).
 // Run by crates/jingwu-hub/tests/browser.rs (admin_console_in_a_browser),
 // which starts the hub and answers on stdin:
 //   prints "ACCOUNT_CREATED <person>" → waits for "CHECKED" (the account exists)
 //   prints "DEVICE_APPROVED <id>"     → waits for "CHECKED" (the enrolment is approved)
 //   prints "IMPORT_NONE"              → waits for "CHECKED" (nothing published, no account)
 //   prints "IMPORT_DONE"              → waits for "CHECKED" (version 2 with the 30)
+//   prints "PUBLISHED"                → waits for "CHECKED" (version 3 with the new workflow)
 //   prints "DONE"                     at the end; exit code 0 only if every check passed.
 // Environment: HUB_URL, SPKI, PASSWORD, SHOTS, ADMIN (account), ADMIN_PIN (its
 // registry signing PIN), NEW_PERSON (the account to create), DEVICE_PERSON and
 // DEVICE_FP (the pending enrolment and its key's fingerprint), BAD_XLSX,
-// GOOD_XLSX, INITIAL_PASSWORD.
+// GOOD_XLSX, INITIAL_PASSWORD, WORKFLOW_JSON (a new workflow version).
 
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -38,6 +40,7 @@ const DEVICE_FP = env("DEVICE_FP");
 const BAD_XLSX = env("BAD_XLSX");
 const GOOD_XLSX = env("GOOD_XLSX");
 const INITIAL_PASSWORD = env("INITIAL_PASSWORD");
+const WORKFLOW_JSON = env("WORKFLOW_JSON");
 const TIMEOUT = 30000;
 
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -171,6 +174,20 @@ try {
   await page.waitForSelector('tr[data-testid="adm-version"][data-version="2"]');
   await textIncludes('tr[data-testid="adm-version"][data-version="2"]', "导入人员 30 人");
   await shot("registry");
+  // A new workflow version from its JSON file, signed with the PIN.
+  await page.selectOption("#adm-pub-kind", "workflows");
+  await page.setInputFiles("#adm-pub-file", WORKFLOW_JSON);
+  await page.waitForSelector("#adm-publish:not([disabled])");
+  await page.fill("#adm-pub-note", "审批流程调整");
+  await page.click("#adm-publish");
+  await page.waitForSelector("#pin-modal:not([hidden])");
+  await page.fill("#pin-input", ADMIN_PIN);
+  await page.press("#pin-input", "Enter");
+  await textIncludes("#message-text", "已发布规则数据第 3 版");
+  await textIncludes('tr[data-testid="adm-version"][data-version="3"]', "审批流程调整");
+  await shot("published");
+  say("PUBLISHED");
+  await waitFor("CHECKED");
 
   await page.click("#web-logout");
   await screen("login");

@@ -824,7 +824,8 @@ async fn stats_110_in_a_browser() {
 /// creates an account, approves a station's pending device (the
 /// fingerprint the station shows), uploads 30 people in xlsx with 2 bad
 /// rows (2 errors, nothing imported), then the fixed file (registry
-/// version 2, 30 accounts). Screenshots go to `test-artifacts/browser-admin/`.
+/// version 2, 30 accounts), and publishes a new workflow version from its
+/// JSON file (version 3). Screenshots go to `test-artifacts/browser-admin/`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn admin_console_in_a_browser() {
     use crate::admin::{people_xlsx, FIRST_NEW, INITIAL_PASSWORD, NEW_PEOPLE};
@@ -839,6 +840,15 @@ async fn admin_console_in_a_browser() {
     let good = dir.join("people.xlsx");
     std::fs::write(&bad, people_xlsx(true)).unwrap();
     std::fs::write(&good, people_xlsx(false)).unwrap();
+    // A new version of the first workflow, as a JSON file.
+    let workflow = dir.join("workflow.json");
+    let (wf_id, wf_version) = {
+        let reg = jingwu_hub::server::registry(place.open_db().as_ref()).unwrap();
+        let mut wf = reg.workflows().next().unwrap().clone();
+        wf.version = reg.workflow_latest(&wf.id).unwrap().version + 1;
+        std::fs::write(&workflow, serde_json::to_string(&vec![wf.clone()]).unwrap()).unwrap();
+        (wf.id, wf.version)
+    };
 
     let hub = HubProcess::start(&place, true);
     let fp = hub.fingerprint.clone().unwrap();
@@ -870,6 +880,7 @@ async fn admin_console_in_a_browser() {
             ("BAD_XLSX", bad.display().to_string()),
             ("GOOD_XLSX", good.display().to_string()),
             ("INITIAL_PASSWORD", INITIAL_PASSWORD.to_string()),
+            ("WORKFLOW_JSON", workflow.display().to_string()),
         ],
     );
     let new_ids: Vec<String> = (0..NEW_PEOPLE)
@@ -911,6 +922,13 @@ async fn admin_console_in_a_browser() {
                     assert!(reg.org.person(id).is_some(), "{id} published");
                     assert!(d.user(id).unwrap().is_some(), "{id} account");
                 }
+                script.say("CHECKED");
+            }
+            (Some("PUBLISHED"), _) => {
+                let d = db();
+                assert_eq!(jingwu_hub::publish::latest_version(d.as_ref()).unwrap(), 3);
+                let reg = jingwu_hub::server::registry(d.as_ref()).unwrap();
+                assert_eq!(reg.workflow_latest(&wf_id).unwrap().version, wf_version);
                 script.say("CHECKED");
             }
             (Some("DONE"), _) => done = true,
