@@ -113,6 +113,7 @@ import { startWeb } from "./web.js";
 import { wireIncidents } from "./incident.js";
 import { wireStats } from "./stats.js";
 import { wireSupervise } from "./supervise.js";
+import { wireAdmin } from "./admin.js";
 
 const POLL_MS = 5000;
 
@@ -172,6 +173,7 @@ function wire() {
   wireIncidents();
   wireStats();
   wireSupervise();
+  wireAdmin();
   wireSlip({ call, showScreen, showMessage, clearMessage, busy, openCase, openWork, caseId: () => state.caseId });
   wireUsers({
     call,

@@ -114,8 +114,8 @@ export function showScreen(name) {
   state.screen = name;
   document.body.dataset.screen = name;
   const section = name === "edit" ? "new" : name; // 修改申请 reuses the new-case screen
-  for (const s of ["loading", "enrol", "work", "new", "case", "slip", "verify", "users", "incidents", "intake", "incident", "stats", "supervise"]) {
-    // 查询统计 and 督办清单 are built the first time they are opened.
+  for (const s of ["loading", "enrol", "work", "new", "case", "slip", "verify", "users", "incidents", "intake", "incident", "stats", "supervise", "admin"]) {
+    // 查询统计, 督办清单 and 系统管理 are built the first time they are opened.
     if ($(`screen-${s}`)) $(`screen-${s}`).hidden = s !== section;
   }
   // 添加用户 reuses the enrolment screen with a way back.

@@ -5,6 +5,7 @@ import { scheduleRefresh } from "./events.js";
 import { $, api, state, showScreen, showMessage, clearMessage, busy, askPin } from "./shell.js";
 import { openWork } from "./work.js";
 import { refreshSuperviseEntry } from "./supervise.js";
+import { refreshAdminEntry } from "./admin.js";
 import { errorText } from "./api.js";
 import { fmtTime } from "./form.js";
 
@@ -19,6 +20,7 @@ export function renderStatus(next) {
   $("user-person").textContent = s.person ? `警号 ${s.person}` : "";
   $("user-unit").textContent = s.unit || "";
   refreshSuperviseEntry();
+  refreshAdminEntry();
 
   const indicator = $("sync-indicator");
   indicator.dataset.online = s.online ? "true" : "false";

@@ -7,12 +7,14 @@ import { h, fmtTime } from "./form.js";
 import { openIncident, refreshIncidentEntry } from "./incident.js";
 import { refreshStatsEntry } from "./stats.js";
 import { refreshSuperviseEntry } from "./supervise.js";
+import { refreshAdminEntry } from "./admin.js";
 
 // ============================================================== 2. 工作台
 
 export async function openWork() {
   showScreen("work");
   refreshSuperviseEntry();
+  refreshAdminEntry();
   await Promise.all([loadLists(), refreshIncidentEntry(), refreshStatsEntry()]);
 }
 

@@ -1,4 +1,7 @@
-//! `jingwu-hub admin …`: the registry's signing keys and publications.
+//! `jingwu-hub admin …`: accounts, devices, importing people, the
+//! registry's signing keys and publications. Every action names the
+//! administrator account it is taken as (`--as`), checked by the one gate
+//! of `jingwu_hub::admin`.
 
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
@@ -7,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use jingwu_core::crypto::KdfParams;
 use jingwu_core::published::RegistryDoc;
+use jingwu_hub::admin::Admin;
 use jingwu_hub::publish::{self, Changes};
 use jingwu_hub::server::{self, Config};
 
@@ -47,6 +51,76 @@ pub enum AdminCmd {
     },
     /// Lists the published registry versions and who signed them.
     Registry,
+    /// Accounts: list, create, disable, enable, reset a password, end
+    /// sessions.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+        /// The administrator account acting.
+        #[arg(long = "as", global = true, default_value = "admin")]
+        account: String,
+    },
+    /// Devices (enrolments): list with key fingerprints, approve,
+    /// reject, revoke.
+    Device {
+        #[command(subcommand)]
+        cmd: DeviceCmd,
+        /// The administrator account acting.
+        #[arg(long = "as", global = true, default_value = "admin")]
+        account: String,
+    },
+    /// Imports people from an xlsx sheet (columns 警号, 姓名, 单位代码,
+    /// 职务, optional 分管单位代码; one row per post held). Any row error:
+    /// the errors are printed and nothing is imported. Otherwise a new
+    /// registry version is published, signed by the administrator (PIN
+    /// from JINGWU_PIN or stdin), and people without an account get one
+    /// with the initial password (JINGWU_PASSWORD or the next stdin line).
+    ImportPeople {
+        file: PathBuf,
+        #[arg(long = "as")]
+        account: String,
+        /// Only check the file.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCmd {
+    /// Every account.
+    List,
+    /// Creates an account (password from JINGWU_PASSWORD or stdin).
+    Create {
+        person: String,
+        /// A system administrator's account.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Disables an account and ends its sessions.
+    Disable { person: String },
+    /// Enables a disabled account.
+    Enable { person: String },
+    /// Sets a new password (JINGWU_PASSWORD or stdin) and ends the
+    /// account's sessions.
+    ResetPassword { person: String },
+    /// Ends every session of an account.
+    EndSessions { person: String },
+}
+
+#[derive(Subcommand)]
+pub enum DeviceCmd {
+    /// Enrolments, newest first (`--status pending` etc.).
+    List {
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Approves a pending enrolment.
+    Approve { id: String },
+    /// Rejects a pending enrolment.
+    Reject { id: String },
+    /// Revokes an approved enrolment: its key signs nothing new (events
+    /// it signed still verify).
+    Revoke { id: String },
 }
 
 pub fn kdf(name: &str) -> Result<KdfParams> {
@@ -70,6 +144,132 @@ pub fn pin(who: &str) -> Result<String> {
     }
 }
 
+/// A password from JINGWU_PASSWORD, or the next line of stdin.
+fn password(what: &str) -> Result<String> {
+    match std::env::var("JINGWU_PASSWORD") {
+        Ok(p) => Ok(p),
+        Err(_) => {
+            eprintln!("请输入{what}：");
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            Ok(line.trim_end_matches(['\r', '\n']).to_string())
+        }
+    }
+}
+
+fn user_cmd(admin: &Admin<'_>, cmd: UserCmd) -> Result<()> {
+    match cmd {
+        UserCmd::List => {
+            for u in admin.users()? {
+                println!(
+                    "{}\t{}\t{}{}\t{}",
+                    u.person,
+                    u.name.as_deref().unwrap_or("-"),
+                    if u.is_admin {
+                        "系统管理员"
+                    } else {
+                        "用户"
+                    },
+                    if u.disabled { "（已停用）" } else { "" },
+                    u.created_at
+                );
+            }
+        }
+        UserCmd::Create { person, admin: a } => {
+            let pw = password(&format!("账号 {person} 的密码"))?;
+            admin.create_user(&person, &pw, a)?;
+            println!("已创建账号 {}", person.trim());
+        }
+        UserCmd::Disable { person } => {
+            let n = admin.set_disabled(&person, true)?;
+            println!("已停用账号 {person}，结束登录 {n} 个");
+        }
+        UserCmd::Enable { person } => {
+            admin.set_disabled(&person, false)?;
+            println!("已启用账号 {person}");
+        }
+        UserCmd::ResetPassword { person } => {
+            let pw = password(&format!("账号 {person} 的新密码"))?;
+            let n = admin.reset_password(&person, &pw)?;
+            println!("已重设账号 {person} 的密码，结束登录 {n} 个");
+        }
+        UserCmd::EndSessions { person } => {
+            let n = admin.end_sessions(&person)?;
+            println!("已结束账号 {person} 的登录 {n} 个");
+        }
+    }
+    Ok(())
+}
+
+fn device_cmd(admin: &Admin<'_>, cmd: DeviceCmd) -> Result<()> {
+    let (id, decision, done) = match cmd {
+        DeviceCmd::List { status } => {
+            for e in admin.devices(status.as_deref())? {
+                println!(
+                    "{}\t{}\t{}（{}）\t指纹 {}\t{}\t{}",
+                    e.id, e.person, e.device_name, e.device, e.fingerprint, e.status, e.created_at
+                );
+            }
+            return Ok(());
+        }
+        DeviceCmd::Approve { id } => (id, "approve", "已批准"),
+        DeviceCmd::Reject { id } => (id, "reject", "已拒绝"),
+        DeviceCmd::Revoke { id } => (id, "revoke", "已吊销"),
+    };
+    let e = admin.decide_device(&id, decision)?;
+    println!(
+        "{done} {} 的设备 {}（指纹 {}）",
+        e.person, e.device_name, e.fingerprint
+    );
+    Ok(())
+}
+
+fn import_people(admin: &Admin<'_>, file: &Path, dry_run: bool) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("无法读取文件 {}", file.display()))?;
+    // Checked first: no PIN is asked for a file with errors.
+    let check = admin.import_people(&bytes, "", "", true)?;
+    for e in &check.errors {
+        let at = if e.row == 0 {
+            "文件".to_string()
+        } else {
+            format!("第 {} 行", e.row)
+        };
+        if e.column.is_empty() {
+            println!("{at}：{}", e.message);
+        } else {
+            println!("{at} {}“{}”：{}", e.column, e.value, e.message);
+        }
+    }
+    if !check.errors.is_empty() {
+        anyhow::bail!(
+            "文件有 {} 处错误，未导入任何人员：请改正后重新导入",
+            check.errors.len()
+        );
+    }
+    println!(
+        "检查通过：{} 行，{} 人（新增 {}，更新 {}）",
+        check.rows,
+        check.people,
+        check.added.len(),
+        check.updated.len()
+    );
+    if dry_run {
+        return Ok(());
+    }
+    let pin = pin(&admin.account)?;
+    let pw = password("新账号的初始密码")?;
+    let r = admin.import_people(&bytes, &pin, &pw, false)?;
+    if !r.errors.is_empty() {
+        anyhow::bail!("文件有错误，未导入：请先用 --dry-run 检查");
+    }
+    println!(
+        "已导入并发布规则数据第 {} 版；新建账号 {} 个；各派出所下次同步时取得",
+        r.version.unwrap_or_default(),
+        r.accounts_created.len()
+    );
+    Ok(())
+}
+
 fn json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("无法读取{what}文件 {}", path.display()))?;
@@ -79,6 +279,17 @@ fn json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
 pub fn run(cfg: &Config, cmd: AdminCmd) -> Result<()> {
     let db = server::open_db(cfg)?;
     match cmd {
+        AdminCmd::User { cmd, account } => {
+            user_cmd(&Admin::by_account(db.as_ref(), &account)?, cmd)
+        }
+        AdminCmd::Device { cmd, account } => {
+            device_cmd(&Admin::by_account(db.as_ref(), &account)?, cmd)
+        }
+        AdminCmd::ImportPeople {
+            file,
+            account,
+            dry_run,
+        } => import_people(&Admin::by_account(db.as_ref(), &account)?, &file, dry_run),
         AdminCmd::RegistryKey { account, kdf: k } => {
             let pin = pin(&account)?;
             let fp = publish::create_admin_key(db.as_ref(), &account, &pin, kdf(&k)?)?;

@@ -252,13 +252,10 @@ async fn create_user(
     Auth(c): Auth,
     JsonBody(req): JsonBody<CreateUserRequest>,
 ) -> Result<StatusCode, ApiError> {
-    if !c.is_admin {
-        return Err(ApiError::new(
-            ErrorCode::NotAdmin,
-            "只有系统管理员可以创建账号",
-        ));
-    }
-    blocking(move || hub.create_user(&req.person, &req.password, req.is_admin)).await?;
+    blocking(move || {
+        crate::admin::Admin::of(&hub, &c)?.create_user(&req.person, &req.password, req.is_admin)
+    })
+    .await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -270,15 +267,9 @@ async fn revoke_sessions(
     Auth(c): Auth,
     JsonBody(req): JsonBody<RevokeRequest>,
 ) -> Result<Json<RevokeResponse>, ApiError> {
-    if !c.is_admin {
-        return Err(ApiError::new(
-            ErrorCode::NotAdmin,
-            "只有系统管理员可以注销他人登录",
-        ));
-    }
     blocking(move || {
         Ok(Json(RevokeResponse {
-            revoked: hub.revoke_sessions_of(&req.person)?,
+            revoked: crate::admin::Admin::of(&hub, &c)?.end_sessions(&req.person)?,
         }))
     })
     .await

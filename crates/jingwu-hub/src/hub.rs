@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::clock::{check_device_time, hub_now, HubKey};
 use crate::db::{
-    EnrolmentRow, EventRow, EventTx, HubDb, NewEvent, SessionRow, UploadBegin, UploadRow, UserRow,
+    EnrolmentRow, EventRow, EventTx, HubDb, NewEvent, SessionRow, UploadBegin, UploadRow,
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::group::{GroupCommit, PendingPush, Slot};
@@ -494,31 +494,7 @@ impl Hub {
         password: &str,
         is_admin: bool,
     ) -> Result<(), ApiError> {
-        let person = person.trim();
-        if person.is_empty()
-            || person.len() > 64
-            || person.chars().any(|c| c.is_control() || c.is_whitespace())
-        {
-            return Err(ApiError::new(
-                ErrorCode::BadPerson,
-                "账号须为 1–64 个非空白字符",
-            ));
-        }
-        check_password_strength(password)?;
-        let row = UserRow {
-            person: person.to_string(),
-            password_hash: hash_password(password)?,
-            is_admin,
-            disabled: false,
-            created_at: crate::now_rfc3339(),
-        };
-        if !self.db.insert_user(&row)? {
-            return Err(ApiError::new(
-                ErrorCode::UserExists,
-                format!("账号 {person} 已存在"),
-            ));
-        }
-        Ok(())
+        crate::admin::create_account(self.db.as_ref(), person, password, is_admin)
     }
 
     /// Logs in with a password; returns a new session token. As
@@ -863,48 +839,21 @@ impl Hub {
         id: &str,
         decision: &str,
     ) -> Result<Enrolment, ApiError> {
-        if !caller.is_admin {
-            return Err(ApiError::new(
-                ErrorCode::NotAdmin,
-                "只有系统管理员可以审批设备",
-            ));
-        }
-        let e = self
-            .db
-            .enrolment(id)?
-            .ok_or_else(|| ApiError::not_found("没有该设备登记"))?;
-        let (from, to) = match decision {
-            "approve" => ("pending", "approved"),
-            "reject" => ("pending", "rejected"),
-            "revoke" => ("approved", "revoked"),
-            _ => {
-                return Err(ApiError::new(
-                    ErrorCode::BadDecision,
-                    "操作应为 approve、reject 或 revoke",
-                ))
-            }
-        };
-        if !self
-            .db
-            .decide_enrolment(id, from, to, &caller.person, &crate::now_rfc3339())?
-        {
-            return Err(ApiError::new(
-                ErrorCode::EnrolmentState,
-                format!("该登记当前状态为 {}，不能执行此操作", e.status),
-            ));
-        }
-        if to == "revoked" {
-            if let Ok(mut k) = self.keys.write() {
-                k.remove(&(e.person.clone(), e.fingerprint.clone()));
-            }
-            if let Ok(mut d) = self.devices.write() {
-                d.remove(&(e.person.clone(), e.fingerprint.clone()));
-            }
-        }
-        self.db
-            .enrolment(id)?
+        crate::admin::Admin::of(self, caller)?
+            .decide_device(id, decision)
             .map(Enrolment::from)
-            .ok_or_else(|| ApiError::not_found("没有该设备登记"))
+    }
+
+    /// Forgets a revoked key at once (other hub processes within
+    /// `KEY_TTL`).
+    pub(crate) fn forget_key(&self, person: &str, fingerprint: &str) {
+        let k = (person.to_string(), fingerprint.to_string());
+        if let Ok(mut c) = self.keys.write() {
+            c.remove(&k);
+        }
+        if let Ok(mut d) = self.devices.write() {
+            d.remove(&k);
+        }
     }
 
     /// An approved key, from the cache or the database.

@@ -3,6 +3,7 @@
 //! the case at its current step, the chain head), stores it durably, and
 //! pushes it live to the desktops allowed to see it.
 
+pub mod admin;
 pub mod clock;
 pub mod db;
 pub mod disk;

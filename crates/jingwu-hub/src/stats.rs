@@ -134,7 +134,7 @@ fn read_csv(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
     Ok(rows)
 }
 
-fn read_xlsx(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
+pub(crate) fn read_xlsx(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
     use calamine::{Data, Reader as _};
     let mut wb = calamine::Xlsx::new(std::io::Cursor::new(bytes))
         .map_err(|e| format!("无法读取 xlsx 文件：{e}"))?;

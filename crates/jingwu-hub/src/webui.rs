@@ -94,7 +94,7 @@ enum CommandKind {
 /// The largest body of a UI command: 64 KB, except an import's, which
 /// carries its file as base64.
 fn body_limit(command: &str) -> usize {
-    if command == "incident_import" {
+    if ["incident_import", "admin_import_people", "admin_publish"].contains(&command) {
         IMPORT_BODY
     } else {
         64 * 1024
@@ -122,6 +122,14 @@ pub fn routes(hub: AppState, secure: bool) -> Router {
         .route(
             "/api/ui/incident_import",
             post(import_command).layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY)),
+        )
+        .route(
+            "/api/ui/admin_import_people",
+            post(import_people_command).layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY)),
+        )
+        .route(
+            "/api/ui/admin_publish",
+            post(publish_command).layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY)),
         )
         .with_state(UiState { hub, secure })
 }
@@ -291,6 +299,32 @@ async fn import_command(
 ) -> Response {
     let crate::http::Peer(source) = peer;
     match run(st, "incident_import".into(), source, headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn import_people_command(
+    State(st): State<UiState>,
+    peer: crate::http::Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let crate::http::Peer(source) = peer;
+    match run(st, "admin_import_people".into(), source, headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn publish_command(
+    State(st): State<UiState>,
+    peer: crate::http::Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let crate::http::Peer(source) = peer;
+    match run(st, "admin_publish".into(), source, headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -503,6 +537,80 @@ fn answer(hub: &Hub, caller: &Caller, command: &str, body: &Value) -> Result<Val
         "save_query" => stats_command(hub, caller, command, body),
         "delete_query" => stats_command(hub, caller, command, body),
         "incident_import" => stats_command(hub, caller, command, body),
+        // 系统管理 (crate::admin; each passes its one gate first).
+        "admin_users" => admin_command(hub, caller, command, body),
+        "admin_user_create" => admin_command(hub, caller, command, body),
+        "admin_user_disable" => admin_command(hub, caller, command, body),
+        "admin_user_enable" => admin_command(hub, caller, command, body),
+        "admin_reset_password" => admin_command(hub, caller, command, body),
+        "admin_end_sessions" => admin_command(hub, caller, command, body),
+        "admin_devices" => admin_command(hub, caller, command, body),
+        "admin_device_decide" => admin_command(hub, caller, command, body),
+        "admin_registry" => admin_command(hub, caller, command, body),
+        "admin_import_people" => admin_command(hub, caller, command, body),
+        "admin_publish" => admin_command(hub, caller, command, body),
+        _ => Err(ApiError::not_found("没有这个操作")),
+    }
+}
+
+// ----- 系统管理 ---------------------------------------------------------
+
+fn admin_command(
+    hub: &Hub,
+    caller: &Caller,
+    command: &str,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let admin = crate::admin::Admin::of(hub, caller)?;
+    let person = || str_arg(body, "person", "账号（person）");
+    match command {
+        "admin_users" => to_json(&admin.users()?),
+        "admin_user_create" => {
+            let p = person()?;
+            let password = str_arg(body, "password", "密码（password）")?;
+            let is_admin = bool_arg(body, "isAdmin", "系统管理员（isAdmin）")?;
+            admin.create_user(&p, &password, is_admin)?;
+            Ok(json!({"person": p.trim()}))
+        }
+        "admin_user_disable" => Ok(json!({"ended": admin.set_disabled(&person()?, true)?})),
+        "admin_user_enable" => Ok(json!({"ended": admin.set_disabled(&person()?, false)?})),
+        "admin_reset_password" => {
+            let p = person()?;
+            let password = str_arg(body, "password", "新密码（password）")?;
+            Ok(json!({"ended": admin.reset_password(&p, &password)?}))
+        }
+        "admin_end_sessions" => Ok(json!({"ended": admin.end_sessions(&person()?)?})),
+        "admin_devices" => {
+            let status = opt_str_arg(body, "status", "状态（status）")?;
+            to_json(&admin.devices(status.as_deref())?)
+        }
+        "admin_device_decide" => {
+            let id = str_arg(body, "id", "登记编号（id）")?;
+            let decision = str_arg(body, "decision", "操作（decision）")?;
+            to_json(&admin.decide_device(&id, &decision)?)
+        }
+        "admin_registry" => to_json(&admin.registry_versions()?),
+        "admin_publish" => {
+            let kind = str_arg(body, "kind", "发布内容（kind）")?;
+            let text = str_arg(body, "json", "文件内容（json）")?;
+            let note = opt_str_arg(body, "note", "说明（note）")?.unwrap_or_default();
+            let pin = pin_arg(body)?;
+            to_json(&admin.publish(&kind, &text, &note, &pin)?)
+        }
+        "admin_import_people" => {
+            let data = str_arg(body, "dataB64", "文件内容（dataB64）")?;
+            let dry_run = bool_arg(body, "dryRun", "只检查（dryRun）")?;
+            let (pin, password) = if dry_run {
+                (String::new(), String::new())
+            } else {
+                (
+                    pin_arg(body)?,
+                    opt_str_arg(body, "password", "初始密码（password）")?.unwrap_or_default(),
+                )
+            };
+            let bytes = crate::stats::decode_upload(&data)?;
+            to_json(&admin.import_people(&bytes, &pin, &password, dry_run)?)
+        }
         _ => Err(ApiError::not_found("没有这个操作")),
     }
 }

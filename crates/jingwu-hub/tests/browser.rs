@@ -818,3 +818,127 @@ async fn stats_110_in_a_browser() {
     );
     drop(hub);
 }
+
+/// The administration console in a browser (`tests/browser/admin.mjs`):
+/// the real hub binary over TLS with the Leishan demo; the administrator
+/// creates an account, approves a station's pending device (the
+/// fingerprint the station shows), uploads 30 people in xlsx with 2 bad
+/// rows (2 errors, nothing imported), then the fixed file (registry
+/// version 2, 30 accounts), and publishes a new workflow version from its
+/// JSON file (version 3). Screenshots go to `test-artifacts/browser-admin/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admin_console_in_a_browser() {
+    use crate::admin::{people_xlsx, FIRST_NEW, INITIAL_PASSWORD, NEW_PEOPLE};
+    let place = HubPlace::new(Backend::Sqlite);
+    let dir = place.dir.path().to_path_buf();
+    hub_cli(
+        &place,
+        &["demo", "--kdf", "test"],
+        &[("JINGWU_DEMO_PASSWORD", PASSWORD), ("JINGWU_DEMO_PIN", PIN)],
+    );
+    let bad = dir.join("people-bad.xlsx");
+    let good = dir.join("people.xlsx");
+    std::fs::write(&bad, people_xlsx(true)).unwrap();
+    std::fs::write(&good, people_xlsx(false)).unwrap();
+    // A new version of the first workflow, as a JSON file.
+    let workflow = dir.join("workflow.json");
+    let (wf_id, wf_version) = {
+        let reg = jingwu_hub::server::registry(place.open_db().as_ref()).unwrap();
+        let mut wf = reg.workflows().next().unwrap().clone();
+        wf.version = reg.workflow_latest(&wf.id).unwrap().version + 1;
+        std::fs::write(&workflow, serde_json::to_string(&vec![wf.clone()]).unwrap()).unwrap();
+        (wf.id, wf.version)
+    };
+
+    let hub = HubProcess::start(&place, true);
+    let fp = hub.fingerprint.clone().unwrap();
+    // A station enrolling: its device waits for the administrator.
+    let (st, _st_dir) = station(&hub.url, &fp, OFFICER).await;
+    let device_fp = st
+        .store
+        .key(OFFICER)
+        .unwrap()
+        .unwrap()
+        .public_key
+        .fingerprint();
+    let db = || place.open_db();
+    let new_person = "052699";
+
+    let shots_dir = shots("browser-admin");
+    let _ = std::fs::remove_dir_all(&shots_dir);
+    let mut script = Script::start(
+        "admin.mjs",
+        &hub.url,
+        &place,
+        &[
+            ("SHOTS", shots_dir.display().to_string()),
+            ("ADMIN", "admin".to_string()),
+            ("ADMIN_PIN", PIN.to_string()),
+            ("NEW_PERSON", new_person.to_string()),
+            ("DEVICE_PERSON", OFFICER.to_string()),
+            ("DEVICE_FP", device_fp.clone()),
+            ("BAD_XLSX", bad.display().to_string()),
+            ("GOOD_XLSX", good.display().to_string()),
+            ("INITIAL_PASSWORD", INITIAL_PASSWORD.to_string()),
+            ("WORKFLOW_JSON", workflow.display().to_string()),
+        ],
+    );
+    let new_ids: Vec<String> = (0..NEW_PEOPLE)
+        .map(|n| format!("0{}", FIRST_NEW + n))
+        .collect();
+    let mut done = false;
+    while let Some(line) = script.lines.recv().await {
+        eprintln!("[admin browser] {line}");
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("ACCOUNT_CREATED"), Some(p)) => {
+                assert_eq!(p, new_person);
+                assert!(db()
+                    .user(p)
+                    .unwrap()
+                    .is_some_and(|u| !u.disabled && !u.is_admin));
+                script.say("CHECKED");
+            }
+            (Some("DEVICE_APPROVED"), Some(id)) => {
+                let e = db().enrolment(id).unwrap().unwrap();
+                assert_eq!(
+                    (e.person.as_str(), e.status.as_str(), e.fingerprint.as_str()),
+                    (OFFICER, "approved", device_fp.as_str())
+                );
+                assert_eq!(e.decided_by.as_deref(), Some("admin"));
+                script.say("CHECKED");
+            }
+            (Some("IMPORT_NONE"), _) => {
+                let d = db();
+                assert_eq!(jingwu_hub::publish::latest_version(d.as_ref()).unwrap(), 1);
+                assert!(new_ids.iter().all(|id| d.user(id).unwrap().is_none()));
+                script.say("CHECKED");
+            }
+            (Some("IMPORT_DONE"), _) => {
+                let d = db();
+                assert_eq!(jingwu_hub::publish::latest_version(d.as_ref()).unwrap(), 2);
+                let reg = jingwu_hub::server::registry(d.as_ref()).unwrap();
+                for id in &new_ids {
+                    assert!(reg.org.person(id).is_some(), "{id} published");
+                    assert!(d.user(id).unwrap().is_some(), "{id} account");
+                }
+                script.say("CHECKED");
+            }
+            (Some("PUBLISHED"), _) => {
+                let d = db();
+                assert_eq!(jingwu_hub::publish::latest_version(d.as_ref()).unwrap(), 3);
+                let reg = jingwu_hub::server::registry(d.as_ref()).unwrap();
+                assert_eq!(reg.workflow_latest(&wf_id).unwrap().version, wf_version);
+                script.say("CHECKED");
+            }
+            (Some("DONE"), _) => done = true,
+            _ => {}
+        }
+    }
+    let status = script.child.wait().unwrap();
+    assert!(
+        status.success() && done,
+        "the admin console browser run failed"
+    );
+    drop(hub);
+}

@@ -2,12 +2,14 @@
 //! 127.0.0.1:5432 (database `test`, a fresh schema per test): the whole
 //! 户口变更 chain across station clients with the live channel, offline
 //! convergence, the decision race, durability under SIGKILL, bad input,
-//! sessions, attachments, the seal registry, the public status page and the
-//! result SMS, and the real binaries over TLS on loopback.
+//! sessions, the administration console, attachments, the seal registry,
+//! the public status page and the result SMS, and the real binaries over
+//! TLS on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
+mod admin;
 mod attachments;
 mod bad_input;
 mod browser;

@@ -101,10 +101,9 @@ async fn leader_above_pulls_and_is_reminded(backend: Backend) {
     assert!(deputy.st.store.case(&case).unwrap().is_some());
     other.sync().await;
     assert!(other.st.store.case(&case).unwrap().is_none());
-    let due = state
-        .step_deadline(&hub.reg(), hub.reg().calendar())
-        .unwrap();
-    let from = remind_from(due, hub.reg().calendar());
+    let reg = hub.reg();
+    let due = state.step_deadline(&reg, reg.calendar()).unwrap();
+    let from = remind_from(due, reg.calendar());
     for (now, kind) in [
         (from, AlertKind::DueSoon),
         (due + time::Duration::seconds(1), AlertKind::Overdue),

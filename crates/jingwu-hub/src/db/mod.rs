@@ -309,6 +309,11 @@ pub trait HubDb: Send + Sync + 'static {
     fn insert_user(&self, u: &UserRow) -> DbResult<bool>;
     fn user(&self, person: &str) -> DbResult<Option<UserRow>>;
     fn users(&self) -> DbResult<Vec<UserRow>>;
+    /// Disables or enables an account; `false` when there is none.
+    fn set_user_disabled(&self, person: &str, disabled: bool) -> DbResult<bool>;
+    /// Replaces an account's password (Argon2id PHC string); `false` when
+    /// there is no such account.
+    fn set_password_hash(&self, person: &str, password_hash: &str) -> DbResult<bool>;
 
     fn insert_session(&self, s: &SessionRow) -> DbResult<()>;
     fn session(&self, token_hash: &str) -> DbResult<Option<SessionRow>>;

@@ -946,6 +946,26 @@ impl<B: Backend> HubDb for Store<B> {
         })
     }
 
+    fn set_user_disabled(&self, person: &str, disabled: bool) -> DbResult<bool> {
+        self.b.write(|c| {
+            let n = c.execute(
+                "UPDATE users SET disabled=$2 WHERE person=$1",
+                args![person, disabled],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn set_password_hash(&self, person: &str, password_hash: &str) -> DbResult<bool> {
+        self.b.write(|c| {
+            let n = c.execute(
+                "UPDATE users SET password_hash=$2 WHERE person=$1",
+                args![person, password_hash],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
     fn insert_session(&self, s: &SessionRow) -> DbResult<()> {
         self.b.write(|c| {
             c.execute(

@@ -447,7 +447,17 @@ fn users_sessions_enrolments(s: &Scratch) {
     assert!(db.insert_user(&u1).unwrap());
     assert_eq!(db.user("p2").unwrap(), Some(u.clone()));
     assert_eq!(db.user("p3").unwrap(), None);
-    assert_eq!(db.users().unwrap(), vec![u1, u]);
+    assert_eq!(db.users().unwrap(), vec![u1, u.clone()]);
+    // An administrator's changes: enable / disable, a new password.
+    assert!(db.set_user_disabled("p1", false).unwrap());
+    assert!(!db.user("p1").unwrap().unwrap().disabled);
+    assert!(db.set_user_disabled("p1", true).unwrap());
+    assert!(db.user("p1").unwrap().unwrap().disabled);
+    assert!(!db.set_user_disabled("p3", true).unwrap());
+    assert!(db.set_password_hash("p2", "$argon2id$y").unwrap());
+    assert_eq!(db.user("p2").unwrap().unwrap().password_hash, "$argon2id$y");
+    assert!(!db.set_password_hash("p3", "$argon2id$y").unwrap());
+    assert!(db.set_password_hash("p2", &u.password_hash).unwrap());
 
     let sess = SessionRow {
         token_hash: "t1".into(),
