@@ -21,13 +21,8 @@
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { closeInput, env, say, waitFor } from "./kit.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`missing ${k}`);
-  return v;
-};
 const HUB = env("HUB_URL");
 const SPKI = env("SPKI");
 const PASSWORD = env("PASSWORD");
@@ -43,15 +38,6 @@ const INITIAL_PASSWORD = env("INITIAL_PASSWORD");
 const WORKFLOW_JSON = env("WORKFLOW_JSON");
 const TIMEOUT = 30000;
 
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-async function waitFor(word) {
-  for (;;) {
-    const { value, done } = await lines.next();
-    if (done) throw new Error(`stdin closed while waiting for ${word}`);
-    if (value.trim() === word) return;
-  }
-}
-const say = (line) => console.log(line);
 
 mkdirSync(SHOTS, { recursive: true });
 const problems = [];
@@ -200,6 +186,6 @@ try {
   process.exitCode = 1;
 } finally {
   await browser.close();
-  lines.return?.();
+  closeInput();
   process.stdin.destroy();
 }

@@ -14,13 +14,8 @@ import { chromium } from "playwright-core";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { closeInput, env, say, waitFor } from "./kit.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`missing ${k}`);
-  return v;
-};
 const HUB = env("HUB_URL");
 const SPKI = env("SPKI");
 const PERSON = env("PERSON");
@@ -33,15 +28,6 @@ const CHECK_BAD = process.env.CHECK_BAD === "1";
 const SUPERVISE = process.env.SUPERVISE === "1";
 const TIMEOUT = 30000;
 
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-async function waitFor(word) {
-  for (;;) {
-    const { value, done } = await lines.next();
-    if (done) throw new Error(`stdin closed while waiting for ${word}`);
-    if (value.trim() === word) return;
-  }
-}
-const say = (word) => console.log(word);
 
 mkdirSync(SHOTS, { recursive: true });
 const profile = mkdtempSync(join(tmpdir(), "jingwu-chromium-"));
@@ -239,6 +225,6 @@ try {
 } finally {
   await context.close();
   rmSync(profile, { recursive: true, force: true });
-  lines.return?.();
+  closeInput();
   process.stdin.destroy();
 }

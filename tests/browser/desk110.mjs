@@ -16,13 +16,8 @@
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { closeInput, env, say, waitFor } from "./kit.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`missing ${k}`);
-  return v;
-};
 const HUB = env("HUB_URL");
 const SPKI = env("SPKI");
 const PASSWORD = env("PASSWORD");
@@ -39,15 +34,6 @@ const PHONE = "13985506666";
 const SUMMARY = "报警人称家中被盗，保险柜被撬开，丢失现金约两千元";
 const WORD = "保险柜";
 
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-async function waitFor(word) {
-  for (;;) {
-    const { value, done } = await lines.next();
-    if (done) throw new Error(`stdin closed while waiting for ${word}`);
-    if (value.trim() === word) return;
-  }
-}
-const say = (line) => console.log(line);
 
 mkdirSync(SHOTS, { recursive: true });
 const problems = [];
@@ -434,6 +420,6 @@ try {
   process.exitCode = 1;
 } finally {
   await browser.close();
-  lines.return?.();
+  closeInput();
   process.stdin.destroy();
 }

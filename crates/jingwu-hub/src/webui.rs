@@ -112,26 +112,34 @@ struct UiState {
 
 /// The browser UI's routes. `secure`: the hub is served over TLS (the
 /// cookie is then marked Secure).
+/// The commands that carry a file (as base64): each on a route of its own
+/// for a larger body limit.
+const FILE_COMMANDS: [&str; 3] = ["incident_import", "admin_import_people", "admin_publish"];
+
 pub fn routes(hub: AppState, secure: bool) -> Router {
-    Router::new()
+    let mut r = Router::new()
         .route("/", get(index))
         .route("/{file}", get(file))
         .route("/vendor/{file}", get(vendor_file))
-        .route("/api/ui/{command}", post(command))
-        // Only the import takes a large body (its file, as base64).
-        .route(
-            "/api/ui/incident_import",
-            post(import_command).layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY)),
-        )
-        .route(
-            "/api/ui/admin_import_people",
-            post(import_people_command).layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY)),
-        )
-        .route(
-            "/api/ui/admin_publish",
-            post(publish_command).layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY)),
-        )
-        .with_state(UiState { hub, secure })
+        .route("/api/ui/{command}", post(command));
+    for name in FILE_COMMANDS {
+        r = r.route(
+            &format!("/api/ui/{name}"),
+            post(
+                move |State(st): State<UiState>,
+                      crate::http::Peer(source): crate::http::Peer,
+                      headers: HeaderMap,
+                      body: Bytes| async move {
+                    match run(st, name.into(), source, headers, body).await {
+                        Ok(r) => r,
+                        Err(e) => e.into_response(),
+                    }
+                },
+            )
+            .layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY)),
+        );
+    }
+    r.with_state(UiState { hub, secure })
 }
 
 fn content_type(path: &str) -> &'static str {
@@ -285,46 +293,6 @@ async fn command(
     body: Bytes,
 ) -> Response {
     match run(st, command, source, headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
-}
-
-/// `POST /api/ui/incident_import` (its own route for its body limit).
-async fn import_command(
-    State(st): State<UiState>,
-    peer: crate::http::Peer,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let crate::http::Peer(source) = peer;
-    match run(st, "incident_import".into(), source, headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn import_people_command(
-    State(st): State<UiState>,
-    peer: crate::http::Peer,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let crate::http::Peer(source) = peer;
-    match run(st, "admin_import_people".into(), source, headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn publish_command(
-    State(st): State<UiState>,
-    peer: crate::http::Peer,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let crate::http::Peer(source) = peer;
-    match run(st, "admin_publish".into(), source, headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
