@@ -330,10 +330,7 @@ async fn registry_digest(
     Auth(_c): Auth,
 ) -> Result<Json<jingwu_proto::RegistryDigest>, ApiError> {
     blocking(move || {
-        let all = hub.registry_versions(0)?;
-        let last = all
-            .last()
-            .ok_or_else(|| ApiError::not_found("县局尚未发布规则数据"))?;
+        let last = hub.registry_latest()?;
         Ok(Json(jingwu_proto::RegistryDigest {
             version: last.version,
             digest: last.digest(),

@@ -400,22 +400,29 @@ impl Hub {
         Ok(true)
     }
 
+    /// The newest published version, after taking it if this process had
+    /// not loaded it (a station's sync asks this first).
+    pub fn registry_latest(&self) -> Result<jingwu_core::published::SignedRegistry, ApiError> {
+        self.refresh_registry()?;
+        crate::publish::latest(self.db.as_ref())
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NotFound,
+                    "县局尚未发布规则数据：请系统管理员运行 `jingwu-hub admin publish-registry`",
+                )
+            })
+    }
+
     /// The published versions after `after`, oldest first (the station's
     /// sync), after taking any newer one.
     pub fn registry_versions(
         &self,
         after: u32,
     ) -> Result<Vec<jingwu_core::published::SignedRegistry>, ApiError> {
-        self.refresh_registry()?;
-        let chain = crate::publish::chain(self.db.as_ref())
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        if chain.is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::NotFound,
-                "县局尚未发布规则数据：请系统管理员运行 `jingwu-hub admin publish-registry`",
-            ));
-        }
-        Ok(chain.into_iter().filter(|s| s.version > after).collect())
+        self.registry_latest()?;
+        crate::publish::chain_after(self.db.as_ref(), after)
+            .map_err(|e| ApiError::internal(e.to_string()))
     }
 
     /// Starts the live publisher (needs a tokio runtime): it follows the

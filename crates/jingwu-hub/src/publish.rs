@@ -44,18 +44,31 @@ pub fn latest_version(db: &dyn HubDb) -> anyhow::Result<u32> {
 
 /// Every published version, oldest first.
 pub fn chain(db: &dyn HubDb) -> anyhow::Result<Vec<SignedRegistry>> {
+    chain_after(db, 0)
+}
+
+/// The published versions after `after`, oldest first (a station's sync
+/// reads only what it lacks).
+pub fn chain_after(db: &dyn HubDb, after: u32) -> anyhow::Result<Vec<SignedRegistry>> {
     let n = latest_version(db)?;
-    let mut out = Vec::with_capacity(n as usize);
-    for v in 1..=n {
-        let Some(json) = db.meta_get(&doc_meta(v))? else {
-            anyhow::bail!("数据库缺少规则数据第 {v} 版");
-        };
-        out.push(
-            serde_json::from_str(&json)
-                .map_err(|e| anyhow::anyhow!("数据库中的规则数据第 {v} 版格式有误：{e}"))?,
-        );
+    (after + 1..=n).map(|v| version(db, v)).collect()
+}
+
+/// Published version `v`.
+fn version(db: &dyn HubDb, v: u32) -> anyhow::Result<SignedRegistry> {
+    let Some(json) = db.meta_get(&doc_meta(v))? else {
+        anyhow::bail!("数据库缺少规则数据第 {v} 版");
+    };
+    serde_json::from_str(&json)
+        .map_err(|e| anyhow::anyhow!("数据库中的规则数据第 {v} 版格式有误：{e}"))
+}
+
+/// The newest published version, if any.
+pub fn latest(db: &dyn HubDb) -> anyhow::Result<Option<SignedRegistry>> {
+    match latest_version(db)? {
+        0 => Ok(None),
+        v => version(db, v).map(Some),
     }
-    Ok(out)
 }
 
 /// The hub's rules: the published chain, checked like a station checks
