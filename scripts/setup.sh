@@ -35,6 +35,11 @@ PACKAGES=(
   sqlite3 python3-venv
   # scanimage: direct scanning through SANE (jingwu-station scan --sane)
   sane-utils
+  # cross builds (docs/platforms.md): Windows x86_64 with mingw-w64, its
+  # NSIS installer (makensis) and Wine to run both in the tests; 信创 Arm64
+  # with the aarch64 cross compiler and qemu-user to run the binaries
+  gcc-mingw-w64-x86-64 nsis wine wine64
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 )
 
 missing=()
@@ -68,6 +73,13 @@ if [ "$have" -lt "$need" ]; then
   echo "Rust 版本过旧（$(rustc --version)），需要 1.$need 或更新。" >&2
   exit 1
 fi
+# The cross targets' standard libraries (rustup; nothing else downloads).
+for t in x86_64-pc-windows-gnu aarch64-unknown-linux-gnu; do
+  if ! rustup target list --installed 2>/dev/null | grep -qx "$t"; then
+    echo "==> 安装 Rust 目标 $t"
+    rustup target add "$t"
+  fi
+done
 # tauri-driver (WebDriver for Tauri apps) from crates.io, pinned.
 TAURI_DRIVER_VERSION=2.1.0
 if ! cargo install --list 2>/dev/null | grep -q "^tauri-driver v$TAURI_DRIVER_VERSION:"; then
