@@ -58,5 +58,6 @@ phase "desktop window under Xvfb"
 # Same feature set as the workspace test build, so nothing recompiles.
 cargo build --locked --workspace --bins
 bash src-tauri/smoke.sh "$CARGO_TARGET_DIR/debug/jingwu" "$ARTIFACTS/desktop-start.png"
-phase "desktop smoke test done"
+phase "信创 Arm64 under qemu-user"
+bash scripts/test-arm64.sh
 echo "==> all tests passed in $SECONDS s; artefacts in $ARTIFACTS"
