@@ -121,7 +121,11 @@ pub fn create_admin_key(
     let mut rng = getrandom::SysRng;
     let key = SoftwareKey::generate(&mut rng)?;
     let sealed = key.seal(pin, kdf, &mut rng)?;
-    db.meta_set(&key_meta(account), &serde_json::to_string(&sealed)?)?;
+    // Keys are only ever added: a second key made at the same time loses.
+    let json = serde_json::to_string(&sealed)?;
+    if db.meta_init(&key_meta(account), &json)? != json {
+        anyhow::bail!("管理员 {account} 已有规则数据签名密钥（密钥只增不换）");
+    }
     let mut accounts = key_accounts(db)?;
     accounts.push(account.to_string());
     db.meta_set(KEYS_META, &serde_json::to_string(&accounts)?)?;
@@ -199,7 +203,14 @@ pub fn publish(
     let signed = doc.sign(&key)?;
     chain.push(signed.clone());
     verified_registry(&chain, None).map_err(|e| anyhow::anyhow!("未发布：{e}"))?;
-    db.meta_set(&doc_meta(version), &serde_json::to_string(&signed)?)?;
+    // The version number is taken by storing its document only where none
+    // is: of two publications at once, the second is refused whole.
+    let json = serde_json::to_string(&signed)?;
+    if db.meta_init(&doc_meta(version), &json)? != json {
+        anyhow::bail!(
+            "未发布：另一次发布刚刚占用了第 {version} 版规则数据，请查看最新版本后重新发布"
+        );
+    }
     db.meta_set(VERSION_META, &version.to_string())?;
     Ok(signed)
 }

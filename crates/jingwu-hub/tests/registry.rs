@@ -269,3 +269,61 @@ async fn second_county(backend: Backend) {
 }
 
 crate::both_backends!(a_second_county_end_to_end, second_county);
+
+/// Administrators publishing at the same instant never share a version
+/// number: each publication gets its own, or is refused whole and says
+/// why; the chain stays one that every station accepts.
+async fn concurrent_publications(backend: Backend) {
+    let place = HubPlace::new(backend);
+    place.init(&[]);
+    let db = place.open_db();
+    let now = jingwu_hub::now_rfc3339();
+    let n = 4;
+    let barrier = Arc::new(std::sync::Barrier::new(n));
+    let results: Vec<Result<u32, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let db = db.clone();
+                let barrier = barrier.clone();
+                let now = now.clone();
+                s.spawn(move || {
+                    let changes = Changes {
+                        note: format!("第 {i} 次同时发布"),
+                        ..Changes::default()
+                    };
+                    barrier.wait();
+                    publish::publish(db.as_ref(), "admin", "Admin-PIN-2468", changes, &now)
+                        .map(|r| r.version)
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut published: Vec<u32> = results.iter().filter_map(|r| r.clone().ok()).collect();
+    published.sort_unstable();
+    assert!(!published.is_empty(), "{results:?}");
+    let before = published.len();
+    published.dedup();
+    assert_eq!(
+        published.len(),
+        before,
+        "two publications share a version: {results:?}"
+    );
+    for e in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(e.contains("另一次发布刚刚占用了第"), "{e}");
+    }
+    assert_eq!(
+        publish::latest_version(db.as_ref()).unwrap() as usize,
+        1 + before
+    );
+    let chain = publish::chain(db.as_ref()).unwrap();
+    let anchor = chain[0].digest();
+    let reg = jingwu_core::published::verified_registry(&chain, Some(&anchor)).unwrap();
+    assert_eq!(reg.published_version(), Some(1 + before as u32));
+}
+
+crate::both_backends!(
+    publications_at_once_never_share_a_version,
+    concurrent_publications
+);
