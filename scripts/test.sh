@@ -25,6 +25,9 @@ if [ -z "${CARGO_TARGET_DIR:-}" ]; then
   fi
 fi
 export CARGO_TARGET_DIR
+# Incremental state is kept per crate and clone path: a new clone cannot
+# reuse it, so CI does not write it.
+export CARGO_INCREMENTAL=0
 mkdir -p "$CARGO_TARGET_DIR"
 free_kb=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR==2 {print $4}')
 if [ "$own_cache" = 1 ] && [ "$free_kb" -lt $((25 * 1024 * 1024)) ]; then
