@@ -58,5 +58,7 @@ phase "desktop window under Xvfb"
 # Same feature set as the workspace test build, so nothing recompiles.
 cargo build --locked --workspace --bins
 bash src-tauri/smoke.sh "$CARGO_TARGET_DIR/debug/jingwu" "$ARTIFACTS/desktop-start.png"
+phase "Linux packages (.deb and .rpm made from the debug build; the .deb installed, started, removed)"
+JINGWU_ARTIFACTS="$ARTIFACTS" bash scripts/test-linux-packages.sh
 phase "desktop smoke test done"
 echo "==> all tests passed in $SECONDS s; artefacts in $ARTIFACTS"
