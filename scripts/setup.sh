@@ -40,6 +40,9 @@ PACKAGES=(
   # with the aarch64 cross compiler and qemu-user to run the binaries
   gcc-mingw-w64-x86-64 nsis wine wine64
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+  # Linux packages' test (scripts/test-linux-packages.sh): rpm reads the
+  # .rpm's metadata and file list, desktop-file-validate checks the entry
+  rpm desktop-file-utils
 )
 
 missing=()
@@ -102,5 +105,14 @@ have_pw=$(node -p 'try { require("./tests/browser/node_modules/playwright-core/p
 if [ "$have_pw" != "$want_pw" ]; then
   echo "==> 安装 playwright-core $want_pw（tests/browser）"
   (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+# Tauri's bundler for the .deb and .rpm (packaging/linux/, pinned by its
+# package-lock.json; npm installs the CLI's prebuilt Linux binary from the
+# registry, and it downloads nothing when it runs: no AppImage).
+want_cli=$(node -p 'require("./packaging/linux/package.json").devDependencies["@tauri-apps/cli"]')
+have_cli=$(node -p 'try { require("./packaging/linux/node_modules/@tauri-apps/cli/package.json").version } catch { "" }')
+if [ "$have_cli" != "$want_cli" ] || [ ! -x packaging/linux/node_modules/.bin/tauri ]; then
+  echo "==> 安装 @tauri-apps/cli $want_cli（packaging/linux）"
+  (cd packaging/linux && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "==> 环境就绪：$(rustc --version)，$(openssl version)"

@@ -63,4 +63,6 @@ cargo build --locked --workspace --bins
 bash src-tauri/smoke.sh "$CARGO_TARGET_DIR/debug/jingwu" "$ARTIFACTS/desktop-start.png"
 phase "信创 Arm64 under qemu-user"
 bash scripts/test-arm64.sh
+phase "Linux packages (.deb and .rpm made from the debug build; the .deb installed, started, removed)"
+JINGWU_ARTIFACTS="$ARTIFACTS" bash scripts/test-linux-packages.sh
 echo "==> all tests passed in $SECONDS s; artefacts in $ARTIFACTS"

@@ -10,6 +10,11 @@
 # Exit 0 when the window appeared and the data directory was created;
 # non-zero with a message otherwise. Always stops what it started.
 #
+# SMOKE_USER_DIR=DIR runs the app as a user whose XDG data, config and
+# cache directories are under DIR (kept afterwards), with no
+# JINGWU_DATA_DIR: the app uses its default data directory there
+# (DIR/data/cn.gov.leishan.jingwu), as an installed app would.
+#
 # Needs: Xvfb (xvfb), xdotool (xdotool), import/identify (imagemagick).
 set -euo pipefail
 
@@ -84,12 +89,19 @@ done
 export DISPLAY=":$display"
 echo "smoke: Xvfb on $DISPLAY"
 
-data_dir="$work/data/station"
-mkdir -p "$work/xdg/data" "$work/xdg/config" "$work/xdg/cache"
+if [[ -n "${SMOKE_USER_DIR:-}" ]]; then
+    xdg="$SMOKE_USER_DIR"
+    data_dir="$xdg/data/cn.gov.leishan.jingwu"
+    unset JINGWU_DATA_DIR
+else
+    xdg="$work/xdg"
+    data_dir="$work/data/station"
+    export JINGWU_DATA_DIR="$data_dir"
+fi
+mkdir -p "$xdg/data" "$xdg/config" "$xdg/cache"
 # setsid: the app leads a new process group so cleanup can stop all of it.
-JINGWU_DATA_DIR="$data_dir" \
-    XDG_DATA_HOME="$work/xdg/data" XDG_CONFIG_HOME="$work/xdg/config" \
-    XDG_CACHE_HOME="$work/xdg/cache" \
+XDG_DATA_HOME="$xdg/data" XDG_CONFIG_HOME="$xdg/config" \
+    XDG_CACHE_HOME="$xdg/cache" \
     setsid "$app" >"$work/app.log" 2>&1 &
 app_pid=$!
 echo "smoke: started $app (pid $app_pid), data dir $data_dir"

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use serde::Serialize;
 use tauri::Manager as _;
+use tauri_plugin_window_state::StateFlags;
 
 mod app;
 
@@ -96,6 +97,25 @@ fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create data directory {}", dir.display()))
 }
 
+/// The name under which the running instance is found (the D-Bus name on
+/// Linux, with `.SingleInstance` appended by the plugin): the app's
+/// identifier for the platform's default data directory, so one instance
+/// per OS user, and the identifier with a digest of the canonical path for
+/// a data directory given with `--data-dir` or `JINGWU_DATA_DIR`, so each
+/// data directory has its own instance (two stations' profiles on one PC,
+/// and the tests). On Windows the plugin keys by the identifier alone.
+fn instance_id(identifier: &str, data_dir: Option<&Path>) -> String {
+    match data_dir {
+        None => identifier.to_string(),
+        Some(dir) => {
+            let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+            let digest = jingwu_core::crypto::sm3_hex(dir.as_os_str().as_encoded_bytes());
+            // A D-Bus name element must not start with a digit.
+            format!("{identifier}.dir_{}", digest.get(..16).unwrap_or(&digest))
+        }
+    }
+}
+
 /// Builds the app, prepares its data directory, then runs the event loop.
 /// Returns the app's exit code.
 ///
@@ -105,8 +125,27 @@ fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
 fn run() -> anyhow::Result<i32> {
     let _ = app::STARTED.set(std::time::Instant::now());
     let requested = data_dir_override(std::env::args_os().skip(1), std::env::var_os(DATA_DIR_ENV))?;
+    if let Some(dir) = &requested {
+        // Created first so its canonical path names the instance.
+        ensure_data_dir(dir)?;
+    }
+    let context = tauri::generate_context!();
+    let instance = instance_id(&context.config().identifier, requested.as_deref());
 
     let app = tauri::Builder::default()
+        // First among the plugins: a second launch hands over and exits
+        // before anything else is set up.
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .dbus_id(instance)
+                .callback(|app, _args, _cwd| app::show_main(app))
+                .build(),
+        )
+        .plugin(
+            tauri_plugin_window_state::Builder::new()
+                .with_state_flags(StateFlags::SIZE | StateFlags::POSITION | StateFlags::MAXIMIZED)
+                .build(),
+        )
         .invoke_handler(tauri::generate_handler![
             app_info,
             app::status,
@@ -164,7 +203,7 @@ fn run() -> anyhow::Result<i32> {
             app::delete_query,
             app::save_download
         ])
-        .build(tauri::generate_context!())
+        .build(context)
         .context("cannot build the desktop app")?;
 
     let dir = match requested {
@@ -279,6 +318,23 @@ mod tests {
             data_dir_override(args(&["--data-dir="]), None),
             Err(ArgsError::EmptyValue)
         );
+    }
+
+    #[test]
+    fn each_data_dir_is_its_own_instance() -> anyhow::Result<()> {
+        let id = "cn.gov.leishan.jingwu";
+        assert_eq!(instance_id(id, None), id, "the default: one per OS user");
+        let base = tempfile::tempdir()?;
+        let (a, b) = (base.path().join("a"), base.path().join("b"));
+        std::fs::create_dir_all(&a)?;
+        std::fs::create_dir_all(&b)?;
+        let name = instance_id(id, Some(&a));
+        assert!(name.starts_with("cn.gov.leishan.jingwu.dir_"), "{name}");
+        assert_eq!(name.len(), id.len() + ".dir_".len() + 16);
+        assert_ne!(name, instance_id(id, Some(&b)));
+        // The same directory spelt another way is the same instance.
+        assert_eq!(name, instance_id(id, Some(&b.join("..").join("a"))));
+        Ok(())
     }
 
     #[test]
