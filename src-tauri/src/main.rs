@@ -107,6 +107,7 @@ fn run() -> anyhow::Result<i32> {
     let requested = data_dir_override(std::env::args_os().skip(1), std::env::var_os(DATA_DIR_ENV))?;
 
     let app = tauri::Builder::default()
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .invoke_handler(tauri::generate_handler![
             app_info,
             app::status,
@@ -162,7 +163,9 @@ fn run() -> anyhow::Result<i32> {
             app::saved_queries,
             app::save_query,
             app::delete_query,
-            app::save_download
+            app::save_download,
+            app::update_check,
+            app::update_install
         ])
         .build(tauri::generate_context!())
         .context("cannot build the desktop app")?;
@@ -180,6 +183,7 @@ fn run() -> anyhow::Result<i32> {
     let (active, link, poke) = (state.active.clone(), state.link.clone(), state.poke.clone());
     app.manage(state);
     app.manage(app::TrayState::default());
+    app::manage_updates(app.handle());
     app::build_tray(app.handle());
     app::start_hot_folder(app.handle());
     app::start_link(app.handle().clone(), dir, active, link, poke);

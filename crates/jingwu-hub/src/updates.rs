@@ -11,7 +11,7 @@
 //! platform's kind, and that versions only go up.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -267,15 +267,19 @@ pub async fn manifest(
     Extension(scheme): Extension<Scheme>,
     Path((target, arch, current)): Path<(String, String, String)>,
     Query(q): Query<UpdateQuery>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let current = parse_version(&current)?;
+    // The address the station reached the hub by: HTTP/1.1's Host, or
+    // HTTP/2's authority.
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| uri.authority().map(|a| a.as_str().to_string()))
         .filter(|h| !h.is_empty() && !h.contains(['/', '@', ' ']))
-        .ok_or_else(|| bad("请求缺少 Host"))?
-        .to_string();
+        .ok_or_else(|| bad("请求缺少服务器地址（Host）"))?;
     let found = blocking(move || {
         enrolled_device(hub.db.as_ref(), &c)?;
         newest_above(
