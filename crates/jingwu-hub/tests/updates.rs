@@ -255,12 +255,7 @@ async fn uploads_manifests_and_refusals(backend: Backend) {
     for (u, code, word) in cases {
         let e = admin.upload_update(&u).unwrap_err();
         assert_eq!(e.code(), &code, "{u:?}");
-        assert!(
-            e.body.error.contains(word),
-            "{}: {}",
-            word,
-            e.body.error
-        );
+        assert!(e.body.error.contains(word), "{}: {}", word, e.body.error);
     }
     // Only an administrator passes the gate.
     assert!(Admin::by_account(db.as_ref(), OFFICER).is_err());
