@@ -65,6 +65,24 @@ fn pubkey(app: &AppHandle) -> String {
         .to_string()
 }
 
+/// How this copy was installed, as the hub's platform keys name it: what
+/// Tauri's bundler wrote into the binary; on Windows, where the project's
+/// own NSIS script makes the installer, `nsis`; `unknown` for a build not
+/// installed from a package.
+fn installer() -> &'static str {
+    use tauri::utils::config::BundleType as B;
+    match tauri::utils::platform::bundle_type() {
+        Some(B::Deb) => "deb",
+        Some(B::Rpm) => "rpm",
+        Some(B::AppImage) => "appimage",
+        Some(B::Msi) => "msi",
+        Some(B::Nsis) => "nsis",
+        Some(B::App | B::Dmg) => "app",
+        None if cfg!(windows) => "nsis",
+        None => "unknown",
+    }
+}
+
 /// Plain Chinese for the updater's errors.
 fn describe(e: UpdaterError) -> String {
     match e {
@@ -113,7 +131,8 @@ async fn updater(app: &AppHandle, state: &AppState) -> Result<Result<Updater, St
     };
     let tls = jingwu_station::pin::tls_config(fingerprint.as_deref()).map_err(err)?;
     let endpoint = format!(
-        "{url}/api/updates/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}?bundle={{{{bundle_type}}}}"
+        "{url}/api/updates/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}?bundle={}",
+        installer()
     );
     let endpoint = tauri::Url::parse(&endpoint).map_err(|_| format!("县局地址“{url}”无效"))?;
     app.updater_builder()
@@ -191,7 +210,9 @@ pub async fn update_install(
         }
     }
     let bytes = update.download(|_, _| {}, || {}).await.map_err(describe)?;
-    if tauri::utils::platform::bundle_type().is_none() {
+    // On Linux the updater would take a build not installed from a
+    // package for an AppImage and overwrite it: not done.
+    if cfg!(target_os = "linux") && installer() == "unknown" {
         return Err(format!(
             "更新包 {} 已下载并通过签名验证，但本程序不是用安装包安装的，不能自动安装",
             update.version
