@@ -114,7 +114,7 @@ async fn updater(app: &AppHandle, state: &AppState) -> Result<Result<Updater, St
     let key = pubkey(app);
     if key.is_empty() {
         return Ok(Err(
-            "本程序未内置县局更新公钥，不能自动更新（见 docs/updates.md）".into(),
+            "本程序未内置县局更新公钥，不能自动更新，请向县局系统管理员索取本县的安装包".into(),
         ));
     }
     let access = state.station.lock().await.hub_access().map_err(err)?;
