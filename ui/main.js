@@ -25,6 +25,10 @@
 //   sync-last (上次同步 …), sync-error (last error; hidden when none),
 //   upload-progress (<progress>, shown while uploading), upload-label, sync-now,
 //   sync-redo (N 个接处警操作需重新签名; hidden when none — signs set-aside 110 steps again)
+//   update-check (检查更新)
+// 软件更新 (update-banner, update.js; shown when the hub offers a newer version)
+//   update-version, update-current, update-date, update-notes, update-status, update-error,
+//   update-install (安装更新并重启: download, signature check, install, restart), update-later
 // 首次使用 (screen-enrol)
 //   hub-url, hub-fingerprint, person, password, pin, pin2, device-name, enrol-submit
 // 工作台 (screen-work)
@@ -114,6 +118,7 @@ import { wireIncidents } from "./incident.js";
 import { wireStats } from "./stats.js";
 import { wireSupervise } from "./supervise.js";
 import { wireAdmin } from "./admin.js";
+import { wireUpdates, checkUpdates } from "./update.js";
 
 const POLL_MS = 5000;
 
@@ -233,6 +238,9 @@ async function start() {
   // The first interactive screen is up (the start-up benchmark waits for it).
   else core.invoke("ui_ready").catch(() => {});
   setInterval(refreshStatus, POLL_MS);
+  // Updates from the county hub: now, then once a day.
+  wireUpdates();
+  checkUpdates(false);
 }
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -146,6 +146,7 @@ fn run() -> anyhow::Result<i32> {
                 .with_state_flags(StateFlags::SIZE | StateFlags::POSITION | StateFlags::MAXIMIZED)
                 .build(),
         )
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .invoke_handler(tauri::generate_handler![
             app_info,
             app::status,
@@ -201,7 +202,9 @@ fn run() -> anyhow::Result<i32> {
             app::saved_queries,
             app::save_query,
             app::delete_query,
-            app::save_download
+            app::save_download,
+            app::update_check,
+            app::update_install
         ])
         .build(context)
         .context("cannot build the desktop app")?;
@@ -219,6 +222,7 @@ fn run() -> anyhow::Result<i32> {
     let (active, link, poke) = (state.active.clone(), state.link.clone(), state.poke.clone());
     app.manage(state);
     app.manage(app::TrayState::default());
+    app::manage_updates(app.handle());
     app::build_tray(app.handle());
     app::start_hot_folder(app.handle());
     app::start_link(app.handle().clone(), dir, active, link, poke);

@@ -12,9 +12,10 @@ use jingwu_core::published::RegistryDoc;
 use jingwu_core::registry::Registry;
 use serde::Serialize;
 
-use crate::db::{EnrolmentRow, HubDb, UserRow};
+use crate::db::{EnrolmentRow, HubDb, UpdateRow, UserRow};
 use crate::error::{ApiError, ErrorCode};
 use crate::hub::{check_password_strength, hash_password, Caller, Hub};
+use crate::updates::UpdateUpload;
 
 /// The most rows an import file may have.
 pub const MAX_IMPORT_ROWS: usize = 5000;
@@ -150,6 +151,21 @@ impl<'a> Admin<'a> {
         self.db
             .user(person)?
             .ok_or_else(|| ApiError::not_found(format!("没有账号 {person}")))
+    }
+
+    // ----- updates of the desktop app ---------------------------------
+
+    /// Uploads an update (see `crate::updates`): checked, and refused
+    /// unless its version is above every one its platform has.
+    pub fn upload_update(&self, u: &UpdateUpload) -> Result<UpdateRow, ApiError> {
+        let row = crate::updates::check_upload(u, &self.account, &crate::now_rfc3339())?;
+        crate::updates::store_upload(self.db, &row, &u.package)?;
+        Ok(row)
+    }
+
+    /// Every uploaded update, oldest first.
+    pub fn updates(&self) -> Result<Vec<UpdateRow>, ApiError> {
+        Ok(self.db.updates(None)?)
     }
 
     // ----- accounts ---------------------------------------------------

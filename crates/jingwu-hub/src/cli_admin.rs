@@ -1,5 +1,5 @@
 //! `jingwu-hub admin …`: accounts, devices, importing people, the
-//! registry's signing keys and publications. Every action names the
+//! registry's signing keys and publications, updates of the desktop app. Every action names the
 //! administrator account it is taken as (`--as`), checked by the one gate
 //! of `jingwu_hub::admin`.
 
@@ -69,6 +69,14 @@ pub enum AdminCmd {
         #[arg(long = "as", global = true, default_value = "admin")]
         account: String,
     },
+    /// Updates of the desktop app: upload a signed package, list.
+    Update {
+        #[command(subcommand)]
+        cmd: UpdateCmd,
+        /// The administrator account acting.
+        #[arg(long = "as", global = true, default_value = "admin")]
+        account: String,
+    },
     /// Imports people from an xlsx sheet (columns 警号, 姓名, 单位代码,
     /// 职务, optional 分管单位代码; one row per post held). Any row error:
     /// the errors are printed and nothing is imported. Otherwise a new
@@ -121,6 +129,93 @@ pub enum DeviceCmd {
     /// Revokes an approved enrolment: its key signs nothing new (events
     /// it signed still verify).
     Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum UpdateCmd {
+    /// Uploads a package (e.g. `Jingwu_1.2.0_amd64.deb`,
+    /// `Jingwu_1.2.0_x64-setup.exe`) with its signature from `tauri
+    /// signer sign` (the `.sig` beside it). Refused unless the version is
+    /// above every one the platform has.
+    Upload {
+        package: PathBuf,
+        /// The `.sig` file (default: the package's name + `.sig`).
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        /// SemVer, e.g. 1.2.0.
+        #[arg(long)]
+        version: String,
+        /// The updater's platform: linux-x86_64-deb, windows-x86_64-nsis,
+        /// linux-aarch64-deb ….
+        #[arg(long)]
+        platform: String,
+        /// What changed, shown to users before they consent.
+        #[arg(long, conflicts_with = "notes_file")]
+        notes: Option<String>,
+        /// The notes from a UTF-8 text file.
+        #[arg(long)]
+        notes_file: Option<PathBuf>,
+    },
+    /// Every uploaded update.
+    List,
+}
+
+fn update_cmd(admin: &Admin<'_>, cmd: UpdateCmd) -> Result<()> {
+    match cmd {
+        UpdateCmd::List => {
+            let all = admin.updates()?;
+            if all.is_empty() {
+                println!("尚未上传软件更新");
+            }
+            for u in all {
+                println!(
+                    "{}\t{}\t{}\t{}（{} 字节）\t{}\t{}",
+                    u.platform, u.version, u.pub_date, u.file_name, u.size, u.uploaded_by, u.id
+                );
+            }
+            Ok(())
+        }
+        UpdateCmd::Upload {
+            package,
+            signature,
+            version,
+            platform,
+            notes,
+            notes_file,
+        } => {
+            let notes = match (notes, notes_file) {
+                (Some(n), _) => n,
+                (None, Some(f)) => std::fs::read_to_string(&f)
+                    .with_context(|| format!("无法读取更新说明文件 {}", f.display()))?,
+                (None, None) => anyhow::bail!("请用 --notes 或 --notes-file 给出更新说明"),
+            };
+            let sig_path = signature.unwrap_or_else(|| {
+                let mut p = package.clone().into_os_string();
+                p.push(".sig");
+                PathBuf::from(p)
+            });
+            let sig = std::fs::read_to_string(&sig_path)
+                .with_context(|| format!("无法读取签名文件 {}", sig_path.display()))?;
+            let data = std::fs::read(&package)
+                .with_context(|| format!("无法读取安装包 {}", package.display()))?;
+            let row = admin.upload_update(&jingwu_hub::updates::UpdateUpload {
+                platform,
+                version,
+                notes,
+                signature: sig,
+                file_name: package
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                package: data,
+            })?;
+            println!(
+                "已上传 {} 的更新 {}（{}，{} 字节，编号 {}）；已登记的设备下次检查更新时即可看到",
+                row.platform, row.version, row.file_name, row.size, row.id
+            );
+            Ok(())
+        }
+    }
 }
 
 pub fn kdf(name: &str) -> Result<KdfParams> {
@@ -284,6 +379,9 @@ pub fn run(cfg: &Config, cmd: AdminCmd) -> Result<()> {
         }
         AdminCmd::Device { cmd, account } => {
             device_cmd(&Admin::by_account(db.as_ref(), &account)?, cmd)
+        }
+        AdminCmd::Update { cmd, account } => {
+            update_cmd(&Admin::by_account(db.as_ref(), &account)?, cmd)
         }
         AdminCmd::ImportPeople {
             file,

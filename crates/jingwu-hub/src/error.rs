@@ -67,6 +67,7 @@ pub fn status(code: &ErrorCode) -> StatusCode {
         | C::SealRevoked
         | C::StaleHead
         | C::UnknownCase
+        | C::UpdateNotNewer
         | C::UserExists => StatusCode::CONFLICT,
         C::BatchTooLarge | C::Body | C::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         C::NotJson | C::TypeMismatch | C::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

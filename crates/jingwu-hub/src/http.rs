@@ -724,7 +724,7 @@ impl utoipa::Modify for BearerScheme {
         crate::seals::digest, crate::seals::revoke, registry_digest, registry_versions, crate::stats_http::query, crate::stats_http::export,
         crate::stats_http::stats, crate::stats_http::speed, crate::stats_http::report,
         crate::stats_http::import, crate::stats_http::saved, crate::stats_http::save,
-        crate::stats_http::forget, crate::stats_http::access),
+        crate::stats_http::forget, crate::stats_http::access, crate::updates::manifest, crate::updates::file),
     components(schemas(crate::webui::doc::UiIncidentListsArgs, crate::webui::doc::UiCaseArgs,
         crate::webui::doc::UiIncidentFormArgs, crate::webui::doc::UiIncidentValidateArgs,
         crate::webui::doc::UiFieldError, crate::webui::doc::UiRepeatCall,
@@ -800,6 +800,7 @@ pub fn router(hub: AppState) -> Router {
         .route("/api/registry", get(registry_versions))
         .route("/api/seals/{id}/revoke", post(crate::seals::revoke))
         .merge(crate::stats_http::routes())
+        .merge(crate::updates::routes())
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
         .fallback(|| async { ApiError::not_found("没有这个接口") })
         .with_state(hub)

@@ -23,6 +23,7 @@ pub mod stats;
 pub mod stats_http;
 pub mod status;
 pub mod tls;
+pub mod updates;
 pub mod webui;
 
 use time::format_description::well_known::Rfc3339;

@@ -206,6 +206,9 @@ pub async fn serve(
     hub.watch_disk(cfg.data_dir.clone());
     let app = crate::http::router(hub.clone())
         .merge(crate::webui::routes(hub.clone(), !cfg.insecure_http))
+        .layer(axum::Extension(crate::updates::Scheme(
+            if cfg.insecure_http { "http" } else { "https" },
+        )))
         .layer(tower_http::trace::TraceLayer::new_for_http());
     let main = bind(cfg.listen)?;
     let addr = main.local_addr()?;

@@ -3,8 +3,8 @@
 //! 户口变更 chain across station clients with the live channel, offline
 //! convergence, the decision race, durability under SIGKILL, bad input,
 //! sessions, the administration console, attachments, the seal registry,
-//! the public status page and the result SMS, and the real binaries over
-//! TLS on loopback.
+//! the public status page and the result SMS, updates of the desktop app,
+//! and the real binaries over TLS on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -33,4 +33,5 @@ mod stats;
 mod stats_client;
 mod status;
 mod supervise;
+mod updates;
 mod wire;

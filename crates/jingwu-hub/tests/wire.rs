@@ -77,6 +77,7 @@ const STATUSES: &[(&str, u16)] = &[
     ("wrong_pin", 403),
     ("pin_locked", 429),
     ("bad_opinion", 400),
+    ("update_not_newer", 409),
     ("storage", 500),
     ("internal", 500),
 ];

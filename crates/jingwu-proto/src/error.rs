@@ -208,6 +208,11 @@ error_codes! {
     /// needs a reason, or over the length limit).
     BadOpinion = "bad_opinion",
 
+    // ----- updates of the desktop app -----
+    /// An update whose version is not above the newest already uploaded
+    /// for its platform (updates only go up).
+    UpdateNotNewer = "update_not_newer",
+
     // ----- the hub's own trouble -----
     /// The hub's storage failed (details only in its log).
     Storage = "storage",

@@ -17,6 +17,7 @@ mod accounts;
 mod error;
 mod events;
 mod stats;
+mod updates;
 mod uploads;
 
 pub use accounts::{
@@ -32,6 +33,7 @@ pub use stats::{
     ImportOutcome, ImportRequest, IncidentRow, QueryPage, QueryRequest, SavedQuery, SortBy,
     SpeedRequest, SpeedRow, StatsAccess, StatsRequest, StatsRow, MAX_PER_PAGE,
 };
+pub use updates::{UpdateManifest, UpdateQuery};
 pub use uploads::{ChunkQuery, UploadRequest, UploadStatus};
 
 use serde::{Deserialize, Serialize};

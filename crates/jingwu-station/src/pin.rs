@@ -142,8 +142,27 @@ pub fn pinned_client_config(fingerprint_hex: &str) -> Result<rustls::ClientConfi
 /// without a pin is refused, and no system certificate store is read
 /// (building a client stays cheap).
 pub fn http_client(fingerprint_hex: Option<&str>) -> Result<reqwest::Client, PinError> {
-    let builder = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
-    let config = match fingerprint_hex {
+    Ok(pin_builder(reqwest::Client::builder(), tls_config(fingerprint_hex)?).build()?)
+}
+
+/// Puts `config` (from [`tls_config`]) and the connect timeout on a client
+/// builder: how every client of the hub is made, [`http_client`]'s and
+/// the desktop updater's (`tauri-plugin-updater` builds its own clients
+/// and lets the app configure them).
+pub fn pin_builder(
+    builder: reqwest::ClientBuilder,
+    config: rustls::ClientConfig,
+) -> reqwest::ClientBuilder {
+    builder
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tls_backend_preconfigured(config)
+}
+
+/// The TLS configuration of a client of the hub: pinned to the
+/// fingerprint ([`pinned_client_config`]), or with `None` (plain `http://`
+/// on loopback) one that trusts no certificate at all.
+pub fn tls_config(fingerprint_hex: Option<&str>) -> Result<rustls::ClientConfig, PinError> {
+    Ok(match fingerprint_hex {
         Some(fp) => pinned_client_config(fp)?,
         None => rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
@@ -151,8 +170,7 @@ pub fn http_client(fingerprint_hex: Option<&str>) -> Result<reqwest::Client, Pin
         .with_safe_default_protocol_versions()?
         .with_root_certificates(rustls::RootCertStore::empty())
         .with_no_client_auth(),
-    };
-    Ok(builder.tls_backend_preconfigured(config).build()?)
+    })
 }
 
 /// Finds a [`FingerprintMismatch`] anywhere in an error chain, e.g. in the

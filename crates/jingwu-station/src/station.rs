@@ -136,6 +136,17 @@ pub fn reminder_clock() -> OffsetDateTime {
     now().saturating_add(time::Duration::seconds(offset))
 }
 
+/// How to reach the hub a station is enrolled with (see
+/// [`Station::hub_access`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubAccess {
+    pub url: String,
+    /// The pinned certificate fingerprint (none for `http://` on loopback).
+    pub fingerprint: Option<String>,
+    /// The saved session token, if any.
+    pub token: Option<String>,
+}
+
 impl Station {
     /// Opens the station in `data_dir` (creating it; on Unix the
     /// directory is 0700 and its files 0600, see
@@ -179,6 +190,19 @@ impl Station {
         let fp = self.store.meta(HUB_FP)?;
         let token = self.store.meta(DEVICE)?.and_then(|d| session::load(&d));
         Ok(HubClient::new(&url, fp.as_deref())?.with_token(token))
+    }
+
+    /// The hub this station is enrolled with, for clients other than
+    /// [`HubClient`] (the desktop's updater). `None` before enrolment.
+    pub fn hub_access(&self) -> Result<Option<HubAccess>> {
+        let Some(url) = self.store.meta(HUB_URL)? else {
+            return Ok(None);
+        };
+        Ok(Some(HubAccess {
+            url: url.trim().trim_end_matches('/').to_string(),
+            fingerprint: self.store.meta(HUB_FP)?,
+            token: self.store.meta(DEVICE)?.and_then(|d| session::load(&d)),
+        }))
     }
 
     /// Keeps the hub session of `client` in the OS key store (never in

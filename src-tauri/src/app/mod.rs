@@ -8,8 +8,8 @@
 //! `stats` (110 查询统计, asked of the county hub), `scans`
 //! (attachments through the scan pipeline, scanners, the hot folder,
 //! page tools), `slips` (preview, print, verify), `link` (sync and the
-//! live channel, notifications), `tray` (the tray icon), `window` (the
-//! main window, start-up).
+//! live channel, notifications), `tray` (the tray icon), `updates` (updates from
+//! the county hub), `window` (the main window, start-up).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +29,7 @@ mod session;
 mod slips;
 mod stats;
 mod tray;
+mod updates;
 mod window;
 
 pub use cases::*;
@@ -39,6 +40,7 @@ pub use session::*;
 pub use slips::*;
 pub use stats::*;
 pub use tray::*;
+pub use updates::*;
 pub use window::*;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

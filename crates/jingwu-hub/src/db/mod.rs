@@ -226,6 +226,31 @@ pub struct SmsRow {
     pub last_error: Option<String>,
 }
 
+/// An update of the desktop app for one platform, uploaded by an
+/// administrator (see `crate::updates`). The package itself is kept in
+/// the attachment store, by its SM3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateRow {
+    pub id: String,
+    /// The updater's platform key: `linux-x86_64-deb`, `windows-x86_64-nsis` ….
+    pub platform: String,
+    /// SemVer.
+    pub version: String,
+    pub notes: String,
+    /// The Tauri signer's `.sig` text (base64 of the minisign signature).
+    pub signature: String,
+    /// SM3 of the package (its row in `attachments`).
+    pub sm3: String,
+    pub file_name: String,
+    pub size: i64,
+    /// RFC 3339.
+    pub pub_date: String,
+    pub uploaded_by: String,
+}
+
+/// Whether an update may be added after the versions a platform has.
+pub type UpdateCheck<'a> = dyn Fn(&[String]) -> Result<(), String> + 'a;
+
 /// What the public status page finds by 受理编号 (see
 /// `jingwu_core::public::PublicStatus`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -453,6 +478,23 @@ pub trait HubDb: Send + Sync + 'static {
     /// Revokes a seal not yet revoked; `false` when there is no such seal
     /// or it was already revoked.
     fn revoke_seal(&self, id: &str, by: &str, at: &str) -> DbResult<bool>;
+
+    /// Adds an update and its package (into the attachment store, kept
+    /// if already there), in one transaction serialised with other
+    /// uploads for the platform: `check` sees the versions the platform
+    /// has and may refuse (its reason comes back as `Ok(Err(..))`, and
+    /// nothing is written).
+    fn insert_update(
+        &self,
+        row: &UpdateRow,
+        package: &[u8],
+        check: &UpdateCheck<'_>,
+    ) -> DbResult<Result<(), String>>;
+    /// The updates of `platform` (every platform's when `None`), oldest
+    /// upload first.
+    fn updates(&self, platform: Option<&str>) -> DbResult<Vec<UpdateRow>>;
+    /// An update by id, with its package.
+    fn update_package(&self, id: &str) -> DbResult<Option<(UpdateRow, Vec<u8>)>>;
 
     /// Writes a consistent copy of the live database to `dest`.
     /// 110 statistics (see `incidents.rs`): the measures of the records

@@ -20,7 +20,7 @@ use super::sql::{args, Conn, Dialect, Param, Row};
 use super::{
     enum_text, parse_state, parse_uuid, state_json, CaseStatusRow, DbError, DbResult, EnrolmentRow,
     EventRow, EventTx, HostedKeyRow, HubDb, LoginCounter, LoginCounterFn, NewEvent, PushAbort,
-    PushFn, SealRow, SessionRow, SmsRow, UploadBegin, UploadRow, UserRow,
+    PushFn, SealRow, SessionRow, SmsRow, UpdateCheck, UpdateRow, UploadBegin, UploadRow, UserRow,
 };
 
 /// What a storage backend provides. Every closure gets a [`Conn`] that
@@ -297,6 +297,24 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: "",
         then: Some(super::incidents::trigram_indexes),
     },
+    // 12: updates of the desktop app uploaded by administrators
+    // (`crate::updates`); the packages are kept in `attachments`.
+    Migration {
+        sql: "CREATE TABLE updates (
+        id          TEXT PRIMARY KEY,
+        platform    TEXT NOT NULL,
+        version     TEXT NOT NULL,
+        notes       TEXT NOT NULL,
+        signature   TEXT NOT NULL,
+        sm3         TEXT NOT NULL,
+        file_name   TEXT NOT NULL,
+        size        {int} NOT NULL,
+        pub_date    TEXT{c} NOT NULL,
+        uploaded_by TEXT NOT NULL,
+        UNIQUE (platform, version)
+     ){strict};",
+        then: None,
+    },
 ];
 
 /// Step 9's data: the public status of every 户口变更 stored.
@@ -472,6 +490,24 @@ fn seal_row(mut r: Row) -> DbResult<SealRow> {
 }
 
 /// The columns [`sms_row`] reads.
+const UPDATE_COLS: &str =
+    "id, platform, version, notes, signature, sm3, file_name, size, pub_date, uploaded_by";
+
+fn update_row(mut r: Row) -> DbResult<UpdateRow> {
+    Ok(UpdateRow {
+        id: r.text(0)?,
+        platform: r.text(1)?,
+        version: r.text(2)?,
+        notes: r.text(3)?,
+        signature: r.text(4)?,
+        sm3: r.text(5)?,
+        file_name: r.text(6)?,
+        size: r.i64(7)?,
+        pub_date: r.text(8)?,
+        uploaded_by: r.text(9)?,
+    })
+}
+
 const SMS_COLS: &str = "id, case_id, case_no, phone, result, result_date, created_at, state,
     attempts, next_try, sent_at, last_error";
 
@@ -1597,6 +1633,89 @@ impl<B: Backend> HubDb for Store<B> {
                 args![id, by, at],
             )?;
             Ok(n == 1)
+        })
+    }
+
+    fn insert_update(
+        &self,
+        row: &UpdateRow,
+        package: &[u8],
+        check: &UpdateCheck<'_>,
+    ) -> DbResult<Result<(), String>> {
+        self.b.transaction(|c| {
+            c.lock("update", &row.platform)?;
+            let versions = c
+                .query(
+                    "SELECT version FROM updates WHERE platform=$1",
+                    args![&row.platform],
+                )?
+                .into_iter()
+                .map(|mut r| r.text(0))
+                .collect::<DbResult<Vec<_>>>()?;
+            if let Err(why) = check(&versions) {
+                return Ok(Err(why));
+            }
+            c.execute(
+                "INSERT INTO attachments(sm3, mime, size, data, created_at)
+                 VALUES($1, $2, $3, $4, $5) ON CONFLICT(sm3) DO NOTHING",
+                args![
+                    &row.sm3,
+                    "application/octet-stream",
+                    row.size,
+                    package,
+                    &row.pub_date
+                ],
+            )?;
+            c.execute(
+                &format!("INSERT INTO updates({UPDATE_COLS}) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+                args![
+                    &row.id,
+                    &row.platform,
+                    &row.version,
+                    &row.notes,
+                    &row.signature,
+                    &row.sm3,
+                    &row.file_name,
+                    row.size,
+                    &row.pub_date,
+                    &row.uploaded_by
+                ],
+            )?;
+            Ok(Ok(()))
+        })
+    }
+
+    fn updates(&self, platform: Option<&str>) -> DbResult<Vec<UpdateRow>> {
+        self.b.read(|c| {
+            c.query(
+                &format!(
+                    "SELECT {UPDATE_COLS} FROM updates WHERE CAST($1 AS TEXT) IS NULL OR platform=CAST($1 AS TEXT)
+                     ORDER BY pub_date, id"
+                ),
+                args![platform],
+            )?
+            .into_iter()
+            .map(update_row)
+            .collect()
+        })
+    }
+
+    fn update_package(&self, id: &str) -> DbResult<Option<(UpdateRow, Vec<u8>)>> {
+        self.b.read(|c| {
+            let Some(r) = c.query_opt(
+                &format!("SELECT {UPDATE_COLS} FROM updates WHERE id=$1"),
+                args![id],
+            )?
+            else {
+                return Ok(None);
+            };
+            let row = update_row(r)?;
+            let data = c
+                .query_opt("SELECT data FROM attachments WHERE sm3=$1", args![&row.sm3])?
+                .map(|mut r| r.bytes(0))
+                .transpose()?
+                .ok_or_else(|| DbError::Corrupt(format!("更新 {id} 的安装包不在附件库中")))?;
+            Ok(Some((row, data)))
         })
     }
 

@@ -1625,7 +1625,7 @@ fn rollups_follow_every_change_of_a_record(s: &Scratch) {
             "DROP TABLE incident_days; DROP TABLE incident_months;
              DROP TABLE case_status; DROP TABLE sms_outbox; DROP INDEX cases_status;
              DROP INDEX IF EXISTS incidents_summary_trgm;
-             DROP INDEX IF EXISTS incidents_location_trgm;",
+             DROP INDEX IF EXISTS incidents_location_trgm; DROP TABLE updates;",
         )
         .unwrap()
     });
