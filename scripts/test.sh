@@ -58,5 +58,7 @@ phase "desktop window under Xvfb"
 # Same feature set as the workspace test build, so nothing recompiles.
 cargo build --locked --workspace --bins
 bash src-tauri/smoke.sh "$CARGO_TARGET_DIR/debug/jingwu" "$ARTIFACTS/desktop-start.png"
-phase "desktop smoke test done"
+phase "Windows build under Wine"
+JINGWU_ARTIFACTS="$ARTIFACTS" bash scripts/test-windows.sh
+phase "Windows tests done"
 echo "==> all tests passed in $SECONDS s; artefacts in $ARTIFACTS"
