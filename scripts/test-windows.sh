@@ -7,16 +7,19 @@
 #   bash scripts/test-windows.sh        (scripts/test.sh runs it too)
 #
 #  1. builds jingwu-station for Linux and for Windows (debug profile, the
-#     one the rest of the tests use, so CI compiles little);
+#     one the rest of the tests use, so CI compiles little) and lints the
+#     Windows-only code (clippy for x86_64-pc-windows-gnu);
 #  2. in a throw-away Wine prefix: `demo`, `verify`, `slip`, `verify-slip`
 #     under Wine; each store verified by the other platform's binary; the
 #     slip of the same signed case made by both binaries carries the same
 #     QR payload, byte for byte; each slip checks on the other platform;
 #     the Wine-made slip embeds its CJK font subset; without --data-dir
 #     the .exe keeps its data under %APPDATA%\Jingwu\station;
-#  3. builds the installer (scripts/package-windows.sh), installs it with
-#     /S, checks files, Start-menu shortcut and uninstall entry, runs the
-#     installed exe, uninstalls with /S and checks that all are gone.
+#  3. builds the installer (scripts/package-windows.sh --debug, with the
+#     desktop app unless JINGWU_WIN_DESKTOP=0), installs it with /S, checks
+#     files, Start-menu shortcuts, the uninstall entry and the programs'
+#     imports, runs the installed station exe, uninstalls with /S and
+#     checks that all is gone but the user's data.
 #
 # Debian 12's Wine 8.0 has no bcryptprimitives.dll, which Rust's standard
 # library needs on Windows (ProcessPrng). The test builds a stand-in from
@@ -73,7 +76,20 @@ wine_run() { timeout 300 wine "$@"; }
 step "编译 Linux 与 Windows 版 jingwu-station / building (debug)"
 # The same command as scripts/test.sh's desktop phase: nothing rebuilds.
 cargo build --locked --workspace --bins -q
-cargo build --locked --target x86_64-pc-windows-gnu -p jingwu-station -q
+# The same set as package-windows.sh --debug builds, so it reuses this.
+if [ "${JINGWU_WIN_DESKTOP:-1}" = 1 ]; then
+  win_pkgs=(-p jingwu-station -p jingwu-desktop)
+  package_flags=(--debug)
+else
+  win_pkgs=(-p jingwu-station)
+  package_flags=(--debug --no-desktop)
+fi
+cargo build --locked --target x86_64-pc-windows-gnu "${win_pkgs[@]}" -q
+# The Windows-only code (printing in jingwu-winprint, the %APPDATA% data
+# directory, the desktop's toasts) cannot run under Wine; it must at least
+# pass clippy.
+cargo clippy --locked --target x86_64-pc-windows-gnu -q \
+  -p jingwu-winprint -p jingwu-slip "${win_pkgs[@]}" -- -D warnings
 LINUX_BIN="$TARGET_DIR/debug/jingwu-station"
 WIN_EXE="$TARGET_DIR/x86_64-pc-windows-gnu/debug/jingwu-station.exe"
 [ -x "$LINUX_BIN" ] || die "缺少 $LINUX_BIN"
@@ -182,7 +198,8 @@ echo "==> Windows 版派出所端在 Wine 下与 Linux 版结果一致 / the Win
 
 # ----- the installer: silent install and uninstall ---------------------------
 step "安装包 / building the installer (debug build)"
-SETUP="$(bash scripts/package-windows.sh --debug | tail -1)"
+SETUP="$(bash scripts/package-windows.sh "${package_flags[@]}" | tail -1)"
+STAGE="$TARGET_DIR/x86_64-pc-windows-gnu/debug/package"
 [ -f "$SETUP" ] || die "没有生成安装包 / no setup program: $SETUP"
 cp "$SETUP" "$ARTIFACTS/"
 
@@ -192,10 +209,41 @@ MENU="$USER_DIR/AppData/Roaming/Microsoft/Windows/Start Menu/Programs/警务协�
 KEY='HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\Jingwu'
 VERSION="${lv##* }"
 
+lnk_points_to() { # lnk_points_to <lnk> <text>: the shortcut names <text>
+  python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); t = sys.argv[2]
+sys.exit(0 if t.encode() in d or t.encode("utf-16-le") in d else 1)' "$1" "$2"
+}
 step "静默安装 / silent install (/S)"
 wine_run "$SETUP" /S || die "安装程序返回错误 / the installer failed"
 timeout 120 wineserver -w
-cmp "$INST/jingwu-station.exe" "$WIN_EXE" || die "安装的程序不对 / installed exe missing or different"
+cmp "$INST/jingwu-station.exe" "$STAGE/jingwu-station.exe" ||
+  die "安装的程序不对 / installed exe missing or different"
+# What a program loads must be Windows' own or shipped beside it (no
+# mingw runtime DLL): checked on the import tables, as the desktop app
+# cannot start under Wine (no WebView2).
+system_dlls=" $(echo advapi32.dll kernel32.dll userenv.dll ws2_32.dll bcrypt.dll \
+  bcryptprimitives.dll combase.dll comctl32.dll crypt32.dll dwmapi.dll gdi32.dll imm32.dll \
+  msvcrt.dll ntdll.dll ole32.dll oleaut32.dll propsys.dll rpcrt4.dll shell32.dll shlwapi.dll \
+  user32.dll winspool.drv uxtheme.dll version.dll secur32.dll ncrypt.dll dbghelp.dll) "
+check_imports() { # check_imports <exe> <dll shipped beside it>…
+  local exe="$1" dll
+  shift
+  for dll in $(x86_64-w64-mingw32-objdump -p "$exe" | awk '/DLL Name:/ { print tolower($3) }' | sort -u); do
+    case "$dll" in api-ms-win-*) continue ;; esac
+    [[ "$system_dlls" == *" $dll "* ]] && continue
+    if [[ " $* " == *" $dll "* ]] && ls "$(dirname "$exe")" | tr 'A-Z' 'a-z' | grep -qxF "$dll"; then
+      continue
+    fi
+    die "$(basename "$exe") 依赖未随附的 $dll / imports $dll, which is neither Windows' nor shipped"
+  done
+}
+check_imports "$INST/jingwu-station.exe"
+if [ "${JINGWU_WIN_DESKTOP:-1}" = 1 ]; then
+  cmp "$INST/jingwu.exe" "$STAGE/jingwu.exe" || die "桌面程序没有安装 / desktop app missing or different"
+  check_imports "$INST/jingwu.exe" webview2loader.dll
+  lnk_points_to "$MENU/警务协同.lnk" jingwu.exe ||
+    die "开始菜单没有桌面程序快捷方式 / desktop Start-menu shortcut missing or wrong"
+fi
 [ -f "$INST/uninstall.exe" ] || die "没有卸载程序 / no uninstaller"
 [ ! -e "$INST/bcryptprimitives.dll" ] || die "安装包里不该有测试用 DLL / the test DLL is in the package"
 iconv -f UTF-16 -t UTF-8 "$INST/install.log" >"$ARTIFACTS/install.log"
@@ -203,10 +251,6 @@ iconv -f UTF-16 -t UTF-8 "$INST/install.log" >"$ARTIFACTS/install.log"
 grep -q '未检测到 WebView2 运行时' "$ARTIFACTS/install.log" ||
   die "安装日志没有 WebView2 提示 / no WebView2 note in the install log"
 grep -q '安装完成' "$ARTIFACTS/install.log" || die "安装未完成 / install did not finish"
-lnk_points_to() { # lnk_points_to <lnk> <text>: the shortcut names <text>
-  python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); t = sys.argv[2]
-sys.exit(0 if t.encode() in d or t.encode("utf-16-le") in d else 1)' "$1" "$2"
-}
 lnk_points_to "$MENU/警务协同 命令行.lnk" jingwu-station.exe ||
   die "开始菜单没有命令行快捷方式 / Start-menu shortcut missing or wrong"
 lnk_points_to "$MENU/卸载警务协同.lnk" uninstall.exe ||

@@ -7,8 +7,12 @@
 ; Defines (from package-windows.sh):
 ;   VERSION      x.y.z, the workspace version
 ;   STATION_EXE  path of jingwu-station.exe to package
-;   DESKTOP_EXE  path of the desktop app jingwu.exe (optional)
+;   DESKTOP_EXE  path of the desktop app jingwu.exe (optional), and then
+;   WEBVIEW2_LOADER  path of WebView2Loader.dll, which a desktop app built
+;                with mingw loads at start (from the webview2-com-sys crate)
 ;   OUTFILE      path of the setup program to write
+;   FAST         (optional) quick zlib compression instead of solid LZMA,
+;                for test builds
 ;
 ; The user's data (%APPDATA%\Jingwu, %APPDATA%\cn.gov.leishan.jingwu) is
 ; never touched by the installer or the uninstaller.
@@ -16,10 +20,19 @@
 !ifndef VERSION | STATION_EXE | OUTFILE
   !error "需要 -DVERSION=… -DSTATION_EXE=… -DOUTFILE=…"
 !endif
+!ifdef DESKTOP_EXE
+!ifndef WEBVIEW2_LOADER
+  !error "带桌面程序时需要 -DWEBVIEW2_LOADER=…"
+!endif
+!endif
 
 Unicode true
 Target amd64-unicode
-SetCompressor /SOLID lzma
+!ifdef FAST
+  SetCompressor zlib
+!else
+  SetCompressor /SOLID lzma
+!endif
 RequestExecutionLevel user
 ManifestDPIAware true
 
@@ -107,6 +120,7 @@ Section "${PRODUCT}" SecMain
   File "/oname=jingwu-station.exe" "${STATION_EXE}"
 !ifdef DESKTOP_EXE
   File "/oname=jingwu.exe" "${DESKTOP_EXE}"
+  File "/oname=WebView2Loader.dll" "${WEBVIEW2_LOADER}"
 !endif
   WriteUninstaller "$INSTDIR\uninstall.exe"
 
@@ -147,6 +161,7 @@ SectionEnd
 Section "Uninstall"
   Delete "$INSTDIR\jingwu-station.exe"
   Delete "$INSTDIR\jingwu.exe"
+  Delete "$INSTDIR\WebView2Loader.dll"
   Delete "$INSTDIR\install.log"
   Delete "$INSTDIR\uninstall.exe"
   RMDir "$INSTDIR"
