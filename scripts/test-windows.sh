@@ -29,7 +29,8 @@
 # Needs: cargo with the x86_64-pc-windows-gnu target, mingw-w64, wine
 # (64-bit), makensis, pdftoppm, pdffonts (poppler-utils), zbarimg
 # (zbar-tools) -- all from scripts/setup.sh. Artefacts (the slips, the
-# outputs, the install log) go to $JINGWU_ARTIFACTS/windows.
+# outputs, the install log) go to $JINGWU_ARTIFACTS/windows; the setup
+# program stays in dist/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -73,7 +74,7 @@ winpath() { printf 'Z:%s' "${1//\//\\}"; }
 wine_run() { timeout 300 wine "$@"; }
 
 # ----- builds ---------------------------------------------------------------
-step "编译 Linux 与 Windows 版 jingwu-station / building (debug)"
+step "编译 Linux 版与 Windows 版 / building for Linux and Windows (debug)"
 # The same command as scripts/test.sh's desktop phase: nothing rebuilds.
 cargo build --locked --workspace --bins -q
 # The same set as package-windows.sh --debug builds, so it reuses this.
@@ -201,7 +202,6 @@ step "安装包 / building the installer (debug build)"
 SETUP="$(bash scripts/package-windows.sh "${package_flags[@]}" | tail -1)"
 STAGE="$TARGET_DIR/x86_64-pc-windows-gnu/debug/package"
 [ -f "$SETUP" ] || die "没有生成安装包 / no setup program: $SETUP"
-cp "$SETUP" "$ARTIFACTS/"
 
 USER_DIR="$WINEPREFIX/drive_c/users/$(id -un)"
 INST="$USER_DIR/AppData/Local/Programs/Jingwu"
