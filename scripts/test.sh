@@ -12,9 +12,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # build (or an earlier CI run) on this machine reuses it. Only cargo's own
 # output is kept: system packages, Rust targets, tauri-driver and the npm
 # packages are checked and installed above and below on every run, so the
-# cache cannot hide a missing install step. Every clone's own crates are
-# compiled afresh (cargo keys them by path); when the disk runs short the
-# cache is dropped and the run is a cold one.
+# cache cannot hide a missing install step. A fresh clone's own crates are
+# always compiled afresh (their sources are newer than any earlier build);
+# two clones must not run at once on one cache (docs/platforms.md). When
+# the disk runs short the cache is dropped and the run is a cold one.
 own_cache=0
 if [ -z "${CARGO_TARGET_DIR:-}" ]; then
   own_cache=1
@@ -65,4 +66,6 @@ phase "信创 Arm64 under qemu-user"
 bash scripts/test-arm64.sh
 phase "Linux packages (.deb and .rpm made from the debug build; the .deb installed, started, removed)"
 JINGWU_ARTIFACTS="$ARTIFACTS" bash scripts/test-linux-packages.sh
+phase "Windows build under Wine"
+JINGWU_ARTIFACTS="$ARTIFACTS" bash scripts/test-windows.sh
 echo "==> all tests passed in $SECONDS s; artefacts in $ARTIFACTS"

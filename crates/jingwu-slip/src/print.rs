@@ -1,8 +1,112 @@
-//! Printing through the system's CUPS client (`lp`), to the default or a
-//! named printer.
+//! Printing and print preview, behind one trait ([`PrintBackend`]) with
+//! one implementation per platform; [`system`] gives this platform's.
+//!
+//! - [`Cups`] (Linux and other Unix systems): the CUPS client `lp` /
+//!   `lpstat` prints and lists queues, poppler's `pdftoppm` draws the
+//!   preview.
+//! - `WindowsPrint` (Windows): Windows' own PDF renderer
+//!   (`Windows.Data.Pdf`) draws the pages, the Win32 print API sends them
+//!   to the printer (crate `jingwu-winprint`, the one place with unsafe
+//!   code). See docs/platforms.md.
 
 use std::path::Path;
 use std::process::Command;
+
+/// Title of a print job in the printer's queue.
+const JOB_TITLE: &str = "户口变更审批结果通知单";
+
+/// What the station needs from a platform's printing: the printers, a
+/// PDF sent to one of them, and the pages as pictures for the preview.
+pub trait PrintBackend: Send + Sync {
+    /// The printers the system knows, the default first. No printer is
+    /// an empty list, not an error.
+    fn printers(&self) -> Result<Vec<Printer>, PrintError>;
+    /// Sends a PDF file to `printer` (or the default printer); returns the
+    /// print job's id.
+    fn print_pdf(&self, file: &Path, printer: Option<&str>) -> Result<String, PrintError>;
+    /// Each page of a PDF as a PNG at `dpi` (clamped to 30..=300): the
+    /// print preview shows exactly the file that is printed.
+    fn preview_pngs(&self, pdf: &[u8], dpi: u32) -> Result<Vec<Vec<u8>>, PreviewError>;
+}
+
+/// This platform's printing.
+pub fn system() -> &'static dyn PrintBackend {
+    #[cfg(windows)]
+    {
+        &WindowsPrint
+    }
+    #[cfg(not(windows))]
+    {
+        &Cups
+    }
+}
+
+/// [`PrintBackend::printers`] of this platform's backend.
+pub fn printers() -> Result<Vec<Printer>, PrintError> {
+    system().printers()
+}
+
+/// [`PrintBackend::print_pdf`] of this platform's backend.
+pub fn print_pdf(file: &Path, printer: Option<&str>) -> Result<String, PrintError> {
+    system().print_pdf(file, printer)
+}
+
+/// [`PrintBackend::preview_pngs`] of this platform's backend.
+pub fn preview_pngs(pdf: &[u8], dpi: u32) -> Result<Vec<Vec<u8>>, PreviewError> {
+    system().preview_pngs(pdf, dpi)
+}
+
+/// Printing through CUPS and poppler (Linux).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cups;
+
+impl PrintBackend for Cups {
+    fn printers(&self) -> Result<Vec<Printer>, PrintError> {
+        cups_printers()
+    }
+    fn print_pdf(&self, file: &Path, printer: Option<&str>) -> Result<String, PrintError> {
+        cups_print_pdf(file, printer)
+    }
+    fn preview_pngs(&self, pdf: &[u8], dpi: u32) -> Result<Vec<Vec<u8>>, PreviewError> {
+        pdftoppm_pngs(pdf, dpi)
+    }
+}
+
+/// Printing through Windows' PDF renderer and the Win32 print API.
+#[cfg(windows)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WindowsPrint;
+
+#[cfg(windows)]
+impl PrintBackend for WindowsPrint {
+    fn printers(&self) -> Result<Vec<Printer>, PrintError> {
+        Ok(jingwu_winprint::printers()
+            .map_err(|e| PrintError::Windows(e.to_string()))?
+            .into_iter()
+            .map(|p| Printer {
+                name: p.name,
+                is_default: p.is_default,
+            })
+            .collect())
+    }
+    fn print_pdf(&self, file: &Path, printer: Option<&str>) -> Result<String, PrintError> {
+        let pdf = read_nonempty(file)?;
+        jingwu_winprint::print_pdf(&pdf, printer, JOB_TITLE)
+            .map_err(|e| PrintError::Windows(e.to_string()))
+    }
+    fn preview_pngs(&self, pdf: &[u8], dpi: u32) -> Result<Vec<Vec<u8>>, PreviewError> {
+        jingwu_winprint::preview_pngs(pdf, dpi).map_err(|e| PreviewError::Windows(e.to_string()))
+    }
+}
+
+/// The bytes of a file to print; a missing or empty file is an error.
+#[cfg(windows)]
+fn read_nonempty(file: &Path) -> Result<Vec<u8>, PrintError> {
+    match std::fs::read(file) {
+        Ok(b) if !b.is_empty() => Ok(b),
+        _ => Err(PrintError::NoFile(file.display().to_string())),
+    }
+}
 
 /// Errors of printing. Shown to users.
 #[derive(Debug, thiserror::Error)]
@@ -13,11 +117,14 @@ pub enum PrintError {
     Failed(String),
     #[error("要打印的文件不存在或为空：{0}")]
     NoFile(String),
+    /// Windows printing's own message (already in Chinese).
+    #[error("{0}")]
+    Windows(String),
 }
 
-/// Sends a PDF to `printer` (or the default printer). Returns CUPS's job
-/// id (e.g. `PDF-12`).
-pub fn print_pdf(file: &Path, printer: Option<&str>) -> Result<String, PrintError> {
+/// Sends a PDF to `printer` (or the default printer) with `lp`. Returns
+/// CUPS's job id (e.g. `PDF-12`).
+fn cups_print_pdf(file: &Path, printer: Option<&str>) -> Result<String, PrintError> {
     let ok = std::fs::metadata(file)
         .map(|m| m.len() > 0)
         .unwrap_or(false);
@@ -28,10 +135,7 @@ pub fn print_pdf(file: &Path, printer: Option<&str>) -> Result<String, PrintErro
     if let Some(p) = printer {
         cmd.arg("-d").arg(p);
     }
-    cmd.arg("-t")
-        .arg("户口变更审批结果通知单")
-        .arg("--")
-        .arg(file);
+    cmd.arg("-t").arg(JOB_TITLE).arg("--").arg(file);
     let out = cmd.output().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => PrintError::NoLp,
         _ => PrintError::Failed(e.to_string()),
@@ -50,7 +154,7 @@ pub fn print_pdf(file: &Path, printer: Option<&str>) -> Result<String, PrintErro
         .to_string())
 }
 
-/// A CUPS print queue.
+/// A printer (a CUPS queue on Linux).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Printer {
     pub name: String,
@@ -59,7 +163,7 @@ pub struct Printer {
 
 /// The print queues CUPS knows (`lpstat -e`, `lpstat -d`), the default
 /// first. No queue is an empty list, not an error.
-pub fn printers() -> Result<Vec<Printer>, PrintError> {
+fn cups_printers() -> Result<Vec<Printer>, PrintError> {
     let run = |args: &[&str]| -> Result<String, PrintError> {
         let out = Command::new("lpstat")
             .args(args)
@@ -101,11 +205,14 @@ pub enum PreviewError {
     NoPdftoppm,
     #[error("打印预览生成失败：{0}")]
     Failed(String),
+    /// Windows' PDF renderer's message (already in Chinese).
+    #[error("打印预览生成失败：{0}")]
+    Windows(String),
 }
 
 /// Renders each page of a PDF to a PNG at `dpi` with poppler's
-/// `pdftoppm`: the print preview shows exactly the file that is printed.
-pub fn preview_pngs(pdf: &[u8], dpi: u32) -> Result<Vec<Vec<u8>>, PreviewError> {
+/// `pdftoppm`.
+fn pdftoppm_pngs(pdf: &[u8], dpi: u32) -> Result<Vec<Vec<u8>>, PreviewError> {
     let failed = |e: std::io::Error| PreviewError::Failed(e.to_string());
     let dir = tempfile::tempdir().map_err(failed)?;
     let input = dir.path().join("slip.pdf");

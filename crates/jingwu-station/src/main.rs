@@ -33,11 +33,25 @@ use time::OffsetDateTime;
     about = "警务协同 · 派出所端（无界面）"
 )]
 struct Cli {
-    /// Data directory (holds station.db).
-    #[arg(long, env = "JINGWU_DATA_DIR", default_value = "jingwu-data")]
+    /// Data directory (holds station.db). Default: `jingwu-data` in the
+    /// current directory; on Windows `%APPDATA%\Jingwu\station`.
+    #[arg(long, env = "JINGWU_DATA_DIR", default_value_os_t = default_data_dir())]
     data_dir: PathBuf,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+/// The data directory when neither `--data-dir` nor `JINGWU_DATA_DIR`
+/// names one: `jingwu-data` in the current directory, except on Windows,
+/// where a program's working directory is often its install folder or
+/// `System32`: there the user's roaming application data,
+/// `%APPDATA%\Jingwu\station`.
+fn default_data_dir() -> PathBuf {
+    #[cfg(windows)]
+    if let Some(app_data) = std::env::var_os("APPDATA").filter(|v| !v.is_empty()) {
+        return PathBuf::from(app_data).join("Jingwu").join("station");
+    }
+    PathBuf::from("jingwu-data")
 }
 
 #[derive(Subcommand)]
@@ -58,7 +72,8 @@ enum Cmd {
     },
     /// Check a slip offline: a PDF, or a photo or scan of the printed page.
     VerifySlip { file: PathBuf },
-    /// Print a PDF on the default or a named CUPS printer.
+    /// Print a PDF on the default or a named printer (CUPS on Linux, the
+    /// Windows print system on Windows).
     Print {
         file: PathBuf,
         #[arg(long)]
@@ -422,7 +437,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Print { file, printer } => {
-            let job = jingwu_slip::print::print_pdf(&file, printer.as_deref())?;
+            let job = jingwu_slip::print::system().print_pdf(&file, printer.as_deref())?;
             say!("已送打印，任务号 {job}")?;
             Ok(())
         }

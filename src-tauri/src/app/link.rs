@@ -211,23 +211,28 @@ fn notify(app: &AppHandle, title: &str, body: String, case_id: Uuid, kind: &str,
                 .action("default", "查看");
             if urgency == Urgency::Dispatch {
                 // A dispatch must not go unseen: critical (the server
-                // keeps it on screen), no expiry, the alarm sound.
-                n.timeout(notify_rust::Timeout::Never)
-                    .hint(notify_rust::Hint::SoundName("message-new-instant".into()))
-                    .hint(notify_rust::Hint::Category("im.received".into()));
+                // keeps it on screen; on Windows a reminder toast, which
+                // stays until dismissed), no expiry, the alarm sound.
+                n.timeout(notify_rust::Timeout::Never);
                 #[cfg(all(unix, not(target_os = "macos")))]
+                n.hint(notify_rust::Hint::SoundName("message-new-instant".into()))
+                    .hint(notify_rust::Hint::Category("im.received".into()));
+                #[cfg(windows)]
+                n.sound_name("Alarm");
+                #[cfg(any(windows, all(unix, not(target_os = "macos"))))]
                 n.urgency(notify_rust::Urgency::Critical);
             }
             match n.show() {
-                #[cfg(all(unix, not(target_os = "macos")))]
+                #[cfg(any(windows, all(unix, not(target_os = "macos"))))]
                 Ok(handle) => handle.wait_for_action(|action| {
-                    // "default" is a click on the notification itself;
+                    // "default" is a click on the notification itself
+                    // (on Windows, on the toast's 查看 button);
                     // "__closed" means it went away unclicked.
                     if action == "default" {
                         open_case(&app, case_id);
                     }
                 }),
-                #[cfg(not(all(unix, not(target_os = "macos"))))]
+                #[cfg(not(any(windows, all(unix, not(target_os = "macos")))))]
                 Ok(_) => {}
                 Err(e) => eprintln!("jingwu: 桌面通知失败：{e}"),
             }

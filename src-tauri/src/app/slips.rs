@@ -25,7 +25,7 @@ pub async fn slip_preview(
     let id = parse_case(&case_id)?;
     let (case_no, file, pdf) = document(&state, &id, kind.as_deref()).await?;
     let pages = tauri::async_runtime::spawn_blocking(move || {
-        jingwu_slip::print::preview_pngs(&pdf, PREVIEW_DPI)
+        jingwu_slip::print::system().preview_pngs(&pdf, PREVIEW_DPI)
     })
     .await
     .map_err(err)?
@@ -79,7 +79,7 @@ fn save_slip(
 /// The print queues, the default first.
 #[tauri::command]
 pub async fn printers() -> Result<Value, String> {
-    let list = tauri::async_runtime::spawn_blocking(jingwu_slip::print::printers)
+    let list = tauri::async_runtime::spawn_blocking(|| jingwu_slip::print::system().printers())
         .await
         .map_err(err)?
         .map_err(err)?;
@@ -109,7 +109,7 @@ pub async fn print_slip(
     }
     let (case_no, file, _) = document(&state, &id, kind.as_deref()).await?;
     let job = tauri::async_runtime::spawn_blocking(move || {
-        jingwu_slip::print::print_pdf(&file, printer.as_deref())
+        jingwu_slip::print::system().print_pdf(&file, printer.as_deref())
     })
     .await
     .map_err(err)?
