@@ -38,6 +38,9 @@ meta="$(cargo metadata --locked --format-version 1 --filter-platform x86_64-pc-w
 field() { python3 -c "import json, sys; m = json.load(sys.stdin); $1" <<<"$meta"; }
 TARGET_DIR="$(field 'print(m["target_directory"])')"
 VERSION="$(field 'print(next(p["version"] for p in m["packages"] if p["name"] == "jingwu-station"))')"
+# Tests only: the version the installer records (its update path is tested
+# by installing a "newer" installer over an older one).
+VERSION="${JINGWU_SETUP_VERSION:-$VERSION}"
 
 flags=(--locked --target x86_64-pc-windows-gnu -p jingwu-station)
 [ "$desktop" = 1 ] && flags+=(-p jingwu-desktop)

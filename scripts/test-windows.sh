@@ -280,6 +280,24 @@ got="$(wine_run "$INST/jingwu-station.exe" --version)" || die "安装后的程�
 rm "$INST/bcryptprimitives.dll"
 [ "$got" = "$lv" ] || die "安装后的版本不对 / installed version: $got"
 
+step "更新安装 / an update over the installed version (/P /UPDATE /ARGS, as the app's updater starts it)"
+next="${VERSION%.*}.$(( ${VERSION##*.} + 1 ))"
+SETUP2="$(JINGWU_SETUP_VERSION="$next" bash scripts/package-windows.sh "${package_flags[@]}" | tail -1)"
+[ "$SETUP2" != "$SETUP" ] || die "更新安装包与原安装包同名 / the update's setup has the same name"
+wine_run "$SETUP2" /P /UPDATE /ARGS || die "更新安装返回错误 / the update install failed"
+timeout 120 wineserver -w
+iconv -f UTF-16 -t UTF-8 "$INST/install.log" >"$ARTIFACTS/update-install.log"
+grep -q '更新：等待警务协同退出后替换程序文件' "$ARTIFACTS/update-install.log" ||
+  die "更新安装没有走更新流程 / the update path was not taken"
+grep -q '安装完成' "$ARTIFACTS/update-install.log" || die "更新安装未完成 / the update did not finish"
+cmp "$INST/jingwu-station.exe" "$STAGE/jingwu-station.exe" ||
+  die "更新后程序文件不对 / installed exe missing after the update"
+timeout 60 wine reg export "$KEY" "$WORK/uninstall2.reg" /y >/dev/null ||
+  die "更新后注册表里没有卸载项 / no uninstall entry after the update"
+iconv -f UTF-16 -t UTF-8 "$WORK/uninstall2.reg" | tr -d '\r' | grep -qxF "\"DisplayVersion\"=\"$next\"" ||
+  die "更新后版本号不是 $next / DisplayVersion is not $next after the update"
+rm -f "$SETUP2"
+
 step "静默卸载 / silent uninstall (/S)"
 wine_run "$INST/uninstall.exe" /S || die "卸载程序返回错误 / the uninstaller failed"
 # The uninstaller runs on from a copy in %TEMP%: wait for every Wine

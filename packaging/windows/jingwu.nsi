@@ -59,6 +59,48 @@ VIAddVersionKey /LANG=2052 "LegalCopyright" "${PUBLISHER}"
 
 !include "MUI2.nsh"
 !include "LogicLib.nsh"
+!include "FileFunc.nsh"
+
+; Started by the desktop app's updater (tauri-plugin-updater, docs/updates.md):
+;   /P       passive: no questions (this installer then runs silently)
+;   /R       start the desktop app again when done
+;   /UPDATE  an update over an installed version: wait for the app to exit
+;   /ARGS …  the app's own command line, given back to it on restart
+Var UpdateMode
+Var RestartApp
+Var AppArgs
+
+Function .onInit
+  ${GetParameters} $R0
+  ClearErrors
+  ${GetOptions} $R0 "/P" $R1
+  ${IfNot} ${Errors}
+    SetSilent silent
+  ${EndIf}
+  ClearErrors
+  ${GetOptions} $R0 "/UPDATE" $R1
+  ${IfNot} ${Errors}
+    StrCpy $UpdateMode 1
+  ${EndIf}
+  ClearErrors
+  ${GetOptions} $R0 "/R" $R1
+  ${IfNot} ${Errors}
+    StrCpy $RestartApp 1
+  ${EndIf}
+  ClearErrors
+  ${GetOptions} $R0 "/ARGS" $AppArgs
+  ${If} ${Errors}
+    StrCpy $AppArgs ""
+  ${EndIf}
+FunctionEnd
+
+Function .onInstSuccess
+!ifdef DESKTOP_EXE
+  ${If} $RestartApp == 1
+    Exec '"$INSTDIR\jingwu.exe" $AppArgs'
+  ${EndIf}
+!endif
+FunctionEnd
 
 !define MUI_ABORTWARNING
 !insertmacro MUI_PAGE_WELCOME
@@ -117,6 +159,25 @@ Section "${PRODUCT}" SecMain
   FileClose $1
   !insertmacro LOG "安装 ${PRODUCT} ${VERSION} 到 $INSTDIR"
 
+  ${If} $UpdateMode == 1
+    !insertmacro LOG "更新：等待警务协同退出后替换程序文件"
+    ; The app exits to let the update in; its files may stay locked for a
+    ; moment. Up to 15 s, then the files are written (or the error shown).
+    StrCpy $R2 0
+    ${Do}
+      Delete "$INSTDIR\jingwu.exe"
+      Delete "$INSTDIR\jingwu-station.exe"
+      ${IfNot} ${FileExists} "$INSTDIR\jingwu.exe"
+      ${AndIfNot} ${FileExists} "$INSTDIR\jingwu-station.exe"
+        ${Break}
+      ${EndIf}
+      IntOp $R2 $R2 + 1
+      ${If} $R2 > 30
+        ${Break}
+      ${EndIf}
+      Sleep 500
+    ${Loop}
+  ${EndIf}
   File "/oname=jingwu-station.exe" "${STATION_EXE}"
 !ifdef DESKTOP_EXE
   File "/oname=jingwu.exe" "${DESKTOP_EXE}"
