@@ -54,6 +54,9 @@ fi
 
 flags=()
 [ "$profile" = debug ] && flags+=(--debug)
+# A county's build settings (e.g. the update key, docs/updates.md) reach
+# both the compiled app (tauri-build reads TAURI_CONFIG) and the package.
+[ -n "${TAURI_CONFIG:-}" ] && flags+=(--config "$TAURI_CONFIG")
 # The bundler finds the app from src-tauri/ (its tauri.conf.json) and the
 # binary under CARGO_TARGET_DIR; --ci: never ask anything.
 (cd src-tauri && CARGO_TARGET_DIR="$stage/target" "$tauri" bundle --ci "${flags[@]}" --bundles deb rpm)

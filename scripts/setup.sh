@@ -40,6 +40,9 @@ PACKAGES=(
   # with the aarch64 cross compiler and qemu-user to run the binaries
   gcc-mingw-w64-x86-64 nsis wine wine64
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+  # the desktop updater's .deb install runs "sudo dpkg -i" when no polkit
+  # agent answers (scripts/test-deb-update.sh, as root)
+  sudo
   # Linux packages' test (scripts/test-linux-packages.sh): rpm reads the
   # .rpm's metadata and file list, desktop-file-validate checks the entry
   rpm desktop-file-utils

@@ -55,7 +55,9 @@ indirect=$(for d in $depends; do
   dpkg-query -W -f='${Depends}\n' "$d" 2>/dev/null | tr ',|' '\n\n' | sed -E 's/^ +//; s/[ :].*//'
 done | sort -u)
 for lib in $(readelf -d "$unpacked/usr/bin/jingwu" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p'); do
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
+  # (awk reads to the end: an early exit would kill ldconfig with SIGPIPE,
+  # which pipefail turns into a failure)
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ && p == "" {p = $NF} END {print p}')
   [ -n "$path" ] || fail "找不到 $lib"
   # dpkg knows a library by the path its package installed (/lib or
   # /usr/lib on a merged /usr): ask for the link and for its target.

@@ -66,6 +66,8 @@ phase "信创 Arm64 under qemu-user"
 bash scripts/test-arm64.sh
 phase "Linux packages (.deb and .rpm made from the debug build; the .deb installed, started, removed)"
 JINGWU_ARTIFACTS="$ARTIFACTS" bash scripts/test-linux-packages.sh
+phase "the installed .deb updates itself from a county hub (N → N+1, consent, restart)"
+JINGWU_ARTIFACTS="$ARTIFACTS" bash scripts/test-deb-update.sh
 phase "Windows build under Wine"
 JINGWU_ARTIFACTS="$ARTIFACTS" bash scripts/test-windows.sh
 echo "==> all tests passed in $SECONDS s; artefacts in $ARTIFACTS"

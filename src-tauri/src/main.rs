@@ -217,7 +217,11 @@ fn run() -> anyhow::Result<i32> {
             .context("cannot determine the platform data directory")?,
     };
     ensure_data_dir(&dir)?;
-    eprintln!("jingwu: data directory {}", dir.display());
+    eprintln!(
+        "jingwu {}: data directory {}",
+        app.package_info().version,
+        dir.display()
+    );
     let state = app::AppState::open(dir.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (active, link, poke) = (state.active.clone(), state.link.clone(), state.poke.clone());
     app.manage(state);

@@ -2524,3 +2524,180 @@ async fn updates_from_the_hub_are_offered_verified_and_refused() {
     app.shot("update-verified").await;
     app.end().await;
 }
+
+/// Every process running the app for `data_dir`: pid and the program file
+/// it runs (`/proc/PID/exe`; a file replaced since reads "… (deleted)").
+fn app_processes(app_bin: &str, data_dir: &Path) -> Vec<(u32, String)> {
+    let dir = data_dir.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            let ours = args.first() == Some(&app_bin.as_bytes()) && args.contains(&dir.as_bytes());
+            let exe = std::fs::read_link(e.path().join("exe")).ok()?;
+            ours.then(|| (pid, exe.display().to_string()))
+        })
+        .collect()
+}
+
+/// The version of the installed `jingwu` package ("" when none).
+fn installed_version() -> String {
+    Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}", "jingwu"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Issue 17's acceptance for updates, on the installed `.deb`: version N
+/// is installed (`/usr/bin/jingwu`), the county hub serves N+1 (a real
+/// `.deb` of the same sources with its version raised), the app offers it
+/// with its notes, installs it only when 安装更新并重启 is clicked (the
+/// updater plugin's own `.deb` path: `dpkg -i` with privileges) and
+/// restarts as N+1: the package is N+1 and a new process runs the new
+/// program file, with its window. Run by `scripts/test-deb-update.sh`,
+/// which builds both packages and installs N as root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the .deb of version N installed and N+1 built: scripts/test-deb-update.sh"]
+async fn the_installed_deb_updates_itself_with_consent_and_restarts() {
+    let next_deb = std::env::var("JINGWU_E2E_UPDATE_DEB").expect("JINGWU_E2E_UPDATE_DEB");
+    let next = std::env::var("JINGWU_E2E_UPDATE_VERSION").expect("JINGWU_E2E_UPDATE_VERSION");
+    let app_bin = app_bin();
+    assert_eq!(
+        app_bin, "/usr/bin/jingwu",
+        "run against the installed package"
+    );
+    let installed = installed_version();
+    assert!(!installed.is_empty(), "the jingwu package is not installed");
+    assert_ne!(installed, next);
+
+    let work = tempfile::tempdir().unwrap();
+    let desk = start_desktop();
+    let (hub_url, hub, _stop, fingerprint) =
+        serve_hub_on(&work.path().join("hub"), 0, true, true).await;
+    let fingerprint = fingerprint.unwrap();
+    let county = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    let pubkey =
+        base64::engine::general_purpose::STANDARD.encode(county.pk.to_box().unwrap().into_string());
+    let data_dir = work.path().join("officer");
+    let app = App::launch_with(
+        &desk,
+        &data_dir,
+        "deb-update-officer",
+        &[("JINGWU_TEST_UPDATE_PUBKEY", &pubkey)],
+    )
+    .await;
+    app.wait_screen("enrol", 30).await;
+    app.type_into("#hub-fingerprint", &fingerprint).await;
+    app.enrol(&hub_url, OFFICER).await;
+    approve_all(&hub);
+
+    let package = std::fs::read(&next_deb).unwrap();
+    let admin = jingwu_hub::admin::Admin::by_account(hub.db.as_ref(), "admin").unwrap();
+    admin
+        .upload_update(&jingwu_hub::updates::UpdateUpload {
+            platform: "linux-x86_64-deb".into(),
+            version: next.clone(),
+            notes: format!("第 {next} 版：审批单打印修正"),
+            signature: update_signature(&county, &package),
+            file_name: format!("Jingwu_{next}_amd64.deb"),
+            package: package.clone(),
+        })
+        .unwrap();
+
+    check_updates(&app).await;
+    app.wait_text("#update-version", &next, 30).await;
+    app.wait_text("#update-notes", "审批单打印修正", 5).await;
+    app.wait_text("#update-current", &installed, 5).await;
+    app.shot("deb-update-offered").await;
+    // Offered, not installed: nothing changes until the user agrees.
+    assert_eq!(installed_version(), installed);
+    let before = app_processes(&app_bin, &data_dir);
+    assert_eq!(before.len(), 1, "{before:?}");
+    let old_pid = before[0].0;
+
+    app.click("#update-install").await;
+    wait_until(
+        "the package of the new version installed",
+        Duration::from_secs(180),
+        || installed_version() == next,
+    );
+    // The app restarts itself: the old process ends and a new one runs
+    // the new program file (not the replaced one) and shows its window.
+    let mut new_pid = None;
+    wait_until(
+        "the app restarted as the new version",
+        Duration::from_secs(60),
+        || {
+            let now = app_processes(&app_bin, &data_dir);
+            new_pid = now
+                .iter()
+                .find(|(pid, exe)| *pid != old_pid && exe == "/usr/bin/jingwu")
+                .map(|(pid, _)| *pid);
+            new_pid.is_some() && !now.iter().any(|(pid, _)| *pid == old_pid)
+        },
+    );
+    let new_pid = new_pid.unwrap().to_string();
+    let out = Command::new("timeout")
+        .args([
+            "30",
+            "xdotool",
+            "search",
+            "--sync",
+            "--onlyvisible",
+            "--pid",
+            &new_pid,
+        ])
+        .env("DISPLAY", &desk.display)
+        .output()
+        .unwrap();
+    let window = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("no window for the restarted app (pid {new_pid})"))
+        .to_string();
+    let title = Command::new("xdotool")
+        .args(["getwindowname", &window])
+        .env("DISPLAY", &desk.display)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&title.stdout).trim(), "警务协同");
+    let shot = artifacts().join("deb-update-restarted.png");
+    let _ = Command::new("import")
+        .args(["-window", &window])
+        .arg(&shot)
+        .env("DISPLAY", &desk.display)
+        .status();
+    // The restarted process says which version it is (its start line in
+    // the app's log, which both processes write to).
+    let log = artifacts().join("deb-update-officer-app.log");
+    wait_until(
+        "the restarted app's start line",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&log)
+                .is_ok_and(|l| l.contains(&format!("jingwu {next}: data directory")))
+        },
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains(&format!("jingwu {installed}: data directory")),
+        "{log}"
+    );
+    // The hub now has nothing newer for the new version.
+    let again = admin.upload_update(&jingwu_hub::updates::UpdateUpload {
+        platform: "linux-x86_64-deb".into(),
+        version: installed.clone(),
+        notes: "旧版本".into(),
+        signature: update_signature(&county, &package),
+        file_name: format!("Jingwu_{installed}_amd64.deb"),
+        package,
+    });
+    assert!(again.is_err(), "a downgrade must be refused");
+    drop(app);
+}
