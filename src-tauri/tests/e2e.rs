@@ -394,14 +394,9 @@ struct App {
 /// The pid of the app process started with `data_dir`, found in /proc
 /// (WebKitWebDriver starts it; nothing reports its pid to the test).
 fn app_pid(app_bin: &str, data_dir: &Path) -> Option<u32> {
-    let dir = data_dir.display().to_string();
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let ours = args.first() == Some(&app_bin.as_bytes()) && args.contains(&dir.as_bytes());
-        ours.then_some(pid)
-    })
+    app_processes(app_bin, data_dir)
+        .first()
+        .map(|(pid, _)| *pid)
 }
 
 /// The app under test: this build's, or the one `JINGWU_E2E_APP` names
